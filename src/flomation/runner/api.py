@@ -1,0 +1,292 @@
+"""The signed HTTP client of the runner protocol (protocol.md §3, §4, §9).
+
+One pooled aiohttp session; one method per endpoint; no retries here (see ``retry`` and the
+outbox). Every body is serialised once to compact JSON, and exactly those bytes are signed and
+sent. GETs sign the execution id (v1). When enabled, the v2 header binds each request to its
+method, path, body and moment.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import aiohttp
+import yarl
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import ValidationError
+
+from flomation.runner.workdir import compact_json
+from flomation.wire.models import StatusResponse
+from flomation.wire.signing import SIGNATURE_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2
+
+__all__ = [
+    "ApiError",
+    "ApiResponse",
+    "ApiTimeouts",
+    "RequestObserver",
+    "RunnerApi",
+    "StatusResult",
+    "client_ssl_context",
+    "execution_path",
+    "registration_body",
+]
+
+
+class RequestObserver(Protocol):
+    """Receives one call per request: endpoint name, latency and HTTP status (None: no answer)."""
+
+    def observe_request(self, endpoint: str, latency_s: float, status: int | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApiTimeouts:
+    """Whole-request timeouts per endpoint (protocol.md §4 table, project defaults)."""
+
+    register_s: float = 30.0
+    claim_s: float = 35.0
+    state_s: float = 30.0
+    result_s: float = 30.0
+    logs_s: float = 10.0
+    status_s: float = 5.0
+    connect_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """An HTTP answer: status code and raw body."""
+
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON, or None when empty or not JSON."""
+        if not self.body.strip():
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    """``GET /status``: the HTTP status and the parsed body when it was a valid 200."""
+
+    status: int
+    body: StatusResponse | None
+
+
+class ApiError(Exception):
+    """No HTTP answer: connection refused or reset, DNS failure, timeout."""
+
+    def __init__(self, endpoint: str, cause: BaseException) -> None:
+        detail = str(cause) or type(cause).__name__
+        super().__init__(f"{endpoint}: {detail}")
+        self.endpoint = endpoint
+        self.cause = cause
+
+
+def execution_path(execution_id: str, suffix: str = "") -> str:
+    """``/api/v1/execution/<id><suffix>`` with the id percent-encoded as one path segment."""
+    return f"/api/v1/execution/{quote(execution_id, safe='')}{suffix}"
+
+
+def registration_body(
+    *,
+    identifier: str,
+    name: str,
+    registration_code: str | None,
+    version: str,
+    executor_version: str,
+    manifest: Any,
+    public_key_pem: str,
+) -> dict[str, Any]:
+    """The registration request of protocol.md §4.1."""
+    return {
+        "identifier": identifier,
+        "name": name,
+        "registration_code": registration_code or "",
+        "version": version,
+        "executor_version": executor_version,
+        "manifest": manifest,
+        "public_key": public_key_pem,
+    }
+
+
+def client_ssl_context(ca_cert: str | None, cert: str | None, key: str | None) -> ssl.SSLContext:
+    """System trust plus an optional extra CA, presenting a client certificate when given."""
+    context = ssl.create_default_context()
+    if ca_cert:
+        context.load_verify_locations(cafile=ca_cert)
+    if cert and key:
+        context.load_cert_chain(certfile=cert, keyfile=key)
+    return context
+
+
+class RunnerApi:
+    """Signed calls to the control plane, sharing one connection pool.
+
+    Use as an async context manager, or call ``close()``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        identifier: str,
+        key: rsa.RSAPrivateKey,
+        *,
+        signing_v2: bool = True,
+        timeouts: ApiTimeouts | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        observer: RequestObserver | None = None,
+        user_agent: str = "flomation-runner-python",
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._identifier = identifier
+        self._key = key
+        self._signing_v2 = signing_v2
+        self._timeouts = timeouts or ApiTimeouts()
+        self._observer = observer
+        connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context if ssl_context else True)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            trust_env=True,
+            headers={"User-Agent": user_agent},
+            auto_decompress=True,
+        )
+
+    async def __aenter__(self) -> RunnerApi:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._session.close()
+
+    @property
+    def timeouts(self) -> ApiTimeouts:
+        """The per-endpoint timeouts in use."""
+        return self._timeouts
+
+    async def register(self, body: Mapping[str, Any]) -> ApiResponse:
+        """``POST /api/v1/runner`` (signed by the body rule, which upstream ignores)."""
+        return await self.send(
+            "POST",
+            "/api/v1/runner",
+            compact_json(dict(body)),
+            endpoint="register",
+            timeout_s=self._timeouts.register_s,
+        )
+
+    async def claim(self) -> ApiResponse:
+        """``POST /api/v1/runner/{identifier}/execution``: one long-poll."""
+        requested_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        return await self.send(
+            "POST",
+            f"/api/v1/runner/{quote(self._identifier, safe='')}/execution",
+            compact_json({"requested_at": requested_at}),
+            endpoint="claim",
+            timeout_s=self._timeouts.claim_s,
+        )
+
+    async def set_state(self, execution_id: str, state: str = "running") -> ApiResponse:
+        """``POST /api/v1/execution/{id}/state``."""
+        return await self.send(
+            "POST",
+            execution_path(execution_id, "/state"),
+            compact_json({"state": state}),
+            endpoint="state",
+            timeout_s=self._timeouts.state_s,
+        )
+
+    async def send_logs(self, execution_id: str, lines: Sequence[str]) -> ApiResponse:
+        """``POST /api/v1/execution/{id}/logs`` with one batch of lines."""
+        return await self.send(
+            "POST",
+            execution_path(execution_id, "/logs"),
+            compact_json({"lines": list(lines)}),
+            endpoint="logs",
+            timeout_s=self._timeouts.logs_s,
+        )
+
+    async def get_status(self, execution_id: str) -> StatusResult:
+        """``GET /api/v1/execution/{id}/status``, signed over the execution id."""
+        response = await self.send(
+            "GET",
+            execution_path(execution_id, "/status"),
+            b"",
+            endpoint="status",
+            timeout_s=self._timeouts.status_s,
+            v1_message=execution_id.encode("utf-8"),
+        )
+        parsed: StatusResponse | None = None
+        if response.status == 200:
+            try:
+                parsed = StatusResponse.model_validate_json(response.body)
+            except ValidationError:
+                parsed = None
+        return StatusResult(response.status, parsed)
+
+    async def post_result(self, execution_id: str, body: bytes) -> ApiResponse:
+        """``POST /api/v1/execution/{id}`` with an already serialised result body."""
+        return await self.send(
+            "POST",
+            execution_path(execution_id),
+            body,
+            endpoint="result",
+            timeout_s=self._timeouts.result_s,
+        )
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        endpoint: str = "replay",
+        timeout_s: float | None = None,
+        v1_message: bytes | None = None,
+    ) -> ApiResponse:
+        """Send ``body`` as-is to ``path`` (below the base URL), signed; no retries.
+
+        ``v1_message`` overrides what the v1 signature covers (GETs sign the execution id);
+        by default it is the body. Raises ApiError when no HTTP answer arrives.
+        """
+        method = method.upper()
+        url = yarl.URL(self._base_url + path, encoded=True)
+        headers = {SIGNATURE_HEADER: sign_v1(self._key, body if v1_message is None else v1_message)}
+        if self._signing_v2:
+            headers[SIGNATURE_V2_HEADER] = sign_v2(self._key, method, url.raw_path_qs, body)
+        if method != "GET":
+            headers["Content-Type"] = "application/json"
+        timeout = aiohttp.ClientTimeout(
+            total=timeout_s or self._timeouts.result_s, sock_connect=self._timeouts.connect_s
+        )
+        started_s = time.monotonic()
+        status: int | None = None
+        try:
+            async with self._session.request(
+                method,
+                url,
+                data=body if method != "GET" else None,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as response:
+                payload = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ApiError(endpoint, exc) from exc
+        finally:
+            if self._observer is not None:
+                self._observer.observe_request(endpoint, time.monotonic() - started_s, status)
+        return ApiResponse(status, payload)

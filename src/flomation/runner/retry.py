@@ -1,0 +1,117 @@
+"""Retry policies above the API client: back-off, registration until accepted, state ``running``.
+
+The API client never retries; the policies of protocol.md §4.1 (registration, R4) and §4.3
+(``running`` state: three retries, 1 s / 2 s / 4 s, then carry on) live here. Result delivery is
+retried by the outbox, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+
+from flomation.runner.api import ApiError, ApiResponse, RunnerApi
+
+__all__ = [
+    "Backoff",
+    "PreflightError",
+    "RegistrationRejectedError",
+    "post_running_state",
+    "register_until_accepted",
+]
+
+
+class Backoff:
+    """Capped exponential back-off with jitter: the n-th delay lies in [d/2, d], d = base*2^n."""
+
+    def __init__(self, base_s: float, cap_s: float, *, rng: random.Random | None = None) -> None:
+        self._base_s = base_s
+        self._cap_s = cap_s
+        self._attempt = 0
+        self._rng = rng or random.Random()
+
+    @property
+    def attempt(self) -> int:
+        """How many delays were handed out since the last reset."""
+        return self._attempt
+
+    def next_delay_s(self) -> float:
+        """The next delay, growing until the cap."""
+        ceiling_s = min(self._cap_s, self._base_s * (2 ** min(self._attempt, 32)))
+        self._attempt += 1
+        return self._rng.uniform(ceiling_s / 2, ceiling_s)
+
+    def reset(self) -> None:
+        """Start again from the base delay (after a success)."""
+        self._attempt = 0
+
+
+class PreflightError(Exception):
+    """Something needed before registering failed (the executor's --version or --manifest)."""
+
+
+class RegistrationRejectedError(Exception):
+    """The server does not know the registration code (404): a configuration error."""
+
+
+async def register_until_accepted(
+    register_once: Callable[[], Awaitable[ApiResponse]],
+    *,
+    backoff: Backoff,
+    log: structlog.typing.FilteringBoundLogger,
+) -> ApiResponse:
+    """Call ``register_once`` until the server answers 200 or 201 (protocol.md §4.1, R4).
+
+    404 raises RegistrationRejectedError. Network errors, other statuses and PreflightError are
+    retried with ``backoff`` for as long as it takes; cancel the caller to give up. The
+    registration code never appears in the log.
+    """
+    while True:
+        try:
+            response = await register_once()
+        except (ApiError, PreflightError) as exc:
+            reason = str(exc)
+        else:
+            if response.status in (200, 201):
+                return response
+            if response.status == 404:
+                raise RegistrationRejectedError(
+                    "registration rejected: the server does not know this registration code "
+                    "(404); check runner.registration_code / FLOMATION_REGISTRATION_CODE"
+                )
+            reason = f"HTTP {response.status}"
+        delay_s = backoff.next_delay_s()
+        log.warning("registration failed; retrying", reason=reason, retry_in_s=round(delay_s, 1))
+        await asyncio.sleep(delay_s)
+
+
+async def post_running_state(
+    api: RunnerApi,
+    execution_id: str,
+    *,
+    log: structlog.typing.FilteringBoundLogger,
+    retry_delays_s: Sequence[float] = (1.0, 2.0, 4.0),
+) -> bool:
+    """``POST /state {"state":"running"}``, retried after each delay; False if never accepted.
+
+    The execution goes on either way (protocol.md §4.3).
+    """
+    delays = list(retry_delays_s)
+    while True:
+        try:
+            response = await api.set_state(execution_id)
+        except ApiError as exc:
+            reason = str(exc)
+        else:
+            if response.status == 200:
+                return True
+            reason = f"HTTP {response.status}"
+        if not delays:
+            log.warning("state 'running' not accepted; continuing the execution", reason=reason)
+            return False
+        delay_s = delays.pop(0)
+        log.info("state 'running' not accepted; retrying", reason=reason, retry_in_s=delay_s)
+        await asyncio.sleep(delay_s)

@@ -1,0 +1,346 @@
+"""The work directory of one execution: the files handed to the executor and what it leaves.
+
+Implements protocol.md §5.1-§5.6: directory layout and modes, ``execution.flow``,
+``trigger-data.json``, ``context.json``, ``checkpoint.json``, the executor argument list, reading
+``state.json`` back, and the retention policy applied once the result is safely in the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flomation.wire.models import PendingExecution
+from flomation.wire.paths import work_directory
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CONTEXT_FILE",
+    "FLOW_FILE",
+    "MAX_STATE_BYTES",
+    "STATE_FILE",
+    "TRIGGER_DATA_FILE",
+    "ExecutorSettings",
+    "PreparedWorkdir",
+    "StateFile",
+    "TlsFiles",
+    "WorkdirError",
+    "WorkdirRetention",
+    "compact_json",
+    "context_document",
+    "executor_argv",
+    "prepare_workdir",
+    "read_state_file",
+    "trigger_data_object",
+    "write_private_file",
+]
+
+FLOW_FILE = "execution.flow"
+TRIGGER_DATA_FILE = "trigger-data.json"
+CONTEXT_FILE = "context.json"
+CHECKPOINT_FILE = "checkpoint.json"
+STATE_FILE = "state.json"
+MAX_STATE_BYTES = 64 * 1024 * 1024
+_DIR_MODE = 0o750
+_FILE_MODE = 0o600
+_FAILED_MARKER = ".flomation-failed"
+_TRIGGER_DATA_CONTEXT_KEYS = (
+    "agent_id",
+    "agent_user_id",
+    "conversation_id",
+    "trigger_source",
+    "channel_type",
+    "channel_id",
+    "thread_id",
+    "role",
+)
+
+
+class WorkdirError(Exception):
+    """The work directory or one of its files could not be created."""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """mTLS material handed to the executor through context.json (absolute paths)."""
+
+    ca_cert: str
+    cert: str
+    key: str
+    api_url: str
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Runner-wide facts that go into every execution's files and argument list."""
+
+    executable: tuple[str, ...]
+    api_url: str
+    runner_name: str
+    runner_identifier: str
+    key_path: Path | None
+    tls: TlsFiles | None
+
+
+@dataclass(frozen=True)
+class PreparedWorkdir:
+    """A ready work directory and the executor command line that goes with it."""
+
+    path: Path
+    argv: list[str]
+
+
+@dataclass(frozen=True)
+class StateFile:
+    """``state.json`` as read back: the object, or why there is none."""
+
+    state: dict[str, Any] | None
+    error: str | None
+
+
+def compact_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON, keys in their original order (lossless for parsed JSON)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _decoded(raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+    return raw
+
+
+def trigger_data_object(raw: Any) -> dict[str, Any] | None:
+    """The trigger data to write (protocol.md §5.3, project column), or None for no file.
+
+    A JSON-encoded string is decoded first; only an object with at least one key is written.
+    """
+    decoded = _decoded(raw)
+    if isinstance(decoded, dict) and decoded:
+        return decoded
+    return None
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def context_document(
+    pending: PendingExecution, settings: ExecutorSettings, now: datetime
+) -> dict[str, Any]:
+    """Every key of context.json (protocol.md §5.4)."""
+    execution, flo = pending.execution, pending.flo
+    trigger = _decoded(execution.data)
+    trigger = trigger if isinstance(trigger, dict) else {}
+    system_prompt = trigger.get("system_prompt")
+    if not isinstance(system_prompt, str):
+        system_prompt = flo.system_prompt or ""
+    api_url = settings.api_url
+    if settings.tls is not None and settings.tls.api_url:
+        api_url = settings.tls.api_url
+    context: dict[str, Any] = {
+        "flow_id": execution.flo_id,
+        "execution_id": execution.id,
+        "sequence": execution.sequence,
+        "author_id": execution.owner_id,
+        "organisation_id": flo.organisation_id or "",
+        "runner_id": settings.runner_identifier,
+        "start_time": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "trigger_type": execution.trigger_type or "",
+        "author_email": execution.author_email or "",
+        "triggerer_email": execution.triggerer_email or "",
+        "api_url": api_url,
+        "system_prompt": system_prompt,
+    }
+    for key in _TRIGGER_DATA_CONTEXT_KEYS:
+        context[key] = _string(trigger.get(key))
+    context["system_flow"] = flo.system_flow
+    if settings.tls is not None:
+        context["tls_ca_cert"] = settings.tls.ca_cert
+        context["tls_cert"] = settings.tls.cert
+        context["tls_key"] = settings.tls.key
+    return context
+
+
+def executor_argv(
+    pending: PendingExecution,
+    settings: ExecutorSettings,
+    *,
+    trigger_data: bool,
+    context: bool,
+    checkpoint: bool,
+) -> list[str]:
+    """The exact executor command line of protocol.md §5.6, in order."""
+    execution = pending.execution
+    argv = [
+        *settings.executable,
+        "--output",
+        "json",
+        "--path",
+        FLOW_FILE,
+        "--entry",
+        execution.entry_node_id or "",
+        "--id",
+        execution.id,
+        "--flow",
+        execution.flo_id,
+        "--api",
+        settings.api_url,
+        "--runner",
+        settings.runner_name,
+    ]
+    if pending.flo.environment_id:
+        argv += ["--environment", pending.flo.environment_id]
+    if trigger_data:
+        argv += ["--trigger-data", TRIGGER_DATA_FILE]
+    if context:
+        argv += ["--context", CONTEXT_FILE]
+    if settings.key_path is not None:
+        argv += ["--key", str(settings.key_path.absolute())]
+    if checkpoint:
+        argv += ["--checkpoint", CHECKPOINT_FILE]
+    return argv
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` with mode 0600 whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, _FILE_MODE)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    finally:
+        os.close(fd)
+
+
+def _make_dir(path: Path) -> None:
+    path.mkdir(mode=_DIR_MODE, exist_ok=True)
+    path.chmod(_DIR_MODE)
+
+
+def prepare_workdir(
+    execution_root: Path,
+    pending: PendingExecution,
+    flow_document: Any,
+    settings: ExecutorSettings,
+    now: datetime,
+) -> PreparedWorkdir:
+    """Create the work directory and write every input file; WorkdirError on any failure.
+
+    ``flow_document`` is the PendingExecution's top-level ``data`` exactly as parsed from the
+    wire, so that execution.flow keeps key order and number types. The ids must already have
+    been validated (``flomation.wire.paths.work_directory`` raises for unsafe ones).
+    """
+    path = work_directory(execution_root, pending.execution.flo_id, pending.execution.id)
+    checkpoint = pending.checkpoint
+    if checkpoint is None:
+        checkpoint = pending.execution.checkpoint
+    trigger_data = trigger_data_object(pending.execution.data)
+    try:
+        _make_dir(path.parent)
+        _make_dir(path)
+        (path / STATE_FILE).unlink(missing_ok=True)
+        write_private_file(path / FLOW_FILE, compact_json(flow_document))
+        if trigger_data is not None:
+            write_private_file(path / TRIGGER_DATA_FILE, compact_json(trigger_data))
+        else:
+            (path / TRIGGER_DATA_FILE).unlink(missing_ok=True)
+        context = context_document(pending, settings, now)
+        write_private_file(path / CONTEXT_FILE, compact_json(context))
+        if checkpoint is not None:
+            write_private_file(path / CHECKPOINT_FILE, compact_json(checkpoint))
+        else:
+            (path / CHECKPOINT_FILE).unlink(missing_ok=True)
+    except OSError as exc:
+        raise WorkdirError(f"unable to prepare work directory {path}: {exc}") from exc
+    argv = executor_argv(
+        pending,
+        settings,
+        trigger_data=trigger_data is not None,
+        context=True,
+        checkpoint=checkpoint is not None,
+    )
+    return PreparedWorkdir(path, argv)
+
+
+def read_state_file(workdir: Path, max_bytes: int = MAX_STATE_BYTES) -> StateFile:
+    """Read ``state.json``; an unusable file yields an error naming the cause."""
+    path = workdir / STATE_FILE
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                return StateFile(None, f"state.json is too large ({size} bytes, limit {max_bytes})")
+            raw = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        return StateFile(None, "executor exited without writing state.json")
+    except OSError as exc:
+        return StateFile(None, f"state.json could not be read: {exc}")
+    if len(raw) > max_bytes:
+        return StateFile(None, f"state.json is too large (over {max_bytes} bytes)")
+    try:
+        state = json.loads(raw)
+    except ValueError as exc:
+        return StateFile(None, f"state.json is not valid JSON: {exc}")
+    if not isinstance(state, dict):
+        return StateFile(None, f"state.json is not a JSON object (found {type(state).__name__})")
+    return StateFile(state, None)
+
+
+class WorkdirRetention:
+    """Deletes successful work directories, keeps the newest ``keep_failed`` failed ones.
+
+    Suspended executions keep their directory (the resume reuses it). Failed directories are
+    marked with a file so the policy survives restarts.
+    """
+
+    def __init__(self, execution_root: Path, keep_failed: int) -> None:
+        self._root = execution_root
+        self._keep_failed = max(0, keep_failed)
+
+    def after_success(self, workdir: Path) -> None:
+        """Remove the directory of an execution that succeeded."""
+        _remove(workdir)
+
+    def after_failure(self, workdir: Path) -> None:
+        """Keep this failed directory, dropping the oldest failed ones beyond the limit."""
+        try:
+            write_private_file(workdir / _FAILED_MARKER, b"")
+        except OSError:
+            return
+        marked = sorted(self._root.glob(f"*/*/{_FAILED_MARKER}"), key=_mtime_s, reverse=True)
+        for marker in marked[self._keep_failed :]:
+            _remove(marker.parent)
+
+    def apply(self, workdir: Path, *, succeeded: bool, suspended: bool) -> None:
+        """Apply the policy to one finished execution."""
+        if suspended:
+            return
+        if succeeded:
+            self.after_success(workdir)
+        else:
+            self.after_failure(workdir)
+
+
+def _mtime_s(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _remove(workdir: Path) -> None:
+    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        workdir.parent.rmdir()  # the flow's directory, once it holds no execution
+    except OSError:
+        pass

@@ -1,0 +1,168 @@
+"""The signed API client against a real HTTP server on loopback (protocol.md §3, §4, §9)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from flomation.runner.api import ApiError, RunnerApi, execution_path, registration_body
+from flomation.wire.signing import (
+    SIGNATURE_HEADER,
+    SIGNATURE_V2_HEADER,
+    generate_private_key,
+    load_public_key_pem,
+    parse_v2_header,
+    public_key_pem,
+    verify_v1,
+    verify_v2,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from fake_control_plane import FakeControlPlane, pending_execution
+
+KEY = generate_private_key()
+
+
+class _Observer:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, int | None]] = []
+
+    def observe_request(self, endpoint: str, latency_s: float, status: int | None) -> None:
+        self.calls.append((endpoint, latency_s, status))
+
+
+def _registration() -> dict[str, object]:
+    return registration_body(
+        identifier="qWeRtYuIoPaSdFgH",
+        name="Flo Runner",
+        registration_code="code-1",
+        version="1.0.0",
+        executor_version="0.0.scripted",
+        manifest={"a/b": {}},
+        public_key_pem=public_key_pem(KEY),
+    )
+
+
+async def test_registration_is_compact_json_signed_v1_and_v2() -> None:
+    """Registration sends compact JSON whose exact bytes carry valid v1 and v2 signatures."""
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+        response = await api.register(_registration())
+        assert response.status == 200
+        (request,) = fake.requests_to("/api/v1/runner")
+        assert request.signature_ok
+        assert request.body == json.dumps(_registration(), separators=(",", ":")).encode()
+        public = load_public_key_pem(public_key_pem(KEY))
+        assert verify_v1(public, request.body, request.headers[SIGNATURE_HEADER])
+        header = parse_v2_header(request.headers[SIGNATURE_V2_HEADER])
+        assert verify_v2(public, header, "POST", "/api/v1/runner", request.body)
+
+
+async def test_claim_uses_identifier_path_and_timestamp_body() -> None:
+    """A claim posts {"requested_at": RFC 3339 UTC} to the identifier's path; 200 carries work."""
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+        await api.register(_registration())
+        pending = pending_execution()
+        fake.enqueue(pending)
+        response = await api.claim()
+        assert response.status == 200
+        assert response.json() == pending
+        (request,) = fake.requests_to("/api/v1/runner/qWeRtYuIoPaSdFgH/execution")
+        body = request.json()
+        assert list(body) == ["requested_at"]
+        assert body["requested_at"].endswith("Z") and "." in body["requested_at"]
+        assert request.signature_ok
+        empty = await api.claim()
+        assert empty.status == 204
+
+
+async def test_status_get_signs_the_execution_id() -> None:
+    """GET /status is signed over the execution id (v1) and over method+path (v2)."""
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+        await api.register(_registration())
+        execution_id = fake.enqueue(pending_execution())
+        fake.set_completion(execution_id, "cancel")
+        result = await api.get_status(execution_id)
+        assert result.status == 200
+        assert result.body is not None and result.body.completion_status == "cancel"
+        (request,) = fake.requests_to("/status", method="GET")
+        public = load_public_key_pem(public_key_pem(KEY))
+        assert verify_v1(public, execution_id.encode(), request.headers[SIGNATURE_HEADER])
+        assert request.signature_ok
+
+
+async def test_state_logs_and_result_bodies() -> None:
+    """State, logs and result bodies are exactly the documented JSON, each signed."""
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+        await api.register(_registration())
+        execution_id = fake.enqueue(pending_execution())
+        assert (await api.set_state(execution_id)).status == 200
+        assert (await api.send_logs(execution_id, ["a", "é"])).status == 200
+        result = b'{"has_errored":false,"state":{"logs":"a"}}'
+        assert (await api.post_result(execution_id, result)).status == 200
+        assert fake.requests_to("/state")[0].body == b'{"state":"running"}'
+        assert fake.requests_to("/logs")[0].body == '{"lines":["a","é"]}'.encode()
+        assert fake.requests_to(f"/execution/{execution_id}")[0].body == result
+        assert all(r.signature_ok for r in fake.state.requests)
+
+
+async def test_v2_can_be_turned_off() -> None:
+    """With signing_v2 off only the v1 header is sent."""
+    async with (
+        FakeControlPlane() as fake,
+        RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY, signing_v2=False) as api,
+    ):
+        await api.register(_registration())
+        (request,) = fake.requests_to("/api/v1/runner")
+        assert SIGNATURE_V2_HEADER not in request.headers
+        assert request.signature_ok
+
+
+async def test_base_url_prefix_is_part_of_the_v2_path() -> None:
+    """A base URL with a path prefix (and trailing slash) is kept, and v2 signs the full path."""
+    seen: list[web.Request] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request)
+        await request.read()
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with RunnerApi(f"http://127.0.0.1:{port}/prefix/", "idid", KEY) as api:
+            await api.get_status("exec-1")
+        (request,) = seen
+        assert request.raw_path == "/prefix/api/v1/execution/exec-1/status"
+        header = parse_v2_header(request.headers[SIGNATURE_V2_HEADER])
+        public = load_public_key_pem(public_key_pem(KEY))
+        assert verify_v2(public, header, "GET", request.raw_path, b"")
+    finally:
+        await runner.cleanup()
+
+
+async def test_network_error_raises_api_error_and_is_observed() -> None:
+    """No answer raises ApiError naming the endpoint; the observer sees status None."""
+    observer = _Observer()
+    fake = FakeControlPlane()
+    await fake.start()
+    url = fake.url
+    await fake.stop()
+    async with RunnerApi(url, "idid", KEY, observer=observer) as api:
+        with pytest.raises(ApiError, match="claim"):
+            await api.claim()
+    assert observer.calls[0][0] == "claim"
+    assert observer.calls[0][2] is None
+
+
+def test_execution_path_encodes_unsafe_ids() -> None:
+    """An execution id is always one percent-encoded path segment."""
+    assert execution_path("a/../b", "/status") == "/api/v1/execution/a%2F..%2Fb/status"
