@@ -603,11 +603,25 @@ def test_missing_required_field_names_every_source(cwd: Path) -> None:
     with pytest.raises(ConfigError) as error:
         _load(cwd, environ=env)
 
-    message = str(error.value)
-    assert message == (
-        "configuration: runner.url is required; set one of runner.url in config.json, "
-        "FLOMATION_API, RUNNER_URL, --api-url"
+    assert str(error.value) == (
+        "configuration: runner.url is required "
+        "(set runner.url in config.json, FLOMATION_API, RUNNER_URL or --api-url)"
     )
+
+
+def test_every_missing_required_field_is_listed_in_one_line(cwd: Path) -> None:
+    """Docker variables with URL and code missing give one line naming both, as upstream."""
+    env = _environ(cwd, RUNNER_NAME="Container", EXECUTOR_DIRECTORY=str(cwd / "w"))
+
+    with pytest.raises(ConfigError) as error:
+        _load(cwd, environ=env)
+
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("configuration: runner.url is required (")
+    assert "; runner.registration_code is required for first enrolment (" in message
+    assert "RUNNER_URL" in message
+    assert "RUNNER_REGISTRATION_CODE" in message
 
 
 def test_missing_executable_name_is_reported(cwd: Path) -> None:

@@ -67,6 +67,7 @@ __all__ = [
 
 DOCKER_CONFIG_PATH = Path("/usr/local/bin/config.json")
 _DEFAULT_CONFIG_NAME = "config.json"
+_STATE_FILE_NAME = "flo.state"
 _REDACTED = "********"
 _MIN_SECRET_CHARS = 4
 _DIRECTORY_MODE = 0o750
@@ -163,7 +164,7 @@ class RunnerConfig(BaseModel):
     @property
     def state_file(self) -> Path:
         """``flo.state``, the file holding the runner identifier (protocol.md §2.1)."""
-        return self.state_directory / "flo.state"
+        return self.state_directory / _STATE_FILE_NAME
 
     @property
     def outbox_file(self) -> Path:
@@ -739,9 +740,52 @@ def load_config(
     cwd = cwd.resolve()
     config_path, docker_file = _choose_file(args, cwd, docker_config_path)
     file_values = _read_file(config_path) if config_path is not None else {}
-    file_label = f"config file {config_path}"
     docker_mode = not docker_file and any(environ.get(name) for name in _DOCKER_MODE_ENV)
+    values, sources = _collect(
+        args, environ, file_values, f"config file {config_path}", docker_file, docker_mode, cwd
+    )
+    options = {option.field: option for option in _OPTIONS}
+    _check_required(values, options, config_path)
 
+    executable = values["executable"]
+    assert isinstance(executable, tuple)  # _command always returns a tuple
+    try:
+        program = _check_executable(executable, environ, cwd)
+    except _Invalid as exc:
+        raise _fail(sources["executable"], options["executable"], str(exc)) from None
+    values["executable"] = (program, *executable[1:])
+
+    try:
+        config = RunnerConfig.model_validate(values)
+    except ValidationError as exc:  # the converters above should make this unreachable
+        raise ConfigError(f"configuration: {exc.errors()[0]['msg']}") from None
+
+    directories = {"state_directory": config.state_directory}
+    directories["execution_directory"] = config.execution_directory
+    if config.outbox_path is not None:
+        directories["outbox_path"] = config.outbox_path.parent
+    for field, directory in directories.items():
+        problem = _prepare_directory(directory)
+        if problem is not None:
+            raise _fail(sources[field], options[field], problem)
+    if config.tls_enabled:
+        _check_tls_files(config, options, sources, config_path)
+    return config
+
+
+def _collect(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    file_values: Mapping[tuple[str, str], object],
+    file_label: str,
+    docker_file: bool,
+    docker_mode: bool,
+    cwd: Path,
+) -> tuple[dict[str, object], dict[str, str]]:
+    """Converted values of every option that is set (paths absolute), and where each came from.
+
+    Path options left unset get their default made absolute, so every path is resolved once.
+    """
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
     for option in _OPTIONS:
@@ -757,62 +801,52 @@ def load_config(
         try:
             value = option.convert(found.value)
         except _Invalid as exc:
-            raise _fail(
-                found.source, option, f"{exc} (got {_shown(option, found.value)})"
-            ) from None
+            problem = f"{exc} (got {_shown(option, found.value)})"
+            raise _fail(found.source, option, problem) from None
         if option.is_path and isinstance(value, Path):
             value = _absolute(value, cwd)
         values[option.field] = value
         sources[option.field] = found.source
-
-    options = {option.field: option for option in _OPTIONS}
-    for field in _REQUIRED:
-        if field not in values:
-            raise _missing(options[field], config_path)
-
-    executable = values["executable"]
-    assert isinstance(executable, tuple)  # _command always returns a tuple
-    try:
-        program = _check_executable(executable, environ, cwd)
-    except _Invalid as exc:
-        raise _fail(sources["executable"], options["executable"], str(exc)) from None
-    values["executable"] = (program, *executable[1:])
-
-    try:
-        config = RunnerConfig.model_validate(values)
-    except ValidationError as exc:  # the converters above should make this unreachable
-        raise ConfigError(f"configuration: {exc.errors()[0]['msg']}") from None
-
-    for field in ("state_directory", "execution_directory"):
-        problem = _prepare_directory(getattr(config, field))
-        if problem is not None:
-            raise _fail(sources[field], options[field], problem)
-    if config.outbox_path is not None:
-        problem = _prepare_directory(config.outbox_path.parent)
-        if problem is not None:
-            raise _fail(sources["outbox_path"], options["outbox_path"], problem)
-    if config.registration_code is None and not config.state_file.exists():
-        reason = f"required for first enrolment ({config.state_file} does not exist yet)"
-        raise _missing(options["registration_code"], config_path, reason)
-    if config.tls_enabled:
-        _check_tls_files(config, options, sources)
-    return config
+    return values, sources
 
 
-def _missing(option: _Option, config_path: Path | None, reason: str = "required") -> ConfigError:
-    where = [f"{option.label} in {config_path or 'config.json'}", *option.env, option.flags[0]]
-    return ConfigError(f"configuration: {option.label} is {reason}; set one of {', '.join(where)}")
+def _requirement(option: _Option, config_path: Path | None, reason: str) -> str:
+    where = ", ".join([f"{option.label} in {config_path or _DEFAULT_CONFIG_NAME}", *option.env])
+    return f"{option.label} is {reason} (set {where} or {option.flags[0]})"
+
+
+def _check_required(
+    values: Mapping[str, object], options: Mapping[str, _Option], config_path: Path | None
+) -> None:
+    """One error listing every missing required field, as the upstream image's entrypoint does."""
+    problems = [
+        _requirement(options[field], config_path, "required")
+        for field in _REQUIRED
+        if field not in values
+    ]
+    state_directory = values["state_directory"]
+    assert isinstance(state_directory, Path)  # path options always have a value
+    state_file = state_directory / _STATE_FILE_NAME
+    if "registration_code" not in values and not state_file.exists():
+        reason = f"required for first enrolment ({state_file} does not exist yet)"
+        problems.append(_requirement(options["registration_code"], config_path, reason))
+    if problems:
+        raise ConfigError("configuration: " + "; ".join(problems))
 
 
 def _check_tls_files(
-    config: RunnerConfig, options: Mapping[str, _Option], sources: Mapping[str, str]
+    config: RunnerConfig,
+    options: Mapping[str, _Option],
+    sources: Mapping[str, str],
+    config_path: Path | None,
 ) -> None:
     for field in ("tls_cert", "tls_key", "tls_ca_cert"):
         path = getattr(config, field)
         if path is None:
             if field == "tls_ca_cert":
                 continue
-            raise _missing(options[field], None, "required when tls.enabled is true")
+            reason = "required when tls.enabled is true"
+            raise ConfigError("configuration: " + _requirement(options[field], config_path, reason))
         if not path.is_file():
             raise _fail(sources[field], options[field], f"file {path} does not exist")
 
