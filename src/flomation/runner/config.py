@@ -523,6 +523,33 @@ _PRIVATE_ENV_NAMES = frozenset(
 )
 
 
+_METAVARS: Mapping[str, str] = {
+    "registration_code": "CODE",
+    "max_concurrent_executors": "N",
+    "executable": "COMMAND",
+    "secret_env_patterns": "PATTERNS",
+    "health_addr": "HOST:PORT",
+    "keep_failed_workdirs": "N",
+    "max_executions": "N",
+    "log_format": "{auto,json,console}",
+    "log_level": "LEVEL",
+}
+
+
+def _metavar(option: _Option) -> str:
+    if option.field in _METAVARS:
+        return _METAVARS[option.field]
+    if option.is_path:
+        return "PATH"
+    if option.convert is _url:
+        return "URL"
+    if option.field.endswith("_s"):
+        return "SECONDS"
+    if option.field.endswith("_bytes"):
+        return "BYTES"
+    return option.key.upper()
+
+
 def _help(option: _Option) -> str:
     field = RunnerConfig.model_fields[option.field]
     env = " or ".join(option.env)
@@ -567,7 +594,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                 *option.flags,
                 dest=option.field,
                 default=None,
-                metavar=option.key.upper(),
+                metavar=_metavar(option),
                 help=_help(option),
             )
 
