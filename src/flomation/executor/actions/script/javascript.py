@@ -1,0 +1,112 @@
+"""``script/javascript``: run JavaScript code as a function body with ``node`` (executor.md §10.7).
+
+``node`` is looked up on the executor's ``PATH`` each time the action runs; without it the node
+fails with the message the editor shows users.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from flomation.executor.actions.base import (
+    ActionContext,
+    ActionSpec,
+    Connection,
+    HardError,
+    Outputs,
+)
+from flomation.executor.actions.script._function import ScriptRuntime, run_function_script
+
+__all__ = ["NODE_MISSING_MESSAGE", "SPEC", "run"]
+
+NODE_MISSING_MESSAGE = "Node.js runtime not found: script/javascript requires 'node' on PATH"
+
+SPEC = ActionSpec(
+    id="script/javascript",
+    name="Run JavaScript",
+    description="Execute a JavaScript script as a function body with Node.js",
+    icon="code",
+    inputs=(
+        Connection(
+            "code",
+            "code",
+            label="JavaScript Code",
+            placeholder=(
+                "// Inputs are available on the `inputs` object.\n"
+                "// Return an object whose keys match your declared outputs, or assign to "
+                "outputs.X.\n"
+                "return { total: inputs.a + inputs.b };"
+            ),
+            required=True,
+        ),
+        Connection(
+            "version",
+            "string",
+            label="JavaScript Version",
+            options=({"name": "Node.js", "value": "Node.js"},),
+        ),
+        Connection(
+            "outputs",
+            "key_value_array",
+            label="Outputs (name → type)",
+            placeholder=(
+                "e.g. total → number, status → string. Leave empty to emit the whole return "
+                'value under "result".'
+            ),
+            options=(
+                {"name": "String", "value": "string"},
+                {"name": "Number", "value": "number"},
+                {"name": "Boolean", "value": "boolean"},
+                {"name": "Array", "value": "array"},
+                {"name": "Object", "value": "object"},
+            ),
+        ),
+        Connection(
+            "input_vars",
+            "key_value_array",
+            label="Inputs",
+            placeholder="Add each input by name; read it in the script as inputs.NAME.",
+        ),
+        Connection(
+            "inputs_data",
+            "object",
+            label="Inputs (JSON object — advanced)",
+            placeholder="Optional. A whole JSON object merged under the named Inputs above.",
+        ),
+        Connection("timeout_seconds", "integer", label="Timeout (seconds)", placeholder="30"),
+    ),
+    outputs=(
+        Connection("tool_result", "string", label="Result summary"),
+        Connection("logs", "string", label="Console output"),
+        Connection("success", "boolean", label="Success"),
+        Connection("duration_ms", "integer", label="Duration (ms)"),
+    ),
+)
+
+_BOOTSTRAP = Path(__file__).with_name("_javascript_bootstrap.js")
+
+
+def _command() -> list[str]:
+    node = shutil.which("node", path=os.environ.get("PATH", ""))
+    if node is None:
+        raise HardError(
+            NODE_MISSING_MESSAGE,
+            {
+                "tool_result": NODE_MISSING_MESSAGE,
+                "logs": "",
+                "success": False,
+                "error": NODE_MISSING_MESSAGE,
+                "duration_ms": 0,
+            },
+        )
+    return [node, str(_BOOTSTRAP)]
+
+
+_RUNTIME = ScriptRuntime(language="JavaScript", temp_prefix="flomation-js-", command=_command)
+
+
+def run(ctx: ActionContext) -> Outputs:
+    """Run the node's code with ``node``."""
+    return run_function_script(ctx, _RUNTIME)
