@@ -690,7 +690,7 @@ def _choose_file(
     """The config file to read (None for none) and whether it is the Docker image's mount."""
     explicit = getattr(args, "config", None)
     if explicit:
-        path = cwd / explicit
+        path = _absolute(Path(explicit), cwd)
         if not path.is_file():
             raise ConfigError(f"flag --config: config file {path} does not exist or is not a file")
         return path, False
