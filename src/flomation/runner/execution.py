@@ -1,0 +1,409 @@
+"""One execution from claim to stored result (protocol.md §5).
+
+Steps: validate the ids, prepare the work directory, mark the execution ``running``, start the
+executor, stream its masked output to ``/logs`` and to a spool file, poll ``/status`` for a
+cancel, read ``state.json`` as soon as the process exited and its pipes drained, decide the
+outcome, and hand the result body to the durable outbox. Every failure along the way becomes a
+failed result naming its cause; nothing here raises into the agent except cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from pydantic import ValidationError
+
+from flomation.runner.api import ApiError, RunnerApi
+from flomation.runner.logs import (
+    SPOOL_FILE_NAME,
+    LogShipper,
+    OutputSpool,
+    SendOutcome,
+    ShipperStats,
+)
+from flomation.runner.masking import SecretMasker
+from flomation.runner.outcome import (
+    Outcome,
+    OutcomeKind,
+    StopReason,
+    decide_outcome,
+    failure_outcome,
+    result_body,
+)
+from flomation.runner.process import ExecutorProcess, ExecutorStartError, kill_group
+from flomation.runner.retry import post_running_state
+from flomation.runner.workdir import (
+    ExecutorSettings,
+    WorkdirError,
+    WorkdirRetention,
+    compact_json,
+    prepare_workdir,
+    read_state_file,
+)
+from flomation.wire.models import PendingExecution
+from flomation.wire.paths import UnsafeIdError, work_directory
+
+__all__ = [
+    "ExecutionControl",
+    "ExecutionJournal",
+    "ExecutionReport",
+    "ExecutionSettings",
+    "run_execution",
+]
+
+_LOG_CLOSE_TIMEOUT_S = 5.0
+
+Logger = structlog.typing.FilteringBoundLogger
+
+
+class ExecutionJournal(Protocol):
+    """Where an execution's result goes and where its being in flight is recorded (the outbox)."""
+
+    async def started(
+        self, execution_id: str, flo_id: str, workdir: Path, pgid: int | None
+    ) -> None:
+        """Record that the execution is in flight (crash recovery reads this)."""
+
+    async def store_result(self, execution_id: str, body: bytes) -> None:
+        """Store the result body durably; delivery happens elsewhere."""
+
+    async def finished(self, execution_id: str) -> None:
+        """Forget the in-flight record (its result, if any, is stored)."""
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """Everything about the runner that one execution needs."""
+
+    execution_root: Path
+    executor: ExecutorSettings
+    environment: Mapping[str, str]
+    kill_grace_s: float = 10.0
+    status_poll_interval_s: float = 2.0
+    execution_timeout_s: float | None = None
+    log_flush_interval_s: float = 0.25
+    log_batch_max_bytes: int = 256 * 1024
+    log_queue_max_bytes: int = 8 * 1024 * 1024
+    max_line_bytes: int = 1024 * 1024
+    max_result_log_bytes: int = 16 * 1024 * 1024
+    state_retry_delays_s: Sequence[float] = (1.0, 2.0, 4.0)
+
+
+class _Ending(enum.Enum):
+    """How supervision ended, beyond what the outcome table needs."""
+
+    NORMAL = "normal"
+    FINISHED_ELSEWHERE = "finished elsewhere"
+
+
+class ExecutionControl:
+    """Lets the agent stop one execution (drain, timeout); the first reason given wins."""
+
+    def __init__(self) -> None:
+        self._reason: StopReason | None = None
+        self._requested = asyncio.Event()
+
+    @property
+    def reason(self) -> StopReason | None:
+        """Why the execution is being stopped, or None."""
+        return self._reason
+
+    def stop(self, reason: StopReason) -> None:
+        """Ask the execution to stop its executor (TERM, grace, KILL)."""
+        if self._reason is None:
+            self._reason = reason
+            self._requested.set()
+
+    async def wait(self) -> StopReason:
+        """Return once a stop was requested."""
+        await self._requested.wait()
+        assert self._reason is not None
+        return self._reason
+
+
+@dataclass(frozen=True)
+class ExecutionReport:
+    """What happened, for the agent's metrics and ephemeral modes."""
+
+    execution_id: str | None
+    flo_id: str | None
+    kind: OutcomeKind | None  # None: no result posted (finished elsewhere, unreadable claim)
+    error: str | None = None
+    log_stats: ShipperStats | None = None
+
+
+def _read_ids(claim: Any) -> tuple[str | None, str | None]:
+    """Best-effort ids of a claim body, even when it does not validate."""
+    if not isinstance(claim, dict):
+        return None, None
+    execution = claim.get("execution")
+    if not isinstance(execution, dict):
+        return None, None
+    execution_id, flo_id = execution.get("id"), execution.get("flo_id")
+    return (
+        execution_id if isinstance(execution_id, str) and execution_id else None,
+        flo_id if isinstance(flo_id, str) else None,
+    )
+
+
+async def run_execution(
+    claim: Any,
+    *,
+    settings: ExecutionSettings,
+    api: RunnerApi,
+    journal: ExecutionJournal,
+    masker: SecretMasker,
+    retention: WorkdirRetention,
+    control: ExecutionControl,
+    log: Logger,
+) -> ExecutionReport:
+    """Run one claimed execution (the parsed 200 body of the claim) to a stored result."""
+    execution_id, flo_id = _read_ids(claim)
+    log = log.bind(execution_id=execution_id, flo_id=flo_id)
+    run = _Run(settings, api, journal, masker, retention, control, log)
+    try:
+        pending = PendingExecution.model_validate(claim)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        error = f"invalid pending execution: {where}: {problem['msg']}"
+        if execution_id is None:
+            log.error(
+                "claimed execution is unreadable and has no id; nothing to report", error=error
+            )
+            return ExecutionReport(None, flo_id, None, error)
+        return await run.fail_early(execution_id, flo_id, error)
+    return await run.execute(pending, claim.get("data"))
+
+
+class _Run:
+    """The state of one execution while it runs."""
+
+    def __init__(
+        self,
+        settings: ExecutionSettings,
+        api: RunnerApi,
+        journal: ExecutionJournal,
+        masker: SecretMasker,
+        retention: WorkdirRetention,
+        control: ExecutionControl,
+        log: Logger,
+    ) -> None:
+        self._settings = settings
+        self._api = api
+        self._journal = journal
+        self._masker = masker
+        self._retention = retention
+        self._control = control
+        self._log = log
+        self._ending = _Ending.NORMAL
+
+    async def fail_early(
+        self, execution_id: str, flo_id: str | None, error: str
+    ) -> ExecutionReport:
+        """Report a failure found before the executor ran (nothing on disk to keep)."""
+        self._log.error("execution failed before the executor started", error=error)
+        outcome = failure_outcome(error)
+        await self._store(execution_id, outcome, "")
+        return ExecutionReport(execution_id, flo_id, outcome.kind, error)
+
+    async def execute(self, pending: PendingExecution, flow_document: Any) -> ExecutionReport:
+        execution = pending.execution
+        settings = self._settings
+        try:
+            work_directory(settings.execution_root, execution.flo_id, execution.id)
+        except UnsafeIdError as exc:
+            self._log.error("refusing unsafe ids", reason=str(exc))
+            return await self.fail_early(execution.id, execution.flo_id, "invalid identifier")
+        try:
+            prepared = prepare_workdir(
+                settings.execution_root,
+                pending,
+                flow_document,
+                settings.executor,
+                datetime.now(UTC),
+            )
+        except WorkdirError as exc:
+            return await self.fail_early(execution.id, execution.flo_id, str(exc))
+        state_task = asyncio.create_task(
+            post_running_state(
+                self._api,
+                execution.id,
+                log=self._log,
+                retry_delays_s=settings.state_retry_delays_s,
+            )
+        )
+        try:
+            return await self._supervise(
+                execution.id, execution.flo_id, prepared.path, prepared.argv
+            )
+        finally:
+            if not state_task.done():
+                state_task.cancel()
+            await asyncio.gather(state_task, return_exceptions=True)
+
+    async def _supervise(
+        self, execution_id: str, flo_id: str, workdir: Path, argv: list[str]
+    ) -> ExecutionReport:
+        settings = self._settings
+        try:
+            spool = OutputSpool(workdir / SPOOL_FILE_NAME)
+        except OSError as exc:
+            error = f"unable to create the output spool in {workdir}: {exc.strerror or exc}"
+            return await self.fail_early(execution_id, flo_id, error)
+        try:
+            process = await ExecutorProcess.start(
+                argv,
+                cwd=workdir,
+                env=settings.environment,
+                max_line_bytes=settings.max_line_bytes,
+            )
+        except ExecutorStartError as exc:
+            spool.close()
+            error = str(exc)
+            self._log.error("executor could not be started", error=error)
+            outcome = failure_outcome(error)
+            await self._store(execution_id, outcome, "")
+            await self._finish(workdir, outcome)
+            return ExecutionReport(execution_id, flo_id, outcome.kind, error)
+        log = self._log.bind(pid=process.pid)
+        log.info("executor started")
+        await self._journal.started(execution_id, flo_id, workdir, process.pgid)
+        shipper = LogShipper(
+            self._log_sender(execution_id),
+            flush_interval_s=settings.log_flush_interval_s,
+            max_batch_bytes=settings.log_batch_max_bytes,
+            max_queue_bytes=settings.log_queue_max_bytes,
+        )
+        try:
+            exit_code = await self._watch(execution_id, process, spool, shipper)
+        finally:
+            # Only reached early on cancellation of the whole execution: leave nothing running.
+            if process.returncode is None:
+                kill_group(process.pgid)
+            spool.close()
+        if self._ending is _Ending.FINISHED_ELSEWHERE:
+            log.info("execution finished elsewhere; no result posted", exit_code=exit_code)
+            await self._journal.finished(execution_id)
+            self._retention.apply(workdir, succeeded=False, suspended=False)
+            return ExecutionReport(execution_id, flo_id, None, "finished elsewhere", shipper.stats)
+        state_file = read_state_file(workdir)
+        logs = spool.result_logs(settings.max_result_log_bytes)
+        outcome = decide_outcome(
+            state=state_file.state,
+            state_error=state_file.error,
+            exit_code=exit_code,
+            stop_reason=self._control.reason,
+            output=logs,
+        )
+        log.info(
+            "executor finished",
+            exit_code=exit_code,
+            outcome=outcome.kind.value,
+            error=state_file.error,
+        )
+        await self._store(execution_id, outcome, logs)
+        await self._finish(workdir, outcome)
+        await self._journal.finished(execution_id)
+        return ExecutionReport(execution_id, flo_id, outcome.kind, state_file.error, shipper.stats)
+
+    async def _watch(
+        self,
+        execution_id: str,
+        process: ExecutorProcess,
+        spool: OutputSpool,
+        shipper: LogShipper,
+    ) -> int:
+        """Pump output until both pipes end, while watching for cancel, stop and timeout."""
+        async with asyncio.TaskGroup() as group:
+            shipping = group.create_task(shipper.run())
+            watchers = [
+                group.create_task(self._poll_status(execution_id)),
+                group.create_task(self._stop_on_request(process)),
+            ]
+            if self._settings.execution_timeout_s:
+                watchers.append(
+                    group.create_task(self._timeout(self._settings.execution_timeout_s))
+                )
+            mask = self._masker.mask
+            async for batch in process.batches():
+                texts = [mask(line.text) for line in batch]
+                spool.append_many(texts)
+                shipper.add_many(texts)
+            exit_code = await process.wait()
+            for watcher in watchers:
+                watcher.cancel()
+            await shipper.close(_LOG_CLOSE_TIMEOUT_S)
+            await shipping
+        return exit_code
+
+    async def _poll_status(self, execution_id: str) -> None:
+        """Every poll interval: stop on ``cancel`` or a completion decided elsewhere (§4.5)."""
+        interval_s = self._settings.status_poll_interval_s
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                result = await self._api.get_status(execution_id)
+            except ApiError:
+                continue  # never cancel because of a failed poll
+            if result.body is None:
+                continue
+            completion = result.body.completion_status
+            if completion == "pending":
+                continue
+            if completion == "cancel":
+                self._log.info("cancel requested by the server")
+                self._control.stop(StopReason.CANCEL_REQUESTED)
+            else:
+                self._log.info("execution completed elsewhere; stopping", completion=completion)
+                self._ending = _Ending.FINISHED_ELSEWHERE
+                self._control.stop(StopReason.CANCEL_REQUESTED)
+            return
+
+    async def _stop_on_request(self, process: ExecutorProcess) -> None:
+        reason = await self._control.wait()
+        self._log.info("stopping the executor", reason=reason.value)
+        await process.terminate(self._settings.kill_grace_s)
+
+    async def _timeout(self, timeout_s: float) -> None:
+        await asyncio.sleep(timeout_s)
+        self._log.warning("execution timeout reached", timeout_s=timeout_s)
+        self._control.stop(StopReason.TIMEOUT)
+
+    def _log_sender(self, execution_id: str) -> Callable[[list[str]], Awaitable[SendOutcome]]:
+        api = self._api
+
+        async def send(lines: list[str]) -> SendOutcome:
+            try:
+                response = await api.send_logs(execution_id, lines)
+            except ApiError:
+                return SendOutcome.RETRY
+            if response.status == 200:
+                return SendOutcome.SENT
+            if response.status in (400, 404, 413):
+                return SendOutcome.DROP
+            return SendOutcome.RETRY
+
+        return send
+
+    async def _store(self, execution_id: str, outcome: Outcome, logs: str) -> None:
+        body = compact_json(result_body(outcome, logs))
+        # Shielded: once the executor is done, its result must reach the outbox even if the
+        # agent is being cancelled around us.
+        await asyncio.shield(self._journal.store_result(execution_id, body))
+
+    async def _finish(self, workdir: Path, outcome: Outcome) -> None:
+        with contextlib.suppress(OSError):
+            self._retention.apply(
+                workdir,
+                succeeded=outcome.kind is OutcomeKind.SUCCESS,
+                suspended=outcome.kind is OutcomeKind.SUSPENDED,
+            )
