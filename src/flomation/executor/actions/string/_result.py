@@ -1,0 +1,60 @@
+"""What the string actions share: input reading, the result shape and Go's text rules."""
+
+from __future__ import annotations
+
+from flomation.executor.accessors import read_string
+from flomation.executor.actions.base import ActionContext, Connection, Outputs
+
+__all__ = [
+    "GO_WHITESPACE",
+    "VALUE_INPUT",
+    "failure",
+    "outputs_for",
+    "simple_case",
+    "success",
+    "text_input",
+]
+
+# Go's unicode.IsSpace set (Python's str.isspace also counts U+001C..U+001F).
+GO_WHITESPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+VALUE_INPUT = Connection("value", "string", "Input String", placeholder="Text", required=True)
+
+
+def outputs_for(result_label: str, result_type: str = "string") -> tuple[Connection, ...]:
+    """The manifest outputs shared by the string actions."""
+    return (
+        Connection("tool_result", "string", "Result"),
+        Connection("result", result_type, result_label),
+        Connection("success", "boolean", "Success"),
+        Connection("error", "string", "Error"),
+    )
+
+
+def text_input(ctx: ActionContext, name: str) -> str:
+    """str(name): the String accessor, with a missing or unreadable input as ``""``."""
+    return read_string(ctx.inputs, name) or ""
+
+
+def success(result: str) -> Outputs:
+    """The outputs of a string action that produced ``result``."""
+    return {"tool_result": result, "result": result, "success": True, "error": ""}
+
+
+def failure(message: str) -> Outputs:
+    """A soft failure: the flow continues, ``error`` says why."""
+    return {"tool_result": "", "result": "", "success": False, "error": message}
+
+
+def simple_case(text: str, upper: bool) -> str:
+    """Go's strings.ToUpper/ToLower: one character maps to one (``ß`` stays ``ß``)."""
+    if text.isascii():
+        return text.upper() if upper else text.lower()
+    mapped = []
+    for char in text:
+        changed = char.upper() if upper else char.lower()
+        mapped.append(changed if len(changed) == 1 else char)
+    return "".join(mapped)
