@@ -1,0 +1,1 @@
+"""Common actions: variables, waiting, data shaping and dates (executor.md §10.4)."""
