@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the lock
+from prometheus_client.parser import text_string_to_metric_families
 
 from flomation.runner.config import RunnerConfig, load_config
+from flomation.server.admin_client import AdminClient
+from flomation.server.config import ServerSettings
+from flomation.server.embedded import running_server
 
 _REPO = Path(__file__).resolve().parents[2]
 _MANIFESTS = _REPO / "deploy" / "kubernetes"
@@ -31,6 +37,8 @@ _CRD_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
 # Time the runner needs after the kill grace to write results to the outbox and flush it.
 _FLUSH_MARGIN_S = 5.0
 _HEALTH_PORT = 9310
+# The series the KEDA trigger selects: METRIC{queue="NAME"}.
+_QUERY_SELECTOR = r'(?P<metric>[a-z_]+)\{queue="(?P<queue>[^"]+)"\}'
 
 _Doc = dict[str, Any]
 
@@ -220,8 +228,43 @@ def test_keda_scaled_object_structure(statefulset: _Doc) -> None:
     # KEDA reads trigger metadata as strings.
     assert all(isinstance(value, str) for value in metadata.values())
     assert metadata["serverAddress"].startswith(("http://", "https://"))
-    assert 'flomation_server_pending_executions{queue="' in metadata["query"]
+    assert re.search(_QUERY_SELECTOR, metadata["query"]), metadata["query"]
     assert float(metadata["threshold"]) > 0
+
+
+def _keda_query() -> str:
+    document = yaml.safe_load((_MANIFESTS / "keda-scaledobject.yaml").read_text(encoding="utf-8"))
+    query: str = document["spec"]["triggers"][0]["metadata"]["query"]
+    return query
+
+
+async def test_keda_query_matches_what_the_server_exports(tmp_path: Path) -> None:
+    """The metric and queue label the KEDA query selects are on the real server's /metrics.
+
+    A real flomation-server (embedded, on 127.0.0.1) gets the query's queue and one pending
+    execution; its /metrics must then hold that very series with a value of at least 1.
+    """
+    match = re.search(_QUERY_SELECTOR, _keda_query())
+    assert match is not None
+    metric, queue_name = match.group("metric"), match.group("queue")
+    settings = ServerSettings(
+        listen="127.0.0.1:0", database=f"sqlite:///{tmp_path / 'server.db'}", poll_hold_s=0.5
+    )
+    async with running_server(settings) as server:
+        async with AdminClient(server.url, server.admin_token) as admin:
+            queue = await admin.create_queue(queue_name)
+            flo = await admin.create_flo("pending", {"nodes": [], "edges": []}, queue["id"])
+            await admin.execute(flo["id"])
+        async with aiohttp.ClientSession() as session, session.get(f"{server.url}/metrics") as r:
+            assert r.status == 200
+            exposition = await r.text()
+    samples = {
+        sample.labels.get("queue"): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == metric
+    }
+    assert samples.get(queue_name, 0) >= 1, f"{metric}{{queue={queue_name!r}}} not exported"
 
 
 def test_server_deployment_is_exposed_on_its_listen_port() -> None:
