@@ -1,0 +1,161 @@
+"""Who may call what: runner signatures (protocol.md 3, 9) and the admin bearer token (10).
+
+Key lookup (3.4) is the caller's job; this module checks a request against a given key.
+Parsed keys are cached per PEM because a runner's key never changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.requests import Request
+
+from flomation.server.store import Store
+from flomation.wire.signing import (
+    SIGNATURE_HEADER,
+    SIGNATURE_V2_HEADER,
+    V2HeaderError,
+    load_public_key_pem,
+    parse_v2_header,
+    verify_v1,
+    verify_v2,
+)
+
+__all__ = [
+    "RequestVerifier",
+    "SignatureError",
+    "VerifiedKey",
+    "admin_authorised",
+    "client_ip",
+]
+
+_KEY_CACHE_LIMIT = 10_000
+
+
+class SignatureError(Exception):
+    """A runner request that must be answered 403; the message says why."""
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    """A parsed runner key and its fingerprint (the scope of v2 nonces)."""
+
+    key: rsa.RSAPublicKey
+    fingerprint: str
+
+
+def _fingerprint(key: rsa.RSAPublicKey) -> str:
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+def _request_target(request: Request) -> str:
+    """The path and query exactly as sent on the wire (9.2)."""
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else request.url.path
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+class RequestVerifier:
+    """Checks v1 and v2 signatures; remembers v2 nonces in the shared database."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float],
+        *,
+        require_v2: bool,
+        window_s: int,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._require_v2 = require_v2
+        self._window_s = window_s
+        self._keys: dict[str, VerifiedKey] = {}
+
+    def key(self, pem: str) -> VerifiedKey:
+        """The parsed key of a stored PEM (KeyFormatError if unusable)."""
+        cached = self._keys.get(pem)
+        if cached is None:
+            if len(self._keys) >= _KEY_CACHE_LIMIT:
+                self._keys.clear()
+            public = load_public_key_pem(pem)
+            cached = VerifiedKey(public, _fingerprint(public))
+            self._keys[pem] = cached
+        return cached
+
+    async def verify(
+        self, request: Request, body: bytes, v1_message: bytes, key: VerifiedKey
+    ) -> None:
+        """Raise SignatureError unless the request is signed with ``key`` (3.1-3.3, 9.3)."""
+        v1 = request.headers.get(SIGNATURE_HEADER) or request.query_params.get("token") or ""
+        v2_text = request.headers.get(SIGNATURE_V2_HEADER)
+        if v2_text:
+            try:
+                header = parse_v2_header(v2_text)
+            except V2HeaderError as exc:
+                raise SignatureError(f"malformed v2 signature: {exc}") from exc
+            now_s = self._clock()
+            if abs(now_s - header.timestamp_s) > self._window_s:
+                raise SignatureError("v2 signature timestamp is outside the allowed window")
+            target = _request_target(request)
+            if not verify_v2(key.key, header, request.method, target, body):
+                raise SignatureError("invalid v2 signature")
+            if v1 and not verify_v1(key.key, v1_message, v1):
+                raise SignatureError("invalid signature")
+            if not await self._store.remember_nonce(key.fingerprint, header.nonce, now_s):
+                raise SignatureError("replayed v2 signature nonce")
+            return
+        if self._require_v2:
+            raise SignatureError("a v2 signature is required")
+        if not v1:
+            raise SignatureError("missing signature")
+        if not verify_v1(key.key, v1_message, v1):
+            raise SignatureError("invalid signature")
+
+    def is_signed(self, request: Request) -> bool:
+        """True when the request carries any signature (header or ``?token=``)."""
+        return bool(
+            request.headers.get(SIGNATURE_HEADER)
+            or request.headers.get(SIGNATURE_V2_HEADER)
+            or request.query_params.get("token")
+        )
+
+
+def admin_authorised(request: Request, admin_token: str) -> bool:
+    """Constant-time check of ``Authorization: Bearer <admin_token>``."""
+    supplied = request.headers.get("authorization", "")
+    expected = f"Bearer {admin_token}"
+    return hmac.compare_digest(supplied.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+def client_ip(request: Request, trusted_proxies: tuple[str, ...]) -> str | None:
+    """The peer address; ``X-Forwarded-For`` only when the peer is a trusted proxy (8.1 A14)."""
+    peer = request.client.host if request.client else None
+    if peer is None or not trusted_proxies:
+        return peer
+    networks = [ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(parsed in network for network in networks)
+
+    if not trusted(peer):
+        return peer
+    forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",")]
+    for address in reversed([part for part in forwarded if part]):
+        if not trusted(address):
+            return address
+    return peer

@@ -1,0 +1,139 @@
+"""``flomation-server``: the console entry point.
+
+Prints (as a JSON log line on stderr) ``{"event": "server listening", "url": ...}`` once the
+socket is bound, so ``--listen 127.0.0.1:0`` can be used by tests. SIGTERM/SIGINT shut down
+gracefully (held long-polls answered 204 at once) and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import structlog
+
+from flomation.server.config import ServerSettings, SettingsError, load_settings
+from flomation.server.crypto_box import SecretKeyError
+from flomation.server.embedded import running_server
+from flomation.server.store import DatabaseUrlError
+
+__all__ = ["main"]
+
+_log = structlog.get_logger("flomation.server")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flomation-server", description="Reference Flomation control plane."
+    )
+    parser.add_argument("--listen", help="HOST:PORT to serve on (default 127.0.0.1:8888)")
+    parser.add_argument(
+        "--database", help="database URL (default sqlite:///./.flomation/server.db)"
+    )
+    parser.add_argument("--config", type=Path, help="configuration file (.toml or .json)")
+    parser.add_argument("--poll-hold", type=float, dest="poll_hold_s", help="long-poll hold, s")
+    parser.add_argument(
+        "--runner-lost-after", type=float, dest="runner_lost_after_s", help="seconds"
+    )
+    parser.add_argument(
+        "--execution-timeout", type=float, dest="execution_timeout_s", help="seconds"
+    )
+    parser.add_argument("--reaper-interval", type=float, dest="reaper_interval_s", help="seconds")
+    parser.add_argument("--max-log-bytes", type=int, help="per-execution log cap in bytes")
+    parser.add_argument(
+        "--require-v2",
+        action="store_const",
+        const=True,
+        default=None,
+        help="reject runner requests without a v2 signature",
+    )
+    parser.add_argument("--log-level", help="debug, info, warning or error")
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    numeric = getattr(logging, level.upper())
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # uvicorn's own messages (errors) go through the standard library, also as JSON lines.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.format_exc_info,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(numeric, logging.WARNING) if numeric < logging.WARNING else numeric)
+
+
+async def _serve(settings: ServerSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_server(settings) as server:
+        if server.admin_token_generated:
+            _log.warning(
+                "admin token generated; it is shown only this once",
+                admin_token=server.admin_token,
+            )
+        _log.info("server listening", url=server.url)
+        await stop.wait()
+        _log.info("shutting down")
+    _log.info("stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse flags, load settings (flags > env > file > defaults) and serve until signalled."""
+    args = vars(_parser().parse_args(argv))
+    config_file = args.pop("config")
+    try:
+        settings = load_settings(args, os.environ, config_file)
+    except SettingsError as exc:
+        print(f"flomation-server: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_serve(settings))
+    except (DatabaseUrlError, SecretKeyError, OSError, ValueError) as exc:
+        _log.error("cannot start", error=str(exc))
+        return 1
+    return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop  # optional speed-up, installed with uvicorn[standard]
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

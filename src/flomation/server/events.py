@@ -1,0 +1,51 @@
+"""Change notifications per execution for live viewers (SSE); the data itself is re-read from
+the database, so a viewer never misses or reorders anything."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["ExecutionEvents"]
+
+
+class ExecutionEvents:
+    """``publish(id)`` wakes every subscriber of that execution."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[asyncio.Event]] = {}
+        self._closing = False
+
+    @property
+    def closing(self) -> bool:
+        """True once shutdown began."""
+        return self._closing
+
+    @contextmanager
+    def subscribe(self, execution_id: str) -> Iterator[asyncio.Event]:
+        """An event set on every change of the execution (and on shutdown)."""
+        changed = asyncio.Event()
+        if self._closing:
+            changed.set()
+        self._subscribers.setdefault(execution_id, set()).add(changed)
+        try:
+            yield changed
+        finally:
+            subscribers = self._subscribers.get(execution_id)
+            if subscribers is not None:
+                subscribers.discard(changed)
+                if not subscribers:
+                    del self._subscribers[execution_id]
+
+    def publish(self, execution_id: str) -> None:
+        """Something about the execution changed (logs or status)."""
+        for changed in self._subscribers.get(execution_id, ()):
+            changed.set()
+
+    def close(self) -> None:
+        """Wake every subscriber so streams end (graceful shutdown)."""
+        self._closing = True
+        for subscribers in self._subscribers.values():
+            for changed in subscribers:
+                changed.set()

@@ -1,0 +1,58 @@
+"""Prometheus metrics on a registry owned by the app (``GET /metrics``).
+
+``flomation_pending_executions{queue}`` counts the ``created``/``pending`` executions each queue
+could serve, which is what an autoscaler such as KEDA scales runners on.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from flomation.server.store import Store
+
+__all__ = ["CONTENT_TYPE", "ServerMetrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class ServerMetrics:
+    """Counters updated by handlers, gauges refreshed at scrape time."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.pending = Gauge(
+            "flomation_pending_executions",
+            "Executions waiting for a runner, per queue that could take them",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.waiting_polls = Gauge(
+            "flomation_waiting_polls", "Runner long-polls currently held", registry=self.registry
+        )
+        self.executions_created = Counter(
+            "flomation_executions_created", "Executions created", registry=self.registry
+        )
+        self.claims = Counter(
+            "flomation_claims", "Executions handed to runners", registry=self.registry
+        )
+        self.results = Counter(
+            "flomation_results", "Results posted by runners", ["outcome"], registry=self.registry
+        )
+        self.reaped = Counter(
+            "flomation_reaped_executions",
+            "Executions finished by the reaper",
+            ["completion_status"],
+            registry=self.registry,
+        )
+        self.rejected_signatures = Counter(
+            "flomation_rejected_signatures", "Runner requests answered 403", registry=self.registry
+        )
+
+    async def render(self, store: Store, waiting_polls: int) -> bytes:
+        """The exposition text, with gauges read fresh from the database."""
+        per_queue = await store.pending_per_queue()
+        self.pending.clear()
+        for queue, count in per_queue.items():
+            self.pending.labels(queue=queue).set(count)
+        self.waiting_polls.set(waiting_polls)
+        return generate_latest(self.registry)

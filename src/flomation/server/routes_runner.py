@@ -1,0 +1,328 @@
+"""Runner-facing endpoints (protocol.md 4, with the fixes of 8 and signatures of 3 and 9)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive
+
+from flomation.server.auth import SignatureError, VerifiedKey, client_ip
+from flomation.server.http_io import HttpError, json_response, parse_body, read_body
+from flomation.server.records import ClaimedExecution, ExecutionRecord, RunnerRecord
+from flomation.server.services import Services
+from flomation.server.store import NewRunner, ResultOutcome
+from flomation.server.views import (
+    environment_item_view,
+    environment_view,
+    pending_execution_view,
+    runner_registration_view,
+)
+from flomation.wire.models import (
+    LogsRequest,
+    RegistrationRequest,
+    ResultRequest,
+    StateRequest,
+)
+from flomation.wire.paths import is_safe_id
+from flomation.wire.signing import KeyFormatError
+
+__all__ = [
+    "MAX_CLAIM_BODY_BYTES",
+    "MAX_LOGS_BODY_BYTES",
+    "MAX_REGISTRATION_BODY_BYTES",
+    "MAX_RESULT_BODY_BYTES",
+    "RunnerEndpoints",
+]
+
+_MIB = 1024 * 1024
+MAX_REGISTRATION_BODY_BYTES = 64 * _MIB
+MAX_RESULT_BODY_BYTES = 32 * _MIB
+MAX_LOGS_BODY_BYTES = 4 * _MIB
+MAX_CLAIM_BODY_BYTES = 64 * 1024
+_DEFAULT_RUNNER_NAME = "Flo Runner"
+_ITEM_KINDS = ("property", "secret", "credential")
+
+_log = structlog.get_logger("flomation.server.runner")
+
+
+async def _watch_disconnect(receive: Receive, on_gone: Callable[[], None]) -> None:
+    """Call ``on_gone`` when the client hangs up (the body has already been read)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            on_gone()
+            return
+
+
+class RunnerEndpoints:
+    """Handlers of the runner protocol, bound to one app's services."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    def routes(self) -> list[Route]:
+        """Starlette routes of the runner protocol."""
+        execution = "/api/v1/execution/{execution_id}"
+        environment = execution + "/environment/{environment}"
+        return [
+            Route("/api/v1/runner", self.register, methods=["POST"]),
+            Route("/api/v1/runner/{identifier}/execution", self.claim, methods=["POST"]),
+            Route(execution + "/state", self.state, methods=["POST"]),
+            Route(execution + "/logs", self.logs, methods=["POST"]),
+            Route(execution + "/status", self.status, methods=["GET"]),
+            Route(execution, self.result, methods=["POST"]),
+            Route(environment, self.environment, methods=["GET"]),
+            Route(environment + "/{kind}/{name}", self.environment_item, methods=["GET"]),
+        ]
+
+    async def _verify(
+        self, request: Request, body: bytes, v1_message: bytes, key: VerifiedKey
+    ) -> None:
+        try:
+            await self._s.verifier.verify(request, body, v1_message, key)
+        except SignatureError as exc:
+            self._s.metrics.rejected_signatures.inc()
+            raise HttpError(403, str(exc)) from exc
+
+    def _runner_key(self, runner: RunnerRecord) -> VerifiedKey:
+        try:
+            return self._s.verifier.key(runner.public_key)
+        except KeyFormatError as exc:
+            raise HttpError(403, f"stored key of runner {runner.identifier} is unusable") from exc
+
+    # ------------------------------------------------------------ registration
+
+    async def register(self, request: Request) -> Response:
+        """``POST /api/v1/runner`` (4.1, 8.1 A3/A5/A7)."""
+        body = await read_body(request, MAX_REGISTRATION_BODY_BYTES)
+        payload = parse_body(RegistrationRequest, body)
+        if not is_safe_id(payload.identifier):
+            raise HttpError(400, "field 'identifier': must be 1-128 letters, digits, '-' or '_'")
+        now_s = self._s.clock()
+        ip_address = client_ip(request, self._s.settings.trusted_proxies)
+        signed = self._s.verifier.is_signed(request) or self._s.settings.require_v2
+        existing = await self._s.store.find_runner(payload.identifier)
+        if existing is not None:
+            return await self._reregister(request, body, payload, existing, signed, ip_address)
+        if not payload.public_key:
+            raise HttpError(400, "field 'public_key': an RSA public key is required")
+        try:
+            key = self._s.verifier.key(payload.public_key)
+        except KeyFormatError as exc:
+            raise HttpError(400, f"field 'public_key': {exc}") from exc
+        if signed:
+            await self._verify(request, body, body, key)
+        if not payload.registration_code:
+            raise HttpError(404, "unknown registration code")
+        outcome = await self._s.store.register_runner(
+            NewRunner(
+                identifier=payload.identifier,
+                name=payload.name or _DEFAULT_RUNNER_NAME,
+                registration_code=payload.registration_code,
+                version=payload.version,
+                executor_version=payload.executor_version,
+                manifest=payload.manifest,
+                public_key=payload.public_key,
+                ip_address=ip_address,
+            ),
+            now_s,
+        )
+        if outcome.unknown_code:
+            raise HttpError(404, "unknown registration code")
+        if outcome.runner is None:
+            return Response(status_code=201)
+        _log.info("runner enrolled", runner_id=outcome.runner.id, identifier=payload.identifier)
+        return json_response(
+            runner_registration_view(outcome.runner, payload.registration_code, now_s)
+        )
+
+    async def _reregister(
+        self,
+        request: Request,
+        body: bytes,
+        payload: RegistrationRequest,
+        runner: RunnerRecord,
+        signed: bool,
+        ip_address: str | None,
+    ) -> Response:
+        if signed:
+            await self._verify(request, body, body, self._runner_key(runner))
+        await self._s.store.refresh_runner(
+            runner.id,
+            version=payload.version,
+            executor_version=payload.executor_version,
+            ip_address=ip_address,
+            now_s=self._s.clock(),
+            signed=signed,
+            signed_name=payload.name or None,
+            signed_manifest=payload.manifest,
+        )
+        return Response(status_code=201)
+
+    # ------------------------------------------------------------------- claim
+
+    async def claim(self, request: Request) -> Response:
+        """``POST /api/v1/runner/{identifier}/execution``: the long-poll (4.2, 8.1 A2/A12)."""
+        body = await read_body(request, MAX_CLAIM_BODY_BYTES)
+        identifier = request.path_params["identifier"]
+        runner = await self._s.store.find_runner(identifier)
+        if runner is None:
+            raise HttpError(403, "unknown runner")
+        await self._verify(request, body, body, self._runner_key(runner))
+        store, dispatcher = self._s.store, self._s.dispatcher
+        await store.touch_runner(
+            runner.id, client_ip(request, self._s.settings.trusted_proxies), self._s.clock()
+        )
+        scope = await store.runner_scope(runner.id) if runner.active else None
+
+        async def claim_once() -> ClaimedExecution | None:
+            return await store.claim_next(runner.id, self._s.clock())
+
+        ticket = dispatcher.register(scope)
+        watcher = asyncio.create_task(_watch_disconnect(request.receive, ticket.abandon))
+        try:
+            claimed = await dispatcher.claim_until(
+                ticket, claim_once if scope is not None else None, self._s.settings.poll_hold_s
+            )
+        finally:
+            watcher.cancel()
+            dispatcher.unregister(ticket)
+        if claimed is None:
+            return Response(status_code=204)
+        if ticket.abandoned:
+            await self._release(claimed, runner)
+            return Response(status_code=204)
+        self._s.metrics.claims.inc()
+        self._s.events.publish(claimed.execution.id)
+        return json_response(pending_execution_view(claimed))
+
+    async def _release(self, claimed: ClaimedExecution, runner: RunnerRecord) -> None:
+        """Put back a claim that could not be delivered, and wake someone else for it."""
+        execution_id = claimed.execution.id
+        if await self._s.store.release_claim(execution_id, runner.id, self._s.clock()):
+            _log.info("claim released", execution_id=execution_id, runner_id=runner.id)
+            target = await self._s.store.dispatch_target(execution_id)
+            if target is not None:
+                self._s.dispatcher.notify(target)
+            self._s.events.publish(execution_id)
+
+    # ------------------------------------------------------ execution requests
+
+    async def _assigned(
+        self, request: Request, body: bytes, v1_message: bytes
+    ) -> tuple[ExecutionRecord, RunnerRecord]:
+        """The execution and its runner, once the request is proven to come from that runner."""
+        execution_id = request.path_params["execution_id"]
+        execution = await self._s.store.get_execution(execution_id)
+        if execution is None:
+            raise HttpError(404, "execution not found")
+        runner = (
+            None
+            if execution.runner_id is None
+            else await self._s.store.get_runner(execution.runner_id)
+        )
+        if runner is None:
+            raise HttpError(403, "execution is not assigned to a runner")
+        await self._verify(request, body, v1_message, self._runner_key(runner))
+        return execution, runner
+
+    async def state(self, request: Request) -> Response:
+        """``POST /execution/{id}/state``: only ``running`` is accepted (8.2)."""
+        body = await read_body(request, MAX_CLAIM_BODY_BYTES)
+        execution, runner = await self._assigned(request, body, body)
+        payload = parse_body(StateRequest, body)
+        now_s = self._s.clock()
+        if payload.state != "running":
+            await self._s.store.touch_execution(execution.id, runner.id, now_s)
+            raise HttpError(400, "invalid state")
+        if await self._s.store.set_running(execution.id, runner.id, now_s):
+            self._s.events.publish(execution.id)
+        return Response(status_code=200)
+
+    async def logs(self, request: Request) -> Response:
+        """``POST /execution/{id}/logs``: persisted under the cap (8.3)."""
+        body = await read_body(request, MAX_LOGS_BODY_BYTES)
+        execution, runner = await self._assigned(request, body, body)
+        payload = parse_body(LogsRequest, body)
+        stored = await self._s.store.append_logs(
+            execution.id, runner.id, payload.lines, self._s.settings.max_log_bytes, self._s.clock()
+        )
+        if stored:
+            self._s.events.publish(execution.id)
+        return Response(status_code=200)
+
+    async def status(self, request: Request) -> Response:
+        """``GET /execution/{id}/status``: the cancellation poll (4.5)."""
+        execution_id = request.path_params["execution_id"]
+        execution, runner = await self._assigned(request, b"", execution_id.encode("utf-8"))
+        await self._s.store.touch_execution(execution.id, runner.id, self._s.clock())
+        return json_response(
+            {
+                "execution_status": execution.execution_status,
+                "completion_status": execution.completion_status,
+            }
+        )
+
+    async def result(self, request: Request) -> Response:
+        """``POST /execution/{id}``: the final or suspended result, idempotent (4.6, 8.2)."""
+        body = await read_body(request, MAX_RESULT_BODY_BYTES)
+        execution, runner = await self._assigned(request, body, body)
+        payload = parse_body(ResultRequest, body)
+        outcome = await self._s.store.store_result(
+            execution.id,
+            runner.id,
+            has_errored=payload.has_errored,
+            cancelled=payload.cancelled,
+            suspended=payload.suspended,
+            state=payload.state,
+            now_s=self._s.clock(),
+        )
+        self._s.metrics.results.labels(outcome=outcome.value).inc()
+        if outcome is not ResultOutcome.UNCHANGED:
+            self._s.events.publish(execution.id)
+        return Response(status_code=200)
+
+    # ------------------------------------------------------------ environments
+
+    async def _flow_environment(self, request: Request) -> tuple[str, str, Any]:
+        """(execution id, environment id, environment record) after the checks of 4.7."""
+        execution_id = request.path_params["execution_id"]
+        execution, runner = await self._assigned(request, b"", execution_id.encode("utf-8"))
+        await self._s.store.touch_execution(execution.id, runner.id, self._s.clock())
+        flo = await self._s.store.get_flo(execution.flo_id)
+        if flo is None or flo.environment_id is None:
+            raise HttpError(403, "the execution's flow has no environment")
+        environment = await self._s.store.resolve_environment(
+            request.path_params["environment"], flo.organisation_id
+        )
+        if environment is None:
+            raise HttpError(404, "environment not found")
+        if environment.id != flo.environment_id:
+            raise HttpError(403, "the environment is not the flow's environment")
+        return execution.id, environment.id, environment
+
+    async def environment(self, request: Request) -> Response:
+        """``GET /execution/{id}/environment/{environment}`` (4.7)."""
+        _, _, environment = await self._flow_environment(request)
+        return json_response(environment_view(environment))
+
+    async def environment_item(self, request: Request) -> Response:
+        """``GET .../environment/{environment}/{property|secret|credential}/{name}`` (4.7)."""
+        kind = request.path_params["kind"]
+        if kind not in _ITEM_KINDS:
+            raise HttpError(404, f"unknown environment item kind {kind!r}")
+        _, environment_id, _ = await self._flow_environment(request)
+        name = request.path_params["name"]
+        item = await self._s.store.get_environment_item(environment_id, kind, name)
+        if item is None:
+            raise HttpError(404, f"{kind} {name!r} not found")
+        value = item.value
+        if item.sealed is not None:
+            value = self._s.secret_box.open(item.sealed, f"{environment_id}/{kind}/{name}")
+        return json_response(environment_item_view(item, value or ""))

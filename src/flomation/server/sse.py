@@ -1,0 +1,85 @@
+"""``GET /api/v1/execution/{id}/stream``: the persisted log replayed, then live (protocol 10.6).
+
+The stream re-reads the database whenever the execution changes (and every ``sse_recheck_s``),
+so replay and live delivery are one code path and nothing is skipped or reordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from flomation.server.services import Services
+from flomation.wire.models import TERMINAL_COMPLETIONS
+
+__all__ = ["execution_stream", "format_log_event"]
+
+_BATCH_LINES = 500
+_NODE_PREFIX = "__NODE__:"
+_STATUS_PREFIX = "__STATUS__:"
+
+
+def _event(data: str, *, name: str | None = None, event_id: int | None = None) -> str:
+    parts = []
+    if name is not None:
+        parts.append(f"event: {name}")
+    if event_id is not None:
+        parts.append(f"id: {event_id}")
+    parts.extend(f"data: {piece}" for piece in data.replace("\r\n", "\n").split("\n"))
+    return "\n".join(parts) + "\n\n"
+
+
+def format_log_event(seq: int, line: str) -> str:
+    """The SSE event of one log line: ``node``, ``status`` or plain data, with ``id: seq``."""
+    if line.startswith(_NODE_PREFIX):
+        return _event(line[len(_NODE_PREFIX) :], name="node", event_id=seq)
+    if line.startswith(_STATUS_PREFIX):
+        return _event(line[len(_STATUS_PREFIX) :], name="status", event_id=seq)
+    return _event(line, event_id=seq)
+
+
+async def execution_stream(
+    services: Services, execution_id: str, after_seq: int
+) -> AsyncIterator[str]:
+    """Events until the execution is terminal or suspended (then ``complete``), or shutdown."""
+    store, settings = services.store, services.settings
+    loop = asyncio.get_running_loop()
+    last_status: str | None = None
+    next_keepalive = loop.time() + settings.sse_keepalive_s
+    with services.events.subscribe(execution_id) as changed:
+        while True:
+            changed.clear()
+            lines = await store.read_logs(execution_id, after_seq, _BATCH_LINES)
+            for seq, line in lines:
+                yield format_log_event(seq, line)
+                after_seq = seq
+            if len(lines) == _BATCH_LINES:
+                continue
+            execution = await store.get_execution(execution_id)
+            if execution is None:
+                return
+            finished = (
+                execution.completion_status in TERMINAL_COMPLETIONS
+                or execution.completion_status == "suspended"
+            )
+            if last_status is not None and execution.execution_status != last_status:
+                yield _event(execution.execution_status, name="status")
+            last_status = execution.execution_status
+            if finished:
+                # Lines committed just before the completion must not be cut off.
+                for seq, line in await store.read_logs(execution_id, after_seq, 1_000_000):
+                    yield format_log_event(seq, line)
+                yield _event(execution.completion_status, name="complete")
+                return
+            if services.events.closing:
+                return
+            if lines:
+                next_keepalive = loop.time() + settings.sse_keepalive_s
+            wait_s = min(settings.sse_recheck_s, max(0.0, next_keepalive - loop.time()))
+            try:
+                async with asyncio.timeout(wait_s):
+                    await changed.wait()
+            except TimeoutError:
+                if loop.time() >= next_keepalive:
+                    yield ": keepalive\n\n"
+                    next_keepalive = loop.time() + settings.sse_keepalive_s

@@ -1,0 +1,1455 @@
+"""Every SQL statement of the server, behind one class (protocol.md 8).
+
+SQLite (aiosqlite) in WAL mode is the only backend today. Writes are serialised in-process by an
+asyncio lock and run as ``BEGIN IMMEDIATE`` transactions, so SQLite's busy handler (which sleeps)
+only comes into play when several processes share one file. A PostgreSQL backend would
+implement the same methods (claims with ``FOR UPDATE SKIP LOCKED``) without touching handlers.
+
+The schema is versioned: ``schema_version`` holds the number of applied migrations, and
+``_MIGRATIONS`` is the ordered list applied at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Row,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from flomation.server.records import (
+    ClaimedExecution,
+    DispatchTarget,
+    EnvironmentItemRecord,
+    EnvironmentRecord,
+    ExecutionRecord,
+    FloRecord,
+    QueueRecord,
+    RunnerRecord,
+    RunnerScope,
+)
+
+__all__ = [
+    "CancelOutcome",
+    "ConflictError",
+    "DatabaseUrlError",
+    "ExecutionFilter",
+    "NewRunner",
+    "ReapedExecution",
+    "RegistrationOutcome",
+    "ResultOutcome",
+    "ResumeOutcome",
+    "Store",
+    "StoreNotFoundError",
+    "sqlite_path",
+]
+
+_BUSY_TIMEOUT_MS = 10_000
+_PENDING = ("created", "pending")
+_IN_PROGRESS = ("allocated", "running")
+_TERMINAL = ("success", "fail", "cancel", "timeout")
+
+
+class DatabaseUrlError(ValueError):
+    """A ``--database`` URL the server cannot use."""
+
+
+class ConflictError(Exception):
+    """A uniqueness rule was violated (duplicate queue name, environment name...)."""
+
+
+class StoreNotFoundError(Exception):
+    """A referenced row (environment, queue...) does not exist; the message names it."""
+
+
+class ResultOutcome(Enum):
+    """What storing a runner's result did (protocol 8.2)."""
+
+    COMPLETED = "completed"
+    SUSPENDED = "suspended"
+    RESULT_ADDED = "result_added"
+    UNCHANGED = "unchanged"
+
+
+class CancelOutcome(Enum):
+    """What an operator cancel did."""
+
+    CANCELLED = "cancelled"
+    NOT_IN_PROGRESS = "not_in_progress"
+    NOT_FOUND = "not_found"
+
+
+class ResumeOutcome(Enum):
+    """What an operator resume did."""
+
+    RESUMED = "resumed"
+    NOT_SUSPENDED = "not_suspended"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class NewRunner:
+    """A registration for an identifier the server does not know yet."""
+
+    identifier: str
+    name: str
+    registration_code: str
+    version: str | None
+    executor_version: str | None
+    manifest: Any
+    public_key: str
+    ip_address: str | None
+
+
+@dataclass(frozen=True)
+class RegistrationOutcome:
+    """``runner`` is set for a new enrolment; ``known`` for an identifier already enrolled."""
+
+    runner: RunnerRecord | None
+    known: bool
+    unknown_code: bool
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    """Filters of ``GET /api/v1/execution`` (10.3)."""
+
+    flo_id: str | None = None
+    execution_status: str | None = None
+    completion_status: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ReapedExecution:
+    """An execution the reaper finished, with the completion it was given."""
+
+    execution_id: str
+    completion_status: str
+
+
+def sqlite_path(database_url: str) -> Path:
+    """The file behind a ``sqlite:///`` URL; DatabaseUrlError for anything else."""
+    try:
+        url = make_url(database_url)
+    except Exception as exc:
+        raise DatabaseUrlError(f"invalid database URL {database_url!r}: {exc}") from exc
+    if url.get_backend_name() != "sqlite":
+        raise DatabaseUrlError(
+            f"unsupported database {url.get_backend_name()!r}: only sqlite:/// URLs are supported"
+        )
+    if not url.database or url.database == ":memory:":
+        raise DatabaseUrlError("the database URL must name a file, e.g. sqlite:///./server.db")
+    return Path(url.database)
+
+
+_metadata = MetaData()
+
+_schema_version = Table("schema_version", _metadata, Column("version", Integer, nullable=False))
+
+_queues = Table(
+    "queues",
+    _metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("registration_code", Text, nullable=False, unique=True),
+    Column("organisation_id", Text),
+    Column("created_at", Float, nullable=False),
+)
+
+_runners = Table(
+    "runners",
+    _metadata,
+    Column("id", Text, primary_key=True),
+    Column("identifier", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("enrolled_at", Float, nullable=False),
+    Column("last_contact_at", Float),
+    Column("ip_address", Text),
+    Column("active", Boolean, nullable=False),
+    Column("version", Text),
+    Column("executor_version", Text),
+    Column("manifest", Text),
+    Column("public_key", Text, nullable=False),
+)
+
+_queue_members = Table(
+    "queue_members",
+    _metadata,
+    Column("queue_id", Text, ForeignKey("queues.id"), primary_key=True),
+    Column("runner_id", Text, ForeignKey("runners.id"), primary_key=True),
+    Index("ix_queue_members_runner", "runner_id"),
+)
+
+_environments = Table(
+    "environments",
+    _metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("owner_id", Text, nullable=False),
+    Column("organisation_id", Text),
+    # organisation_id or "" so that uniqueness also holds for public environments.
+    Column("organisation_key", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("organisation_key", "name"),
+)
+
+_environment_items = Table(
+    "environment_items",
+    _metadata,
+    Column("id", Text, primary_key=True),
+    Column("environment_id", Text, ForeignKey("environments.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("value", Text),
+    Column("sealed", LargeBinary),
+    Column("provider", Text),
+    Column("expires_at", Text),
+    Column("metadata", Text),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("environment_id", "kind", "name"),
+)
+
+_flos = Table(
+    "flos",
+    _metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("organisation_id", Text),
+    Column("author_id", Text),
+    Column("environment_id", Text, ForeignKey("environments.id")),
+    Column("queue_id", Text, ForeignKey("queues.id")),
+    Column("created_at", Float, nullable=False),
+    Column("execution_count", Integer, nullable=False, default=0),
+    Column("last_run", Float),
+)
+
+_revisions = Table(
+    "revisions",
+    _metadata,
+    Column("id", Text, primary_key=True),
+    Column("flo_id", Text, ForeignKey("flos.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("flo_id", "number"),
+)
+
+_executions = Table(
+    "executions",
+    _metadata,
+    Column("id", Text, primary_key=True),
+    Column("flo_id", Text, ForeignKey("flos.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("owner_id", Text, nullable=False),
+    Column("organisation_id", Text),
+    Column("sequence", Integer, nullable=False),
+    Column("trigger_type", Text),
+    Column("entry_node_id", Text),
+    Column("data", Text),
+    Column("execution_status", Text, nullable=False),
+    Column("completion_status", Text, nullable=False),
+    Column("completion_reason", Text),
+    Column("runner_id", Text),
+    Column("result", Text),
+    Column("checkpoint", Text),
+    Column("suspend_count", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float),
+    Column("allocated_at", Float),
+    Column("started_at", Float),
+    Column("completed_at", Float),
+    Column("last_contact_at", Float),
+    Column("log_bytes", Integer, nullable=False, default=0),
+    Column("log_truncated", Boolean, nullable=False, default=False),
+    Column("log_seq", Integer, nullable=False, default=0),
+    Index("ix_executions_status_created", "execution_status", "created_at"),
+    Index("ix_executions_flo", "flo_id", "created_at"),
+)
+
+_execution_logs = Table(
+    "execution_logs",
+    _metadata,
+    Column("execution_id", Text, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("line", Text, nullable=False),
+)
+
+_nonces = Table(
+    "nonces",
+    _metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("nonce", Text, primary_key=True),
+    Column("seen_at", Float, nullable=False),
+    Index("ix_nonces_seen_at", "seen_at"),
+)
+
+
+def _migration_1_initial_schema(conn: Connection) -> None:
+    _metadata.create_all(
+        conn, tables=[t for t in _metadata.sorted_tables if t is not _schema_version]
+    )
+
+
+_MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1_initial_schema,)
+
+_ELIGIBLE_SQL = """
+    e.execution_status = 'created' AND e.completion_status = 'pending'
+    AND (
+        f.queue_id IN (SELECT queue_id FROM queue_members WHERE runner_id = :runner_id)
+        OR (
+            f.queue_id IS NULL
+            AND COALESCE(e.organisation_id, '') IN (
+                SELECT COALESCE(q.organisation_id, '') FROM queues q
+                JOIN queue_members m ON m.queue_id = q.id WHERE m.runner_id = :runner_id
+            )
+        )
+    )
+"""
+
+_CLAIM_CANDIDATE = text(
+    f"""
+    SELECT e.id FROM executions e JOIN flos f ON f.id = e.flo_id
+    WHERE {_ELIGIBLE_SQL}
+    ORDER BY e.created_at, e.rowid
+    LIMIT 1
+    """
+)
+
+_PENDING_PER_QUEUE = text(
+    """
+    SELECT q.name, COUNT(e.id) FROM queues q
+    LEFT JOIN flos f ON (f.queue_id = q.id OR f.queue_id IS NULL)
+    LEFT JOIN executions e ON e.flo_id = f.id
+        AND e.execution_status = 'created' AND e.completion_status = 'pending'
+        AND (f.queue_id = q.id
+             OR COALESCE(e.organisation_id, '') = COALESCE(q.organisation_id, ''))
+    GROUP BY q.id, q.name
+    """
+)
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _load(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _runner_from(row: Row[Any], queue_ids: Sequence[str] = ()) -> RunnerRecord:
+    return RunnerRecord(
+        id=row.id,
+        identifier=row.identifier,
+        name=row.name,
+        enrolled_at=row.enrolled_at,
+        last_contact_at=row.last_contact_at,
+        ip_address=row.ip_address,
+        active=bool(row.active),
+        version=row.version,
+        executor_version=row.executor_version,
+        public_key=row.public_key,
+        queue_ids=tuple(queue_ids),
+    )
+
+
+def _execution_from(row: Row[Any]) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=row.id,
+        flo_id=row.flo_id,
+        name=row.name,
+        owner_id=row.owner_id,
+        organisation_id=row.organisation_id,
+        sequence=row.sequence,
+        trigger_type=row.trigger_type,
+        entry_node_id=row.entry_node_id,
+        data=_load(row.data),
+        execution_status=row.execution_status,
+        completion_status=row.completion_status,
+        completion_reason=row.completion_reason,
+        runner_id=row.runner_id,
+        result=_load(row.result),
+        checkpoint=_load(row.checkpoint),
+        suspend_count=row.suspend_count,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        allocated_at=row.allocated_at,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        last_contact_at=row.last_contact_at,
+        log_bytes=row.log_bytes,
+        log_truncated=bool(row.log_truncated),
+    )
+
+
+def _queue_from(row: Row[Any]) -> QueueRecord:
+    return QueueRecord(
+        id=row.id,
+        name=row.name,
+        registration_code=row.registration_code,
+        organisation_id=row.organisation_id,
+        created_at=row.created_at,
+    )
+
+
+def _environment_from(row: Row[Any]) -> EnvironmentRecord:
+    return EnvironmentRecord(
+        id=row.id,
+        name=row.name,
+        owner_id=row.owner_id,
+        organisation_id=row.organisation_id,
+        created_at=row.created_at,
+    )
+
+
+def _item_from(row: Row[Any]) -> EnvironmentItemRecord:
+    return EnvironmentItemRecord(
+        id=row.id,
+        environment_id=row.environment_id,
+        kind=row.kind,
+        name=row.name,
+        value=row.value,
+        sealed=row.sealed,
+        provider=row.provider,
+        expires_at=row.expires_at,
+        metadata=_load(row.metadata),
+        created_at=row.created_at,
+    )
+
+
+_FLO_COLUMNS = (
+    _flos.c.id,
+    _flos.c.name,
+    _flos.c.organisation_id,
+    _flos.c.author_id,
+    _flos.c.environment_id,
+    _environments.c.name.label("environment_name"),
+    _flos.c.queue_id,
+    _flos.c.created_at,
+    _flos.c.execution_count,
+    _flos.c.last_run,
+)
+_FLO_SELECT = select(*_FLO_COLUMNS).select_from(
+    _flos.outerjoin(_environments, _environments.c.id == _flos.c.environment_id)
+)
+
+
+def _flo_from(row: Row[*tuple[Any, ...]]) -> FloRecord:
+    return FloRecord(
+        id=row.id,
+        name=row.name,
+        organisation_id=row.organisation_id,
+        author_id=row.author_id,
+        environment_id=row.environment_id,
+        environment_name=row.environment_name,
+        queue_id=row.queue_id,
+        created_at=row.created_at,
+        execution_count=row.execution_count,
+        last_run=row.last_run,
+    )
+
+
+def _is_pending(status: str, completion: str) -> bool:
+    return completion == "pending" and status in ("created", "allocated", "running")
+
+
+class Store:
+    """The database. Create with :meth:`open`, release with :meth:`close`.
+
+    Every method takes ``now_s`` (Unix seconds) where time matters, so callers own the clock.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, database_url: str) -> Store:
+        """Create the SQLite file (and its directory) if needed and apply pending migrations."""
+        path = sqlite_path(database_url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            f"sqlite+aiosqlite:///{path}", pool_size=8, max_overflow=8, pool_timeout=60
+        )
+        _install_sqlite_hooks(engine)
+        store = cls(engine)
+        try:
+            await store._migrate()
+        except BaseException:
+            await engine.dispose()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._write_lock, self._engine.connect() as conn:
+            await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as conn:
+            yield conn
+
+    async def _migrate(self) -> None:
+        async with self._write() as conn:
+            await conn.run_sync(lambda c: _schema_version.create(c, checkfirst=True))
+            current = (await conn.execute(select(_schema_version.c.version))).scalar()
+            if current is None:
+                await conn.execute(insert(_schema_version).values(version=0))
+                current = 0
+            for number, migration in enumerate(_MIGRATIONS, start=1):
+                if number > current:
+                    await conn.run_sync(migration)
+                    await conn.execute(update(_schema_version).values(version=number))
+
+    async def schema_version(self) -> int:
+        """Number of migrations applied."""
+        async with self._read() as conn:
+            return int((await conn.execute(select(_schema_version.c.version))).scalar_one())
+
+    # ------------------------------------------------------------------ queues
+
+    async def create_queue(
+        self, name: str, organisation_id: str | None, now_s: float
+    ) -> QueueRecord:
+        """A new queue with a fresh 32-hex registration code; ConflictError for a duplicate name."""
+        record = QueueRecord(_new_id(), name, secrets.token_hex(16), organisation_id, now_s)
+        try:
+            async with self._write() as conn:
+                await conn.execute(
+                    insert(_queues).values(
+                        id=record.id,
+                        name=name,
+                        registration_code=record.registration_code,
+                        organisation_id=organisation_id,
+                        created_at=now_s,
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"a queue named {name!r} already exists") from exc
+        return record
+
+    async def list_queues(self) -> list[QueueRecord]:
+        """All queues, newest first."""
+        async with self._read() as conn:
+            rows = await conn.execute(select(_queues).order_by(_queues.c.created_at.desc()))
+            return [_queue_from(row) for row in rows]
+
+    # ----------------------------------------------------------------- runners
+
+    async def find_runner(self, identifier: str) -> RunnerRecord | None:
+        """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
+        async with self._read() as conn:
+            row = (
+                await conn.execute(select(_runners).where(_runners.c.identifier == identifier))
+            ).first()
+        return None if row is None else _runner_from(row)
+
+    async def get_runner(self, runner_id: str) -> RunnerRecord | None:
+        """The runner with this UUID."""
+        async with self._read() as conn:
+            row = (await conn.execute(select(_runners).where(_runners.c.id == runner_id))).first()
+        return None if row is None else _runner_from(row)
+
+    async def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
+        """Enrol a new identifier into the queue of its code, all or nothing.
+
+        A concurrent enrolment of the same identifier is reported as ``known`` (8.1 A7).
+        """
+        try:
+            async with self._write() as conn:
+                queue_id = (
+                    await conn.execute(
+                        select(_queues.c.id).where(
+                            _queues.c.registration_code == new.registration_code
+                        )
+                    )
+                ).scalar()
+                if queue_id is None:
+                    return RegistrationOutcome(None, known=False, unknown_code=True)
+                runner = RunnerRecord(
+                    id=_new_id(),
+                    identifier=new.identifier,
+                    name=new.name,
+                    enrolled_at=now_s,
+                    last_contact_at=now_s,
+                    ip_address=new.ip_address,
+                    active=True,
+                    version=new.version,
+                    executor_version=new.executor_version,
+                    public_key=new.public_key,
+                    queue_ids=(queue_id,),
+                )
+                await conn.execute(
+                    insert(_runners).values(
+                        id=runner.id,
+                        identifier=runner.identifier,
+                        name=runner.name,
+                        enrolled_at=now_s,
+                        last_contact_at=now_s,
+                        ip_address=runner.ip_address,
+                        active=True,
+                        version=runner.version,
+                        executor_version=runner.executor_version,
+                        manifest=_dump(new.manifest),
+                        public_key=runner.public_key,
+                    )
+                )
+                await conn.execute(
+                    insert(_queue_members).values(queue_id=queue_id, runner_id=runner.id)
+                )
+        except IntegrityError:
+            return RegistrationOutcome(None, known=True, unknown_code=False)
+        return RegistrationOutcome(runner, known=False, unknown_code=False)
+
+    async def refresh_runner(
+        self,
+        runner_id: str,
+        *,
+        version: str | None,
+        executor_version: str | None,
+        ip_address: str | None,
+        now_s: float,
+        signed_name: str | None = None,
+        signed_manifest: Any = None,
+        signed: bool = False,
+    ) -> None:
+        """Re-registration of a known identifier (8.1 A5); the key never changes."""
+        values: dict[str, Any] = {
+            "version": version,
+            "executor_version": executor_version,
+            "ip_address": ip_address,
+            "last_contact_at": now_s,
+        }
+        if signed:
+            if signed_name is not None:
+                values["name"] = signed_name
+            values["manifest"] = _dump(signed_manifest)
+        async with self._write() as conn:
+            await conn.execute(update(_runners).where(_runners.c.id == runner_id).values(**values))
+
+    async def touch_runner(self, runner_id: str, ip_address: str | None, now_s: float) -> None:
+        """Record a heartbeat (every poll is one)."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(_runners)
+                .where(_runners.c.id == runner_id)
+                .values(last_contact_at=now_s, ip_address=ip_address)
+            )
+
+    async def runner_scope(self, runner_id: str) -> RunnerScope:
+        """The queues and organisations whose executions this runner may take."""
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(_queues.c.id, _queues.c.organisation_id)
+                .join(_queue_members, _queue_members.c.queue_id == _queues.c.id)
+                .where(_queue_members.c.runner_id == runner_id)
+            )
+            pairs = [(row.id, row.organisation_id or "") for row in rows]
+        return RunnerScope(
+            frozenset(queue for queue, _ in pairs), frozenset(org for _, org in pairs)
+        )
+
+    async def list_runners(self) -> list[RunnerRecord]:
+        """All runners with their queue ids, newest first."""
+        async with self._read() as conn:
+            members: dict[str, list[str]] = {}
+            for row in await conn.execute(select(_queue_members)):
+                members.setdefault(row.runner_id, []).append(row.queue_id)
+            rows = await conn.execute(select(_runners).order_by(_runners.c.enrolled_at.desc()))
+            return [_runner_from(row, members.get(row.id, ())) for row in rows]
+
+    async def set_runner_active(self, runner_id: str, active: bool) -> RunnerRecord | None:
+        """Pause (False) or resume (True) a runner; None when it does not exist."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(_runners).where(_runners.c.id == runner_id).values(active=active)
+            )
+            if result.rowcount == 0:
+                return None
+            row = (await conn.execute(select(_runners).where(_runners.c.id == runner_id))).one()
+            queue_ids = (
+                await conn.execute(
+                    select(_queue_members.c.queue_id).where(_queue_members.c.runner_id == runner_id)
+                )
+            ).scalars()
+            return _runner_from(row, list(queue_ids))
+
+    # ------------------------------------------------------------ environments
+
+    async def create_environment(
+        self, name: str, owner_id: str, organisation_id: str | None, now_s: float
+    ) -> EnvironmentRecord:
+        """A new environment; ConflictError for a duplicate name within the organisation."""
+        record = EnvironmentRecord(_new_id(), name, owner_id, organisation_id, now_s)
+        try:
+            async with self._write() as conn:
+                await conn.execute(
+                    insert(_environments).values(
+                        id=record.id,
+                        name=name,
+                        owner_id=owner_id,
+                        organisation_id=organisation_id,
+                        organisation_key=organisation_id or "",
+                        created_at=now_s,
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"an environment named {name!r} already exists in this organisation"
+            ) from exc
+        return record
+
+    async def get_environment(self, environment_id: str) -> EnvironmentRecord | None:
+        """The environment with this UUID."""
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    select(_environments).where(_environments.c.id == environment_id)
+                )
+            ).first()
+        return None if row is None else _environment_from(row)
+
+    async def resolve_environment(
+        self, id_or_name: str, organisation_id: str | None
+    ) -> EnvironmentRecord | None:
+        """An environment by UUID, else by name within the organisation (4.7)."""
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    select(_environments)
+                    .where(
+                        or_(
+                            _environments.c.id == id_or_name,
+                            and_(
+                                _environments.c.name == id_or_name,
+                                _environments.c.organisation_key == (organisation_id or ""),
+                            ),
+                        )
+                    )
+                    .order_by((_environments.c.id == id_or_name).desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else _environment_from(row)
+
+    async def put_environment_item(
+        self,
+        environment_id: str,
+        kind: str,
+        name: str,
+        now_s: float,
+        *,
+        value: str | None = None,
+        sealed: bytes | None = None,
+        provider: str | None = None,
+        expires_at: str | None = None,
+        metadata: Any = None,
+    ) -> EnvironmentItemRecord:
+        """Create or replace a property / secret / credential; StoreNotFoundError without env."""
+        async with self._write() as conn:
+            exists = (
+                await conn.execute(
+                    select(_environments.c.id).where(_environments.c.id == environment_id)
+                )
+            ).first()
+            if exists is None:
+                raise StoreNotFoundError(f"environment {environment_id!r} not found")
+            await conn.execute(
+                delete(_environment_items).where(
+                    _environment_items.c.environment_id == environment_id,
+                    _environment_items.c.kind == kind,
+                    _environment_items.c.name == name,
+                )
+            )
+            record = EnvironmentItemRecord(
+                id=_new_id(),
+                environment_id=environment_id,
+                kind=kind,
+                name=name,
+                value=value,
+                sealed=sealed,
+                provider=provider,
+                expires_at=expires_at,
+                metadata=metadata,
+                created_at=now_s,
+            )
+            await conn.execute(
+                insert(_environment_items).values(
+                    id=record.id,
+                    environment_id=environment_id,
+                    kind=kind,
+                    name=name,
+                    value=value,
+                    sealed=sealed,
+                    provider=provider,
+                    expires_at=expires_at,
+                    metadata=_dump(metadata),
+                    created_at=now_s,
+                )
+            )
+        return record
+
+    async def get_environment_item(
+        self, environment_id: str, kind: str, name: str
+    ) -> EnvironmentItemRecord | None:
+        """One property / secret / credential of an environment."""
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    select(_environment_items).where(
+                        _environment_items.c.environment_id == environment_id,
+                        _environment_items.c.kind == kind,
+                        _environment_items.c.name == name,
+                    )
+                )
+            ).first()
+        return None if row is None else _item_from(row)
+
+    # ------------------------------------------------------------------- flows
+
+    async def create_flo(
+        self,
+        *,
+        name: str,
+        data: Any,
+        organisation_id: str | None,
+        author_id: str | None,
+        environment_id: str | None,
+        queue_id: str | None,
+        now_s: float,
+    ) -> FloRecord:
+        """A flow with revision 1; StoreNotFoundError for an unknown environment or queue."""
+        async with self._write() as conn:
+            environment_name: str | None = None
+            if environment_id is not None:
+                environment_name = (
+                    await conn.execute(
+                        select(_environments.c.name).where(_environments.c.id == environment_id)
+                    )
+                ).scalar()
+                if environment_name is None:
+                    raise StoreNotFoundError(f"environment {environment_id!r} not found")
+            if queue_id is not None:
+                found = (
+                    await conn.execute(select(_queues.c.id).where(_queues.c.id == queue_id))
+                ).first()
+                if found is None:
+                    raise StoreNotFoundError(f"queue {queue_id!r} not found")
+            flo = FloRecord(
+                id=_new_id(),
+                name=name,
+                organisation_id=organisation_id,
+                author_id=author_id,
+                environment_id=environment_id,
+                environment_name=environment_name,
+                queue_id=queue_id,
+                created_at=now_s,
+                execution_count=0,
+                last_run=None,
+            )
+            await conn.execute(
+                insert(_flos).values(
+                    id=flo.id,
+                    name=name,
+                    organisation_id=organisation_id,
+                    author_id=author_id,
+                    environment_id=environment_id,
+                    queue_id=queue_id,
+                    created_at=now_s,
+                    execution_count=0,
+                )
+            )
+            await conn.execute(
+                insert(_revisions).values(
+                    id=_new_id(), flo_id=flo.id, number=1, data=_dump(data), created_at=now_s
+                )
+            )
+        return flo
+
+    async def get_flo(self, flo_id: str) -> FloRecord | None:
+        """The flow with this UUID."""
+        async with self._read() as conn:
+            row = (await conn.execute(_FLO_SELECT.where(_flos.c.id == flo_id))).first()
+        return None if row is None else _flo_from(row)
+
+    async def add_revision(self, flo_id: str, data: Any, now_s: float) -> dict[str, Any] | None:
+        """Append a revision (dispatched from now on); None for an unknown flow."""
+        async with self._write() as conn:
+            exists = (await conn.execute(select(_flos.c.id).where(_flos.c.id == flo_id))).first()
+            if exists is None:
+                return None
+            number = (
+                await conn.execute(
+                    select(func.coalesce(func.max(_revisions.c.number), 0)).where(
+                        _revisions.c.flo_id == flo_id
+                    )
+                )
+            ).scalar_one()
+            revision_id = _new_id()
+            await conn.execute(
+                insert(_revisions).values(
+                    id=revision_id,
+                    flo_id=flo_id,
+                    number=number + 1,
+                    data=_dump(data),
+                    created_at=now_s,
+                )
+            )
+        return {"id": revision_id, "flo_id": flo_id, "created_at": now_s}
+
+    # -------------------------------------------------------------- executions
+
+    async def create_execution(
+        self,
+        flo_id: str,
+        *,
+        data: Any,
+        entry_node_id: str | None,
+        owner_id: str,
+        now_s: float,
+    ) -> tuple[str, DispatchTarget] | None:
+        """A ``created``/``pending`` execution (T1); None for an unknown flow."""
+        async with self._write() as conn:
+            flo = (
+                await conn.execute(
+                    select(
+                        _flos.c.name,
+                        _flos.c.organisation_id,
+                        _flos.c.queue_id,
+                        _flos.c.execution_count,
+                    ).where(_flos.c.id == flo_id)
+                )
+            ).first()
+            if flo is None:
+                return None
+            execution_id = _new_id()
+            sequence = flo.execution_count + 1
+            await conn.execute(
+                insert(_executions).values(
+                    id=execution_id,
+                    flo_id=flo_id,
+                    name=flo.name,
+                    owner_id=owner_id,
+                    organisation_id=flo.organisation_id,
+                    sequence=sequence,
+                    trigger_type="manual",
+                    entry_node_id=entry_node_id,
+                    data=_dump(data),
+                    execution_status="created",
+                    completion_status="pending",
+                    suspend_count=0,
+                    created_at=now_s,
+                    updated_at=now_s,
+                    log_bytes=0,
+                    log_truncated=False,
+                    log_seq=0,
+                )
+            )
+            await conn.execute(
+                update(_flos)
+                .where(_flos.c.id == flo_id)
+                .values(execution_count=sequence, last_run=now_s)
+            )
+        return execution_id, DispatchTarget(flo.queue_id, flo.organisation_id or "")
+
+    async def claim_next(self, runner_id: str, now_s: float) -> ClaimedExecution | None:
+        """Claim the oldest eligible execution for this runner in one transaction (8.1 A2).
+
+        Executions whose flow has no revision are failed with a reason and skipped.
+        """
+        async with self._write() as conn:
+            while True:
+                execution_id = (
+                    await conn.execute(_CLAIM_CANDIDATE, {"runner_id": runner_id})
+                ).scalar()
+                if execution_id is None:
+                    return None
+                row = (
+                    await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+                ).one()
+                flo_row = (await conn.execute(_FLO_SELECT.where(_flos.c.id == row.flo_id))).first()
+                revision = (
+                    await conn.execute(
+                        select(_revisions.c.data)
+                        .where(_revisions.c.flo_id == row.flo_id)
+                        .order_by(_revisions.c.number.desc())
+                        .limit(1)
+                    )
+                ).scalar()
+                if flo_row is None or revision is None:
+                    await conn.execute(
+                        update(_executions)
+                        .where(_executions.c.id == execution_id)
+                        .values(
+                            execution_status="executed",
+                            completion_status="fail",
+                            completion_reason="flow or revision missing",
+                            completed_at=now_s,
+                            updated_at=now_s,
+                        )
+                    )
+                    continue
+                await conn.execute(
+                    update(_executions)
+                    .where(
+                        _executions.c.id == execution_id,
+                        _executions.c.execution_status == "created",
+                    )
+                    .values(
+                        execution_status="allocated",
+                        runner_id=runner_id,
+                        allocated_at=now_s,
+                        last_contact_at=now_s,
+                        updated_at=now_s,
+                    )
+                )
+                claimed = (
+                    await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+                ).one()
+                return ClaimedExecution(
+                    execution=_execution_from(claimed),
+                    flo=_flo_from(flo_row),
+                    revision_data=_load(revision),
+                )
+
+    async def release_claim(self, execution_id: str, runner_id: str, now_s: float) -> bool:
+        """Undo a claim whose 200 could not be delivered (guarded: still allocated to us)."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(_executions)
+                .where(
+                    _executions.c.id == execution_id,
+                    _executions.c.runner_id == runner_id,
+                    _executions.c.execution_status == "allocated",
+                    _executions.c.completion_status == "pending",
+                )
+                .values(
+                    execution_status="created",
+                    runner_id=None,
+                    allocated_at=None,
+                    last_contact_at=None,
+                    updated_at=now_s,
+                )
+            )
+            return bool(result.rowcount)
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        """The execution with this id."""
+        async with self._read() as conn:
+            row = (
+                await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+            ).first()
+        return None if row is None else _execution_from(row)
+
+    async def dispatch_target(self, execution_id: str) -> DispatchTarget | None:
+        """Which runners may take this execution."""
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    select(_flos.c.queue_id, _executions.c.organisation_id)
+                    .join(_flos, _flos.c.id == _executions.c.flo_id)
+                    .where(_executions.c.id == execution_id)
+                )
+            ).first()
+        return None if row is None else DispatchTarget(row.queue_id, row.organisation_id or "")
+
+    async def list_executions(self, where: ExecutionFilter) -> list[ExecutionRecord]:
+        """Executions matching the filter, newest first."""
+        query = select(_executions)
+        if where.flo_id is not None:
+            query = query.where(_executions.c.flo_id == where.flo_id)
+        if where.execution_status is not None:
+            query = query.where(_executions.c.execution_status == where.execution_status)
+        if where.completion_status is not None:
+            query = query.where(_executions.c.completion_status == where.completion_status)
+        query = query.order_by(_executions.c.created_at.desc(), text("executions.rowid DESC"))
+        async with self._read() as conn:
+            rows = await conn.execute(query.limit(where.limit))
+            return [_execution_from(row) for row in rows]
+
+    async def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
+        """Record runner contact on an execution and on the runner (8.1)."""
+        async with self._write() as conn:
+            await _touch(conn, execution_id, runner_id, now_s)
+
+    async def set_running(self, execution_id: str, runner_id: str, now_s: float) -> bool:
+        """``allocated`` -> ``running`` (T5); True when the status changed."""
+        async with self._write() as conn:
+            await _touch(conn, execution_id, runner_id, now_s)
+            result = await conn.execute(
+                update(_executions)
+                .where(
+                    _executions.c.id == execution_id,
+                    _executions.c.execution_status == "allocated",
+                    _executions.c.completion_status == "pending",
+                )
+                .values(execution_status="running", started_at=now_s, updated_at=now_s)
+            )
+            return bool(result.rowcount)
+
+    async def append_logs(
+        self,
+        execution_id: str,
+        runner_id: str,
+        lines: Sequence[str],
+        max_log_bytes: int,
+        now_s: float,
+    ) -> list[tuple[int, str]]:
+        """Append lines under the per-execution cap (8.3); returns the stored (seq, line) pairs.
+
+        When the cap is reached one marker line is stored and later lines are discarded.
+        """
+        async with self._write() as conn:
+            await _touch(conn, execution_id, runner_id, now_s)
+            state = (
+                await conn.execute(
+                    select(
+                        _executions.c.log_bytes, _executions.c.log_truncated, _executions.c.log_seq
+                    ).where(_executions.c.id == execution_id)
+                )
+            ).one()
+            if state.log_truncated or not lines:
+                return []
+            log_bytes, seq = state.log_bytes, state.log_seq
+            stored: list[tuple[int, str]] = []
+            truncated = False
+            for line in lines:
+                size = len(line.encode("utf-8")) + 1
+                if log_bytes + size > max_log_bytes:
+                    seq += 1
+                    marker = (
+                        f"[flomation-server] log truncated: limit of {max_log_bytes} bytes reached"
+                    )
+                    stored.append((seq, marker))
+                    truncated = True
+                    break
+                seq += 1
+                log_bytes += size
+                stored.append((seq, line))
+            await conn.execute(
+                insert(_execution_logs),
+                [{"execution_id": execution_id, "seq": s, "line": text_} for s, text_ in stored],
+            )
+            await conn.execute(
+                update(_executions)
+                .where(_executions.c.id == execution_id)
+                .values(log_bytes=log_bytes, log_seq=seq, log_truncated=truncated)
+            )
+            return stored
+
+    async def read_logs(
+        self, execution_id: str, after_seq: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """Persisted log lines with ``seq > after_seq``, in order."""
+        async with self._read() as conn:
+            rows = await conn.execute(
+                select(_execution_logs.c.seq, _execution_logs.c.line)
+                .where(
+                    _execution_logs.c.execution_id == execution_id,
+                    _execution_logs.c.seq > after_seq,
+                )
+                .order_by(_execution_logs.c.seq)
+                .limit(limit)
+            )
+            return [(row.seq, row.line) for row in rows]
+
+    async def store_result(
+        self,
+        execution_id: str,
+        runner_id: str,
+        *,
+        has_errored: bool,
+        cancelled: bool,
+        suspended: bool,
+        state: Any,
+        now_s: float,
+    ) -> ResultOutcome:
+        """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent."""
+        async with self._write() as conn:
+            await _touch(conn, execution_id, runner_id, now_s)
+            row = (
+                await conn.execute(
+                    select(
+                        _executions.c.execution_status,
+                        _executions.c.completion_status,
+                        _executions.c.result,
+                        _executions.c.suspend_count,
+                    ).where(_executions.c.id == execution_id)
+                )
+            ).one()
+            where = (_executions.c.id == execution_id,)
+            if row.completion_status == "pending" and row.execution_status in _IN_PROGRESS:
+                checkpoint = state.get("checkpoint") if isinstance(state, dict) else None
+                if suspended and isinstance(checkpoint, dict):
+                    await conn.execute(
+                        update(_executions)
+                        .where(*where)
+                        .values(
+                            execution_status="suspended",
+                            completion_status="suspended",
+                            result=_dump(state),
+                            checkpoint=_dump(checkpoint),
+                            suspend_count=row.suspend_count + 1,
+                            updated_at=now_s,
+                        )
+                    )
+                    return ResultOutcome.SUSPENDED
+                reason: str | None = None
+                if suspended:
+                    completion, reason = "fail", "suspended without checkpoint"
+                elif cancelled:
+                    completion = "cancel"
+                elif has_errored:
+                    completion = "fail"
+                else:
+                    completion = "success"
+                await conn.execute(
+                    update(_executions)
+                    .where(*where)
+                    .values(
+                        execution_status="executed",
+                        completion_status=completion,
+                        completion_reason=reason,
+                        result=_dump(state),
+                        completed_at=now_s,
+                        updated_at=now_s,
+                    )
+                )
+                return ResultOutcome.COMPLETED
+            if row.completion_status in _TERMINAL and row.result is None:
+                await conn.execute(
+                    update(_executions).where(*where).values(result=_dump(state), updated_at=now_s)
+                )
+                return ResultOutcome.RESULT_ADDED
+            return ResultOutcome.UNCHANGED
+
+    async def cancel(
+        self, execution_id: str, reason: str, now_s: float
+    ) -> tuple[CancelOutcome, ExecutionRecord | None]:
+        """Operator cancel (T8); a terminal execution is left alone."""
+        async with self._write() as conn:
+            row = (
+                await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+            ).first()
+            if row is None:
+                return CancelOutcome.NOT_FOUND, None
+            cancellable = _is_pending(row.execution_status, row.completion_status) or (
+                row.execution_status == "suspended" and row.completion_status == "suspended"
+            )
+            if not cancellable:
+                return CancelOutcome.NOT_IN_PROGRESS, _execution_from(row)
+            await conn.execute(
+                update(_executions)
+                .where(_executions.c.id == execution_id)
+                .values(
+                    execution_status="executed",
+                    completion_status="cancel",
+                    completion_reason=reason,
+                    completed_at=now_s,
+                    updated_at=now_s,
+                )
+            )
+            fresh = (
+                await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+            ).one()
+            return CancelOutcome.CANCELLED, _execution_from(fresh)
+
+    async def resume(
+        self, execution_id: str, resume_data: Any, has_resume_data: bool, now_s: float
+    ) -> tuple[ResumeOutcome, ExecutionRecord | None]:
+        """Operator resume (T9): back to ``created``/``pending`` with the checkpoint kept.
+
+        ``resume_data`` is stored as the checkpoint's ``resume_data`` (what the executor reads).
+        """
+        async with self._write() as conn:
+            row = (
+                await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+            ).first()
+            if row is None:
+                return ResumeOutcome.NOT_FOUND, None
+            if row.execution_status != "suspended" or row.completion_status != "suspended":
+                return ResumeOutcome.NOT_SUSPENDED, _execution_from(row)
+            checkpoint = _load(row.checkpoint)
+            if has_resume_data:
+                checkpoint = dict(checkpoint) if isinstance(checkpoint, dict) else {}
+                checkpoint["resume_data"] = resume_data
+            await conn.execute(
+                update(_executions)
+                .where(_executions.c.id == execution_id)
+                .values(
+                    execution_status="created",
+                    completion_status="pending",
+                    runner_id=None,
+                    allocated_at=None,
+                    started_at=None,
+                    last_contact_at=None,
+                    checkpoint=_dump(checkpoint),
+                    updated_at=now_s,
+                )
+            )
+            fresh = (
+                await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+            ).one()
+            return ResumeOutcome.RESUMED, _execution_from(fresh)
+
+    async def reap(
+        self, now_s: float, runner_lost_after_s: float, execution_timeout_s: float
+    ) -> list[ReapedExecution]:
+        """Fail executions whose runner went silent; time out those running too long (8.2)."""
+        in_progress = and_(
+            _executions.c.execution_status.in_(_IN_PROGRESS),
+            _executions.c.completion_status == "pending",
+        )
+        reaped: list[ReapedExecution] = []
+        async with self._write() as conn:
+            timed_out = (
+                (
+                    await conn.execute(
+                        select(_executions.c.id).where(
+                            in_progress, _executions.c.allocated_at < now_s - execution_timeout_s
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if timed_out:
+                await conn.execute(
+                    update(_executions)
+                    .where(in_progress, _executions.c.id.in_(timed_out))
+                    .values(
+                        execution_status="executed",
+                        completion_status="timeout",
+                        completion_reason="execution timeout",
+                        completed_at=now_s,
+                        updated_at=now_s,
+                    )
+                )
+                reaped += [ReapedExecution(id_, "timeout") for id_ in timed_out]
+            lost = (
+                (
+                    await conn.execute(
+                        select(_executions.c.id).where(
+                            in_progress,
+                            func.coalesce(_executions.c.last_contact_at, _executions.c.allocated_at)
+                            < now_s - runner_lost_after_s,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if lost:
+                await conn.execute(
+                    update(_executions)
+                    .where(in_progress, _executions.c.id.in_(lost))
+                    .values(
+                        execution_status="executed",
+                        completion_status="fail",
+                        completion_reason=(
+                            f"runner lost: no contact for {round(runner_lost_after_s)} s"
+                        ),
+                        completed_at=now_s,
+                        updated_at=now_s,
+                    )
+                )
+                reaped += [ReapedExecution(id_, "fail") for id_ in lost]
+        return reaped
+
+    # ------------------------------------------------------------------ nonces
+
+    async def remember_nonce(self, key_id: str, nonce: str, now_s: float) -> bool:
+        """Record a v2 nonce for a key; False when it was already seen (a replay)."""
+        try:
+            async with self._write() as conn:
+                await conn.execute(
+                    insert(_nonces).values(key_id=key_id, nonce=nonce, seen_at=now_s)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def forget_nonces_before(self, cutoff_s: float) -> int:
+        """Drop nonces older than the retention window; returns how many."""
+        async with self._write() as conn:
+            result = await conn.execute(delete(_nonces).where(_nonces.c.seen_at < cutoff_s))
+            return int(result.rowcount)
+
+    # ----------------------------------------------------------------- metrics
+
+    async def pending_per_queue(self) -> dict[str, int]:
+        """Per queue name, how many ``created``/``pending`` executions it could serve."""
+        async with self._read() as conn:
+            rows = await conn.execute(_PENDING_PER_QUEUE)
+            return {row[0]: int(row[1]) for row in rows}
+
+
+async def _touch(conn: AsyncConnection, execution_id: str, runner_id: str, now_s: float) -> None:
+    await conn.execute(
+        update(_executions).where(_executions.c.id == execution_id).values(last_contact_at=now_s)
+    )
+    await conn.execute(
+        update(_runners).where(_runners.c.id == runner_id).values(last_contact_at=now_s)
+    )
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    """WAL, NORMAL sync, busy timeout and explicit BEGIN (IMMEDIATE for writes)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook emit BEGIN itself (pysqlite's own handling is off).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))

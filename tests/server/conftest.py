@@ -1,0 +1,82 @@
+"""Fixtures: a real server on 127.0.0.1 (port 0) with a temporary database, and clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from flomation.server.admin_client import AdminClient
+from flomation.server.config import ServerSettings
+from flomation.server.embedded import EmbeddedServer, running_server
+
+from .runner_client import FLOW, SigningRunner
+
+SettingsFactory = Callable[..., ServerSettings]
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> SettingsFactory:
+    """Settings for a test server: free port, database under tmp_path, 0.5 s polls."""
+
+    def make(**overrides: Any) -> ServerSettings:
+        values: dict[str, Any] = {
+            "listen": "127.0.0.1:0",
+            "database": f"sqlite:///{tmp_path}/state/server.db",
+            "poll_hold_s": 0.5,
+            "admin_token": "test-admin-token",
+        }
+        values.update(overrides)
+        return ServerSettings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def server(make_settings: SettingsFactory) -> AsyncIterator[EmbeddedServer]:
+    """A running server with default test settings."""
+    async with running_server(make_settings()) as running:
+        yield running
+
+
+@pytest.fixture
+async def admin(server: EmbeddedServer) -> AsyncIterator[AdminClient]:
+    """An admin client of ``server``."""
+    client = AdminClient(server.url, server.admin_token)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP session for runner requests."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def queue(admin: AdminClient) -> dict[str, Any]:
+    """A public queue."""
+    return await admin.create_queue("default")
+
+
+@pytest.fixture
+async def runner(
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+) -> SigningRunner:
+    """A runner enrolled in ``queue``."""
+    client = SigningRunner(server.url, http)
+    answer = await client.register(queue["registration_code"])
+    assert answer.status == 200, answer.body
+    return client
+
+
+@pytest.fixture
+async def flo(admin: AdminClient) -> dict[str, Any]:
+    """A public flow with one revision."""
+    return await admin.create_flo("hello", FLOW)

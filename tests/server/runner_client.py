@@ -1,0 +1,187 @@
+"""A signing runner client for the server tests, built on flomation.wire.signing and aiohttp.
+
+It sends exact bytes (what it signs is what goes on the wire) and, like the Go runner, no
+Content-Type header.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from flomation.server.admin_client import AdminClient
+from flomation.wire.signing import (
+    SIGNATURE_HEADER,
+    SIGNATURE_V2_HEADER,
+    generate_private_key,
+    public_key_pem,
+    sign_v1,
+    sign_v2,
+)
+
+__all__ = ["FLOW", "Answer", "SigningRunner", "claim_new", "compact", "new_identifier"]
+
+FLOW: dict[str, Any] = {
+    "nodes": [{"id": "t1", "type": "trigger/manual", "data": {"id": "t1", "label": "t"}}],
+    "edges": [],
+}
+
+_LETTERS = string.ascii_letters
+
+
+def new_identifier() -> str:
+    """A 16-letter runner identifier like the Go runner's flo.state."""
+    return "".join(secrets.choice(_LETTERS) for _ in range(16))
+
+
+def compact(payload: Any) -> bytes:
+    """Compact JSON bytes, as runners send them."""
+    return json.dumps(payload, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Status and body of one answer; ``json`` is None for an empty body."""
+
+    status: int
+    body: bytes
+    content_type: str | None
+
+    @property
+    def json(self) -> Any:
+        """The parsed body, or None when empty."""
+        return json.loads(self.body) if self.body else None
+
+
+class SigningRunner:
+    """One simulated runner: identity, key and signed calls."""
+
+    def __init__(
+        self,
+        base_url: str,
+        session: aiohttp.ClientSession,
+        *,
+        key: rsa.RSAPrivateKey | None = None,
+        identifier: str | None = None,
+        v2: bool = False,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+        self.key = key or generate_private_key()
+        self.identifier = identifier or new_identifier()
+        self.v2 = v2
+        self.runner_id: str | None = None
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        *,
+        v1_message: bytes | None = None,
+        v1: bool = True,
+        v2: bool | None = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = 30.0,
+    ) -> Answer:
+        """A request to ``path`` (which may carry a query) signed as configured."""
+        all_headers = dict(headers or {})
+        if v1:
+            all_headers[SIGNATURE_HEADER] = sign_v1(
+                self.key, body if v1_message is None else v1_message
+            )
+        if self.v2 if v2 is None else v2:
+            all_headers[SIGNATURE_V2_HEADER] = sign_v2(self.key, method, path, body)
+        async with self.session.request(
+            method,
+            self.base_url + path,
+            data=body if method != "GET" else None,
+            headers=all_headers,
+            skip_auto_headers=["Content-Type"],
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+        ) as response:
+            return Answer(response.status, await response.read(), response.content_type)
+
+    def registration_body(self, code: str, **overrides: Any) -> dict[str, Any]:
+        """The Go runner's registration body, with any field replaced."""
+        body: dict[str, Any] = {
+            "id": "",
+            "identifier": self.identifier,
+            "name": "Test Runner",
+            "registration_code": code,
+            "version": "1.0.0",
+            "executor_version": "1.0.1",
+            "manifest": {"string/upper_case": {}},
+            "public_key": public_key_pem(self.key),
+            "enrolled_at": "0001-01-01T00:00:00Z",
+            "last_contact_at": None,
+            "ip_address": None,
+        }
+        body.update(overrides)
+        return body
+
+    async def register(self, code: str, *, signed: bool = False, **overrides: Any) -> Answer:
+        """``POST /api/v1/runner`` (unsigned like the Go runner unless ``signed``)."""
+        answer = await self.send(
+            "POST",
+            "/api/v1/runner",
+            compact(self.registration_body(code, **overrides)),
+            v1=signed,
+            v2=signed and self.v2,
+        )
+        if answer.status == 200:
+            self.runner_id = answer.json["id"]
+        return answer
+
+    async def poll(self, timeout_s: float = 30.0) -> Answer:
+        """One long-poll for work."""
+        body = compact({"requested_at": "2026-11-27T08:00:00.123456Z", "n": secrets.token_hex(4)})
+        return await self.send(
+            "POST", f"/api/v1/runner/{self.identifier}/execution", body, timeout_s=timeout_s
+        )
+
+    async def post(self, execution_id: str, suffix: str, payload: Any, **options: Any) -> Answer:
+        """A signed POST to ``/api/v1/execution/{id}{suffix}`` with a JSON body."""
+        body = payload if isinstance(payload, bytes) else compact(payload)
+        return await self.send("POST", f"/api/v1/execution/{execution_id}{suffix}", body, **options)
+
+    async def get(self, execution_id: str, suffix: str, **options: Any) -> Answer:
+        """A signed GET of ``/api/v1/execution/{id}{suffix}`` (signature over the id)."""
+        return await self.send(
+            "GET",
+            f"/api/v1/execution/{execution_id}{suffix}",
+            v1_message=execution_id.encode(),
+            **options,
+        )
+
+    async def status(self, execution_id: str) -> Answer:
+        """The cancellation poll."""
+        return await self.get(execution_id, "/status")
+
+    async def set_running(self, execution_id: str) -> Answer:
+        """``{"state": "running"}``."""
+        return await self.post(execution_id, "/state", {"state": "running"})
+
+    async def logs(self, execution_id: str, lines: list[str]) -> Answer:
+        """A batch of log lines."""
+        return await self.post(execution_id, "/logs", {"lines": lines})
+
+    async def result(self, execution_id: str, **payload: Any) -> Answer:
+        """The final result (``has_errored`` defaults to False, ``state`` to ``{}``)."""
+        body = {"has_errored": False, "state": {}, **payload}
+        return await self.post(execution_id, "", body)
+
+
+async def claim_new(runner: SigningRunner, admin: AdminClient, flo_id: str, **execute: Any) -> str:
+    """Execute the flow and have ``runner`` claim it; returns the execution id."""
+    execution_id = await admin.execute(flo_id, **execute)
+    answer = await runner.poll()
+    assert answer.status == 200, answer.body
+    assert answer.json["execution"]["id"] == execution_id
+    return execution_id

@@ -1,0 +1,137 @@
+"""Registration (protocol.md 4.1, 8.1 A3/A5/A7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from flomation.server.admin_client import AdminClient
+from flomation.server.embedded import EmbeddedServer
+
+from .runner_client import SigningRunner, compact
+
+
+async def test_new_identifier_gets_runner_json(
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+) -> None:
+    """A new identifier with a valid code and RSA key is enrolled: 200 with the Runner JSON."""
+    runner = SigningRunner(server.url, http)
+    answer = await runner.register(queue["registration_code"])
+    assert answer.status == 200
+    body = answer.json
+    assert set(body) == {
+        "id", "identifier", "name", "registration_code", "enrolled_at", "last_contact_at",
+        "ip_address", "state", "active", "version", "executor_version", "manifest",
+        "public_key", "verified",
+    }  # fmt: skip
+    assert body["identifier"] == runner.identifier
+    assert body["state"] == "active" and body["active"] is True and body["verified"] is True
+    assert body["ip_address"] == "127.0.0.1"
+    assert body["manifest"] is None
+    assert body["enrolled_at"].endswith("Z")
+
+
+async def test_known_identifier_gets_201_and_key_is_kept(
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    queue: dict[str, Any],
+    runner: SigningRunner,
+    admin: AdminClient,
+) -> None:
+    """Re-registering a known identifier answers 201, empty, and never changes the stored key."""
+    impostor = SigningRunner(server.url, http, identifier=runner.identifier)
+    answer = await impostor.register(queue["registration_code"], version="9.9.9")
+    assert (answer.status, answer.body) == (201, b"")
+    (listed,) = await admin.runners()
+    assert listed["public_key"] == runner.registration_body("")["public_key"]
+    assert listed["version"] == "9.9.9"
+    assert (await impostor.poll()).status == 403
+    assert (await runner.poll()).status == 204
+
+
+async def test_unknown_code_is_404(server: EmbeddedServer, http: aiohttp.ClientSession) -> None:
+    """A new identifier with an unknown registration code is refused with 404."""
+    answer = await SigningRunner(server.url, http).register("0" * 32)
+    assert answer.status == 404
+    assert answer.json == {"error": "unknown registration code"}
+
+
+async def test_non_rsa_short_or_missing_keys_are_400(
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+) -> None:
+    """EC keys, RSA keys under 2048 bits, garbage and missing keys are rejected with 400."""
+    ec_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    short_pem = (
+        rsa.generate_private_key(65537, 1024)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    code = queue["registration_code"]
+    for public_key in (ec_pem, short_pem, "not a key", None, ""):
+        answer = await SigningRunner(server.url, http).register(code, public_key=public_key)
+        assert answer.status == 400, public_key
+        assert "public_key" in answer.json["error"]
+
+
+async def test_pkcs1_public_key_is_accepted(
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+) -> None:
+    """A public key sent as ``RSA PUBLIC KEY`` (PKCS#1) PEM is accepted (3.4)."""
+    runner = SigningRunner(server.url, http)
+    pkcs1 = (
+        runner.key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
+        .decode()
+    )
+    answer = await runner.register(queue["registration_code"], public_key=pkcs1)
+    assert answer.status == 200
+    assert (await runner.poll()).status == 204
+
+
+async def test_bad_field_types_are_400(
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+) -> None:
+    """A non-RFC 3339 ``enrolled_at`` or a non-string name is a 400 naming the field."""
+    runner = SigningRunner(server.url, http)
+    answer = await runner.register(queue["registration_code"], enrolled_at="yesterday")
+    assert answer.status == 400 and "enrolled_at" in answer.json["error"]
+    answer = await runner.register(queue["registration_code"], name=7)
+    assert answer.status == 400 and "name" in answer.json["error"]
+
+
+async def test_signed_registration_must_verify(
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+) -> None:
+    """A registration carrying a signature that does not verify with the body's key is 403."""
+    runner = SigningRunner(server.url, http)
+    body = compact(runner.registration_body(queue["registration_code"]))
+    answer = await runner.send(
+        "POST",
+        "/api/v1/runner",
+        body,
+        headers={"X-Flomation-Runner-Signature": "ab" * 256},
+        v1=False,
+    )
+    assert answer.status == 403
+    assert (await runner.register(queue["registration_code"], signed=True)).status == 200
+
+
+async def test_default_name_and_no_code_in_listing(
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any], admin: AdminClient
+) -> None:
+    """An empty name becomes ``Flo Runner``; admin listings never show codes or manifests."""
+    runner = SigningRunner(server.url, http)
+    assert (await runner.register(queue["registration_code"], name="")).status == 200
+    (listed,) = await admin.runners()
+    assert listed["name"] == "Flo Runner"
+    assert "registration_code" not in listed and "manifest" not in listed
+    assert listed["queue_ids"] == [queue["id"]]
