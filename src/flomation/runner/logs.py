@@ -1,0 +1,358 @@
+"""Executor output on its two ways out: the live log stream and the complete copy for the result.
+
+:class:`LogShipper` forwards lines to ``POST /logs`` in batches from its own sender loop, so a slow
+or unreachable API never stalls the pipe reader (defect R2): ``add`` only appends to a bounded
+queue, which drops its oldest lines when full, and a marker line tells viewers how many lines the
+live stream lost. :class:`OutputSpool` keeps every line in a file in the work directory, so the
+complete output reaches the server in the result (``state.logs``, protocol.md §5.9) without
+holding it in memory.
+
+Sizes of queued lines are measured in characters, which equals UTF-8 bytes for ASCII output and
+keeps ``add`` cheap; the spool measures exact bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = [
+    "DEFAULT_RESULT_HEAD_BYTES",
+    "SPOOL_FILE_NAME",
+    "LogShipper",
+    "OutputSpool",
+    "SendOutcome",
+    "ShipperStats",
+    "drop_marker",
+    "truncation_marker",
+]
+
+SPOOL_FILE_NAME = ".flomation-output.log"
+DEFAULT_RESULT_HEAD_BYTES = 1024 * 1024
+
+# JSON string quotes and the separating comma: a line's share of the request body beyond its text.
+_LINE_OVERHEAD = 3
+_SPOOL_BUFFER_BYTES = 1024 * 1024
+
+
+class SendOutcome(enum.Enum):
+    """What the send callable made of one batch."""
+
+    SENT = "sent"  # accepted by the server
+    DROP = "drop"  # permanently refused (e.g. 400): do not retry
+    RETRY = "retry"  # transient failure (network, 5xx, 403): worth another try
+
+
+@dataclass(slots=True)
+class ShipperStats:
+    """Counters of one LogShipper (read them, do not write them)."""
+
+    lines_sent: int = 0  # executor lines accepted by the server (markers excluded)
+    bytes_sent: int = 0  # their size in characters
+    lines_dropped: int = 0  # lines the live stream lost (queue overflow or failed batches)
+    batches_sent: int = 0
+    batches_failed: int = 0  # batches given up after DROP or the last RETRY
+
+
+SendBatch = Callable[[list[str]], Awaitable[SendOutcome]]
+
+
+def drop_marker(count: int) -> str:
+    """The line that tells live viewers how many lines they missed."""
+    return (
+        f"[flomation-runner] {count} log lines dropped from the live stream "
+        "(the complete output is in the result)"
+    )
+
+
+class LogShipper:
+    """Batches lines to ``send`` from :meth:`run`, one request at a time.
+
+    Run :meth:`run` in a task, call :meth:`add` for each line, and :meth:`close` at the end of
+    the execution: it flushes what is queued within its timeout and makes :meth:`run` return.
+    A batch goes out when it reaches ``max_batch_bytes`` or ``flush_interval_s`` after the oldest
+    queued line arrived. A batch answered RETRY is sent again after each of ``retry_delays_s``,
+    then dropped; DROP drops it at once. The next batch after any drop starts with a marker line.
+    """
+
+    def __init__(
+        self,
+        send: SendBatch,
+        *,
+        flush_interval_s: float = 0.25,
+        max_batch_bytes: int = 256 * 1024,
+        max_queue_bytes: int = 8 * 1024 * 1024,
+        retry_delays_s: Sequence[float] = (0.25, 1.0),
+    ) -> None:
+        if max_batch_bytes < 1 or max_queue_bytes < 1 or flush_interval_s < 0:
+            raise ValueError("flush_interval_s, max_batch_bytes and max_queue_bytes must be > 0")
+        self._send = send
+        self._flush_interval_s = flush_interval_s
+        self._max_batch_bytes = max_batch_bytes
+        self._max_queue_bytes = max_queue_bytes
+        self._retry_delays_s = tuple(retry_delays_s)
+        self._queue: deque[str] = deque()
+        self._queued_bytes = 0
+        self._first_queued_at = 0.0  # time.monotonic() when the oldest queued line arrived
+        self._in_flight: list[str] = []
+        self._unreported_drops = 0  # dropped lines no marker has told about yet
+        self._wakeup = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._running = False
+        self._closing = False
+        self._close_deadline: float | None = None  # loop time at which run() gives up
+        self._run_scope: asyncio.Timeout | None = None
+        self.stats = ShipperStats()
+
+    @property
+    def queued_lines(self) -> int:
+        """Lines waiting to be sent (the batch in flight excluded)."""
+        return len(self._queue)
+
+    def add(self, line: str) -> None:
+        """Queue one line for the live stream; never blocks, drops the oldest lines when full."""
+        queue = self._queue
+        if not queue:
+            self._first_queued_at = time.monotonic()
+            self._wakeup.set()
+        queue.append(line)
+        before = self._queued_bytes
+        after = before + len(line) + _LINE_OVERHEAD
+        self._queued_bytes = after
+        if before < self._max_batch_bytes <= after:
+            self._wakeup.set()
+        if after > self._max_queue_bytes:
+            self._drop_oldest()
+
+    def add_many(self, lines: Sequence[str]) -> None:
+        """Queue several lines (same rules as :meth:`add`)."""
+        for line in lines:
+            self.add(line)
+
+    async def run(self) -> None:
+        """The sender loop; returns after :meth:`close` once flushed or out of time."""
+        if self._running or self._stopped.is_set():
+            if self._closing:  # close() is flushing (or did): nothing left for this call
+                await self._stopped.wait()
+                return
+            raise RuntimeError("LogShipper.run() is already running")
+        self._running = True
+        try:
+            async with asyncio.timeout(self._close_deadline) as scope:
+                self._run_scope = scope
+                await self._send_loop()
+        except TimeoutError:
+            pass  # the close() deadline passed: what is left is dropped below
+        finally:
+            self._run_scope = None
+            self._drop_unsent()
+            self._stopped.set()
+
+    async def close(self, timeout_s: float) -> None:
+        """Flush the queue within ``timeout_s``, then stop :meth:`run`; unsent lines are dropped."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        self._closing = True
+        self._close_deadline = deadline
+        self._wakeup.set()
+        if self._run_scope is not None:
+            self._run_scope.reschedule(deadline)
+        if self._running:
+            await self._stopped.wait()
+        elif not self._stopped.is_set():
+            await self.run()  # run() was never started: flush from here
+
+    async def _send_loop(self) -> None:
+        queue = self._queue
+        while True:
+            if not queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if not self._closing and self._queued_bytes < self._max_batch_bytes:
+                delay_s = self._first_queued_at + self._flush_interval_s - time.monotonic()
+                if delay_s > 0:
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay_s):
+                            await self._wakeup.wait()
+                    continue
+            await self._deliver(self._take_batch())
+
+    def _take_batch(self) -> list[str]:
+        """Oldest queued lines up to max_batch_bytes (at least one line)."""
+        queue = self._queue
+        batch = [queue.popleft()]
+        size = len(batch[0]) + _LINE_OVERHEAD
+        limit = self._max_batch_bytes
+        while queue:
+            line_size = len(queue[0]) + _LINE_OVERHEAD
+            if size + line_size > limit:
+                break
+            batch.append(queue.popleft())
+            size += line_size
+        self._queued_bytes -= size
+        if queue:
+            self._first_queued_at = time.monotonic()
+        return batch
+
+    async def _deliver(self, batch: list[str]) -> None:
+        self._in_flight = batch
+        reported = self._unreported_drops
+        body = [drop_marker(reported), *batch] if reported else batch
+        attempts = 1 + len(self._retry_delays_s)
+        for attempt in range(attempts):
+            outcome = await self._send_once(body)
+            if outcome is SendOutcome.SENT:
+                self._in_flight = []
+                self._unreported_drops -= reported
+                stats = self.stats
+                stats.batches_sent += 1
+                stats.lines_sent += len(batch)
+                stats.bytes_sent += sum(map(len, batch))
+                return
+            if outcome is SendOutcome.DROP or attempt == attempts - 1:
+                break
+            await asyncio.sleep(self._retry_delays_s[attempt])
+        self._in_flight = []
+        self.stats.batches_failed += 1
+        self._count_dropped(len(batch))
+
+    async def _send_once(self, body: list[str]) -> SendOutcome:
+        try:
+            return await self._send(body)
+        except Exception:
+            # A failing send callable must not end log shipping; treat it as transient.
+            return SendOutcome.RETRY
+
+    def _drop_oldest(self) -> None:
+        queue = self._queue
+        dropped = 0
+        size = self._queued_bytes
+        while size > self._max_queue_bytes and len(queue) > 1:
+            size -= len(queue.popleft()) + _LINE_OVERHEAD
+            dropped += 1
+        self._queued_bytes = size
+        self._count_dropped(dropped)
+
+    def _drop_unsent(self) -> None:
+        """Count what can no longer be sent (queue and batch in flight) as dropped."""
+        self._count_dropped(len(self._queue) + len(self._in_flight))
+        self._queue.clear()
+        self._in_flight = []
+        self._queued_bytes = 0
+
+    def _count_dropped(self, count: int) -> None:
+        self.stats.lines_dropped += count
+        self._unreported_drops += count
+
+
+class OutputSpool:
+    """Every output line of one execution, in a file (``SPOOL_FILE_NAME`` in the work directory).
+
+    Writes are buffered. A write failure (disk full) does not raise: the spool stops writing and
+    :meth:`result_logs` ends with a line saying that the output is incomplete and why.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines_total = 0
+        self.bytes_total = 0  # bytes written: each line plus its newline
+        self._write_error: str | None = None
+        self._file: BinaryIO | None = open(path, "wb", buffering=_SPOOL_BUFFER_BYTES)  # noqa: SIM115
+
+    def append(self, line: str) -> None:
+        """Add one line (without its newline); RuntimeError after :meth:`close`."""
+        if self._file is None:
+            raise RuntimeError(f"output spool {self.path} is closed")
+        self.lines_total += 1
+        if self._write_error is not None:
+            return
+        data = line.encode("utf-8", "replace") + b"\n"
+        try:
+            self._file.write(data)
+        except OSError as error:
+            self._write_error = f"{self.path}: {error.strerror or error}"
+            return
+        self.bytes_total += len(data)
+
+    def append_many(self, lines: Sequence[str]) -> None:
+        """Add several lines (same rules as :meth:`append`)."""
+        for line in lines:
+            self.append(line)
+
+    def close(self) -> None:
+        """Flush and close the file; idempotent. :meth:`result_logs` still works afterwards."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError as error:
+                self._write_error = self._write_error or f"{self.path}: {error.strerror or error}"
+            self._file = None
+
+    def result_logs(self, max_bytes: int, *, head_bytes: int = DEFAULT_RESULT_HEAD_BYTES) -> str:
+        """All lines joined with "\\n" (no trailing newline), at most about ``max_bytes`` bytes.
+
+        Larger output keeps the first ``head_bytes`` (cut back to a line end when there is one)
+        and the tail, with a marker line ``[flomation-runner] output truncated: <n> bytes
+        omitted`` between them.
+        """
+        if self._file is not None:
+            try:
+                self._file.flush()
+            except OSError as error:
+                self._write_error = self._write_error or f"{self.path}: {error.strerror or error}"
+        joined_bytes = max(self.bytes_total - 1, 0)
+        with open(self.path, "rb") as spool:
+            if joined_bytes <= max_bytes:
+                text = spool.read(joined_bytes).decode("utf-8", "replace")
+            else:
+                text = self._truncated(spool, joined_bytes, max_bytes, head_bytes)
+        if self._write_error is not None:
+            lost = (
+                f"[flomation-runner] output spool write failed ({self._write_error}): "
+                "the output is incomplete"
+            )
+            text = f"{text}\n{lost}" if text else lost
+        return text
+
+    @staticmethod
+    def _truncated(spool: BinaryIO, joined_bytes: int, max_bytes: int, head_bytes: int) -> str:
+        # Room for the marker with the largest possible count, and its two newlines.
+        marker_room = len(truncation_marker(joined_bytes)) + 2
+        keep = max(max_bytes - marker_room, 0)
+        head_size = min(head_bytes, keep // 2)
+        tail_size = keep - head_size
+        head = spool.read(head_size)
+        line_end = head.rfind(b"\n")
+        if line_end >= 0:
+            head = head[:line_end]
+        spool.seek(joined_bytes - tail_size)
+        tail = spool.read(tail_size)
+        line_start = tail.find(b"\n")
+        if 0 <= line_start < len(tail) - 1:
+            tail = tail[line_start + 1 :]
+        omitted = joined_bytes - len(head) - len(tail)
+        # "ignore" only ever drops the bytes of a character cut at the edges: the file holds
+        # valid UTF-8.
+        return "\n".join(
+            (
+                head.decode("utf-8", "ignore"),
+                truncation_marker(omitted),
+                tail.decode("utf-8", "ignore"),
+            )
+        )
+
+
+def truncation_marker(omitted_bytes: int) -> str:
+    """The line replacing the middle of an oversized result log."""
+    return f"[flomation-runner] output truncated: {omitted_bytes} bytes omitted"

@@ -1,0 +1,272 @@
+"""Log shipping (batching, dropping, retries) and the output spool."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from flomation.runner.logs import (
+    SPOOL_FILE_NAME,
+    LogShipper,
+    OutputSpool,
+    SendOutcome,
+    drop_marker,
+    truncation_marker,
+)
+
+
+class Recorder:
+    """A real send callable: records every call and answers from a script (default SENT)."""
+
+    def __init__(self, outcomes: list[SendOutcome] | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.outcomes = list(outcomes or [])
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def __call__(self, lines: list[str]) -> SendOutcome:
+        self.calls.append(list(lines))
+        await self.gate.wait()
+        return self.outcomes.pop(0) if self.outcomes else SendOutcome.SENT
+
+
+async def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_lines_added_together_go_in_one_batch_after_the_interval() -> None:
+    """Lines queued within the flush interval are sent as one batch."""
+    recorder = Recorder()
+    shipper = LogShipper(recorder, flush_interval_s=0.05)
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        for line in ("a", "b", "c"):
+            shipper.add(line)
+        await wait_until(lambda: len(recorder.calls) == 1)
+        await shipper.close(timeout_s=5)
+    assert recorder.calls == [["a", "b", "c"]]
+    assert (shipper.stats.lines_sent, shipper.stats.bytes_sent) == (3, 3)
+    assert (shipper.stats.batches_sent, shipper.stats.lines_dropped) == (1, 0)
+
+
+async def test_full_batch_is_sent_without_waiting_for_the_interval() -> None:
+    """Reaching max_batch_bytes sends at once; the remainder waits for close()."""
+    recorder = Recorder()
+    # 10 characters + 3 of JSON overhead per line: 7 lines fit in 100 bytes.
+    shipper = LogShipper(recorder, flush_interval_s=60, max_batch_bytes=100)
+    lines = [f"line-{index:05d}" for index in range(20)]
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        shipper.add_many(lines)
+        await wait_until(lambda: len(recorder.calls) == 2)
+        await asyncio.sleep(0.05)
+        assert recorder.calls == [lines[:7], lines[7:14]]
+        await shipper.close(timeout_s=5)
+    assert recorder.calls == [lines[:7], lines[7:14], lines[14:]]
+
+
+async def test_full_queue_drops_oldest_and_the_next_batch_carries_a_marker() -> None:
+    """Overflowing max_queue_bytes drops the oldest lines, counted and announced once."""
+    recorder = Recorder()
+    shipper = LogShipper(recorder, flush_interval_s=0.01, max_queue_bytes=130)
+    lines = [f"line-{index:04d}" for index in range(25)]
+    shipper.add_many(lines)
+    assert shipper.queued_lines == 10
+    assert shipper.stats.lines_dropped == 15
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        await wait_until(lambda: len(recorder.calls) == 1)
+        shipper.add("later")
+        await shipper.close(timeout_s=5)
+    assert recorder.calls == [[drop_marker(15), *lines[15:]], ["later"]]
+    assert shipper.stats.lines_sent == 11
+
+
+async def test_retry_then_success_delivers_the_same_batch() -> None:
+    """A RETRY answer resends the same batch after a short delay."""
+    recorder = Recorder([SendOutcome.RETRY, SendOutcome.SENT])
+    shipper = LogShipper(recorder, flush_interval_s=0, retry_delays_s=(0.01, 0.01))
+    shipper.add("x")
+    await shipper.close(timeout_s=5)
+    assert recorder.calls == [["x"], ["x"]]
+    assert (shipper.stats.lines_sent, shipper.stats.batches_failed) == (1, 0)
+
+
+async def test_batch_dropped_after_two_retries_then_marker() -> None:
+    """Three RETRY answers drop the batch; the next batch starts with the drop marker."""
+    recorder = Recorder([SendOutcome.RETRY] * 3)
+    shipper = LogShipper(recorder, flush_interval_s=0, retry_delays_s=(0.01, 0.01))
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        shipper.add_many(["a", "b"])
+        await wait_until(lambda: shipper.stats.batches_failed == 1)
+        shipper.add("c")
+        await shipper.close(timeout_s=5)
+    assert recorder.calls == [["a", "b"]] * 3 + [[drop_marker(2), "c"]]
+    assert (shipper.stats.lines_dropped, shipper.stats.lines_sent) == (2, 1)
+
+
+async def test_drop_answer_is_not_retried() -> None:
+    """A DROP answer (permanent refusal) gives the batch up without another attempt."""
+    recorder = Recorder([SendOutcome.DROP])
+    shipper = LogShipper(recorder, flush_interval_s=0)
+    shipper.add("bad")
+    await shipper.close(timeout_s=5)
+    assert recorder.calls == [["bad"]]
+    assert (shipper.stats.batches_failed, shipper.stats.lines_dropped) == (1, 1)
+
+
+async def test_failing_send_callable_is_treated_as_transient() -> None:
+    """An exception from send is retried like RETRY and never ends the sender loop."""
+    calls: list[list[str]] = []
+
+    async def flaky(lines: list[str]) -> SendOutcome:
+        calls.append(lines)
+        if len(calls) == 1:
+            raise ConnectionError("boom")
+        return SendOutcome.SENT
+
+    shipper = LogShipper(flaky, flush_interval_s=0, retry_delays_s=(0.01,))
+    shipper.add("x")
+    await shipper.close(timeout_s=5)
+    assert calls == [["x"], ["x"]]
+    assert shipper.stats.lines_sent == 1
+
+
+async def test_close_gives_up_at_its_timeout_when_the_api_hangs() -> None:
+    """close() returns at its deadline even while a send hangs; unsent lines count as dropped."""
+    recorder = Recorder()
+    recorder.gate.clear()
+    shipper = LogShipper(recorder, flush_interval_s=0)
+    async with asyncio.TaskGroup() as tasks:
+        run = tasks.create_task(shipper.run())
+        shipper.add("stuck")
+        await wait_until(lambda: len(recorder.calls) == 1)
+        shipper.add("queued")
+        async with asyncio.timeout(5):
+            await shipper.close(timeout_s=0.1)
+        assert run.done()
+    assert shipper.stats.lines_dropped == 2
+    assert shipper.stats.lines_sent == 0
+
+
+async def test_add_never_blocks_while_a_request_is_in_flight() -> None:
+    """With a hung API, add() keeps accepting lines and the queue stays bounded."""
+    recorder = Recorder()
+    recorder.gate.clear()
+    shipper = LogShipper(recorder, flush_interval_s=0, max_queue_bytes=10_000)
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        shipper.add("first")
+        await wait_until(lambda: len(recorder.calls) == 1)
+        shipper.add_many(["y" * 97] * 10_000)
+        assert shipper.queued_lines == 100
+        recorder.gate.set()
+        await shipper.close(timeout_s=5)
+    assert shipper.stats.lines_dropped == 9_900
+    assert recorder.calls[1][0] == drop_marker(9_900)
+
+
+@pytest.fixture
+async def logs_server() -> AsyncIterator[tuple[str, list[list[str]], list[int]]]:
+    """A real HTTP endpoint on 127.0.0.1 that records line batches and answers scripted codes."""
+    received: list[list[str]] = []
+    statuses: list[int] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.json()
+        status = statuses.pop(0) if statuses else 200
+        if status == 200:
+            received.append(body["lines"])
+        return web.Response(status=status)
+
+    app = web.Application()
+    app.router.add_post("/api/v1/execution/{id}/logs", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/api/v1/execution/e1/logs", received, statuses
+    await runner.cleanup()
+
+
+async def test_ships_batches_to_a_real_http_endpoint(
+    logs_server: tuple[str, list[list[str]], list[int]],
+) -> None:
+    """Against a real HTTP server, a 503 is retried and every line arrives once, in order."""
+    url, received, statuses = logs_server
+    statuses.append(503)
+    async with aiohttp.ClientSession() as session:
+
+        async def send(lines: list[str]) -> SendOutcome:
+            async with session.post(url, json={"lines": lines}) as response:
+                if response.status == 200:
+                    return SendOutcome.SENT
+                return SendOutcome.DROP if response.status == 400 else SendOutcome.RETRY
+
+        shipper = LogShipper(send, flush_interval_s=0.01, max_batch_bytes=4096)
+        lines = [f"{index:05d} " + "z" * 90 for index in range(1000)]
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(shipper.run())
+            for line in lines:
+                shipper.add(line)
+            await shipper.close(timeout_s=10)
+    assert [line for batch in received for line in batch] == lines
+    assert len(received) > 1
+    assert shipper.stats.lines_sent == 1000
+
+
+def test_spool_result_is_all_lines_joined(tmp_path: Path) -> None:
+    """The result log is every line joined with newlines, without a trailing newline."""
+    spool = OutputSpool(tmp_path / SPOOL_FILE_NAME)
+    assert spool.result_logs(1000) == ""
+    spool.append("first")
+    spool.append_many(["", "caf\u00e9", "last"])
+    assert spool.result_logs(1000) == "first\n\ncaf\u00e9\nlast"
+    spool.close()
+    spool.close()
+    assert spool.result_logs(1000) == "first\n\ncaf\u00e9\nlast"
+    assert (spool.lines_total, spool.bytes_total) == (4, 18)
+    with pytest.raises(RuntimeError):
+        spool.append("too late")
+
+
+def test_spool_truncates_to_head_marker_and_tail(tmp_path: Path) -> None:
+    """Oversized output keeps whole lines from the start and the end around a marker line."""
+    spool = OutputSpool(tmp_path / SPOOL_FILE_NAME)
+    lines = [f"{index:05d} " + "\u00e9" * 40 for index in range(2000)]  # 87 bytes each
+    spool.append_many(lines)
+    spool.close()
+    joined = "\n".join(lines)
+    result = spool.result_logs(20_000, head_bytes=5_000)
+    assert len(result.encode()) <= 20_000
+    result_lines = result.split("\n")
+    marker_index = next(
+        index for index, line in enumerate(result_lines) if line.startswith("[flomation-runner]")
+    )
+    head_lines, marker, tail_lines = (
+        result_lines[:marker_index],
+        result_lines[marker_index],
+        result_lines[marker_index + 1 :],
+    )
+    assert head_lines == lines[: len(head_lines)]
+    assert tail_lines == lines[len(lines) - len(tail_lines) :]
+    assert 4_900 < len("\n".join(head_lines).encode()) <= 5_000
+    kept = len("\n".join(head_lines).encode()) + len("\n".join(tail_lines).encode())
+    assert marker == truncation_marker(len(joined.encode()) - kept)
+
+
+def test_spool_write_failure_is_reported_not_raised(tmp_path: Path) -> None:
+    """A spool on a full disk (/dev/full) does not raise and the result says output is missing."""
+    spool = OutputSpool(Path("/dev/full"))
+    spool.append_many(["x" * 1000] * 2000)
+    spool.close()
+    assert spool.result_logs(10_000).endswith("the output is incomplete")
