@@ -1,0 +1,3 @@
+"""Console entry points that compose several sub-packages."""
+
+__all__: list[str] = []
