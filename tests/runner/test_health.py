@@ -1,0 +1,85 @@
+"""Liveness, readiness and metrics over real HTTP (health.py)."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from flomation.runner.health import HealthServer, OutboxGauges, RunnerMetrics, RunnerStatus
+
+
+async def _get(port: int, path: str) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}{path}") as response,
+    ):
+        return response.status, await response.text()
+
+
+async def test_readyz_reflects_registration_contact_disk_and_drain() -> None:
+    """/readyz is 503 with reasons until registered and in contact, and again when draining."""
+    status = RunnerStatus()
+    metrics = RunnerMetrics(status)
+    server = HealthServer(status, metrics, contact_window_s=60)
+    await server.start("127.0.0.1", 0)
+    try:
+        code, body = await _get(server.port, "/readyz")
+        assert code == 503 and "not registered" in body and "API contact" in body
+        status.registered = True
+        metrics.observe_request("claim", 0.01, 204)
+        assert (await _get(server.port, "/readyz"))[0] == 200
+        status.disk_ok = False
+        code, body = await _get(server.port, "/readyz")
+        assert code == 503 and "disk" in body
+        status.disk_ok = True
+        status.draining = True
+        assert (await _get(server.port, "/readyz"))[0] == 503
+        assert (await _get(server.port, "/healthz"))[0] == 200
+    finally:
+        await server.stop()
+
+
+def test_contact_window_expires() -> None:
+    """Readiness needs a successful API contact within the window; network errors do not count."""
+    status = RunnerStatus(registered=True)
+    metrics = RunnerMetrics(status)
+    metrics.observe_request("claim", 0.1, None)
+    metrics.observe_request("result", 0.1, 503)
+    assert status.last_contact_s is None
+    metrics.observe_request("claim", 0.1, 204)
+    assert status.not_ready_reasons(60) == []
+    assert status.last_contact_s is not None
+    assert status.not_ready_reasons(60, now_s=status.last_contact_s + 61) != []
+
+
+def test_liveness_goes_stale_without_heartbeat() -> None:
+    """/healthz turns unhealthy when the heartbeat stops."""
+    status = RunnerStatus()
+    status.beat()
+    assert status.live()
+    assert not status.live(now_s=status.heartbeat_s + 11)
+
+
+async def test_metrics_exposition() -> None:
+    """/metrics exposes slots, claims, results, outbox gauges and API latency from its registry."""
+    status = RunnerStatus()
+    metrics = RunnerMetrics(status)
+    metrics.slots.set(4)
+    metrics.claims.labels("work").inc()
+    metrics.results.labels("success").inc()
+    metrics.watch_outbox(lambda: OutboxGauges(depth=3, oldest_age_s=12.5))
+    metrics.observe_request("claim", 0.02, 200)
+    metrics.observe_request("result", 0.02, None)
+    server = HealthServer(status, metrics)
+    await server.start("127.0.0.1", 0)
+    try:
+        code, text = await _get(server.port, "/metrics")
+    finally:
+        await server.stop()
+    assert code == 200
+    assert "flomation_runner_slots 4.0" in text
+    assert 'flomation_runner_claims_total{result="work"} 1.0' in text
+    assert 'flomation_runner_results_total{outcome="success"} 1.0' in text
+    assert "flomation_runner_outbox_depth 3.0" in text
+    assert "flomation_runner_outbox_oldest_age_seconds 12.5" in text
+    assert 'flomation_runner_api_request_seconds_count{endpoint="claim"} 1.0' in text
+    assert 'flomation_runner_api_errors_total{endpoint="result",kind="network"} 1.0' in text
