@@ -8,12 +8,12 @@ retried by the outbox, not here.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
 from flomation.runner.api import ApiError, ApiResponse, RunnerApi
+from flomation.runner.backoff import backoff_s
 
 __all__ = [
     "Backoff",
@@ -25,13 +25,12 @@ __all__ = [
 
 
 class Backoff:
-    """Capped exponential back-off with jitter: the n-th delay lies in [d/2, d], d = base*2^n."""
+    """Successive delays of one retry loop (``backoff_s``: capped exponential, full jitter)."""
 
-    def __init__(self, base_s: float, cap_s: float, *, rng: random.Random | None = None) -> None:
+    def __init__(self, base_s: float, cap_s: float) -> None:
         self._base_s = base_s
         self._cap_s = cap_s
         self._attempt = 0
-        self._rng = rng or random.Random()
 
     @property
     def attempt(self) -> int:
@@ -40,9 +39,9 @@ class Backoff:
 
     def next_delay_s(self) -> float:
         """The next delay, growing until the cap."""
-        ceiling_s = min(self._cap_s, self._base_s * (2 ** min(self._attempt, 32)))
+        delay_s = backoff_s(self._attempt, base_s=self._base_s, cap_s=self._cap_s)
         self._attempt += 1
-        return self._rng.uniform(ceiling_s / 2, ceiling_s)
+        return delay_s
 
     def reset(self) -> None:
         """Start again from the base delay (after a success)."""
