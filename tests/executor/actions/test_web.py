@@ -1,0 +1,332 @@
+"""web/request and web/fetch against a real HTTP server on 127.0.0.1 (executor.md §10.6, §9)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from conftest import MakeContext
+
+from flomation.executor.actions.base import ActionCancelled, HardError
+from flomation.executor.actions.web import fetch, request
+from flomation.executor.actions.web._transfer import canonical_header_name
+
+PAGE = (
+    "<html><head><title> My <b>Page</b> </title><style>p {color: red}</style></head>"
+    "<body><script>var x = '<p>';</script><h1>Hello</h1>\n\n\n\n<p>World &amp; all</p>"
+    "</body></html>"
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes used by the tests; ``server.release`` unblocks the stalling route."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output quiet."""
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _route(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path = self.path
+        if path.startswith("/echo"):
+            echo = {
+                "method": self.command,
+                "path": path,
+                "headers": {name: value for name, value in self.headers.items()},
+                "body": body.decode(),
+            }
+            self.send_response(200)
+            self.send_header("x-lower-case", "1")
+            self.send_header("Set-Cookie", "a=1")
+            self.send_header("Set-Cookie", "b=2")
+            payload = json.dumps(echo).encode()
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+        elif path.startswith("/status/"):
+            self._send(int(path.rsplit("/", 1)[1]), b"status body")
+        elif path.startswith("/redirect/"):
+            remaining = int(path.rsplit("/", 1)[1])
+            if remaining == 0:
+                self._send(200, b"arrived")
+            else:
+                self._send(302, b"", {"Location": f"/redirect/{remaining - 1}"})
+        elif path.startswith("/see-other"):
+            self._send(303, b"", {"Location": "/echo/after"})
+        elif path.startswith("/temporary"):
+            self._send(307, b"", {"Location": "/echo/kept"})
+        elif path == "/big":
+            self._send(200, b"x" * (3 << 20))
+        elif path == "/page":
+            self._send(200, PAGE.encode(), {"Content-Type": "text/html"})
+        elif path == "/stall":
+            self.server.release.wait(30)  # type: ignore[attr-defined]
+            self._send(200, b"late")
+        else:
+            self._send(404, b"no route")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _route  # noqa: N815
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Does not print the broken pipes of requests the tests abort on purpose."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Ignore handler errors (the client went away)."""
+
+
+@pytest.fixture
+def base_url() -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 with an OS-chosen port."""
+    server = _QuietServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.release = threading.Event()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.release.set()  # type: ignore[attr-defined]
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 whose port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+# --- web/request -------------------------------------------------------------------------------
+
+
+def test_request_sends_method_headers_body(make_ctx: MakeContext, base_url: str) -> None:
+    """Method is upper-cased; headers are set in canonical form; the body is sent."""
+    ctx = make_ctx(
+        ("method", "string", "post"),
+        ("url", "string", f"{base_url}/echo?q=1"),
+        (
+            "headers",
+            "text",
+            "content-type: application/json\nno colon here\nX-Twice: a\nx-twice: b",
+        ),
+        ("body", "text", '{"a":1}'),
+    )
+    out = request.run(ctx)
+    assert set(out) == {"status_code", "response_body", "response_headers", "success"}
+    assert out["status_code"] == 200 and out["success"] is True
+    echo = json.loads(out["response_body"])
+    assert echo["method"] == "POST" and echo["path"] == "/echo?q=1" and echo["body"] == '{"a":1}'
+    assert echo["headers"]["Content-Type"] == "application/json"
+    assert echo["headers"]["X-Twice"] == "b"
+    assert echo["headers"]["User-Agent"] == "Go-http-client/1.1"
+
+
+def test_request_response_headers_canonical_and_sorted(
+    make_ctx: MakeContext, base_url: str
+) -> None:
+    """Response headers are `Name: value` lines, canonical names, sorted, repeated values kept."""
+    out = request.run(make_ctx(("method", "string", "GET"), ("url", "string", f"{base_url}/echo")))
+    lines = out["response_headers"].split("\n")
+    names = [line.split(":", 1)[0] for line in lines]
+    assert names == sorted(names)
+    assert "X-Lower-Case: 1" in lines
+    assert lines.index("Set-Cookie: a=1") + 1 == lines.index("Set-Cookie: b=2")
+
+
+def test_request_non_2xx_is_soft_failure(make_ctx: MakeContext, base_url: str) -> None:
+    """A 404 returns success false without an error key (the flow continues)."""
+    out = request.run(
+        make_ctx(("method", "string", "GET"), ("url", "string", f"{base_url}/status/404"))
+    )
+    assert out["status_code"] == 404 and out["success"] is False
+    assert out["response_body"] == "status body" and "error" not in out
+
+
+def test_request_missing_method_or_url(make_ctx: MakeContext) -> None:
+    """A missing method or URL is a hard error with the exact message."""
+    with pytest.raises(HardError, match=r"^HTTP method is required$"):
+        request.run(make_ctx(("url", "string", "http://127.0.0.1/")))
+    with pytest.raises(HardError, match=r"^URL is required$"):
+        request.run(make_ctx(("method", "string", "GET"), ("url", "string", "")))
+
+
+def test_request_transport_error_is_hard(make_ctx: MakeContext) -> None:
+    """A refused connection is a hard error `request failed: Get "<url>": ...`."""
+    url = closed_port_url()
+    with pytest.raises(HardError) as info:
+        request.run(make_ctx(("method", "string", "GET"), ("url", "string", url)))
+    assert info.value.message == f'request failed: Get "{url}": connection refused'
+
+
+def test_request_unsupported_scheme(make_ctx: MakeContext) -> None:
+    """A URL without an http(s) scheme fails like Go: unsupported protocol scheme."""
+    with pytest.raises(HardError) as info:
+        request.run(make_ctx(("method", "string", "GET"), ("url", "string", "example.com/x")))
+    assert (
+        info.value.message == 'request failed: Get "example.com/x": unsupported protocol scheme ""'
+    )
+
+
+def test_request_follows_ten_redirects_not_eleven(make_ctx: MakeContext, base_url: str) -> None:
+    """Ten redirects are followed; the eleventh stops with Go's message."""
+    out = request.run(
+        make_ctx(("method", "string", "GET"), ("url", "string", f"{base_url}/redirect/10"))
+    )
+    assert out["status_code"] == 200 and out["response_body"] == "arrived"
+    with pytest.raises(HardError, match=r"stopped after 10 redirects$"):
+        request.run(
+            make_ctx(("method", "string", "GET"), ("url", "string", f"{base_url}/redirect/11"))
+        )
+
+
+def test_request_redirect_method_rules(make_ctx: MakeContext, base_url: str) -> None:
+    """303 turns POST into a body-less GET; 307 resends method and body."""
+    ctx = make_ctx(
+        ("method", "string", "POST"),
+        ("url", "string", f"{base_url}/see-other"),
+        ("body", "text", "x"),
+    )
+    echo = json.loads(request.run(ctx)["response_body"])
+    assert echo["method"] == "GET" and echo["path"] == "/echo/after" and echo["body"] == ""
+    ctx = make_ctx(
+        ("method", "string", "PUT"),
+        ("url", "string", f"{base_url}/temporary"),
+        ("body", "text", "y"),
+    )
+    echo = json.loads(request.run(ctx)["response_body"])
+    assert echo["method"] == "PUT" and echo["path"] == "/echo/kept" and echo["body"] == "y"
+
+
+def test_request_body_capped_and_head(make_ctx: MakeContext, base_url: str) -> None:
+    """The response body is cut at 1 MiB; HEAD returns an empty body."""
+    out = request.run(make_ctx(("method", "string", "GET"), ("url", "string", f"{base_url}/big")))
+    assert out["response_body"] == "x" * (1 << 20)
+    out = request.run(make_ctx(("method", "string", "head"), ("url", "string", f"{base_url}/echo")))
+    assert out["status_code"] == 200 and out["response_body"] == ""
+
+
+def test_request_timeout(make_ctx: MakeContext, base_url: str) -> None:
+    """A server that does not answer within timeout_seconds gives a hard `request failed`."""
+    ctx = make_ctx(
+        ("method", "string", "GET"),
+        ("url", "string", f"{base_url}/stall"),
+        ("timeout_seconds", "integer", 1),
+    )
+    started = time.monotonic()
+    with pytest.raises(HardError, match=r"^request failed: Get .*Client\.Timeout exceeded"):
+        request.run(ctx)
+    assert time.monotonic() - started < 5
+
+
+def test_request_cancellation_aborts_transfer(make_ctx: MakeContext, base_url: str) -> None:
+    """Setting the cancel event while the server stalls ends the action with ActionCancelled."""
+    ctx = make_ctx(("method", "string", "GET"), ("url", "string", f"{base_url}/stall"))
+    threading.Timer(0.3, ctx.cancel_event.set).start()
+    started = time.monotonic()
+    with pytest.raises(ActionCancelled):
+        request.run(ctx)
+    assert time.monotonic() - started < 2
+
+
+def test_canonical_header_name_matches_go() -> None:
+    """Names are canonicalised as Go's textproto does; names with invalid bytes stay as is."""
+    assert canonical_header_name("content-type") == "Content-Type"
+    assert canonical_header_name("X-CUSTOM-thing") == "X-Custom-Thing"
+    assert canonical_header_name("www-authenticate") == "Www-Authenticate"
+    assert canonical_header_name("bad header") == "bad header"
+    assert canonical_header_name("") == ""
+
+
+# --- web/fetch ---------------------------------------------------------------------------------
+
+
+def test_fetch_extracts_title_and_text(make_ctx: MakeContext, base_url: str) -> None:
+    """Title is the first <title> without tags; text drops scripts/styles and collapses lines."""
+    out = fetch.run(make_ctx(("url", "string", f"{base_url}/page")))
+    assert out["title"] == "My Page"
+    assert out["content"] == out["tool_result"] == "My \nPage\n \n\nHello\n\nWorld &amp; all"
+    assert out["status_code"] == 200 and out["success"] is True and out["error"] == ""
+
+
+def test_fetch_sends_user_agent(make_ctx: MakeContext, base_url: str) -> None:
+    """The request carries the Flomation tool User-Agent."""
+    out = fetch.run(make_ctx(("url", "string", f"{base_url}/echo")))
+    assert json.loads(out["content"])["headers"]["User-Agent"] == "Flomation/1.0 (AI Agent Tool)"
+
+
+def test_fetch_truncates_on_character_boundary() -> None:
+    """Text longer than max_length bytes is cut without splitting a character, plus a marker."""
+    assert fetch.html_text("<p>ééé</p>", 3) == "é\n\n[Content truncated]"
+    assert fetch.html_text("<p>abc</p>", 3) == "abc"
+
+
+def test_fetch_max_length_input(make_ctx: MakeContext, base_url: str) -> None:
+    """max_length limits the text; zero or missing means 10000."""
+    out = fetch.run(make_ctx(("url", "string", f"{base_url}/page"), ("max_length", "integer", 5)))
+    assert out["content"] == "My \nP\n\n[Content truncated]"
+    out = fetch.run(make_ctx(("url", "string", f"{base_url}/big"), ("max_length", "integer", 0)))
+    assert len(out["content"]) == 10000 + len("\n\n[Content truncated]")
+
+
+def test_fetch_non_200_is_soft(make_ctx: MakeContext, base_url: str) -> None:
+    """Any status other than 200 is a soft failure naming the code and URL."""
+    url = f"{base_url}/status/201"
+    assert fetch.run(make_ctx(("url", "string", url))) == {
+        "tool_result": f"HTTP 201 from {url}",
+        "content": "",
+        "title": "",
+        "status_code": 201,
+        "success": False,
+        "error": "HTTP 201",
+    }
+
+
+def test_fetch_transport_error_is_soft(make_ctx: MakeContext) -> None:
+    """A refused connection returns success false with `Failed to fetch URL: ...`."""
+    url = closed_port_url()
+    out = fetch.run(make_ctx(("url", "string", url)))
+    error = f'Get "{url}": connection refused'
+    assert out == {
+        "tool_result": f"Failed to fetch URL: {error}",
+        "content": "",
+        "title": "",
+        "status_code": 0,
+        "success": False,
+        "error": error,
+    }
+
+
+def test_fetch_url_required(make_ctx: MakeContext) -> None:
+    """An empty url is a hard error."""
+    with pytest.raises(HardError, match=r"^url is required$"):
+        fetch.run(make_ctx(("url", "string", "")))
+
+
+def test_fetch_cancellation(make_ctx: MakeContext, base_url: str) -> None:
+    """Cancelling while the server stalls aborts the fetch promptly."""
+    ctx = make_ctx(("url", "string", f"{base_url}/stall"))
+    threading.Timer(0.3, ctx.cancel_event.set).start()
+    started = time.monotonic()
+    with pytest.raises(ActionCancelled):
+        fetch.run(ctx)
+    assert time.monotonic() - started < 2
