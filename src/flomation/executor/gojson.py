@@ -14,7 +14,15 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["go_float", "go_json", "go_json_fields", "go_json_string", "go_text", "json_type_name"]
+__all__ = [
+    "RawJSON",
+    "go_float",
+    "go_json",
+    "go_json_fields",
+    "go_json_string",
+    "go_text",
+    "json_type_name",
+]
 
 _encode_string = json.encoder.encode_basestring
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -22,6 +30,15 @@ _EXPONENT = re.compile(r"e([+-])0*(\d)")
 _HTML_ESCAPES = str.maketrans(
     {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 )
+
+
+class RawJSON:
+    """Already-encoded Go-JSON embedded as is (nested objects with a fixed field order)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 def go_json_string(text: str) -> str:
@@ -99,6 +116,8 @@ def _encode(value: Any, parts: list[str], sort_keys: bool) -> None:
                 parts.append(",")
             _encode(item, parts, sort_keys)
         parts.append("]")
+    elif isinstance(value, RawJSON):
+        parts.append(value.text)
     else:
         parts.append(go_json_string(str(value)))
 

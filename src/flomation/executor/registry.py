@@ -4,12 +4,17 @@ An action's module path is its id (``actions/string/upper_case.py`` serves ``str
 so adding a node type is adding one module. Modules are imported only when a flow uses them, which
 keeps executor start-up fast; ``all_actions`` imports every module (for ``--manifest``).
 Any ``trigger/...`` id without a module of its own is served by ``trigger/webhook`` (§10.2).
+
+Alias rule: an id segment that is a Python keyword (``if``, ``for``, ``while``) cannot be a module
+name, so its module carries a trailing underscore: ``actions/conditional/if_.py`` serves
+``conditional/if``. The underscored spelling itself (``conditional/if_``) is not an action id.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import keyword
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +47,26 @@ def _load(module: ModuleType) -> Action:
     return Action(spec=spec, run=run, source=Path(str(module.__file__)))
 
 
+def _is_id_segment(segment: str) -> bool:
+    if not _ID_SEGMENT.fullmatch(segment):
+        return False
+    # "if_" is only the module spelling of "if"; it is not itself an id segment.
+    return not (segment.endswith("_") and keyword.iskeyword(segment[:-1]))
+
+
+def _module_segment(segment: str) -> str:
+    """The module name serving an id segment (keywords get a trailing underscore)."""
+    return segment + "_" if keyword.iskeyword(segment) else segment
+
+
+def _id_segment(module_segment: str) -> str:
+    """The id segment a module name serves (inverse of ``_module_segment``)."""
+    stripped = module_segment[:-1]
+    return (
+        stripped if module_segment.endswith("_") and keyword.iskeyword(stripped) else module_segment
+    )
+
+
 class Registry:
     """Finds actions by id, importing each module at most once."""
 
@@ -60,9 +85,9 @@ class Registry:
 
     def _import(self, action_id: str) -> Action | None:
         segments = action_id.split("/")
-        if len(segments) < 2 or not all(_ID_SEGMENT.fullmatch(s) for s in segments):
+        if len(segments) < 2 or not all(_is_id_segment(s) for s in segments):
             return None
-        module_name = _ACTIONS_PACKAGE + "." + ".".join(segments)
+        module_name = _ACTIONS_PACKAGE + "." + ".".join(_module_segment(s) for s in segments)
         try:
             if importlib.util.find_spec(module_name) is None:
                 return None
@@ -77,7 +102,7 @@ class Registry:
             relative = path.relative_to(_ACTIONS_DIR).with_suffix("")
             if relative.name.startswith("_") or relative.parts == ("base",):
                 continue
-            action = self.find("/".join(relative.parts))
+            action = self.find("/".join(_id_segment(part) for part in relative.parts))
             if action is not None:
                 found.append(action)
         return sorted(found, key=lambda action: action.spec.id)

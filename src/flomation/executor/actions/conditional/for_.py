@@ -1,0 +1,54 @@
+"""``conditional/for``: a loop (type 5) that runs its body ``count`` times (§10.3, §4.8)."""
+
+from __future__ import annotations
+
+from flomation.executor.accessors import find_input, read_number, read_string
+from flomation.executor.actions.base import (
+    ActionContext,
+    ActionSpec,
+    Connection,
+    HardError,
+    Outputs,
+)
+from flomation.executor.gojson import go_text
+
+__all__ = ["SPEC", "run"]
+
+SPEC = ActionSpec(
+    id="conditional/for",
+    name="For",
+    description="Repeat the loop branch a number of times",
+    type=5,
+    icon="repeat",
+    inputs=(
+        Connection("count", "integer", "Count", placeholder="10", required=True),
+        Connection("start", "integer", "Start", placeholder="0"),
+    ),
+    outputs=(
+        Connection("result", "boolean", "Result"),
+        Connection("iterations", "integer", "Iterations"),
+        Connection("max_iterations", "integer", "Maximum Iterations"),
+        Connection("current_index", "integer", "Current Index"),
+    ),
+)
+
+
+def run(ctx: ActionContext) -> Outputs:
+    """``{result: count > 0, iterations: count, max_iterations: count, current_index: start}``."""
+    text = read_string(ctx.inputs, "count")
+    try:
+        count = int(text) if text is not None else None
+    except ValueError:
+        count = None
+    if count is None:
+        raise HardError("iteration count is required")
+    if count < 0:
+        raw = find_input(ctx.inputs, "count")
+        raise HardError(f"invalid iteration count: {go_text(raw.value if raw else count)}")
+    start = read_number(ctx.inputs, "start") or 0
+    return {
+        "result": count > 0,
+        "iterations": count,
+        "max_iterations": count,
+        "current_index": start,
+    }

@@ -1,0 +1,32 @@
+"""``subflow/end``: the result of a sub-flow; its children are never walked (§10.3)."""
+
+from __future__ import annotations
+
+from flomation.executor.accessors import find_input, read_string
+from flomation.executor.actions.base import ActionContext, ActionSpec, Connection, Outputs
+from flomation.executor.gojson import go_json
+
+__all__ = ["SPEC", "run"]
+
+SPEC = ActionSpec(
+    id="subflow/end",
+    name="Sub-flow End",
+    description="End of a sub-flow: its inputs become the invoking node's outputs",
+    icon="right-from-bracket",
+    inputs=(Connection("result", "string", "Result"),),
+    outputs=(Connection("tool_result", "string", "Result"),),
+)
+
+
+def run(ctx: ActionContext) -> Outputs:
+    """Non-null inputs plus ``tool_result`` = str(result), else the Go-JSON of those values."""
+    outputs: Outputs = {}
+    for item in ctx.inputs:
+        if item.value is not None:
+            outputs.setdefault(item.name, item.value)
+    if find_input(ctx.inputs, "result") is not None:
+        tool_result = read_string(ctx.inputs, "result") or ""
+    else:
+        tool_result = go_json(outputs)
+    outputs["tool_result"] = tool_result
+    return outputs

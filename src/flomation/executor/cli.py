@@ -1,0 +1,285 @@
+"""``flomation-executor``: the command line and start-up order of executor.md §2.
+
+Runs one execution of one flow and exits 0 whatever the flow's status (set-up errors exit 1,
+flag errors 2). Imports only the standard library up front: start-up is paid once per execution.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flomation.executor.signals import CancelSignals
+
+__all__ = ["executor_version", "main"]
+
+_DISTRIBUTION = "flomation_runner"
+_DEVELOPMENT_VERSION = "0.0.pkg"
+
+
+def executor_version() -> str:
+    """The installed distribution's version, read from its ``.dist-info/METADATA``.
+
+    This is the file ``importlib.metadata`` reads; importing that module costs about 70 ms,
+    half the start-up budget, so the header is read directly. ``0.0.pkg`` when not installed.
+    """
+    prefix = _DISTRIBUTION + "-"
+    for entry in sys.path:
+        try:
+            names = [path.name for path in Path(entry or ".").iterdir()]
+        except OSError:
+            continue
+        for name in names:
+            if not (name.startswith(prefix) and name.endswith(".dist-info")):
+                continue
+            try:
+                with (Path(entry) / name / "METADATA").open(encoding="utf-8") as metadata:
+                    for line in metadata:
+                        if line.startswith("Version:"):
+                            return line.split(":", 1)[1].strip()
+                        if not line.strip():
+                            break
+            except OSError:
+                continue
+    return _DEVELOPMENT_VERSION
+
+
+def _write_stderr(text: str) -> None:
+    try:
+        os.write(2, text.encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script and of ``python -m flomation_executor``."""
+    signals = CancelSignals()
+    signals.install()
+    try:
+        return _main(signals, sys.argv[1:] if argv is None else argv)
+    except Exception as error:  # never a traceback (§2.4); a run that started wrote state.json
+        _write_stderr(f"flomation-executor: unexpected error: {type(error).__name__}: {error}\n")
+        return 1
+
+
+def _main(signals: CancelSignals, argv: list[str]) -> int:
+    from flomation.executor.flags import FlagError, HelpRequested, parse_flags, usage_text
+
+    try:
+        options = parse_flags(argv)
+    except HelpRequested:
+        _write_stderr(usage_text())
+        return HelpRequested.exit_code
+    except FlagError as error:
+        _write_stderr(f"{error}\n{usage_text()}")
+        return FlagError.exit_code
+
+    from flomation.executor.events import Logger
+
+    logger = Logger(json_format=str(options["output"]).lower() == "json")
+    version = executor_version()
+    if options["version"]:
+        try:
+            os.write(1, version.encode("utf-8"))
+        except OSError:
+            pass
+        return 0
+    signals.attach_logger(logger)
+    logger.log(
+        "info",
+        "Starting Flomation Executor",
+        version=version,
+        hash="",
+        date="",
+        runner=options["runner"],
+    )
+    if options["manifest"]:
+        return _write_manifest(logger, str(options["manifest"]))
+    if options["debug"]:
+        logger.set_level("debug")
+    return _run(signals, logger, options)
+
+
+def _write_manifest(logger: Any, path: str) -> int:
+    from flomation.executor.manifest import write_manifest
+    from flomation.executor.registry import Registry
+
+    try:
+        write_manifest(Registry(), Path(path))
+    except Exception as error:  # any failure is logged; the exit code stays 0 (§2.2)
+        logger.log("error", "unable to write manifest", error=f"{error}")
+    return 0
+
+
+def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) -> int:
+    from flomation.executor.flags import usage_text
+    from flomation.executor.flow import FlowError, load_flow
+
+    path = str(options["path"])
+    if not path:
+        logger.log("error", "no path specified")
+        _write_stderr(usage_text())
+        return 1
+    try:
+        flow = load_flow(Path(path))
+    except FlowError as error:
+        logger.log("error", "Unable to load flow", error=str(error))
+        return 1
+    execution_id = str(options["id"]) or str(uuid.uuid4())
+    environment = None
+    if options["environment"] != "default":
+        try:
+            environment = _environment_client(logger, options, execution_id)
+        except Exception as error:
+            logger.log("error", "unable to configure environment", error=str(error))
+            return 1
+    _inject_trigger_data(logger, flow, str(options["trigger-data"]))
+    context = _read_context(logger, str(options["context"]))
+    checkpoint = None
+    if options["checkpoint"]:
+        from flomation.executor.checkpoint import CheckpointError, load_checkpoint
+
+        try:
+            checkpoint = load_checkpoint(Path(str(options["checkpoint"])))
+        except CheckpointError as error:
+            logger.log("error", "unable to load checkpoint", error=str(error))
+            return 1
+    return _execute(
+        signals,
+        logger,
+        flow,
+        execution_id=execution_id,
+        flow_id=str(options["flow"]),
+        entry=str(options["entry"]),
+        debug=bool(options["debug"]),
+        context=context,
+        environment=environment,
+        checkpoint=checkpoint,
+    )
+
+
+def _environment_client(logger: Any, options: dict[str, str | bool], execution_id: str) -> Any:
+    from flomation.executor.environment import EnvironmentClient
+
+    return EnvironmentClient(
+        api_url=str(options["api"]).rstrip("/"),
+        execution_id=execution_id,
+        environment=str(options["environment"]),
+        key_path=str(options["key"]),
+        token=str(options["token"]),
+        user=str(options["user"]),
+        password=str(options["password"]),
+        identity_url=str(options["identity"]),
+        log=logger.log,
+    )
+
+
+def _inject_trigger_data(logger: Any, flow: Any, path: str) -> None:
+    if not path:
+        return
+    import json
+
+    from flomation.executor.flow import inject_trigger_data
+
+    try:
+        data = json.loads(Path(path).read_bytes())
+        if isinstance(data, str):
+            data = json.loads(data)
+    except (OSError, ValueError) as error:
+        logger.log("warning", "unable to parse trigger data", error=str(error))
+        return
+    if not isinstance(data, dict):
+        logger.log("warning", "unable to parse trigger data", error="not a JSON object")
+        return
+    injected = inject_trigger_data(flow, data)
+    if injected is not None:
+        node, keys = injected
+        logger.log(
+            "info",
+            "injected trigger data into trigger node",
+            node_id=node.id,
+            label=node.label,
+            keys=keys,
+        )
+
+
+def _read_context(logger: Any, path: str) -> Any:
+    if not path:
+        return None
+    from flomation.executor.context import ContextError, load_context
+
+    try:
+        return load_context(Path(path))
+    except ContextError as error:
+        logger.log("warning", "unable to parse context", error=str(error))
+        return None
+
+
+def _execute(
+    signals: CancelSignals,
+    logger: Any,
+    flow: Any,
+    *,
+    execution_id: str,
+    flow_id: str,
+    entry: str,
+    debug: bool,
+    context: Any,
+    environment: Any,
+    checkpoint: Any,
+) -> int:
+    from flomation.executor.engine import (
+        STATUS_FAILED,
+        Engine,
+        ExecutionResult,
+        run_with_deep_stack,
+    )
+    from flomation.executor.events import EventSink, render_state, write_state
+    from flomation.executor.registry import Registry
+
+    engine = Engine(
+        flow,
+        registry=Registry(),
+        logger=logger,
+        events=EventSink(),
+        cancel_event=signals.cancel_event,
+        work_dir=Path.cwd(),
+        context=context,
+        environment=environment,
+        entry=entry,
+        debug=debug,
+    )
+    if checkpoint is not None:
+        engine.restore(checkpoint)
+    started = time.perf_counter()
+    try:
+        result = run_with_deep_stack(engine.run)
+    except BaseException as error:  # last line of defence: state.json is still written (§2.4)
+        logger.log("error", "Error executing flow", error=f"{type(error).__name__}: {error}")
+        result = ExecutionResult(
+            status=STATUS_FAILED,
+            outputs=None,
+            records=engine.records,
+            checkpoint=None,
+            error=str(error),
+        )
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    logger.log("info", "Finished processing Flow", duration_ms=duration_ms, status=result.status)
+    state = render_state(
+        execution_id=execution_id,
+        flow_id=flow_id,
+        status=result.status,
+        duration_ms=duration_ms,
+        outputs=result.outputs,
+        records=result.records,
+        checkpoint=result.checkpoint.to_json() if result.checkpoint is not None else None,
+    )
+    try:
+        write_state(Path("state.json"), state)
+    except OSError as error:
+        logger.log("error", "unable to write state file", error=str(error))
+    return 0

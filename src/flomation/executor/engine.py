@@ -1,0 +1,810 @@
+"""The execution engine (executor.md §4): entry choice, reachability, the two-phase traversal,
+unmatched branches, loops, sub-flows, On Error, suspension and cancellation.
+
+Names follow the spec: ``execute_node`` is ExecuteNode (§4.3), ``_run_node`` is phase 1 (§4.4,
+one node's action) and ``_walk_children`` is phase 2 (§4.6, breadth-first children).
+The traversal recurses once per node along a chain, so ``run_with_deep_stack`` runs the engine
+on a thread with a large stack and a matching recursion limit.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flomation.executor.accessors import Input
+from flomation.executor.actions.base import ActionCancelled, HardError, Outputs
+from flomation.executor.checkpoint import Checkpoint, SuspendInfo
+from flomation.executor.context import ExecutionContext
+from flomation.executor.events import EventSink, Logger, NodeRecord, masked_inputs
+from flomation.executor.flow import (
+    ROUTING_AWAIT,
+    ROUTING_CONDITIONAL,
+    ROUTING_LOOP,
+    ROUTING_SWITCH,
+    ROUTING_TRIGGER,
+    Flow,
+    Node,
+)
+from flomation.executor.registry import Action, Registry
+from flomation.executor.substitution import EnvironmentResolver, ParentScope, Substituter
+
+__all__ = [
+    "STATUS_CANCELLED",
+    "STATUS_FAILED",
+    "STATUS_SUCCESS",
+    "STATUS_SUSPENDED",
+    "Engine",
+    "ExecutionError",
+    "ExecutionResult",
+    "run_with_deep_stack",
+]
+
+STATUS_SUCCESS = 0
+STATUS_FAILED = 1
+STATUS_CANCELLED = 2
+STATUS_SUSPENDED = 3
+
+_DEFAULT_MAX_ITERATIONS = 1000
+_MAX_SUBFLOW_DEPTH = 10
+_GATING_TYPES = frozenset({ROUTING_CONDITIONAL, ROUTING_SWITCH, ROUTING_AWAIT})
+_PASS_THROUGH_TYPES = frozenset({ROUTING_CONDITIONAL, ROUTING_LOOP, ROUTING_SWITCH, ROUTING_AWAIT})
+_SUBFLOW_RESERVED = frozenset({"__subflow_name", "tool_result", "success", "error"})
+_TWILIO_TOLERATED = ("websocket", "WebSocket", "broken pipe")
+_CANCELLED_MESSAGE = "execution cancelled"
+_DEEP_STACK_BYTES = 512 * 1024 * 1024
+_DEEP_RECURSION_LIMIT = 200_000
+
+_T = TypeVar("_T")
+
+
+class ExecutionError(Exception):
+    """A hard error of the execution; ``node_id`` is the node that raised it (for On Error)."""
+
+    def __init__(self, message: str, node_id: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node_id = node_id
+
+
+class _Suspended(BaseException):
+    """Internal signal: the execution is suspended; unwinds the whole traversal."""
+
+
+class _SuspendRequest(BaseException):
+    """Raised by ``ActionContext.suspend``; BaseException so an action's ``except Exception``
+    cannot swallow it."""
+
+    def __init__(self, info: SuspendInfo, outputs: Outputs) -> None:
+        super().__init__(info.suspend_reason)
+        self.info = info
+        self.outputs = outputs
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """The outcome of one execution (§4.11)."""
+
+    status: int
+    outputs: dict[str, Any] | None
+    records: dict[str, NodeRecord]
+    checkpoint: Checkpoint | None
+    error: str | None
+
+
+def run_with_deep_stack(function: Callable[[], _T]) -> _T:
+    """Run ``function`` on a thread with a large stack (long chains recurse deeply).
+
+    The main thread keeps waiting in ``join``, which signal handlers interrupt, so SIGTERM and
+    SIGINT are still handled promptly while the engine runs.
+    """
+    results: list[_T] = []
+    failures: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            results.append(function())
+        except BaseException as error:
+            failures.append(error)
+
+    previous_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous_limit, _DEEP_RECURSION_LIMIT))
+    previous_size = threading.stack_size(_DEEP_STACK_BYTES)
+    try:
+        worker = threading.Thread(target=target, name="flomation-engine")
+        worker.start()
+    finally:
+        threading.stack_size(previous_size)
+    worker.join()
+    sys.setrecursionlimit(previous_limit)
+    if failures:
+        raise failures[0]
+    return results[0]
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+class _NodeContext:
+    """The ``ActionContext`` handed to one action call (see ``actions.base``)."""
+
+    def __init__(self, engine: Engine, node: Node, inputs: Sequence[Input]) -> None:
+        self._engine = engine
+        self._node = node
+        self._inputs = inputs
+
+    @property
+    def node_id(self) -> str:
+        return self._node.id
+
+    @property
+    def inputs(self) -> Sequence[Input]:
+        return self._inputs
+
+    @property
+    def work_dir(self) -> Path:
+        return self._engine.work_dir
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        return self._engine.cancel_event
+
+    @property
+    def resumed(self) -> bool:
+        return self._engine.resumed_node_id == self._node.id
+
+    @property
+    def resumed_suspend_info(self) -> Mapping[str, Any] | None:
+        info = self._engine.resumed_suspend_info
+        return info.as_mapping() if self.resumed and info is not None else None
+
+    def log(self, level: str, message: str, **fields: Any) -> None:
+        self._engine.logger.log(level, message, **fields)
+
+    def parent_outputs(self) -> list[tuple[str, Outputs | None]]:
+        cache = self._engine.cache
+        return [
+            (edge.source, cache.get(edge.source))
+            for edge in self._engine.flow.incoming.get(self._node.id, ())
+        ]
+
+    def set_variable(self, name: str, value: Any) -> None:
+        self._engine.variables[name] = value
+
+    def set_flow_output(self, name: str, value: Any) -> None:
+        self._engine.flow_outputs[name] = value
+
+    def suspend(
+        self,
+        reason: str,
+        outputs: Outputs,
+        *,
+        resume_at: datetime | None = None,
+        resume_trigger_type: str | None = None,
+        resume_trigger_match: Any = None,
+    ) -> None:
+        info = SuspendInfo(
+            suspend_node_id=self._node.id,
+            suspend_reason=reason,
+            resume_at=resume_at,
+            resume_trigger_type=resume_trigger_type or "",
+            resume_trigger_match=resume_trigger_match,
+        )
+        raise _SuspendRequest(info, outputs)
+
+
+class Engine:
+    """Runs one flow once. Construct, optionally ``restore`` a checkpoint, then ``run``."""
+
+    def __init__(
+        self,
+        flow: Flow,
+        *,
+        registry: Registry,
+        logger: Logger,
+        events: EventSink,
+        cancel_event: threading.Event,
+        work_dir: Path,
+        context: ExecutionContext | None = None,
+        environment: EnvironmentResolver | None = None,
+        entry: str = "",
+        debug: bool = False,
+    ) -> None:
+        self.flow = flow
+        self.logger = logger
+        self.cancel_event = cancel_event
+        self.work_dir = work_dir
+        self._registry = registry
+        self._events = events
+        self._context = context
+        self._requested_entry = entry
+        self._debug = debug
+        self.cache: dict[str, Outputs] = {}
+        self.variables: dict[str, Any] = {}
+        self.flow_outputs: dict[str, Any] = {}
+        self.records: dict[str, NodeRecord] = {}
+        self.resumed_node_id: str | None = None
+        self.resumed_suspend_info: SuspendInfo | None = None
+        self._traversed: set[str] = set()
+        self._executing: set[str] = set()
+        self._reachable: set[str] = set()
+        self._unmatched_memo: dict[str, bool] = {}
+        self._had_error = False
+        self._in_error_chain = False
+        self._suspend_info: SuspendInfo | None = None
+        self._resume_data: Any = None
+        self._checkpoint_entry = ""
+        self._entry = ""
+        self._subflow_depth = 0
+        self._substituter = Substituter(
+            variables=self.variables,
+            context=context,
+            environment=environment,
+            node_outputs=self._reference_outputs,
+            log=logger.log,
+        )
+
+    # ------------------------------------------------------------------ checkpoints (§4.12)
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Restore a suspended execution; its suspended node becomes the resumed node."""
+        self.cache.update(checkpoint.node_results)
+        self.variables.update(checkpoint.variables)
+        self.flow_outputs.update(checkpoint.outputs)
+        self.records.update(checkpoint.node_execution_results)
+        self._reachable.update(checkpoint.reachable_nodes)
+        self._in_error_chain = checkpoint.in_error_chain
+        self._had_error = checkpoint.had_error
+        self._resume_data = checkpoint.resume_data
+        self._checkpoint_entry = checkpoint.entry_node_id
+        if checkpoint.suspend_info is not None:
+            self.resumed_node_id = checkpoint.suspend_info.suspend_node_id
+            self.resumed_suspend_info = checkpoint.suspend_info
+            self.cache.pop(self.resumed_node_id, None)
+
+    def _checkpoint(self) -> Checkpoint:
+        return Checkpoint(
+            node_results=dict(self.cache),
+            entry_node_id=self._entry,
+            variables=dict(self.variables),
+            outputs=dict(self.flow_outputs),
+            node_execution_results=dict(self.records),
+            reachable_nodes=set(self._reachable),
+            in_error_chain=self._in_error_chain,
+            had_error=self._had_error,
+            suspend_info=self._suspend_info,
+            resume_data=self._resume_data,
+        )
+
+    # ------------------------------------------------------------------ the run (§4.2, §4.11)
+
+    def run(self) -> ExecutionResult:
+        """Execute the flow and compute the final status; never raises for flow problems."""
+        error: ExecutionError | None = None
+        suspended = False
+        try:
+            self._execute()
+        except _Suspended:
+            suspended = True
+        except ExecutionError as failure:
+            error = failure
+        except Exception as failure:  # an engine bug must not lose state.json (§2.4)
+            error = ExecutionError(f"{type(failure).__name__}: {failure}", None)
+            fields: dict[str, Any] = {"error": error.message}
+            if self._debug:
+                fields["traceback"] = traceback.format_exc()
+            self.logger.log("error", "Error executing flow", **fields)
+        return self._result(error, suspended=suspended, cancelled=self.cancel_event.is_set())
+
+    def _result(
+        self, error: ExecutionError | None, *, suspended: bool, cancelled: bool
+    ) -> ExecutionResult:
+        if suspended:
+            status = STATUS_SUSPENDED
+        elif cancelled:
+            status = STATUS_CANCELLED
+        elif error is not None or self._had_error:
+            status = STATUS_FAILED
+        else:
+            status = STATUS_SUCCESS
+        if (
+            status == STATUS_FAILED
+            and self._context is not None
+            and self._context.channel_type == "twilio_voice"
+            and (error is None or any(word in error.message for word in _TWILIO_TOLERATED))
+        ):
+            status = STATUS_SUCCESS
+        outputs = None if suspended or error is not None else dict(self.flow_outputs)
+        return ExecutionResult(
+            status=status,
+            outputs=outputs,
+            records=self.records,
+            checkpoint=self._checkpoint() if suspended else None,
+            error=error.message if error is not None else None,
+        )
+
+    def _choose_entry(self) -> Node | None:
+        requested = self._requested_entry
+        if requested:
+            node = self.flow.by_id.get(requested)
+            if node is not None:
+                return node
+            self.logger.log(
+                "warning", "entry node not found; falling back to trigger scan", entry=requested
+            )
+        elif self._checkpoint_entry in self.flow.by_id:
+            return self.flow.by_id[self._checkpoint_entry]
+        return next((node for node in self.flow.nodes if node.type.startswith("trigger/")), None)
+
+    def _compute_reachable(self, entry: str) -> None:
+        reachable = self.flow.forward_reachable([entry])
+        triggers = [node.id for node in self.flow.nodes if node.is_trigger]
+        from_triggers = self.flow.forward_reachable(triggers)
+        changed = True
+        while changed:
+            changed = False
+            for edge in self.flow.edges:
+                if (
+                    edge.target in reachable
+                    and edge.source not in reachable
+                    and edge.source not in from_triggers
+                    and edge.source in self.flow.by_id
+                ):
+                    reachable.add(edge.source)
+                    changed = True
+        self._reachable |= reachable
+
+    def _execute(self) -> None:
+        entry = self._choose_entry()
+        try:
+            if entry is None:
+                raise ExecutionError("no start node specified", None)
+            self._entry = entry.id
+            self._compute_reachable(entry.id)
+            self.execute_node(entry.id)
+        except ExecutionError as error:
+            if self._in_error_chain or not self._run_on_error(error):
+                self.logger.log("error", "Error executing flow", error=error.message)
+                raise
+
+    # ------------------------------------------------------------------ ExecuteNode (§4.3)
+
+    def execute_node(self, node_id: str) -> Outputs | None:
+        """Run a node (if needed) and walk its children; its outputs, or None."""
+        if node_id in self._executing:
+            return None
+        cached = self.cache.get(node_id)
+        if cached is not None:
+            if node_id in self._traversed:
+                return cached
+            self._traversed.add(node_id)
+            if self.flow.by_id[node_id].routing_type != ROUTING_LOOP:
+                self._walk_children(node_id, cached)
+            return cached
+        outputs = self._run_node(node_id)
+        self._traversed.add(node_id)
+        self._walk_children(node_id, outputs or {})
+        return self.cache.get(node_id, outputs)
+
+    # ------------------------------------------------------------------ phase 1 (§4.4, §4.5)
+
+    def _run_node(self, node_id: str) -> Outputs | None:
+        cached = self.cache.get(node_id)
+        if cached is not None:
+            return cached
+        if node_id in self._executing:
+            return None
+        node = self.flow.by_id[node_id]
+        if self.cancel_event.is_set():
+            self._finish(node, "cancelled", None, None, "", 0)
+            raise ExecutionError(_CANCELLED_MESSAGE, node_id)
+        if self._suspend_info is not None:
+            raise _Suspended()
+        self._executing.add(node_id)
+        try:
+            scope = self._pull_parents(node)
+            action = self._action_for(node)
+            return self._call_action(node, action, scope)
+        finally:
+            self._executing.discard(node_id)
+
+    def _pull_parents(self, node: Node) -> ParentScope:
+        scope = ParentScope(flat={}, scoped={}, last=None)
+        for edge in self.flow.incoming.get(node.id, ()):
+            parent = self.flow.by_id.get(edge.source)
+            if (
+                parent is None
+                or (parent.is_trigger and parent.id != self._entry)
+                or parent.id not in self._reachable
+                or self._on_unmatched_branch(parent.id)
+            ):
+                continue
+            outputs = self.execute_node(parent.id)
+            if outputs is None:
+                continue
+            for key, value in outputs.items():
+                if not (_is_empty(value) and not _is_empty(scope.flat.get(key))):
+                    scope.flat[key] = value
+                scope.scoped[f"{parent.id}.{key}"] = value
+            scope.last = outputs
+        return scope
+
+    def _action_for(self, node: Node) -> Action:
+        action = None
+        if node.has_data:
+            action = self._registry.find(node.type) or self._registry.find(node.label)
+        if action is None:
+            raise ExecutionError("invalid node", node.id)
+        return action
+
+    def _call_action(self, node: Node, action: Action, scope: ParentScope) -> Outputs:
+        inputs = self._substituter.resolve_inputs(node.inputs, scope)
+        configured: dict[str, Any] = {}
+        for connection in node.inputs:
+            configured.setdefault(connection["name"], connection.get("value"))
+        shown = masked_inputs(configured, {item.name: item.value for item in inputs})
+        self._events.emit(node.id, node.type, node.label, "running")
+        self.logger.log("info", "executing node", id=node.id, action=node.type, label=node.label)
+        started = time.perf_counter()
+        try:
+            returned = action.run(_NodeContext(self, node, inputs))
+        except _SuspendRequest as request:
+            duration_ms = int((time.perf_counter() - started) * 1000)
+            if request.outputs:
+                self.cache[node.id] = request.outputs
+            self._suspend_info = request.info
+            self._finish(node, "suspended", shown, request.outputs, "", duration_ms)
+            self.logger.log("info", "Execution suspended")
+            raise _Suspended() from None
+        except ActionCancelled:
+            self._finish(node, "cancelled", None, None, "", 0)
+            raise ExecutionError(_CANCELLED_MESSAGE, node.id) from None
+        except HardError as failure:
+            duration_ms = int((time.perf_counter() - started) * 1000)
+            self._fail(node, shown, failure.outputs, failure.message, duration_ms)
+        except Exception as failure:
+            duration_ms = int((time.perf_counter() - started) * 1000)
+            message = f"internal error: {type(failure).__name__}: {failure}"
+            if self._debug:
+                self.logger.log(
+                    "debug", "action traceback", id=node.id, traceback=traceback.format_exc()
+                )
+            self._fail(node, shown, None, message, duration_ms)
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        outputs: Outputs = returned if isinstance(returned, dict) else {}
+        if node.routing_type in _PASS_THROUGH_TYPES:
+            for key, value in scope.flat.items():
+                outputs.setdefault(key, value)
+        elif node.routing_type == ROUTING_TRIGGER and node.injected:
+            for item in inputs:
+                if item.name in node.injected and item.value is not None:
+                    outputs.setdefault(item.name, item.value)
+        self.cache[node.id] = outputs
+        if node.routing_type in _GATING_TYPES:
+            self._unmatched_memo.clear()
+        if node.id == self.resumed_node_id:
+            self.resumed_node_id = None
+        if outputs.get("success") is False:
+            error = outputs.get("error")
+            error_text = error if isinstance(error, str) else ""
+            self._finish(node, "failed", shown, outputs, error_text, duration_ms)
+        else:
+            self._finish(node, "success", shown, outputs, "", duration_ms)
+        return outputs
+
+    def _fail(
+        self,
+        node: Node,
+        shown: dict[str, Any],
+        outputs: Outputs | None,
+        message: str,
+        duration_ms: int,
+    ) -> None:
+        self._finish(node, "failed", shown, outputs, message, duration_ms)
+        self.logger.log("error", "Error processing Action", error=message, id=node.id)
+        raise ExecutionError(message, node.id)
+
+    def _finish(
+        self,
+        node: Node,
+        status: str,
+        inputs: dict[str, Any] | None,
+        outputs: Outputs | None,
+        error: str,
+        duration_ms: int,
+    ) -> None:
+        """Emit the node's final event and record it (last execution wins)."""
+        self._events.emit(
+            node.id,
+            node.type,
+            node.label,
+            status,
+            duration_ms=duration_ms,
+            error=error,
+            inputs=inputs,
+            outputs=outputs,
+        )
+        self.records[node.id] = NodeRecord(
+            id=node.id,
+            action=node.type,
+            label=node.label,
+            status=status,
+            inputs=inputs,
+            outputs=outputs,
+            error=error,
+            duration_ms=duration_ms,
+        )
+
+    # ------------------------------------------------------------------ references (§5.3)
+
+    def _reference_outputs(self, node_id: str) -> Mapping[str, Any] | None:
+        """Outputs of ``node_id`` for a ``${nodeId.path}`` reference, run on demand if needed."""
+        cached = self.cache.get(node_id)
+        if cached is not None:
+            return cached
+        node = self.flow.by_id.get(node_id)
+        if node is None or node.is_trigger:
+            return None
+        try:
+            if self._on_unmatched_branch(node_id):
+                return None
+            return self._run_node(node_id)
+        except ExecutionError as error:
+            if self.cancel_event.is_set():
+                raise
+            self.logger.log(
+                "warning", "unable to run referenced node", id=node_id, error=error.message
+            )
+            return None
+
+    # ------------------------------------------------------------------ unmatched branches (§4.7)
+
+    def _on_unmatched_branch(self, node_id: str, seen: set[str] | None = None) -> bool:
+        memo = self._unmatched_memo.get(node_id)
+        if memo is not None:
+            return memo
+        edges = self.flow.incoming.get(node_id)
+        if not edges:
+            return False
+        seen = set() if seen is None else seen
+        if node_id in seen:
+            return False
+        seen.add(node_id)
+        result = all(self._edge_unmatched(edge.source, edge.handle, seen) for edge in edges)
+        self._unmatched_memo[node_id] = result
+        return result
+
+    def _edge_unmatched(self, source_id: str, handle: str, seen: set[str]) -> bool:
+        source = self.flow.by_id.get(source_id)
+        if source is None:
+            return False
+        if source.routing_type in _GATING_TYPES and handle:
+            outputs = self._gate_outputs(source) or {}
+            if source.routing_type == ROUTING_CONDITIONAL:
+                result = outputs.get("result")
+                if (handle == "true-branch" and result is not True) or (
+                    handle == "false-branch" and result is True
+                ):
+                    return True
+            elif source.routing_type == ROUTING_SWITCH:
+                if handle != self._switch_route(source_id, outputs):
+                    return True
+            elif handle != outputs.get("matched_case"):
+                return True
+        return self._on_unmatched_branch(source_id, seen)
+
+    def _gate_outputs(self, source: Node) -> Outputs | None:
+        """A gating node's outputs, running its phase 1 on demand when it has not run yet."""
+        cached = self.cache.get(source.id)
+        if cached is not None:
+            return cached
+        if source.id not in self._reachable or (source.is_trigger and source.id != self._entry):
+            return None
+        return self._run_node(source.id)
+
+    def _switch_route(self, node_id: str, outputs: Mapping[str, Any]) -> str:
+        """The handle a switch routes to: its matched case if that has edges, else default."""
+        matched = outputs.get("matched_case")
+        if (
+            isinstance(matched, str)
+            and matched
+            and any(edge.handle == matched for edge in self.flow.outgoing.get(node_id, ()))
+        ):
+            return matched
+        return "default"
+
+    # ------------------------------------------------------------------ phase 2 (§4.6)
+
+    def _child_targets(self, node: Node, outputs: Outputs) -> list[str]:
+        edges = self.flow.outgoing.get(node.id, [])
+        if node.is_action("subflow/end"):
+            return []
+        routing = node.routing_type
+        if routing == ROUTING_CONDITIONAL:
+            result = outputs.get("result")
+            if not isinstance(result, bool):
+                raise ExecutionError(
+                    f"conditional node {node.id} did not return a boolean result", node.id
+                )
+            handle = "true-branch" if result else "false-branch"
+            return [edge.target for edge in edges if edge.handle == handle]
+        if routing == ROUTING_SWITCH:
+            handle = self._switch_route(node.id, outputs)
+            return [edge.target for edge in edges if edge.handle == handle]
+        if routing == ROUTING_AWAIT:
+            matched = outputs.get("matched_case")
+            return [edge.target for edge in edges if edge.handle == matched]
+        if routing == ROUTING_LOOP:
+            self._run_loop(node)
+            return [edge.target for edge in edges if edge.handle == "output"]
+        if node.is_action("subflow/invoke") and "__subflow_name" in outputs:
+            self._run_subflow(node, outputs)
+        return [edge.target for edge in edges]
+
+    def _walk_children(self, node_id: str, outputs: Outputs) -> None:
+        node = self.flow.by_id[node_id]
+        children: list[str] = []
+        for child_id in _unique(self._child_targets(node, outputs)):
+            child = self.flow.by_id.get(child_id)
+            if (
+                child is None
+                or child.is_trigger
+                or child.is_action("subflow/begin")
+                or child_id in self._executing
+                # Already walked (or being walked) from another parent: walking it again would
+                # repeat work without running anything (each action runs once, §4.6).
+                or child_id in self._traversed
+            ):
+                continue
+            children.append(child_id)
+        for child_id in children:
+            self._run_node(child_id)
+            self._traversed.add(child_id)
+        for child_id in children:
+            self._walk_children(child_id, self.cache.get(child_id) or {})
+
+    # ------------------------------------------------------------------ loops (§4.8)
+
+    def _forget(self, node_ids: set[str] | list[str]) -> None:
+        for node_id in node_ids:
+            self.cache.pop(node_id, None)
+            self._traversed.discard(node_id)
+        self._unmatched_memo.clear()
+
+    def _run_loop(self, node: Node) -> None:
+        body = _unique(
+            [edge.target for edge in self.flow.outgoing.get(node.id, ()) if edge.handle == "loop"]
+        )
+        region = self.flow.forward_reachable(body) - {node.id}
+        outputs = self.cache[node.id]
+        limit = outputs.get("max_iterations")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            limit = _DEFAULT_MAX_ITERATIONS
+        completed = 0
+        for index in range(limit):
+            if index > 0:
+                self._forget(region | {node.id})
+                rerun = self._run_node(node.id)
+                self._traversed.add(node.id)
+                if rerun is None:
+                    break
+                outputs = rerun
+            self.variables["loop.index"] = index
+            self.variables["loop.iteration"] = index + 1
+            outputs["current_index"] = index
+            outputs["iterations"] = index
+            if outputs.get("result") is not True:
+                break
+            for child_id in body:
+                try:
+                    self.execute_node(child_id)
+                except ExecutionError:
+                    outputs["iterations"] = index + 1
+                    raise
+            completed += 1
+            self._forget(body)
+        outputs["iterations"] = completed
+
+    # ------------------------------------------------------------------ sub-flows (§4.9)
+
+    def _subflow_begin(self, name: str) -> Node | None:
+        for candidate in self.flow.nodes:
+            if not candidate.is_action("subflow/begin"):
+                continue
+            configured = next(
+                (item.get("value") for item in candidate.inputs if item["name"] == "name"), None
+            )
+            if isinstance(configured, str) and configured.strip() == name:
+                return candidate
+        return None
+
+    def _run_subflow(self, invoke: Node, outputs: Outputs) -> None:
+        raw_name = outputs.get("__subflow_name")
+        name = raw_name.strip() if isinstance(raw_name, str) else ""
+        begin = self._subflow_begin(name)
+        if begin is None:
+            raise ExecutionError(f'sub-flow "{name}" not found', invoke.id)
+        if self._subflow_depth >= _MAX_SUBFLOW_DEPTH:
+            raise ExecutionError(
+                f"sub-flow recursion depth exceeded (max {_MAX_SUBFLOW_DEPTH})", invoke.id
+            )
+        region = self.flow.forward_reachable([begin.id])
+        self._forget(region)
+        self._reachable |= region
+        for key, value in outputs.items():
+            if key in _SUBFLOW_RESERVED:
+                continue
+            existing = next((item for item in begin.inputs if item["name"] == key), None)
+            if existing is None:
+                begin.inputs.append({"name": key, "type": "string", "value": value})
+            else:
+                existing["value"] = value
+        self._subflow_depth += 1
+        try:
+            self.execute_node(begin.id)
+        finally:
+            self._subflow_depth -= 1
+        end = next(
+            (
+                candidate
+                for candidate in self.flow.nodes
+                if candidate.is_action("subflow/end")
+                and candidate.id in region
+                and candidate.id in self.cache
+            ),
+            None,
+        )
+        result = self.cache.get(end.id if end is not None else begin.id) or {}
+        outputs.update(result)
+        outputs["tool_result"] = result.get("tool_result", "")
+        outputs["success"] = True
+        outputs["error"] = ""
+        self.cache[invoke.id] = outputs
+
+    # ------------------------------------------------------------------ On Error (§4.10)
+
+    def _run_on_error(self, error: ExecutionError) -> bool:
+        """Run the On Error chain; True when it completed (the error is then handled)."""
+        handler = self.flow.first("error/on_error")
+        if handler is None:
+            return False
+        self._in_error_chain = True
+        failing = self.flow.by_id.get(error.node_id or "")
+        outputs: Outputs = {
+            "error_message": error.message,
+            "error_node_id": error.node_id or "",
+            "error_node_label": failing.label if failing is not None else "",
+            "error_node_type": failing.type if failing is not None else "",
+        }
+        self.cache[handler.id] = outputs
+        self._events.emit(handler.id, handler.type, handler.label, "success")
+        self.records[handler.id] = NodeRecord(
+            id=handler.id,
+            action=handler.type,
+            label=handler.label,
+            status="success",
+            inputs=None,
+            outputs=outputs,
+            error="",
+            duration_ms=0,
+        )
+        self._had_error = True
+        self._reachable |= self.flow.forward_reachable([handler.id])
+        self._traversed.add(handler.id)
+        try:
+            self._walk_children(handler.id, outputs)
+        except ExecutionError:
+            return False
+        return True

@@ -1,0 +1,55 @@
+"""SIGTERM / SIGINT handling (executor.md §9.1).
+
+The first signal sets the cancel event (checked before every node and watched by long-running
+actions) and logs ``Received signal, cancelling execution``; later signals are ignored and the
+process never exits because of a signal. Handlers are installed before anything else runs so a
+signal can never produce a traceback.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Protocol
+
+__all__ = ["CancelSignals"]
+
+_SIGNAL_NAMES = {signal.SIGTERM: "terminated", signal.SIGINT: "interrupt"}
+
+
+class _Log(Protocol):
+    def log(self, level: str, message: str, **fields: object) -> None: ...
+
+
+class CancelSignals:
+    """Turns the first SIGTERM/SIGINT into a set cancel event and one warning line."""
+
+    def __init__(self) -> None:
+        self.cancel_event = threading.Event()
+        self._logger: _Log | None = None
+        self._received: str | None = None
+        self._logged = False
+
+    def install(self) -> None:
+        """Install the handlers (main thread only)."""
+        for signum in _SIGNAL_NAMES:
+            signal.signal(signum, self._handle)
+
+    def attach_logger(self, logger: _Log) -> None:
+        """Log through ``logger`` from now on (and log a signal that arrived before)."""
+        self._logger = logger
+        self._log_once()
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self._received is not None:
+            return
+        self._received = _SIGNAL_NAMES.get(signal.Signals(signum), str(signum))
+        self.cancel_event.set()
+        self._log_once()
+
+    def _log_once(self) -> None:
+        if self._logger is None or self._received is None or self._logged:
+            return
+        self._logged = True
+        self._logger.log("warning", "Received signal, cancelling execution", signal=self._received)
