@@ -60,6 +60,7 @@ __all__ = [
     "add_config_arguments",
     "load_config",
     "normalise_go_flags",
+    "options_markdown",
     "redacted",
     "runner_environment",
     "secret_values",
@@ -915,3 +916,37 @@ def secret_values(config: RunnerConfig, environ: Mapping[str, str]) -> list[str]
     if config.registration_code is not None:
         found.add(config.registration_code)
     return sorted((v for v in found if len(v) >= _MIN_SECRET_CHARS), key=lambda v: (-len(v), v))
+
+
+def options_markdown() -> str:
+    """The README's configuration table, rendered from the option table so the two never drift."""
+    rows = [
+        "| config.json key | environment variable | flag | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for option in _OPTIONS:
+        field = RunnerConfig.model_fields[option.field]
+        default = _DEFAULT_TEXT.get(option.field, _default_text(field.default))
+        env = ", ".join(f"`{name}`" for name in option.env)
+        flags = ", ".join(f"`{flag}`" for flag in option.flags)
+        description = str(field.description).replace("|", "\\|")
+        rows.append(f"| `{option.label}` | {env} | {flags} | {default} | {description} |")
+    return "\n".join(rows) + "\n"
+
+
+_DEFAULT_TEXT: Mapping[str, str] = {
+    "url": "required",
+    "execution_directory": "required",
+    "executable": "required",
+    "registration_code": "required on first enrolment",
+}
+
+
+def _default_text(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, tuple):
+        return "`" + ",".join(str(item) for item in value) + "`"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    return f"`{value}`"
