@@ -1,0 +1,3 @@
+"""File actions: read and write files inside the execution's work directory (executor.md §10.6)."""
+
+__all__: list[str] = []
