@@ -1011,3 +1011,30 @@ def test_help_lists_every_upstream_flag() -> None:
         "--mtls-api-url",
     ):
         assert flag in text
+
+
+def test_executor_symlink_is_not_resolved(tmp_path: Path) -> None:
+    """A program given as a symbolic link (a virtualenv's python) is kept as the link's path."""
+    target = tmp_path / "real-python"
+    target.write_text("#!/bin/sh\n")
+    target.chmod(0o755)
+    link = tmp_path / "venv-python"
+    link.symlink_to(target)
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--api-url",
+            "http://127.0.0.1:1",
+            "--registration-code",
+            "code",
+            "--execution-directory",
+            str(tmp_path / "work"),
+            "--state-directory",
+            str(tmp_path / "state"),
+            "--executable-name",
+            f"{link} -m flomation_executor",
+        ]
+    )
+    config = load_config(args, {}, tmp_path, docker_config_path=tmp_path / "absent.json")
+    assert config.executable == (str(link), "-m", "flomation_executor")

@@ -725,8 +725,9 @@ def _candidate(
 
 
 def _absolute(path: Path, cwd: Path) -> Path:
-    # Relative paths are taken against the start-up working directory (defect R14).
-    return (cwd / path).resolve()
+    # Relative paths are taken against the start-up working directory (defect R14). Symbolic
+    # links are kept: a virtualenv's python is a link whose target is a different interpreter.
+    return Path(os.path.normpath(cwd / path))
 
 
 def _check_executable(command: tuple[str, ...], environ: Mapping[str, str], cwd: Path) -> str:
