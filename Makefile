@@ -1,0 +1,23 @@
+# Conveniences; every target is a thin wrapper around a script.
+.PHONY: demo test test-all bench bench-executor bench-server
+
+demo:
+	./scripts/demo
+
+test:
+	./scripts/test
+
+test-all:
+	./scripts/test --all
+
+bench: ## runner figures of issue 7 (about 2-3 minutes)
+	./scripts/bootstrap
+	.venv/bin/python bench/runner_bench.py
+
+bench-executor:
+	./scripts/bootstrap
+	.venv/bin/python bench/executor_bench.py
+
+bench-server:
+	./scripts/bootstrap
+	.venv/bin/python bench/server_bench.py
