@@ -7,11 +7,11 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MakeContext
 
 from flomation.executor.actions.base import ActionCancelled, HardError
 from flomation.executor.actions.script import bash, javascript, python
@@ -23,6 +23,9 @@ SECRET_MESSAGE = (
     "Script body contains what looks like a literal secret — store it in environment secrets "
     "and reference it as ${secrets.NAME} from your code instead."
 )
+
+# The ``make_ctx`` fixture (tests/executor/actions/conftest.py) builds an ActionContext.
+MakeContext = Callable[..., Any]
 
 
 def kv(rows: dict[str, Any]) -> list[dict[str, Any]]:

@@ -6,11 +6,11 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
-from conftest import MakeContext
 
 from flomation.executor.actions.base import ActionCancelled, HardError
 from flomation.executor.actions.web import fetch, request
@@ -21,6 +21,9 @@ PAGE = (
     "<body><script>var x = '<p>';</script><h1>Hello</h1>\n\n\n\n<p>World &amp; all</p>"
     "</body></html>"
 )
+
+# The ``make_ctx`` fixture (tests/executor/actions/conftest.py) builds an ActionContext.
+MakeContext = Callable[..., Any]
 
 
 class _Handler(BaseHTTPRequestHandler):
