@@ -56,6 +56,8 @@ def test_case_mapping_is_one_character_to_one_as_in_go(make_ctx: MakeCtx) -> Non
     """Non-ASCII letters map (é→É) but ß stays ß, as Go's strings.ToUpper does."""
     assert upper_case.run(make_ctx(("value", "string", "straße é")))["result"] == "STRAßE É"
     assert lower_case.run(make_ctx(("value", "string", "ÀÉ")))["result"] == "àé"
+    assert lower_case.run(make_ctx(("value", "string", "İSTANBUL")))["result"] == "istanbul"
+    assert lower_case.run(make_ctx(("value", "string", "ΟΔΟΣ")))["result"] == "οδοσ"
 
 
 def test_missing_value_is_empty_text(make_ctx: MakeCtx) -> None:

@@ -49,12 +49,23 @@ def failure(message: str) -> Outputs:
     return {"tool_result": "", "result": "", "success": False, "error": message}
 
 
+# Python's full case mapping expands these to two characters; Go's simple mapping does not.
+_SIMPLE_LOWER_EXCEPTIONS = {"\u0130": "i"}
+
+
 def simple_case(text: str, upper: bool) -> str:
-    """Go's strings.ToUpper/ToLower: one character maps to one (``ß`` stays ``ß``)."""
+    """Go's strings.ToUpper/ToLower: one character maps to one (``ß`` stays ``ß``).
+
+    Characters whose only Unicode mapping expands to several characters stay unchanged, as in
+    Go; no context rules (such as a final sigma) apply.
+    """
     if text.isascii():
         return text.upper() if upper else text.lower()
     mapped = []
     for char in text:
+        if not upper and char in _SIMPLE_LOWER_EXCEPTIONS:
+            mapped.append(_SIMPLE_LOWER_EXCEPTIONS[char])
+            continue
         changed = char.upper() if upper else char.lower()
         mapped.append(changed if len(changed) == 1 else char)
     return "".join(mapped)
