@@ -335,7 +335,7 @@ class _Run:
                 )
             mask = self._masker.mask
             async for batch in process.batches():
-                texts = [mask(line.text) for line in batch]
+                texts = [mask(text) for text in batch.lines]
                 spool.append_many(texts)
                 shipper.add_many(texts)
             exit_code = await process.wait()

@@ -1,0 +1,750 @@
+"""The runner agent: registration, claim slots, drain, crash recovery and outbox delivery.
+
+``Agent.run`` owns one TaskGroup holding every long-lived task: a heartbeat, the outbox
+delivery loop, the optional health listener, the idle watcher and exactly
+``max_concurrent_executors`` slots. A slot long-polls only while it is free, so the runner never
+runs more executions than it has slots. ``request_stop`` (wired to SIGTERM/SIGINT by the CLI)
+starts a drain: claiming stops at once, running executions get ``drain_timeout_s`` to finish,
+then they are stopped (TERM, grace, KILL); their results go to the outbox, which is flushed
+briefly before the agent returns. A second request skips the wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.metadata
+import json
+import os
+import random
+import shutil
+import time
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from flomation.runner.api import (
+    ApiError,
+    ApiResponse,
+    RunnerApi,
+    client_ssl_context,
+    execution_path,
+    registration_body,
+)
+from flomation.runner.backoff import backoff_s
+from flomation.runner.config import RunnerConfig, runner_environment, secret_values
+from flomation.runner.execution import (
+    ExecutionControl,
+    ExecutionReport,
+    ExecutionSettings,
+    run_execution,
+)
+from flomation.runner.health import HealthServer, OutboxGauges, RunnerMetrics, RunnerStatus
+from flomation.runner.identity import LoadedKey
+from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
+from flomation.runner.masking import SecretMasker
+from flomation.runner.outbox import Outbox, OutboxEntry
+from flomation.runner.outcome import OutcomeKind, StopReason, failure_outcome, result_body
+from flomation.runner.process import kill_group
+from flomation.runner.retry import (
+    Backoff,
+    PreflightError,
+    RegistrationRejectedError,
+    register_until_accepted,
+)
+from flomation.runner.workdir import (
+    ExecutorSettings,
+    TlsFiles,
+    WorkdirRetention,
+    compact_json,
+)
+
+__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "Agent", "AgentTuning"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+_T = TypeVar("_T")
+Logger = structlog.typing.FilteringBoundLogger
+RESTARTED_ERROR = "runner restarted during execution"
+
+
+@dataclass(frozen=True)
+class AgentTuning:
+    """Timings that are not user configuration (tests shorten them)."""
+
+    fast_empty_poll_s: float = 2.0  # a 204 faster than this is followed by a pause
+    empty_poll_pause_s: tuple[float, float] = (2.0, 5.0)
+    claim_backoff_s: tuple[float, float] = (1.0, 30.0)
+    registration_backoff_s: tuple[float, float] = (1.0, 60.0)
+    delivery_backoff_s: tuple[float, float] = (1.0, 300.0)
+    outbox_max_age_s: float = 24 * 3600.0
+    forbidden_attempts: int = 10
+    exit_flush_s: float = 3.0
+    disk_recheck_s: float = 5.0
+    heartbeat_s: float = 1.0
+    preflight_timeout_s: float = 60.0
+    ready_window_s: float = 60.0
+
+
+class _Stop:
+    """Drain state: first request stops claiming, second (or the deadline) stops executions."""
+
+    def __init__(self) -> None:
+        self.claims = asyncio.Event()
+        self.force = asyncio.Event()
+
+
+class Agent:
+    """One runner process's worth of work; create, then ``await run()`` for the exit code."""
+
+    def __init__(
+        self,
+        config: RunnerConfig,
+        *,
+        identifier: str,
+        key: LoadedKey,
+        environ: Mapping[str, str],
+        log: Logger | None = None,
+        tuning: AgentTuning | None = None,
+        status: RunnerStatus | None = None,
+    ) -> None:
+        self._config = config
+        self._identifier = identifier
+        self._key = key
+        self._environ = dict(environ)
+        self._log = log or structlog.get_logger("flomation.runner")
+        self._tuning = tuning or AgentTuning()
+        self.status = status or RunnerStatus()
+        self.metrics = RunnerMetrics(self.status)
+        self._stop = _Stop()
+        self._running: dict[str, ExecutionControl] = {}
+        self._delivery_wakeup = asyncio.Event()
+        self._claims_left = _claim_budget(config)
+        self._claims_in_flight = 0
+        self._last_activity_s = time.monotonic()
+        self._last_outcome: OutcomeKind | None = None
+        self._slots = max(1, config.max_concurrent_executors)
+        self._disk_low_logged = False
+        self.health_port: int | None = None
+
+    # --- public control -------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """First call: drain. Second call: stop running executions now."""
+        if not self._stop.claims.is_set():
+            self._log.info(
+                "stop requested: no new claims; draining",
+                running=len(self._running),
+                drain_timeout_s=self._config.drain_timeout_s,
+            )
+            self.status.draining = True
+            self._stop.claims.set()
+        elif not self._stop.force.is_set():
+            self._log.warning("second stop request: stopping running executions now")
+            self._stop.force.set()
+
+    async def run(self) -> int:
+        """Run until drained; the process exit code."""
+        config = self._config
+        outbox = Outbox.open(config.outbox_file)
+        try:
+            async with self._api() as api:
+                return await self._run(api, outbox)
+        finally:
+            outbox.close()
+
+    # --- orchestration --------------------------------------------------------------------
+
+    def _api(self) -> RunnerApi:
+        config = self._config
+        ssl_context = None
+        if config.tls_enabled and config.tls_cert and config.tls_key and _https(config.url):
+            # Only a server that asks for a client certificate gets one; the extra CA is added
+            # to the system trust, never replacing it.
+            ssl_context = client_ssl_context(
+                str(config.tls_ca_cert) if config.tls_ca_cert else None,
+                str(config.tls_cert),
+                str(config.tls_key),
+            )
+        return RunnerApi(
+            config.url,
+            self._identifier,
+            self._key.private_key,
+            signing_v2=config.signing_v2,
+            ssl_context=ssl_context,
+            observer=self.metrics,
+            user_agent=f"flomation-runner-python/{_version()}",
+        )
+
+    async def _run(self, api: RunnerApi, outbox: Outbox) -> int:
+        config = self._config
+        self.metrics.slots.set(self._slots)
+        self.metrics.watch_outbox(
+            lambda: OutboxGauges(outbox.depth(), outbox.oldest_age_s(time.time()) or 0.0)
+        )
+        health = HealthServer(
+            self.status, self.metrics, contact_window_s=self._tuning.ready_window_s
+        )
+        if config.health_host_port is not None:
+            host, port = config.health_host_port
+            await health.start(host, port)
+            self.health_port = health.port
+            self._log.info("health listener started", address=f"{host}:{health.port}")
+        try:
+            self._recover(outbox)
+            async with asyncio.TaskGroup() as group:
+                background = [
+                    group.create_task(self._heartbeat()),
+                    group.create_task(self._deliver(api, outbox)),
+                ]
+                exit_code = await self._register_and_work(api, outbox)
+                await self._flush(outbox)
+                for task in background:
+                    task.cancel()
+            return exit_code
+        finally:
+            await health.stop()
+
+    async def _register_and_work(self, api: RunnerApi, outbox: Outbox) -> int:
+        try:
+            registered = await self._unless_stopping(self._register(api))
+        except RegistrationRejectedError as exc:
+            self._log.error(str(exc))
+            return EXIT_CONFIG
+        if registered is None:
+            return EXIT_OK
+        self.status.registered = True
+        settings = self._execution_settings()
+        masker = SecretMasker(secret_values(self._config, self._environ))
+        retention = WorkdirRetention(
+            self._config.execution_directory, self._config.keep_failed_workdirs
+        )
+        journal = _OutboxJournal(outbox, self._delivery_wakeup)
+        async with asyncio.TaskGroup() as group:
+            if self._config.idle_timeout_s:
+                idle = group.create_task(self._idle_watch(self._config.idle_timeout_s))
+            else:
+                idle = None
+            slots = [
+                group.create_task(self._slot(n, api, settings, masker, retention, journal))
+                for n in range(self._slots)
+            ]
+            drain = group.create_task(self._drain_watch())
+            await asyncio.gather(*slots)
+            drain.cancel()
+            if idle is not None:
+                idle.cancel()
+        if self._config.once:
+            return EXIT_OK if self._last_outcome in (OutcomeKind.SUCCESS, None) else EXIT_FAILURE
+        return EXIT_OK
+
+    async def _unless_stopping(self, awaitable: Awaitable[_T]) -> _T | None:
+        """Await ``awaitable`` unless a stop is requested first (then cancel it, None)."""
+        task = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(self._stop.claims.wait())
+        try:
+            await asyncio.wait((task, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+
+    # --- registration ---------------------------------------------------------------------
+
+    async def _register(self, api: RunnerApi) -> ApiResponse:
+        tuning = self._tuning
+        backoff = Backoff(*tuning.registration_backoff_s)
+
+        async def once() -> ApiResponse:
+            executor_version, manifest = await self._preflight()
+            body = registration_body(
+                identifier=self._identifier,
+                name=self._config.name,
+                registration_code=self._config.registration_code,
+                version=_version(),
+                executor_version=executor_version,
+                manifest=manifest,
+                public_key_pem=self._key.public_key_pem,
+            )
+            return await api.register(body)
+
+        response = await register_until_accepted(once, backoff=backoff, log=self._log)
+        if response.status == 200 and not response.body.strip():
+            self._log.warning("registered, but the server could not import the manifest")
+        self._log.info(
+            "registered",
+            identifier=self._identifier,
+            known_identifier=response.status == 201,
+            slots=self._slots,
+        )
+        return response
+
+    async def _preflight(self) -> tuple[str, Any]:
+        """Run the executor's ``--version`` and ``--manifest`` in the execution directory."""
+        directory = self._config.execution_directory
+        directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+        version_output = await self._run_executor_tool("--version")
+        manifest_path = directory / "manifest.json"
+        manifest_path.unlink(missing_ok=True)
+        await self._run_executor_tool("--manifest", "manifest.json")
+        try:
+            manifest = json.loads(manifest_path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise PreflightError(f"executor manifest {manifest_path} unusable: {exc}") from exc
+        return version_output.strip(), manifest
+
+    async def _run_executor_tool(self, *args: str) -> str:
+        argv = [*self._config.executable, *args]
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=self._config.execution_directory,
+                env=runner_environment(self._environ),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise PreflightError(f"cannot run executor {argv[0]!r}: {exc}") from exc
+        try:
+            async with asyncio.timeout(self._tuning.preflight_timeout_s):
+                output, _ = await process.communicate()
+        except TimeoutError as exc:
+            kill_group(process.pid)
+            await process.wait()
+            raise PreflightError(f"executor {' '.join(args)} timed out") from exc
+        if process.returncode != 0:
+            raise PreflightError(
+                f"executor {' '.join(args)} exited with {process.returncode}: "
+                f"{output.decode('utf-8', 'replace').strip()[:200]}"
+            )
+        return output.decode("utf-8", "replace")
+
+    # --- claiming -------------------------------------------------------------------------
+
+    def _take_claim_budget(self) -> bool:
+        if self._claims_left is None:
+            return True
+        if self._claims_left <= 0:
+            return False
+        self._claims_left -= 1
+        return True
+
+    def _return_claim_budget(self) -> None:
+        if self._claims_left is not None:
+            self._claims_left += 1
+
+    async def _slot(
+        self,
+        index: int,
+        api: RunnerApi,
+        settings: ExecutionSettings,
+        masker: SecretMasker,
+        retention: WorkdirRetention,
+        journal: _OutboxJournal,
+    ) -> None:
+        tuning = self._tuning
+        backoff = Backoff(*tuning.claim_backoff_s)
+        log = self._log.bind(slot=index)
+        while not self._stop.claims.is_set():
+            if not self._disk_has_room():
+                await self._pause(tuning.disk_recheck_s)
+                continue
+            if not self._take_claim_budget():
+                return
+            started_s = time.monotonic()
+            try:
+                response = await self._unless_stopping(api.claim())
+            except ApiError as exc:
+                self._return_claim_budget()
+                self.metrics.claims.labels("error").inc()
+                delay_s = backoff.next_delay_s()
+                log.warning("claim failed", error=str(exc), retry_in_s=round(delay_s, 1))
+                await self._pause(delay_s)
+                continue
+            if response is None:
+                self._return_claim_budget()
+                return
+            if response.status == 200:
+                backoff.reset()
+                self.metrics.claims.labels("work").inc()
+                await self._execute(response, api, settings, masker, retention, journal, log)
+                continue
+            self._return_claim_budget()
+            if response.status == 204:
+                backoff.reset()
+                self.metrics.claims.labels("empty").inc()
+                if time.monotonic() - started_s < tuning.fast_empty_poll_s:
+                    await self._pause(random.uniform(*tuning.empty_poll_pause_s))
+                continue
+            self.metrics.claims.labels(str(response.status)).inc()
+            delay_s = backoff.next_delay_s()
+            if response.status == 403:
+                log.warning(
+                    "claim refused (403); if this runner's key was replaced, delete flo.state "
+                    "to enrol with a new identifier",
+                    retry_in_s=round(delay_s, 1),
+                )
+            elif response.status == 404:
+                log.error(
+                    "claim endpoint not found (404): the server does not support long-polling",
+                    retry_in_s=round(delay_s, 1),
+                )
+            else:
+                log.warning("claim failed", status=response.status, retry_in_s=round(delay_s, 1))
+            await self._pause(delay_s)
+
+    async def _pause(self, delay_s: float) -> None:
+        """Sleep, but wake up at once when a stop is requested."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay_s):
+                await self._stop.claims.wait()
+
+    def _disk_has_room(self) -> bool:
+        minimum = self._config.min_free_disk_bytes
+        try:
+            free = shutil.disk_usage(self._config.execution_directory).free
+        except OSError:
+            return True
+        ok = free >= minimum
+        self.status.disk_ok = ok
+        if not ok and not self._disk_low_logged:
+            self._log.error(
+                "free disk space below the threshold; not claiming work",
+                free_bytes=free,
+                min_free_disk_bytes=minimum,
+                directory=str(self._config.execution_directory),
+            )
+        elif ok and self._disk_low_logged:
+            self._log.info("free disk space back above the threshold; claiming again")
+        self._disk_low_logged = not ok
+        return ok
+
+    async def _execute(
+        self,
+        response: ApiResponse,
+        api: RunnerApi,
+        settings: ExecutionSettings,
+        masker: SecretMasker,
+        retention: WorkdirRetention,
+        journal: _OutboxJournal,
+        log: Logger,
+    ) -> None:
+        claim = response.json()
+        control = ExecutionControl()
+        key = f"claim-{id(control)}"
+        self._running[key] = control
+        self.metrics.running.set(len(self._running))
+        self._last_activity_s = time.monotonic()
+        try:
+            report = await run_execution(
+                claim,
+                settings=settings,
+                api=api,
+                journal=journal,
+                masker=masker,
+                retention=retention,
+                control=control,
+                log=log,
+            )
+        finally:
+            del self._running[key]
+            self.metrics.running.set(len(self._running))
+            self._last_activity_s = time.monotonic()
+        self._account(report)
+
+    def _account(self, report: ExecutionReport) -> None:
+        if report.kind is not None:
+            self.metrics.results.labels(report.kind.value).inc()
+            self._last_outcome = report.kind
+        else:
+            self.metrics.results.labels("not_reported").inc()
+            self._last_outcome = OutcomeKind.FAIL
+        stats = report.log_stats
+        if stats is not None:
+            self.metrics.log_lines_shipped.inc(stats.lines_sent)
+            self.metrics.log_bytes_shipped.inc(stats.bytes_sent)
+            self.metrics.log_lines_dropped.inc(stats.lines_dropped)
+        if self._claims_left == 0 and not self._running:
+            self._log.info("execution limit reached; exiting")
+            self._stop.claims.set()
+
+    def _execution_settings(self) -> ExecutionSettings:
+        config = self._config
+        tls = None
+        if config.tls_enabled:
+            tls = TlsFiles(
+                ca_cert=str(config.tls_ca_cert or ""),
+                cert=str(config.tls_cert or ""),
+                key=str(config.tls_key or ""),
+                api_url=config.tls_api_url or "",
+            )
+        return ExecutionSettings(
+            execution_root=config.execution_directory,
+            executor=ExecutorSettings(
+                executable=config.executable,
+                api_url=config.url.rstrip("/"),
+                runner_name=config.name,
+                runner_identifier=self._identifier,
+                key_path=self._key.path,
+                tls=tls,
+            ),
+            environment=runner_environment(self._environ),
+            kill_grace_s=config.kill_grace_s,
+            status_poll_interval_s=config.status_poll_interval_s,
+            execution_timeout_s=config.execution_timeout_s or None,
+            log_flush_interval_s=config.log_flush_interval_s,
+            log_batch_max_bytes=config.log_batch_max_bytes,
+            log_queue_max_bytes=config.log_queue_max_bytes,
+            max_line_bytes=config.max_line_bytes,
+            max_result_log_bytes=config.max_result_log_bytes,
+        )
+
+    # --- drain, idle, heartbeat -----------------------------------------------------------
+
+    async def _drain_watch(self) -> None:
+        """After a stop request: wait for running executions, then stop what is left."""
+        await self._stop.claims.wait()
+        if self._running:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._config.drain_timeout_s):
+                    await self._stop.force.wait()
+        for control in list(self._running.values()):
+            control.stop(StopReason.SHUTDOWN)
+
+    async def _idle_watch(self, idle_timeout_s: float) -> None:
+        while not self._stop.claims.is_set():
+            idle_s = time.monotonic() - self._last_activity_s
+            if not self._running and idle_s >= idle_timeout_s:
+                self._log.info("idle timeout reached; exiting", idle_timeout_s=idle_timeout_s)
+                self.request_stop()
+                return
+            await self._pause(max(0.05, idle_timeout_s - idle_s))
+
+    async def _heartbeat(self) -> None:
+        while True:
+            self.status.beat()
+            await asyncio.sleep(self._tuning.heartbeat_s)
+
+    # --- outbox ---------------------------------------------------------------------------
+
+    def _recover(self, outbox: Outbox) -> None:
+        """Report executions a previous run of this runner left in flight (crash recovery)."""
+        for record in outbox.journal_inflight():
+            log = self._log.bind(execution_id=record.execution_id, flo_id=record.flo_id)
+            if record.pgid is not None and _group_belongs_to(record.pgid, record.work_dir):
+                kill_group(record.pgid)
+                log.warning("killed the leftover executor process group", pgid=record.pgid)
+            if not outbox.has_result(record.execution_id):
+                output = _read_spool(
+                    record.work_dir / SPOOL_FILE_NAME, self._config.max_result_log_bytes
+                )
+                body = result_body(failure_outcome(RESTARTED_ERROR, output), output)
+                path = execution_path(record.execution_id)
+                outbox.put(record.execution_id, "result", path, compact_json(body))
+                log.warning("reporting an execution interrupted by a runner restart")
+            outbox.journal_finish(record.execution_id)
+
+    async def _deliver(self, api: RunnerApi, outbox: Outbox) -> None:
+        """Deliver due outbox entries forever; wakes on new entries."""
+        while True:
+            self._delivery_wakeup.clear()
+            progressed = await self._deliver_due(api, outbox)
+            if progressed:
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._delivery_wakeup.wait()
+
+    async def _deliver_due(self, api: RunnerApi, outbox: Outbox) -> bool:
+        """One pass over the due entries; True when something was delivered or given up."""
+        progressed = False
+        for entry in await asyncio.to_thread(outbox.due, time.time()):
+            delivered = await self._deliver_one(api, outbox, entry)
+            if delivered is None:
+                return progressed  # no answer at all: the API is unreachable, back off
+            progressed = progressed or delivered
+        return progressed
+
+    async def _deliver_one(self, api: RunnerApi, outbox: Outbox, entry: OutboxEntry) -> bool | None:
+        tuning = self._tuning
+        log = self._log.bind(execution_id=entry.execution_id)
+        if time.time() - entry.created_at > tuning.outbox_max_age_s:
+            await asyncio.to_thread(outbox.mark_dead, entry.id, "outbox age limit reached")
+            self.metrics.outbox_dead.inc()
+            log.error("result given up: older than the outbox age limit")
+            return True
+        body = entry.body
+        try:
+            response = await api.send(entry.method, entry.path, body, endpoint="result")
+            while response.status == 413 and _is_result(entry.path):
+                smaller = _shrink_result(body)
+                if smaller is None:
+                    break
+                body = smaller
+                response = await api.send(entry.method, entry.path, body, endpoint="result")
+        except ApiError as exc:
+            await self._retry_later(outbox, entry, f"no answer: {exc}")
+            return None
+        status = response.status
+        if status == 200:
+            await asyncio.to_thread(outbox.mark_delivered, entry.id)
+            log.info("result delivered", attempts=entry.attempts + 1)
+            return True
+        if status == 404:
+            await asyncio.to_thread(
+                outbox.mark_dead, entry.id, "execution unknown to the server (404)"
+            )
+            self.metrics.outbox_dead.inc()
+            log.error("result given up: the server does not know this execution (404)")
+            return True
+        if status == 403 and entry.attempts + 1 >= tuning.forbidden_attempts:
+            await asyncio.to_thread(
+                outbox.mark_dead, entry.id, f"refused (403) {tuning.forbidden_attempts} times"
+            )
+            self.metrics.outbox_dead.inc()
+            log.error("result given up: refused (403) repeatedly")
+            return True
+        await self._retry_later(outbox, entry, f"HTTP {status}")
+        return False
+
+    async def _retry_later(self, outbox: Outbox, entry: OutboxEntry, reason: str) -> None:
+        base_s, cap_s = self._tuning.delivery_backoff_s
+        delay_s = backoff_s(entry.attempts, base_s=base_s, cap_s=cap_s)
+        next_attempt_at = time.time() + delay_s
+        await asyncio.to_thread(outbox.mark_failed_attempt, entry.id, reason, next_attempt_at)
+        self._log.warning(
+            "result delivery failed; will retry",
+            execution_id=entry.execution_id,
+            reason=reason,
+            retry_in_s=round(delay_s, 1),
+        )
+
+    async def _flush(self, outbox: Outbox) -> None:
+        """Give pending results a short chance to go out before exiting."""
+        if outbox.depth() == 0:
+            return
+        self._delivery_wakeup.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._tuning.exit_flush_s):
+                while outbox.depth() > 0:
+                    await asyncio.sleep(0.05)
+        if outbox.depth():
+            self._log.warning(
+                "exiting with undelivered results; they are sent at the next start",
+                pending=outbox.depth(),
+            )
+
+
+class _OutboxJournal:
+    """The execution's journal and result store, backed by the durable outbox."""
+
+    def __init__(self, outbox: Outbox, wakeup: asyncio.Event) -> None:
+        self._outbox = outbox
+        self._wakeup = wakeup
+
+    async def started(
+        self, execution_id: str, flo_id: str, workdir: Path, pgid: int | None
+    ) -> None:
+        await asyncio.to_thread(
+            self._outbox.journal_start, execution_id, flo_id, workdir, pgid, pgid, time.time()
+        )
+
+    async def store_result(self, execution_id: str, body: bytes) -> None:
+        path = execution_path(execution_id)
+        await asyncio.to_thread(self._outbox.put, execution_id, "result", path, body)
+        self._wakeup.set()
+
+    async def finished(self, execution_id: str) -> None:
+        await asyncio.to_thread(self._outbox.journal_finish, execution_id)
+
+
+def _claim_budget(config: RunnerConfig) -> int | None:
+    if config.once:
+        return 1
+    return config.max_executions or None
+
+
+def _https(url: str) -> bool:
+    return url.lower().startswith("https://")
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("flomation-runner")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def _is_result(path: str) -> bool:
+    return path.startswith("/api/v1/execution/") and path.count("/") == 4
+
+
+def _shrink_result(body: bytes) -> bytes | None:
+    """The result with ``state.logs`` halved (head and tail kept), or None if nothing to cut."""
+    try:
+        result = json.loads(body)
+        logs = result["state"]["logs"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(logs, str) or len(logs) < 1024:
+        return None
+    keep = len(logs) // 4
+    omitted = len(logs) - 2 * keep
+    result["state"]["logs"] = "\n".join((logs[:keep], truncation_marker(omitted), logs[-keep:]))
+    return compact_json(result)
+
+
+def _group_belongs_to(pgid: int, workdir: Path) -> bool:
+    """True when some process of group ``pgid`` still runs inside ``workdir``."""
+    proc = Path("/proc")
+    try:
+        entries = list(proc.iterdir())
+    except OSError:
+        return False
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) != pgid:
+                continue
+            cwd = (entry / "cwd").readlink()
+        except (OSError, ValueError, IndexError):
+            continue
+        if cwd == workdir or workdir in cwd.parents:
+            return True
+    return False
+
+
+def _read_spool(path: Path, max_bytes: int) -> str:
+    """What a dead execution's output spool holds, head and tail kept when too large."""
+    try:
+        with path.open("rb") as spool:
+            size = os.fstat(spool.fileno()).st_size
+            if size <= max_bytes:
+                return spool.read().decode("utf-8", "replace").removesuffix("\n")
+            head = spool.read(max_bytes // 2)
+            spool.seek(size - max_bytes // 2)
+            tail = spool.read()
+    except OSError:
+        return ""
+    omitted = size - len(head) - len(tail)
+    return "\n".join(
+        (
+            head.decode("utf-8", "ignore"),
+            truncation_marker(omitted),
+            tail.decode("utf-8", "ignore").removesuffix("\n"),
+        )
+    )
