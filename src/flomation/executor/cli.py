@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
-from pathlib import Path
-from typing import Any
 
 from flomation.executor.signals import CancelSignals
+
+# typing and pathlib are not imported at run time on the --version path (start-up budget).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["executor_version", "main"]
 
@@ -30,14 +32,15 @@ def executor_version() -> str:
     prefix = _DISTRIBUTION + "-"
     for entry in sys.path:
         try:
-            names = [path.name for path in Path(entry or ".").iterdir()]
+            names = os.listdir(entry or ".")  # noqa: PTH208 - pathlib is slower to import
         except OSError:
             continue
         for name in names:
             if not (name.startswith(prefix) and name.endswith(".dist-info")):
                 continue
+            metadata_path = os.path.join(entry, name, "METADATA")  # noqa: PTH118
             try:
-                with (Path(entry) / name / "METADATA").open(encoding="utf-8") as metadata:
+                with open(metadata_path, encoding="utf-8") as metadata:
                     for line in metadata:
                         if line.startswith("Version:"):
                             return line.split(":", 1)[1].strip()
@@ -78,16 +81,17 @@ def _main(signals: CancelSignals, argv: list[str]) -> int:
         _write_stderr(f"{error}\n{usage_text()}")
         return FlagError.exit_code
 
-    from flomation.executor.events import Logger
-
-    logger = Logger(json_format=str(options["output"]).lower() == "json")
     version = executor_version()
     if options["version"]:
+        # Nothing is logged before this point, so choosing the log format (step 3) can wait.
         try:
             os.write(1, version.encode("utf-8"))
         except OSError:
             pass
         return 0
+    from flomation.executor.events import Logger
+
+    logger = Logger(json_format=str(options["output"]).lower() == "json")
     signals.attach_logger(logger)
     logger.log(
         "info",
@@ -105,6 +109,8 @@ def _main(signals: CancelSignals, argv: list[str]) -> int:
 
 
 def _write_manifest(logger: Any, path: str) -> int:
+    from pathlib import Path
+
     from flomation.executor.manifest import write_manifest
     from flomation.executor.registry import Registry
 
@@ -116,6 +122,8 @@ def _write_manifest(logger: Any, path: str) -> int:
 
 
 def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) -> int:
+    from pathlib import Path
+
     from flomation.executor.flags import usage_text
     from flomation.executor.flow import FlowError, load_flow
 
@@ -129,7 +137,7 @@ def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) ->
     except FlowError as error:
         logger.log("error", "Unable to load flow", error=str(error))
         return 1
-    execution_id = str(options["id"]) or str(uuid.uuid4())
+    execution_id = str(options["id"]) or _random_uuid()
     environment = None
     if options["environment"] != "default":
         try:
@@ -162,6 +170,12 @@ def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) ->
     )
 
 
+def _random_uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
 def _environment_client(logger: Any, options: dict[str, str | bool], execution_id: str) -> Any:
     from flomation.executor.environment import EnvironmentClient
 
@@ -179,6 +193,8 @@ def _environment_client(logger: Any, options: dict[str, str | bool], execution_i
 
 
 def _inject_trigger_data(logger: Any, flow: Any, path: str) -> None:
+    from pathlib import Path
+
     if not path:
         return
     import json
@@ -208,6 +224,8 @@ def _inject_trigger_data(logger: Any, flow: Any, path: str) -> None:
 
 
 def _read_context(logger: Any, path: str) -> Any:
+    from pathlib import Path
+
     if not path:
         return None
     from flomation.executor.context import ContextError, load_context
@@ -232,6 +250,8 @@ def _execute(
     environment: Any,
     checkpoint: Any,
 ) -> int:
+    from pathlib import Path
+
     from flomation.executor.engine import (
         STATUS_FAILED,
         Engine,

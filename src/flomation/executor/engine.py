@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -304,6 +303,8 @@ class Engine:
             error = ExecutionError(f"{type(failure).__name__}: {failure}", None)
             fields: dict[str, Any] = {"error": error.message}
             if self._debug:
+                import traceback
+
                 fields["traceback"] = traceback.format_exc()
             self.logger.log("error", "Error executing flow", **fields)
         return self._result(error, suspended=suspended, cancelled=self.cancel_event.is_set())
@@ -478,6 +479,8 @@ class Engine:
             duration_ms = int((time.perf_counter() - started) * 1000)
             message = f"internal error: {type(failure).__name__}: {failure}"
             if self._debug:
+                import traceback
+
                 self.logger.log(
                     "debug", "action traceback", id=node.id, traceback=traceback.format_exc()
                 )

@@ -8,6 +8,7 @@ a buffered stream), and a closed pipe on the other end is ignored.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,9 +48,9 @@ def _write_all(fd: int, data: bytes) -> bool:
     return True
 
 
-def _local_time() -> str:
+def _local_time(epoch_s: int) -> str:
     """RFC 3339 local time with seconds; ``Z`` for UTC like Go's formatter."""
-    text = datetime.now().astimezone().isoformat(timespec="seconds")
+    text = datetime.fromtimestamp(epoch_s).astimezone().isoformat(timespec="seconds")
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -70,6 +71,16 @@ class Logger:
         self._json = json_format
         self._threshold = _LEVELS[level]
         self._fd = fd
+        # The time text changes once a second; busy flows log thousands of lines a second.
+        self._time_second = -1
+        self._time_text = ""
+
+    def _now(self) -> str:
+        second = int(time.time())
+        if second != self._time_second:
+            self._time_second = second
+            self._time_text = _local_time(second)
+        return self._time_text
 
     def set_level(self, level: str) -> None:
         """Change the minimum level written (``debug`` or ``info``)."""
@@ -83,7 +94,7 @@ class Logger:
         """Write one line at ``level`` (debug, info, warning, error, fatal)."""
         if _LEVELS[level] < self._threshold:
             return
-        now = _local_time()
+        now = self._now()
         if self._json:
             entry = {key: _log_value(value) for key, value in fields.items()}
             entry.update(level=level, msg=message, time=now)

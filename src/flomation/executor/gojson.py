@@ -43,9 +43,14 @@ class RawJSON:
 
 def go_json_string(text: str) -> str:
     """A quoted JSON string literal with Go's escaping."""
-    if not text.isascii():
-        text = _SURROGATE.sub("\ufffd", text)
-    encoded: str = _encode_string(text)
+    if text.isascii():
+        # Hot path (every key and value of every event): substring tests are much cheaper
+        # than str.translate, and most texts contain none of the HTML characters.
+        encoded: str = _encode_string(text)
+        if "<" in encoded or ">" in encoded or "&" in encoded:
+            return encoded.translate(_HTML_ESCAPES)
+        return encoded
+    encoded = _encode_string(_SURROGATE.sub("\ufffd", text))
     return encoded.translate(_HTML_ESCAPES)
 
 
@@ -86,40 +91,70 @@ def go_json_fields(fields: Iterable[tuple[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _sorted_items(value: dict[Any, Any]) -> list[tuple[Any, Any]]:
+    try:
+        # JSON keys are distinct strings, so comparing the pairs never reaches the values.
+        return sorted(value.items())
+    except TypeError:
+        return sorted(value.items(), key=lambda kv: str(kv[0]))
+
+
 def _encode(value: Any, parts: list[str], sort_keys: bool) -> None:
-    if value is None:
+    kind = type(value)
+    if kind is str:
+        parts.append(go_json_string(value))
+    elif value is None:
         parts.append("null")
     elif value is True:
         parts.append("true")
     elif value is False:
         parts.append("false")
+    elif kind is int:
+        parts.append(str(value))
+    elif kind is dict:
+        _encode_object(value, parts, sort_keys)
+    elif kind is list or kind is tuple:
+        _encode_array(value, parts, sort_keys)
     elif isinstance(value, str):
         parts.append(go_json_string(value))
     elif isinstance(value, int):
-        parts.append(str(value))
+        parts.append(str(int(value)))
     elif isinstance(value, float):
         parts.append(go_float(value))
     elif isinstance(value, dict):
-        items = sorted(value.items(), key=lambda kv: str(kv[0])) if sort_keys else value.items()
-        parts.append("{")
-        for index, (key, item) in enumerate(items):
-            if index:
-                parts.append(",")
-            parts.append(go_json_string(str(key)))
-            parts.append(":")
-            _encode(item, parts, sort_keys)
-        parts.append("}")
+        _encode_object(value, parts, sort_keys)
     elif isinstance(value, list | tuple):
-        parts.append("[")
-        for index, item in enumerate(value):
-            if index:
-                parts.append(",")
-            _encode(item, parts, sort_keys)
-        parts.append("]")
+        _encode_array(value, parts, sort_keys)
     elif isinstance(value, RawJSON):
         parts.append(value.text)
     else:
         parts.append(go_json_string(str(value)))
+
+
+def _encode_object(value: dict[Any, Any], parts: list[str], sort_keys: bool) -> None:
+    if not value:
+        parts.append("{}")
+        return
+    separator = "{"
+    for key, item in _sorted_items(value) if sort_keys else value.items():
+        parts.append(separator)
+        separator = ","
+        parts.append(go_json_string(key if type(key) is str else str(key)))
+        parts.append(":")
+        _encode(item, parts, sort_keys)
+    parts.append("}")
+
+
+def _encode_array(value: list[Any] | tuple[Any, ...], parts: list[str], sort_keys: bool) -> None:
+    if not value:
+        parts.append("[]")
+        return
+    separator = "["
+    for item in value:
+        parts.append(separator)
+        separator = ","
+        _encode(item, parts, sort_keys)
+    parts.append("]")
 
 
 def _go_text_float(value: float) -> str:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
-from typing import Protocol
+
+# typing is not imported at run time: this module is on the --version start-up path.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from flomation.executor.events import Logger
 
 __all__ = ["CancelSignals"]
 
 _SIGNAL_NAMES = {signal.SIGTERM: "terminated", signal.SIGINT: "interrupt"}
-
-
-class _Log(Protocol):
-    def log(self, level: str, message: str, **fields: object) -> None: ...
 
 
 class CancelSignals:
@@ -27,7 +27,7 @@ class CancelSignals:
 
     def __init__(self) -> None:
         self.cancel_event = threading.Event()
-        self._logger: _Log | None = None
+        self._logger: Logger | None = None
         self._received: str | None = None
         self._logged = False
 
@@ -36,7 +36,7 @@ class CancelSignals:
         for signum in _SIGNAL_NAMES:
             signal.signal(signum, self._handle)
 
-    def attach_logger(self, logger: _Log) -> None:
+    def attach_logger(self, logger: Logger) -> None:
         """Log through ``logger`` from now on (and log a signal that arrived before)."""
         self._logger = logger
         self._log_once()
