@@ -322,3 +322,4 @@ def test_unreachable_api_is_unresolved() -> None:
     )
     assert env.resolve("env", "FOO") is None
     assert logs.lines[0][1] == "unable to resolve environment value"
+    assert logs.lines[0][2]["error"].endswith("/environment/prod: Connection refused")

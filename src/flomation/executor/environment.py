@@ -46,6 +46,14 @@ def _segment(text: str) -> str:
     return quote(text, safe=_SEGMENT_SAFE)
 
 
+def _reason(exc: BaseException) -> str:
+    """A short cause: ``Connection refused`` rather than ``<urlopen error [Errno 111] ...>``."""
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason) or type(reason).__name__
+
+
 def _render(value: Any) -> str:
     """Substitution rendering (§5.4): null -> "", a string as is, anything else Go-JSON."""
     if value is None:
@@ -185,8 +193,7 @@ class EnvironmentClient:
             exc.close()
             raise _LookupError(f"{where}: HTTP {exc.code}") from exc
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            raise _LookupError(f"{where}: {reason}") from exc
+            raise _LookupError(f"{where}: {_reason(exc)}") from exc
         try:
             body = json.loads(raw)
         except ValueError as exc:
@@ -244,7 +251,8 @@ class EnvironmentClient:
             )
             return None
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            self._log("error", "unable to obtain identity token", error=f"POST {url}: {reason}")
+            self._log(
+                "error", "unable to obtain identity token", error=f"POST {url}: {_reason(exc)}"
+            )
             return None
         return token

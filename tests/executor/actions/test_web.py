@@ -333,3 +333,18 @@ def test_fetch_cancellation(make_ctx: MakeContext, base_url: str) -> None:
     with pytest.raises(ActionCancelled):
         fetch.run(ctx)
     assert time.monotonic() - started < 2
+
+
+def test_request_escapes_target_and_sends_utf8_headers(
+    make_ctx: MakeContext, base_url: str
+) -> None:
+    """Spaces and non-ASCII in the URL are percent-encoded; header values go out as UTF-8."""
+    ctx = make_ctx(
+        ("method", "string", "GET"),
+        ("url", "string", f"{base_url}/echo/ä b?q=ü"),
+        ("headers", "text", "X-Name: Zoë"),
+    )
+    echo = json.loads(request.run(ctx)["response_body"])
+    assert echo["path"] == "/echo/%C3%A4%20b?q=%C3%BC"
+    # http.server decodes header bytes as Latin-1.
+    assert echo["headers"]["X-Name"] == "Zoë".encode().decode("latin-1")

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from flomation.executor.actions.base import ActionCancelled
 
@@ -30,6 +30,7 @@ _DEADLINE_EXCEEDED = "context deadline exceeded (Client.Timeout exceeded while a
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Headers Go drops when a redirect leaves the original host.
 _SENSITIVE_HEADERS = frozenset({"Authorization", "Www-Authenticate", "Cookie", "Cookie2"})
+_TARGET_SAFE = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 _TOKEN_CHARS = frozenset(
     "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
@@ -61,6 +62,11 @@ def canonical_header_name(name: str) -> str:
         chars.append(char.upper() if upper else char.lower())
         upper = char == "-"
     return "".join(chars)
+
+
+def _escape(text: str) -> str:
+    """Percent-encode spaces, controls and non-ASCII; existing escapes and punctuation stay."""
+    return quote(text, safe=_TARGET_SAFE)
 
 
 def _go_op(method: str) -> str:
@@ -150,14 +156,16 @@ class _Exchange:
             if self._aborted:
                 raise TransferError("aborted")
             self._connection = connection
-        target = parts.path or "/"
+        target = _escape(parts.path) or "/"
         if parts.query:
-            target += "?" + parts.query
+            target += "?" + _escape(parts.query)
         return connection, target
 
     def _exchange(self, request: _Request) -> tuple[int, list[tuple[str, str]], bytes]:
         connection, target = self._open(request.url)
-        connection.request(request.method, target, body=request.body, headers=request.headers)
+        # Values go out as UTF-8 bytes, as Go sends them (http.client would insist on Latin-1).
+        wire_headers = {name: value.encode("utf-8") for name, value in request.headers.items()}
+        connection.request(request.method, target, body=request.body, headers=wire_headers)
         reply = connection.getresponse()
         headers = [(canonical_header_name(name), value) for name, value in reply.getheaders()]
         chunks: list[bytes] = []
