@@ -89,6 +89,18 @@ async def test_full_queue_drops_oldest_and_the_next_batch_carries_a_marker() -> 
     assert shipper.stats.lines_sent == 11
 
 
+async def test_overflow_drops_whole_oldest_chunks_first() -> None:
+    """Bulk-added chunks are dropped oldest first and the newest lines stay queued in order."""
+    recorder = Recorder()
+    shipper = LogShipper(recorder, flush_interval_s=0, max_queue_bytes=130)
+    lines = [f"line-{index:05d}" for index in range(20)]
+    for start in range(0, 20, 5):
+        shipper.add_many(lines[start : start + 5])
+    assert (shipper.queued_lines, shipper.stats.lines_dropped) == (10, 10)
+    await shipper.close(timeout_s=5)
+    assert recorder.calls == [[drop_marker(10), *lines[10:]]]
+
+
 async def test_retry_then_success_delivers_the_same_batch() -> None:
     """A RETRY answer resends the same batch after a short delay."""
     recorder = Recorder([SendOutcome.RETRY, SendOutcome.SENT])

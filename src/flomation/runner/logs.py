@@ -14,12 +14,15 @@ keeps ``add`` cheap; the spool measures exact bytes.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import enum
+import operator
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import BinaryIO
 
@@ -64,6 +67,18 @@ class ShipperStats:
 SendBatch = Callable[[list[str]], Awaitable[SendOutcome]]
 
 
+def _count_fitting(line_lengths: Iterable[int], count: int, room: int) -> int:
+    """How many of ``count`` lines, taken in order, fit in ``room`` bytes (C-speed loops)."""
+    totals = list(
+        map(
+            operator.add,
+            accumulate(line_lengths),
+            range(_LINE_OVERHEAD, _LINE_OVERHEAD * count + 1, _LINE_OVERHEAD),
+        )
+    )
+    return bisect.bisect_right(totals, room)
+
+
 def drop_marker(count: int) -> str:
     """The line that tells live viewers how many lines they missed."""
     return (
@@ -98,7 +113,11 @@ class LogShipper:
         self._max_batch_bytes = max_batch_bytes
         self._max_queue_bytes = max_queue_bytes
         self._retry_delays_s = tuple(retry_delays_s)
-        self._queue: deque[str] = deque()
+        # The queue holds chunks (lists of lines, as added) so that bulk producers and the
+        # sender move whole lists instead of single lines; sizes are kept per chunk.
+        self._chunks: deque[list[str]] = deque()
+        self._chunk_sizes: deque[int] = deque()
+        self._queued_lines = 0
         self._queued_bytes = 0
         self._first_queued_at = 0.0  # time.monotonic() when the oldest queued line arrived
         self._in_flight: list[str] = []
@@ -114,27 +133,31 @@ class LogShipper:
     @property
     def queued_lines(self) -> int:
         """Lines waiting to be sent (the batch in flight excluded)."""
-        return len(self._queue)
+        return self._queued_lines
 
     def add(self, line: str) -> None:
         """Queue one line for the live stream; never blocks, drops the oldest lines when full."""
-        queue = self._queue
-        if not queue:
+        self._enqueue([line], len(line) + _LINE_OVERHEAD)
+
+    def add_many(self, lines: Sequence[str]) -> None:
+        """Queue several lines at once (same rules as :meth:`add`, much cheaper per line)."""
+        if lines:
+            self._enqueue(list(lines), sum(map(len, lines)) + _LINE_OVERHEAD * len(lines))
+
+    def _enqueue(self, lines: list[str], size: int) -> None:
+        if not self._chunks:
             self._first_queued_at = time.monotonic()
             self._wakeup.set()
-        queue.append(line)
+        self._chunks.append(lines)
+        self._chunk_sizes.append(size)
+        self._queued_lines += len(lines)
         before = self._queued_bytes
-        after = before + len(line) + _LINE_OVERHEAD
+        after = before + size
         self._queued_bytes = after
         if before < self._max_batch_bytes <= after:
             self._wakeup.set()
         if after > self._max_queue_bytes:
             self._drop_oldest()
-
-    def add_many(self, lines: Sequence[str]) -> None:
-        """Queue several lines (same rules as :meth:`add`)."""
-        for line in lines:
-            self.add(line)
 
     async def run(self) -> None:
         """The sender loop; returns after :meth:`close` once flushed or out of time."""
@@ -170,9 +193,9 @@ class LogShipper:
             await self.run()  # run() was never started: flush from here
 
     async def _send_loop(self) -> None:
-        queue = self._queue
+        chunks = self._chunks
         while True:
-            if not queue:
+            if not chunks:
                 if self._closing:
                     return
                 self._wakeup.clear()
@@ -190,18 +213,30 @@ class LogShipper:
 
     def _take_batch(self) -> list[str]:
         """Oldest queued lines up to max_batch_bytes (at least one line)."""
-        queue = self._queue
-        batch = [queue.popleft()]
-        size = len(batch[0]) + _LINE_OVERHEAD
+        chunks, sizes = self._chunks, self._chunk_sizes
+        batch: list[str] = []
+        size = 0
         limit = self._max_batch_bytes
-        while queue:
-            line_size = len(queue[0]) + _LINE_OVERHEAD
-            if size + line_size > limit:
-                break
-            batch.append(queue.popleft())
-            size += line_size
+        while chunks:
+            chunk_size = sizes[0]
+            if size + chunk_size <= limit:
+                batch.extend(chunks.popleft())
+                sizes.popleft()
+                size += chunk_size
+                continue
+            # Only part of the next chunk fits: split it (an over-large line goes alone).
+            chunk = chunks[0]
+            count = _count_fitting(map(len, chunk), len(chunk), limit - size) or int(not batch)
+            if count:
+                part_size = sum(map(len, chunk[:count])) + _LINE_OVERHEAD * count
+                batch.extend(chunk[:count])
+                chunks[0] = chunk[count:]
+                sizes[0] = chunk_size - part_size
+                size += part_size
+            break
         self._queued_bytes -= size
-        if queue:
+        self._queued_lines -= len(batch)
+        if chunks:
             self._first_queued_at = time.monotonic()
         return batch
 
@@ -235,20 +270,30 @@ class LogShipper:
             return SendOutcome.RETRY
 
     def _drop_oldest(self) -> None:
-        queue = self._queue
+        """Drop whole oldest chunks, then lines of the last chunk, until the queue fits."""
+        chunks, sizes = self._chunks, self._chunk_sizes
         dropped = 0
-        size = self._queued_bytes
-        while size > self._max_queue_bytes and len(queue) > 1:
-            size -= len(queue.popleft()) + _LINE_OVERHEAD
-            dropped += 1
-        self._queued_bytes = size
+        while self._queued_bytes > self._max_queue_bytes and len(chunks) > 1:
+            dropped += len(chunks.popleft())
+            self._queued_bytes -= sizes.popleft()
+        if self._queued_bytes > self._max_queue_bytes and len(chunks[0]) > 1:
+            chunk = chunks[0]
+            keep = _count_fitting(map(len, reversed(chunk)), len(chunk), self._max_queue_bytes)
+            keep = max(keep, 1)
+            dropped += len(chunk) - keep
+            chunks[0] = chunk[len(chunk) - keep :]
+            sizes[0] = sum(map(len, chunks[0])) + _LINE_OVERHEAD * keep
+            self._queued_bytes = sizes[0]
+        self._queued_lines -= dropped
         self._count_dropped(dropped)
 
     def _drop_unsent(self) -> None:
         """Count what can no longer be sent (queue and batch in flight) as dropped."""
-        self._count_dropped(len(self._queue) + len(self._in_flight))
-        self._queue.clear()
+        self._count_dropped(self._queued_lines + len(self._in_flight))
+        self._chunks.clear()
+        self._chunk_sizes.clear()
         self._in_flight = []
+        self._queued_lines = 0
         self._queued_bytes = 0
 
     def _count_dropped(self, count: int) -> None:
@@ -272,23 +317,26 @@ class OutputSpool:
 
     def append(self, line: str) -> None:
         """Add one line (without its newline); RuntimeError after :meth:`close`."""
+        self._write(line + "\n", 1)
+
+    def append_many(self, lines: Sequence[str]) -> None:
+        """Add several lines with one write (same rules as :meth:`append`)."""
+        if lines:
+            self._write("\n".join(lines) + "\n", len(lines))
+
+    def _write(self, text: str, line_count: int) -> None:
         if self._file is None:
             raise RuntimeError(f"output spool {self.path} is closed")
-        self.lines_total += 1
+        self.lines_total += line_count
         if self._write_error is not None:
             return
-        data = line.encode("utf-8", "replace") + b"\n"
+        data = text.encode("utf-8", "replace")
         try:
             self._file.write(data)
         except OSError as error:
             self._write_error = f"{self.path}: {error.strerror or error}"
             return
         self.bytes_total += len(data)
-
-    def append_many(self, lines: Sequence[str]) -> None:
-        """Add several lines (same rules as :meth:`append`)."""
-        for line in lines:
-            self.append(line)
 
     def close(self) -> None:
         """Flush and close the file; idempotent. :meth:`result_logs` still works afterwards."""

@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_PIPE_GRACE_S",
     "ExecutorProcess",
     "ExecutorStartError",
+    "OutputBatch",
     "OutputLine",
     "kill_group",
 ]
@@ -57,10 +58,11 @@ _HIGH_WATER_BYTES = 4 * 1024 * 1024
 _DRAIN_CAP_GRACES = 10
 # How often terminate() checks whether the process group is gone.
 _GROUP_POLL_S = 0.05
+Stream = Literal["stdout", "stderr"]
 _STDOUT_FD = 1
 _STDERR_FD = 2
+_STREAM_NAMES: dict[int, Stream] = {_STDOUT_FD: "stdout", _STDERR_FD: "stderr"}
 
-Stream = Literal["stdout", "stderr"]
 _PipeAction = Callable[[asyncio.ReadTransport], None]
 
 
@@ -74,6 +76,17 @@ class OutputLine:
 
     stream: Stream
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutputBatch:
+    """Consecutive lines of one stream, as one pipe read completed them (do not mutate ``lines``).
+
+    The bulk form of :class:`OutputLine`: no object per line, which matters at 200,000 lines/s.
+    """
+
+    stream: Stream
+    lines: list[str]
 
 
 def kill_group(pgid: int) -> bool:
@@ -130,17 +143,16 @@ def _cut_at_char_boundary(raw: bytes, max_bytes: int) -> bytes:
 class _LineSplitter:
     """Turns the raw chunks of one pipe into complete lines (hot path: keep it lean)."""
 
-    __slots__ = ("_max_bytes", "_overflow_bytes", "_partial", "_stream")
+    __slots__ = ("_max_bytes", "_overflow_bytes", "_partial")
 
-    def __init__(self, stream: Stream, max_bytes: int) -> None:
-        self._stream: Stream = stream
+    def __init__(self, max_bytes: int) -> None:
         self._max_bytes = max_bytes
         # Start of the current unterminated line; never longer than max_bytes.
         self._partial = b""
         # -1 normally; while discarding the rest of an over-long line, its length so far.
         self._overflow_bytes = -1
 
-    def feed(self, data: bytes, out: list[OutputLine]) -> None:
+    def feed(self, data: bytes, out: list[str]) -> None:
         """Append to ``out`` every line that ``data`` completes."""
         start = 0
         if self._overflow_bytes >= 0:
@@ -167,7 +179,7 @@ class _LineSplitter:
         if last_newline + 1 < len(data):
             self._keep_partial(data[last_newline + 1 :])
 
-    def finish(self, out: list[OutputLine]) -> None:
+    def finish(self, out: list[str]) -> None:
         """Append the last line when the pipe ended without a final newline."""
         if self._overflow_bytes >= 0:
             out.append(self._truncated_line(self._partial, self._overflow_bytes))
@@ -176,7 +188,7 @@ class _LineSplitter:
             self._emit_raw(self._partial, out)
         self._partial = b""
 
-    def _emit_block(self, block: bytes, out: list[OutputLine]) -> None:
+    def _emit_block(self, block: bytes, out: list[str]) -> None:
         """Lines of ``block``: complete lines separated by b"\\n", the last one unterminated."""
         if len(block) > self._max_bytes:
             for raw in block.split(b"\n"):
@@ -188,10 +200,9 @@ class _LineSplitter:
         lines = text.split("\n")
         if "\r" in text:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        stream = self._stream
-        out.extend([OutputLine(stream, line) for line in lines])
+        out.extend(lines)
 
-    def _emit_raw(self, raw: bytes, out: list[OutputLine]) -> None:
+    def _emit_raw(self, raw: bytes, out: list[str]) -> None:
         """One complete line given as bytes without its newline."""
         if len(raw) > self._max_bytes:
             head = _cut_at_char_boundary(raw, self._max_bytes)
@@ -200,7 +211,7 @@ class _LineSplitter:
         text = raw.decode("utf-8", "replace")
         if text.endswith("\r"):
             text = text[:-1]
-        out.append(OutputLine(self._stream, text))
+        out.append(text)
 
     def _keep_partial(self, data: bytes) -> None:
         """Remember the start of an unterminated line, switching to discard mode when too long."""
@@ -214,10 +225,10 @@ class _LineSplitter:
         self._partial = _cut_at_char_boundary(probe, self._max_bytes)
         self._overflow_bytes = total
 
-    def _truncated_line(self, head: bytes, total_bytes: int) -> OutputLine:
+    @staticmethod
+    def _truncated_line(head: bytes, total_bytes: int) -> str:
         text = head.decode("utf-8", "replace")
-        marker = f" [flomation-runner: line truncated, {total_bytes} bytes total]"
-        return OutputLine(self._stream, text + marker)
+        return f"{text} [flomation-runner: line truncated, {total_bytes} bytes total]"
 
 
 class _OutputProtocol(asyncio.SubprocessProtocol):
@@ -225,10 +236,10 @@ class _OutputProtocol(asyncio.SubprocessProtocol):
 
     def __init__(self, loop: asyncio.AbstractEventLoop, max_line_bytes: int) -> None:
         self._splitters = {
-            _STDOUT_FD: _LineSplitter("stdout", max_line_bytes),
-            _STDERR_FD: _LineSplitter("stderr", max_line_bytes),
+            _STDOUT_FD: _LineSplitter(max_line_bytes),
+            _STDERR_FD: _LineSplitter(max_line_bytes),
         }
-        self._ready: list[OutputLine] = []
+        self._ready: list[OutputBatch] = []
         self._ready_bytes = 0
         self._open_fds = {_STDOUT_FD, _STDERR_FD}
         self._paused = False
@@ -248,12 +259,12 @@ class _OutputProtocol(asyncio.SubprocessProtocol):
         self._transport = transport
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
-        ready = self._ready
-        count_before = len(ready)
-        self._splitters[fd].feed(data, ready)
+        lines: list[str] = []
+        self._splitters[fd].feed(data, lines)
         self.progress += 1
-        if len(ready) == count_before:
+        if not lines:
             return  # inside an unterminated line: nothing buffered beyond the line limit
+        self._add_ready(fd, lines)
         self._ready_bytes += len(data)
         self._wakeup.set()
         if self._ready_bytes > _HIGH_WATER_BYTES and not self._paused:
@@ -263,24 +274,35 @@ class _OutputProtocol(asyncio.SubprocessProtocol):
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd in self._open_fds:
             self._open_fds.discard(fd)
-            self._splitters[fd].finish(self._ready)
+            lines: list[str] = []
+            self._splitters[fd].finish(lines)
+            if lines:
+                self._add_ready(fd, lines)
             self._wakeup.set()
+
+    def _add_ready(self, fd: int, lines: list[str]) -> None:
+        stream = _STREAM_NAMES[fd]
+        ready = self._ready
+        if ready and ready[-1].stream == stream:
+            ready[-1].lines.extend(lines)  # still ours until take(): fewer, larger batches
+        else:
+            ready.append(OutputBatch(stream, lines))
 
     def process_exited(self) -> None:
         if not self.exited.done():
             self.exited.set_result(None)
 
-    def take(self) -> list[OutputLine]:
-        """Every line collected so far (possibly none); resumes paused pipes."""
-        lines = self._ready
-        if lines:
+    def take(self) -> list[OutputBatch]:
+        """Every batch collected so far (possibly none); resumes paused pipes."""
+        batches = self._ready
+        if batches:
             self._ready = []
             self.progress += 1
         self._ready_bytes = 0
         if self._paused:
             self._paused = False
             self._for_each_open_pipe(lambda pipe: pipe.resume_reading())
-        return lines
+        return batches
 
     async def wait_for_output(self) -> None:
         """Return once new lines are available or a pipe closed."""
@@ -373,14 +395,20 @@ class ExecutorProcess:
     async def lines(self) -> AsyncGenerator[OutputLine, None]:
         """Every output line of stdout and stderr, in arrival order, until both pipes end.
 
-        Can be iterated once. Close it (``contextlib.aclosing``) when leaving the loop early.
+        Output can be read once (this or :meth:`batches`). Close the generator
+        (``contextlib.aclosing``) when leaving the loop early.
         """
-        async for batch in self.batches():
-            for line in batch:
-                yield line
+        async with contextlib.aclosing(self.batches()) as batches:
+            async for batch in batches:
+                stream = batch.stream
+                for text in batch.lines:
+                    yield OutputLine(stream, text)
 
-    async def batches(self) -> AsyncGenerator[list[OutputLine], None]:
-        """Same lines as :meth:`lines`, in lists as they arrive (cheaper for bulk consumers)."""
+    async def batches(self) -> AsyncGenerator[OutputBatch, None]:
+        """The same lines as :meth:`lines`, grouped by stream as they arrive: the fast path.
+
+        Consecutive batches may belong to the same stream; their order is the arrival order.
+        """
         if self._reading_started:
             raise RuntimeError("the executor output can be read only once")
         self._reading_started = True
@@ -388,9 +416,10 @@ class ExecutorProcess:
         watchdog = asyncio.create_task(self._stop_reading_after_exit())
         try:
             while True:
-                batch = protocol.take()
-                if batch:
-                    yield batch
+                ready = protocol.take()
+                if ready:
+                    for batch in ready:
+                        yield batch
                 elif protocol.pipes_open:
                     await protocol.wait_for_output()
                 else:
