@@ -331,3 +331,23 @@ def test_splitter_matches_reference_for_any_chunking(
         splitter.feed(data[start:end], out)
     splitter.finish(out)
     assert out == reference_lines(data, max_bytes)
+
+
+def test_supervision_also_works_on_uvloop(tmp_path: Path) -> None:
+    """On uvloop (whose transports are not asyncio classes) reading, grace and kill still work."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def scenario() -> None:
+        process = await start_sh(tmp_path, "sleep 60 & echo $!; echo done", pipe_grace_s=0.3)
+        async with asyncio.timeout(5):
+            lines = texts(await read_all(process))
+            assert await process.wait() == 0
+        assert lines[1:] == ["done"]
+        code = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)"
+        process = await start_python(tmp_path, code)
+        async with asyncio.timeout(5):
+            await process.terminate(grace_s=0.2)
+            assert await read_all(process) == []
+        assert await process.wait() == -signal.SIGKILL
+
+    uvloop.run(scenario())

@@ -35,7 +35,7 @@ import subprocess
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
@@ -255,8 +255,8 @@ class _OutputProtocol(asyncio.SubprocessProtocol):
         return bool(self._open_fds)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.SubprocessTransport)
-        self._transport = transport
+        # uvloop's transports do not derive from the asyncio classes: no isinstance check.
+        self._transport = cast(asyncio.SubprocessTransport, transport)
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         lines: list[str] = []
@@ -318,8 +318,8 @@ class _OutputProtocol(asyncio.SubprocessProtocol):
             return
         for fd in tuple(self._open_fds):
             pipe = self._transport.get_pipe_transport(fd)
-            if isinstance(pipe, asyncio.ReadTransport):
-                action(pipe)
+            if pipe is not None:
+                action(cast(asyncio.ReadTransport, pipe))
 
 
 class ExecutorProcess:
