@@ -56,6 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
             self.send_response(200)
             self.send_header("x-lower-case", "1")
+            self.send_header("X-Utf8", "Zoë".encode().decode("latin-1"))
             self.send_header("Set-Cookie", "a=1")
             self.send_header("Set-Cookie", "b=2")
             payload = json.dumps(echo).encode()
@@ -153,6 +154,7 @@ def test_request_response_headers_canonical_and_sorted(
     names = [line.split(":", 1)[0] for line in lines]
     assert names == sorted(names)
     assert "X-Lower-Case: 1" in lines
+    assert "X-Utf8: Zoë" in lines
     assert lines.index("Set-Cookie: a=1") + 1 == lines.index("Set-Cookie: b=2")
 
 

@@ -100,6 +100,7 @@ class _Exchange:
         self._lock = threading.Lock()
         self._connection: http.client.HTTPConnection | None = None
         self._aborted = False
+        self._current = request  # the request in flight (a redirect target after redirects)
         self.done = threading.Event()
         self.response: Response | None = None
         self.error: TransferError | None = None
@@ -111,7 +112,7 @@ class _Exchange:
             self.error = exc
         except (OSError, http.client.HTTPException, ValueError) as exc:
             self.error = TransferError(
-                f'{_go_op(self._request.method)} "{self._request.url}": {_describe(exc)}'
+                f'{_go_op(self._current.method)} "{self._current.url}": {_describe(exc)}'
             )
         finally:
             self._close()
@@ -167,7 +168,11 @@ class _Exchange:
         wire_headers = {name: value.encode("utf-8") for name, value in request.headers.items()}
         connection.request(request.method, target, body=request.body, headers=wire_headers)
         reply = connection.getresponse()
-        headers = [(canonical_header_name(name), value) for name, value in reply.getheaders()]
+        # http.client decodes header bytes as Latin-1; Go keeps the bytes, so recover them.
+        headers = [
+            (canonical_header_name(name), value.encode("latin-1").decode("utf-8", "replace"))
+            for name, value in reply.getheaders()
+        ]
         chunks: list[bytes] = []
         remaining = self._max_body_bytes
         if request.method != "HEAD":
@@ -182,6 +187,7 @@ class _Exchange:
         original_host = urlsplit(request.url).hostname
         redirects = 0
         while True:
+            self._current = request
             status, headers, body = self._exchange(request)
             location = next((value for name, value in headers if name == "Location"), None)
             if status not in _REDIRECT_STATUSES or location is None:
