@@ -234,7 +234,7 @@ def run_function_script(ctx: ActionContext, runtime: ScriptRuntime) -> Outputs:
         )
     declared = declared_outputs(ctx)
     timeout_s = _timeout_s(ctx)
-    request = json.dumps({"code": code, "inputs": _script_inputs(ctx)}).encode("utf-8")
+    request = json.dumps({"code": code, "inputs": _script_inputs(ctx)}, default=str).encode()
     argv = runtime.command()
     started = time.monotonic()
     result, reply = _run_bootstrap(ctx, runtime, argv, request, timeout_s)
