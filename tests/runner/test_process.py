@@ -343,11 +343,18 @@ def test_supervision_also_works_on_uvloop(tmp_path: Path) -> None:
             lines = texts(await read_all(process))
             assert await process.wait() == 0
         assert lines[1:] == ["done"]
-        code = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)"
+        code = (
+            "import signal, time\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(60)\n"
+        )
         process = await start_python(tmp_path, code)
-        async with asyncio.timeout(5):
+        output = process.lines()
+        async with contextlib.aclosing(output), asyncio.timeout(5):
+            assert (await anext(output)).text == "ready"
             await process.terminate(grace_s=0.2)
-            assert await read_all(process) == []
+            assert [line async for line in output] == []
         assert await process.wait() == -signal.SIGKILL
 
     uvloop.run(scenario())
