@@ -1,0 +1,126 @@
+"""The ``flomation-server`` console script as a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from flomation.server.admin_client import AdminClient
+
+from .runner_client import SigningRunner
+
+SCRIPT = Path(sys.executable).parent / "flomation-server"
+
+
+def _start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOMATION_SERVER_")}
+    environ.update(env or {})
+    return subprocess.Popen(
+        [str(SCRIPT), "--listen", "127.0.0.1:0", *args],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _read_startup(process: subprocess.Popen[str]) -> tuple[str, list[dict[str, object]]]:
+    """Read JSON log lines until the 'server listening' line; returns its URL and all lines."""
+    assert process.stderr is not None
+    lines: list[dict[str, object]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        raw = process.stderr.readline()
+        if not raw:
+            raise AssertionError(f"server exited early: {process.wait()}")
+        entry = json.loads(raw)
+        lines.append(entry)
+        if entry.get("event") == "server listening":
+            return str(entry["url"]), lines
+    raise AssertionError("server did not report its URL")
+
+
+def _stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def test_console_script_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """The script logs its bound URL and token once, serves, and exits 0 on SIGTERM promptly."""
+    process = _start(tmp_path, "--poll-hold", "20")
+    try:
+        url, lines = _read_startup(process)
+        generated = [line for line in lines if "admin_token" in line]
+        assert len(generated) == 1
+        token = str(generated[0]["admin_token"])
+        token_file = tmp_path / ".flomation" / "admin-token"
+        assert token_file.read_text().strip() == token
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        async with aiohttp.ClientSession() as http, AdminClient(url, token) as admin:
+            async with http.get(url + "/healthz") as response:
+                assert response.status == 200
+            queue = await admin.create_queue("q")
+            runner = SigningRunner(url, http)
+            assert (await runner.register(queue["registration_code"])).status == 200
+            poll = asyncio.create_task(runner.poll())
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            answer = await poll
+            assert answer.status == 204
+            assert time.monotonic() - started < 5
+        assert process.wait(timeout=15) == 0
+    finally:
+        _stop(process)
+
+    second = _start(tmp_path)
+    try:
+        _, lines = _read_startup(second)
+        assert not [line for line in lines if "admin_token" in line]
+    finally:
+        assert _stop(second) == 0
+
+
+async def test_admin_token_from_environment(tmp_path: Path) -> None:
+    """FLOMATION_SERVER_ADMIN_TOKEN is used as is and no token file is written."""
+    process = _start(
+        tmp_path,
+        "--database",
+        f"sqlite:///{tmp_path}/db/s.db",
+        env={"FLOMATION_SERVER_ADMIN_TOKEN": "from-env"},
+    )
+    try:
+        url, _ = _read_startup(process)
+        async with AdminClient(url, "from-env") as admin:
+            assert await admin.queues() == []
+        assert not (tmp_path / "db" / "admin-token").exists()
+        assert (tmp_path / "db" / "s.db").exists()
+    finally:
+        assert _stop(process) == 0
+
+
+def test_bad_configuration_exits_non_zero(tmp_path: Path) -> None:
+    """An invalid setting stops the script with exit status 2 and a message naming it."""
+    result = subprocess.run(
+        [str(SCRIPT), "--listen", "nowhere"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "listen" in result.stderr

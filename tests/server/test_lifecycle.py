@@ -1,0 +1,240 @@
+"""An execution's life after the claim: state, logs, status, result (protocol.md 4.3-4.6, 8.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from flomation.server.admin_client import AdminApiError, AdminClient
+from flomation.server.embedded import EmbeddedServer
+from flomation.wire.signing import sign_v1
+
+from .runner_client import SigningRunner, claim_new
+
+
+async def test_whole_lifecycle(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """state -> logs -> status -> result moves the execution to executed/success with its result."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    assert (await runner.set_running(execution_id)).status == 200
+    assert (await admin.get_execution(execution_id))["execution_status"] == "running"
+    assert (await runner.logs(execution_id, ["one", "__NODE__:{}", "two"])).status == 200
+    status = await runner.status(execution_id)
+    assert status.status == 200
+    assert status.json == {"execution_status": "running", "completion_status": "pending"}
+    state = {"status": 0, "outputs": {"a": 1}, "logs": "one\ntwo"}
+    answer = await runner.result(execution_id, state=state)
+    assert (answer.status, answer.body) == (200, b"")
+    stored = await admin.get_execution(execution_id)
+    assert stored["execution_status"] == "executed"
+    assert stored["completion_status"] == "success"
+    assert stored["result"] == state
+    assert stored["started_at"] and stored["completed_at"] and stored["last_contact_at"]
+    assert stored["log_bytes"] == len("one\n__NODE__:{}\ntwo\n")
+    assert (await runner.status(execution_id)).json["completion_status"] == "success"
+
+
+async def test_result_flags_choose_the_completion(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """``cancelled`` wins over ``has_errored``, which gives ``fail`` (T6)."""
+    first = await claim_new(runner, admin, flo["id"])
+    await runner.result(first, has_errored=True, cancelled=True)
+    assert (await admin.get_execution(first))["completion_status"] == "cancel"
+    second = await claim_new(runner, admin, flo["id"])
+    await runner.result(second, has_errored=True)
+    assert (await admin.get_execution(second))["completion_status"] == "fail"
+
+
+async def test_only_running_state_is_accepted(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """``/state`` with any value other than ``running`` is 400 ``invalid state``."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    answer = await runner.post(execution_id, "/state", {"state": "executed"})
+    assert answer.status == 400 and answer.json == {"error": "invalid state"}
+    assert (await admin.get_execution(execution_id))["execution_status"] == "allocated"
+
+
+async def test_cancel_is_seen_through_status(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """An operator cancel shows up as ``completion_status`` ``cancel`` on the runner's poll."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    await runner.set_running(execution_id)
+    cancelled = await admin.cancel(execution_id)
+    assert cancelled["completion_status"] == "cancel"
+    assert (await runner.status(execution_id)).json == {
+        "execution_status": "executed",
+        "completion_status": "cancel",
+    }
+    try:
+        await admin.cancel(execution_id)
+    except AdminApiError as exc:
+        assert (exc.status, exc.message) == (409, "execution is not in progress")
+    else:
+        raise AssertionError("a second cancel must be refused")
+
+
+async def test_late_result_after_cancel_keeps_cancel_and_logs(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """A result after a cancel is stored once, answered 200, and never revives the execution."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    await runner.set_running(execution_id)
+    await runner.logs(execution_id, ["before cancel"])
+    await admin.cancel(execution_id)
+    await runner.logs(execution_id, ["late flush"])
+    assert (await runner.result(execution_id, state={"n": 1})).status == 200
+    assert (await runner.result(execution_id, state={"n": 2})).status == 200
+    stored = await admin.get_execution(execution_id)
+    assert stored["completion_status"] == "cancel"
+    assert stored["execution_status"] == "executed"
+    assert stored["result"] == {"n": 1}
+    lines = [event.data async for event in admin.stream(execution_id) if event.id]
+    assert lines == ["before cancel", "late flush"]
+
+
+async def test_repeated_result_is_idempotent(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """A retried result is answered 200 and the first one stays."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    assert (await runner.result(execution_id, state={"try": 1})).status == 200
+    assert (await runner.result(execution_id, has_errored=True, state={"try": 2})).status == 200
+    stored = await admin.get_execution(execution_id)
+    assert (stored["completion_status"], stored["result"]) == ("success", {"try": 1})
+
+
+async def test_suspend_and_resume_carry_the_checkpoint(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """A suspended result stores the checkpoint; resume re-queues it with ``resume_data``."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    checkpoint = {"suspend_info": {"suspend_reason": "manual"}}
+    await runner.result(execution_id, suspended=True, state={"status": 3, "checkpoint": checkpoint})
+    stored = await admin.get_execution(execution_id)
+    assert (stored["execution_status"], stored["completion_status"]) == ("suspended", "suspended")
+    assert stored["suspend_count"] == 1
+    resumed = await admin.resume(execution_id, resume_data={"await": {"outcome": "ok"}})
+    assert (resumed["execution_status"], resumed["runner_id"]) == ("created", None)
+    answer = await runner.poll()
+    assert answer.status == 200
+    body = answer.json
+    assert body["checkpoint"] == {**checkpoint, "resume_data": {"await": {"outcome": "ok"}}}
+    assert body["execution"]["suspend_count"] == 1
+    try:
+        await admin.resume(execution_id)
+    except AdminApiError as exc:
+        assert exc.status == 409
+    else:
+        raise AssertionError("resuming a running execution must be refused")
+
+
+async def test_suspend_without_checkpoint_fails(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """``suspended: true`` without an object checkpoint is stored as fail with a reason."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    await runner.result(execution_id, suspended=True, state={"status": 3})
+    stored = await admin.get_execution(execution_id)
+    assert stored["completion_status"] == "fail"
+    assert stored["completion_reason"] == "suspended without checkpoint"
+
+
+async def test_unknown_execution_is_404(runner: SigningRunner) -> None:
+    """Every runner route answers 404 for an unknown or malformed execution id."""
+    for execution_id in ("3f1c2d7e-0000-4000-8000-000000000000", "not-an-id"):
+        assert (await runner.status(execution_id)).status == 404
+        answer = await runner.set_running(execution_id)
+        assert answer.status == 404 and answer.json == {"error": "execution not found"}
+        assert (await runner.logs(execution_id, ["x"])).status == 404
+        assert (await runner.result(execution_id)).status == 404
+
+
+async def test_other_runners_execution_is_403(
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    queue: dict[str, Any],
+    runner: SigningRunner,
+    admin: AdminClient,
+    flo: dict[str, Any],
+) -> None:
+    """A correctly signed request for an execution assigned to another runner is refused."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    other = SigningRunner(server.url, http)
+    assert (await other.register(queue["registration_code"])).status == 200
+    assert (await other.status(execution_id)).status == 403
+    assert (await other.result(execution_id)).status == 403
+    assert (await admin.get_execution(execution_id))["completion_status"] == "pending"
+
+
+async def test_missing_or_bad_signature_is_403(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """Execution calls without a signature, or signed over other bytes, are refused with 403."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    assert (await runner.get(execution_id, "/status", v1=False)).status == 403
+    wrong = await runner.send(
+        "POST",
+        f"/api/v1/execution/{execution_id}/state",
+        b'{"state":"running"}',
+        v1_message=b'{"state": "running"}',
+    )
+    assert wrong.status == 403
+    bad_token = await runner.send(
+        "GET", f"/api/v1/execution/{execution_id}/status?token={'00' * 256}", v1=False
+    )
+    assert bad_token.status == 403
+    good_token = sign_v1(runner.key, execution_id.encode())
+    answer = await runner.send(
+        "GET", f"/api/v1/execution/{execution_id}/status?token={good_token}", v1=False
+    )
+    assert answer.status == 200
+
+
+async def test_go_style_signature_without_content_type(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """Bodies signed like the Go runner (PSS maximum salt, no Content-Type) are accepted."""
+    # SigningRunner signs with PSS.MAX_LENGTH (222 bytes of salt for RSA-2048, what Go's
+    # rsa.SignPSS produces with default options) and sends no Content-Type at all.
+    execution_id = await claim_new(runner, admin, flo["id"])
+    assert (await runner.set_running(execution_id)).status == 200
+    assert (await runner.logs(execution_id, ["hello"])).status == 200
+    assert (await runner.result(execution_id, state={"ok": True})).status == 200
+    assert (await admin.get_execution(execution_id))["completion_status"] == "success"
+
+
+async def test_salt_length_is_auto_detected(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """A signature made with a 32-byte salt (Go in FIPS mode) is accepted too."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    execution_id = await claim_new(runner, admin, flo["id"])
+    signature = runner.key.sign(
+        execution_id.encode(),
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+        hashes.SHA256(),
+    ).hex()
+    answer = await runner.get(
+        execution_id, "/status", v1=False, headers={"X-Flomation-Runner-Signature": signature}
+    )
+    assert answer.status == 200
+
+
+async def test_oversized_bodies_are_413(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any], server: EmbeddedServer
+) -> None:
+    """Bodies over the limits of 8.4 are answered 413 and the server keeps serving."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    big_logs = {"lines": ["x" * (5 * 1024 * 1024)]}
+    answer = await runner.logs(execution_id, big_logs["lines"])
+    assert answer.status == 413 and answer.json == {"error": "request body too large"}
+    state = await runner.post(execution_id, "/state", b"{" + b" " * 70_000 + b"}")
+    assert state.status == 413
+    assert (await runner.status(execution_id)).status == 200

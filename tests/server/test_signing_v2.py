@@ -1,0 +1,100 @@
+"""v2 request signatures (protocol.md 9): binding, timestamp window, nonce replay, require_v2."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aiohttp
+
+from flomation.server.admin_client import AdminClient
+from flomation.server.embedded import running_server
+from flomation.wire.signing import SIGNATURE_V2_HEADER, sign_v2
+
+from .conftest import SettingsFactory
+from .runner_client import FLOW, SigningRunner, claim_new
+
+
+async def test_v2_signed_lifecycle_is_accepted(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """Requests carrying both v1 and v2 signatures are accepted along the whole lifecycle."""
+    runner.v2 = True
+    execution_id = await claim_new(runner, admin, flo["id"])
+    assert (await runner.set_running(execution_id)).status == 200
+    assert (await runner.status(execution_id)).status == 200
+    assert (await runner.result(execution_id)).status == 200
+
+
+async def test_v2_signature_for_one_execution_fails_on_another(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """A v2 header made for execution A's path is rejected on execution B (v2 binds the path)."""
+    first = await claim_new(runner, admin, flo["id"])
+    second = await claim_new(runner, admin, flo["id"])
+    header = sign_v2(runner.key, "GET", f"/api/v1/execution/{first}/status", b"")
+    answer = await runner.get(second, "/status", v1=False, headers={SIGNATURE_V2_HEADER: header})
+    assert answer.status == 403 and answer.json == {"error": "invalid v2 signature"}
+    ok = await runner.get(first, "/status", v1=False, headers={SIGNATURE_V2_HEADER: header})
+    assert ok.status == 200
+
+
+async def test_replayed_nonce_is_403(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """Sending the same v2 header twice is refused the second time."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    header = sign_v2(runner.key, "GET", f"/api/v1/execution/{execution_id}/status", b"")
+    first = await runner.get(execution_id, "/status", headers={SIGNATURE_V2_HEADER: header})
+    replay = await runner.get(execution_id, "/status", headers={SIGNATURE_V2_HEADER: header})
+    assert first.status == 200
+    assert replay.status == 403 and replay.json == {"error": "replayed v2 signature nonce"}
+
+
+async def test_stale_timestamp_and_malformed_header_are_403(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """A v2 timestamp more than 300 s off, or a header with a missing part, is refused."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    path = f"/api/v1/execution/{execution_id}/status"
+    stale = sign_v2(runner.key, "GET", path, b"", timestamp_s=int(time.time()) - 301)
+    answer = await runner.get(execution_id, "/status", headers={SIGNATURE_V2_HEADER: stale})
+    assert answer.status == 403 and "window" in answer.json["error"]
+    broken = ",".join(sign_v2(runner.key, "GET", path, b"").split(",")[:2])
+    answer = await runner.get(execution_id, "/status", headers={SIGNATURE_V2_HEADER: broken})
+    assert answer.status == 403 and "malformed" in answer.json["error"]
+
+
+async def test_v1_must_also_verify_when_both_are_sent(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """With a valid v2 header, a wrong v1 header still makes the request fail."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    answer = await runner.get(
+        execution_id,
+        "/status",
+        v1=False,
+        v2=True,
+        headers={"X-Flomation-Runner-Signature": "00" * 256},
+    )
+    assert answer.status == 403
+
+
+async def test_require_v2_rejects_v1_only(
+    make_settings: SettingsFactory, http: aiohttp.ClientSession
+) -> None:
+    """With ``require_v2`` on, v1-only requests get 403 and v2 requests work."""
+    async with (
+        running_server(make_settings(require_v2=True)) as server,
+        AdminClient(server.url, server.admin_token) as admin,
+    ):
+        queue = await admin.create_queue("q")
+        runner = SigningRunner(server.url, http, v2=True)
+        assert (await runner.register(queue["registration_code"], signed=True)).status == 200
+        flo = await admin.create_flo("f", FLOW)
+        execution_id = await claim_new(runner, admin, flo["id"])
+        answer = await runner.get(execution_id, "/status", v2=False)
+        assert answer.status == 403 and answer.json == {"error": "a v2 signature is required"}
+        assert (await runner.status(execution_id)).status == 200
+        unsigned = SigningRunner(server.url, http)
+        assert (await unsigned.register(queue["registration_code"])).status == 403

@@ -1,0 +1,88 @@
+"""The live stream (protocol.md 10.6): replay, live lines, status and complete."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from flomation.server.admin_client import AdminClient, SseEvent
+from flomation.server.embedded import EmbeddedServer
+
+from .runner_client import SigningRunner, claim_new
+
+
+async def test_stream_replays_then_follows_then_completes(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """A viewer gets the persisted log, then live lines and status, then ``complete``."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    await runner.logs(execution_id, ["first", '__NODE__:{"id":"t1"}'])
+    events: list[SseEvent] = []
+    seen_first_two = asyncio.Event()
+
+    async def watch() -> None:
+        async for event in admin.stream(execution_id):
+            events.append(event)
+            if len(events) == 2:
+                seen_first_two.set()
+
+    viewer = asyncio.create_task(watch())
+    async with asyncio.timeout(5):
+        await seen_first_two.wait()
+    await runner.set_running(execution_id)
+    await runner.logs(execution_id, ["__STATUS__:halfway", "__COMPLETE__", "last"])
+    await runner.result(execution_id)
+    async with asyncio.timeout(5):
+        await viewer
+    assert events[0] == SseEvent("message", "first", "1")
+    assert events[1] == SseEvent("node", '{"id":"t1"}', "2")
+    assert SseEvent("status", "halfway", "3") in events
+    assert SseEvent("message", "__COMPLETE__", "4") in events
+    assert SseEvent("message", "last", "5") in events
+    assert SseEvent("status", "running", None) in events
+    assert events[-1] == SseEvent("complete", "success", None)
+
+
+async def test_finished_execution_replays_and_closes(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """After the end the log is replayed (from Last-Event-ID) before ``complete`` and closing."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    await runner.logs(execution_id, ["a", "b", "c"])
+    await runner.result(execution_id, has_errored=True)
+    async with asyncio.timeout(5):
+        everything = [event async for event in admin.stream(execution_id)]
+        resumed = [event async for event in admin.stream(execution_id, last_event_id=2)]
+    assert [event.data for event in everything] == ["a", "b", "c", "fail"]
+    assert [event.data for event in resumed] == ["c", "fail"]
+
+
+async def test_stream_needs_admin_token_and_known_execution(
+    server: EmbeddedServer, http: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    """The stream is 401 without the admin token and 404 for an unknown execution."""
+    async with http.get(f"{server.url}/api/v1/execution/x/stream") as response:
+        assert response.status == 401
+    headers = {"Authorization": f"Bearer {server.admin_token}"}
+    async with http.get(f"{server.url}/api/v1/execution/x/stream", headers=headers) as response:
+        assert response.status == 404
+
+
+async def test_headers_are_event_stream(
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    runner: SigningRunner,
+    admin: AdminClient,
+    flo: dict[str, Any],
+) -> None:
+    """The stream is served as ``text/event-stream`` without caching."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    await runner.result(execution_id)
+    headers = {"Authorization": f"Bearer {server.admin_token}"}
+    url = f"{server.url}/api/v1/execution/{execution_id}/stream"
+    async with http.get(url, headers=headers) as response:
+        assert response.content_type == "text/event-stream"
+        assert response.headers["Cache-Control"] == "no-cache"
+        assert b"event: complete\ndata: success\n\n" in await response.read()
