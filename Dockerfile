@@ -8,7 +8,10 @@
 # /usr/local/bin/config.json is read by the runner itself; otherwise RUNNER_NAME, RUNNER_URL and
 # RUNNER_REGISTRATION_CODE are required and the runner exits 2 naming each one that is missing.
 # No entrypoint script generates JSON. Arguments after the image name go to `flomation-runner`
-# (e.g. `docker run IMAGE print-config`).
+# (e.g. `docker run IMAGE print-config`). Stop with `docker stop -t 45` so the drain can finish.
+#
+# The image runs Python and Bash script nodes. For script/javascript nodes add Node.js in an
+# image of your own: FROM this image, USER root, apt-get install nodejs, USER 10001:10001.
 
 # ---------------------------------------------------------------------------------------------
 # Builder: resolve nothing, install exactly what uv.lock pins (no dev tools) into /opt/venv.
@@ -40,7 +43,7 @@ FROM python:3.11-slim AS runtime
 
 # tini from Debian; the version is pinned to the upstream release, any Debian revision.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini=0.19.0-* \
+    && apt-get install -y --no-install-recommends 'tini=0.19.0-*' \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 flomation \
