@@ -1,9 +1,10 @@
 """The container image: hadolint, the Dockerfile's structure, its health check, its entrypoint.
 
 No Docker engine runs here, so the image is checked in parts: hadolint lints the Dockerfile,
-its instructions are parsed and asserted, the HEALTHCHECK command is run for real against a
-local HTTP server, and the entrypoint's configuration modes are exercised by running the real
-``flomation-runner print-config`` console script the image's ENTRYPOINT runs.
+its instructions are parsed and asserted, the HEALTHCHECK command is run for real against the
+runner's own health listener, the entrypoint's configuration modes are exercised by running the
+real ``flomation-runner print-config`` console script the image's ENTRYPOINT runs, and the
+image's environment runs a real runner against a local server from start to SIGTERM.
 """
 
 from __future__ import annotations
