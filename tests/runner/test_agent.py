@@ -205,6 +205,25 @@ async def test_second_stop_skips_the_drain_wait(fake: FakeControlPlane, tmp_path
     assert await asyncio.wait_for(task, 10) == EXIT_OK
 
 
+async def test_drain_with_api_down_exits_in_time(fake: FakeControlPlane, tmp_path: Path) -> None:
+    """With the API unreachable, a drain still exits within drain + grace + a few seconds."""
+    execution_id = fake.enqueue(pending_execution(script={"sleep_s": 60, "ignore_sigterm": True}))
+    config = _config(tmp_path, fake.url, drain_timeout_s=1.0, kill_grace_s=1.0)
+    agent = _agent(config)
+    task = asyncio.create_task(agent.run())
+    await _until(lambda: fake.requests_to("/state"))
+    await fake.stop()
+    started = time.monotonic()
+    agent.request_stop()
+    assert await asyncio.wait_for(task, 30) == EXIT_OK
+    assert time.monotonic() - started < 1.0 + 1.0 + 8.0
+    outbox = Outbox.open(config.outbox_file)
+    try:
+        assert [entry.execution_id for entry in outbox.pending()] == [execution_id]
+    finally:
+        outbox.close()
+
+
 async def test_result_survives_api_outage(fake: FakeControlPlane, tmp_path: Path) -> None:
     """A result produced while the API is down is delivered once it is back."""
     execution_id = fake.enqueue(pending_execution(script={"sleep_s": 0.5, "lines": 5}))

@@ -83,6 +83,7 @@ class AgentTuning:
     registration_backoff_s: tuple[float, float] = (1.0, 60.0)
     delivery_backoff_s: tuple[float, float] = (1.0, 300.0)
     outbox_max_age_s: float = 24 * 3600.0
+    outbox_keep_done_s: float = 24 * 3600.0
     forbidden_attempts: int = 10
     exit_flush_s: float = 3.0
     disk_recheck_s: float = 5.0
@@ -557,7 +558,13 @@ class Agent:
 
     async def _deliver(self, api: RunnerApi, outbox: Outbox) -> None:
         """Deliver due outbox entries forever; wakes on new entries."""
+        next_purge_s = 0.0
         while True:
+            if time.monotonic() >= next_purge_s:
+                # Finished entries are kept a day for inspection, then removed.
+                cutoff = time.time() - self._tuning.outbox_keep_done_s
+                await asyncio.to_thread(outbox.purge_done, cutoff)
+                next_purge_s = time.monotonic() + 3600.0
             self._delivery_wakeup.clear()
             progressed = await self._deliver_due(api, outbox)
             if progressed:

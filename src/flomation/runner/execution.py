@@ -59,7 +59,7 @@ __all__ = [
     "run_execution",
 ]
 
-_LOG_CLOSE_TIMEOUT_S = 5.0
+_LOG_CLOSE_TIMEOUT_S = 3.0
 
 Logger = structlog.typing.FilteringBoundLogger
 
