@@ -235,3 +235,30 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat").read_text()
     return stat[stat.rindex(")") + 2] != "Z"
+
+
+CONFORMANCE = Path("/work/shared/conformance/executor")
+
+
+@pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="shared conformance flows not present")
+async def test_real_executor_runs_and_resumes_a_paused_flow(tmp_path: Path) -> None:
+    """With flomation-executor, a linear flow succeeds and a paused flow suspends and resumes."""
+    executor = (sys.executable, "-m", "flomation_executor")
+    async with _stack(tmp_path, executable=executor) as stack:
+        linear = json.loads((CONFORMANCE / "01-linear-chain" / "flow.json").read_text())
+        flo = await stack.admin.create_flo("linear", linear, queue_id=stack.queue_id)
+        execution_id = await stack.admin.execute(flo["id"])
+        execution = await stack.wait_status(execution_id, ("success", "fail"))
+        assert execution["completion_status"] == "success", execution["result"]
+        assert execution["result"]["outputs"] == {"greeting": "HELLO"}
+        assert '__NODE__:{"id":"up"' in execution["result"]["logs"]
+
+        paused = json.loads((CONFORMANCE / "44-pause-suspends" / "flow.json").read_text())
+        flo = await stack.admin.create_flo("paused", paused, queue_id=stack.queue_id)
+        execution_id = await stack.admin.execute(flo["id"])
+        execution = await stack.wait_status(execution_id, ("suspended", "fail"))
+        assert execution["completion_status"] == "suspended", execution["result"]
+        await stack.admin.resume(execution_id)
+        execution = await stack.wait_status(execution_id, ("success", "fail"))
+        assert execution["completion_status"] == "success", execution["result"]
+        assert "after" in execution["result"]["node_results"]
