@@ -24,6 +24,7 @@ __all__ = [
     "Logger",
     "NodeRecord",
     "masked_inputs",
+    "records_json",
     "render_state",
     "truncate_strings",
     "write_state",

@@ -21,6 +21,7 @@ from flomation.executor.gojson import go_json, go_json_string
 
 __all__ = [
     "EnvironmentResolver",
+    "Namespace",
     "ParentScope",
     "Substituter",
     "render",
