@@ -48,12 +48,12 @@ class _PostingJournal:
     events: list[tuple[str, str]] = field(default_factory=list)
     pgids: list[int] = field(default_factory=list)
 
-    async def started(
-        self, execution_id: str, flo_id: str, workdir: Path, pgid: int | None
-    ) -> None:
+    async def started(self, execution_id: str, flo_id: str, workdir: Path) -> None:
         self.events.append(("started", execution_id))
-        if pgid is not None:
-            self.pgids.append(pgid)
+
+    async def process_started(self, execution_id: str, pgid: int) -> None:
+        self.events.append(("process", execution_id))
+        self.pgids.append(pgid)
 
     async def store_result(self, execution_id: str, body: bytes) -> None:
         self.events.append(("result", execution_id))
@@ -157,7 +157,7 @@ async def test_successful_run_posts_state_logs_and_result(harness: _Harness) -> 
     assert harness.fake.state.logs[execution_id] == lines
     assert harness.fake.requests_to("/state")[0].body == b'{"state":"running"}'
     assert all(r.signature_ok for r in harness.fake.state.requests)
-    assert [e for e, _ in harness.journal.events] == ["started", "result", "finished"]
+    assert [e for e, _ in harness.journal.events] == ["started", "process", "result", "finished"]
     workdir = harness.root / claim["flo"]["id"] / execution_id
     assert not workdir.exists()
 

@@ -660,12 +660,13 @@ class _OutboxJournal:
         self._outbox = outbox
         self._wakeup = wakeup
 
-    async def started(
-        self, execution_id: str, flo_id: str, workdir: Path, pgid: int | None
-    ) -> None:
+    async def started(self, execution_id: str, flo_id: str, workdir: Path) -> None:
         await asyncio.to_thread(
-            self._outbox.journal_start, execution_id, flo_id, workdir, pgid, pgid, time.time()
+            self._outbox.journal_start, execution_id, flo_id, workdir, None, None, time.time()
         )
+
+    async def process_started(self, execution_id: str, pgid: int) -> None:
+        await asyncio.to_thread(self._outbox.journal_set_process, execution_id, pgid, pgid)
 
     async def store_result(self, execution_id: str, body: bytes) -> None:
         path = execution_path(execution_id)

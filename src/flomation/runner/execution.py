@@ -67,10 +67,11 @@ Logger = structlog.typing.FilteringBoundLogger
 class ExecutionJournal(Protocol):
     """Where an execution's result goes and where its being in flight is recorded (the outbox)."""
 
-    async def started(
-        self, execution_id: str, flo_id: str, workdir: Path, pgid: int | None
-    ) -> None:
+    async def started(self, execution_id: str, flo_id: str, workdir: Path) -> None:
         """Record that the execution is in flight (crash recovery reads this)."""
+
+    async def process_started(self, execution_id: str, pgid: int) -> None:
+        """Record the executor's process group (crash recovery kills what is left of it)."""
 
     async def store_result(self, execution_id: str, body: bytes) -> None:
         """Store the result body durably; delivery happens elsewhere."""
@@ -219,10 +220,21 @@ class _Run:
         execution = pending.execution
         settings = self._settings
         try:
-            work_directory(settings.execution_root, execution.flo_id, execution.id)
+            workdir = work_directory(settings.execution_root, execution.flo_id, execution.id)
         except UnsafeIdError as exc:
             self._log.error("refusing unsafe ids", reason=str(exc))
             return await self.fail_early(execution.id, execution.flo_id, "invalid identifier")
+        # Journaled before anything else happens, so that a crash from here on is reported.
+        await self._journal.started(execution.id, execution.flo_id, workdir)
+        report = await self._prepare_and_run(pending, flow_document)
+        await self._journal.finished(execution.id)
+        return report
+
+    async def _prepare_and_run(
+        self, pending: PendingExecution, flow_document: Any
+    ) -> ExecutionReport:
+        execution = pending.execution
+        settings = self._settings
         try:
             prepared = prepare_workdir(
                 settings.execution_root,
@@ -276,7 +288,7 @@ class _Run:
             return ExecutionReport(execution_id, flo_id, outcome.kind, error)
         log = self._log.bind(pid=process.pid)
         log.info("executor started")
-        await self._journal.started(execution_id, flo_id, workdir, process.pgid)
+        await self._journal.process_started(execution_id, process.pgid)
         shipper = LogShipper(
             self._log_sender(execution_id),
             flush_interval_s=settings.log_flush_interval_s,
@@ -292,7 +304,6 @@ class _Run:
             spool.close()
         if self._ending is _Ending.FINISHED_ELSEWHERE:
             log.info("execution finished elsewhere; no result posted", exit_code=exit_code)
-            await self._journal.finished(execution_id)
             self._retention.apply(workdir, succeeded=False, suspended=False)
             return ExecutionReport(execution_id, flo_id, None, "finished elsewhere", shipper.stats)
         state_file = read_state_file(workdir)
@@ -312,7 +323,6 @@ class _Run:
         )
         await self._store(execution_id, outcome, logs)
         await self._finish(workdir, outcome)
-        await self._journal.finished(execution_id)
         return ExecutionReport(execution_id, flo_id, outcome.kind, state_file.error, shipper.stats)
 
     async def _watch(
