@@ -1,9 +1,13 @@
 """Every SQL statement of the server, behind one class (protocol.md 8).
 
-SQLite (aiosqlite) in WAL mode is the only backend today. Writes are serialised in-process by an
-asyncio lock and run as ``BEGIN IMMEDIATE`` transactions, so SQLite's busy handler (which sleeps)
-only comes into play when several processes share one file. A PostgreSQL backend would
-implement the same methods (claims with ``FOR UPDATE SKIP LOCKED``) without touching handlers.
+SQLite in WAL mode is the only backend today; a PostgreSQL backend would implement the same
+async methods (claims with ``FOR UPDATE SKIP LOCKED``) without touching handlers.
+
+Every operation is one call of a synchronous SQLAlchemy Core function in a worker thread:
+writes on a single writer thread (so they are serialised without SQLite's sleeping busy
+handler, and run as ``BEGIN IMMEDIATE`` transactions), reads on a small pool of reader threads
+(WAL lets them run beside the writer). One thread hop per operation instead of one per
+statement keeps a claim, a log append or a result well under a millisecond of database time.
 
 The schema is versioned: ``schema_version`` holds the number of applied migrations, and
 ``_MIGRATIONS`` is the ordered list applied at start-up.
@@ -12,15 +16,17 @@ The schema is versioned: ``schema_version`` holds the number of applied migratio
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -36,6 +42,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    create_engine,
     delete,
     event,
     func,
@@ -45,9 +52,8 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from flomation.server.records import (
     ClaimedExecution,
@@ -77,6 +83,9 @@ __all__ = [
 ]
 
 _BUSY_TIMEOUT_MS = 10_000
+_READER_THREADS = 4
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 _PENDING = ("created", "pending")
 _IN_PROGRESS = ("allocated", "running")
 _TERMINAL = ("success", "fail", "cancel", "timeout")
@@ -489,76 +498,48 @@ def _is_pending(status: str, completion: str) -> bool:
     return completion == "pending" and status in ("created", "allocated", "running")
 
 
-class Store:
-    """The database. Create with :meth:`open`, release with :meth:`close`.
+class _Queries:
+    """The SQL itself: synchronous SQLAlchemy Core, called from the store's worker threads."""
 
-    Every method takes ``now_s`` (Unix seconds) where time matters, so callers own the clock.
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._write_lock = asyncio.Lock()
 
-    @classmethod
-    async def open(cls, database_url: str) -> Store:
-        """Create the SQLite file (and its directory) if needed and apply pending migrations."""
-        path = sqlite_path(database_url)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            f"sqlite+aiosqlite:///{path}", pool_size=8, max_overflow=8, pool_timeout=60
-        )
-        _install_sqlite_hooks(engine)
-        store = cls(engine)
-        try:
-            await store._migrate()
-        except BaseException:
-            await engine.dispose()
-            raise
-        return store
-
-    async def close(self) -> None:
-        """Close every pooled connection."""
-        await self._engine.dispose()
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._write_lock, self._engine.connect() as conn:
-            await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            async with conn.begin():
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with conn.begin():
                 yield conn
 
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._engine.connect() as conn:
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
             yield conn
 
-    async def _migrate(self) -> None:
-        async with self._write() as conn:
-            await conn.run_sync(lambda c: _schema_version.create(c, checkfirst=True))
-            current = (await conn.execute(select(_schema_version.c.version))).scalar()
+    def migrate(self) -> None:
+        """Apply the migrations that are newer than ``schema_version``."""
+        with self._write() as conn:
+            _schema_version.create(conn, checkfirst=True)
+            current = conn.execute(select(_schema_version.c.version)).scalar()
             if current is None:
-                await conn.execute(insert(_schema_version).values(version=0))
+                conn.execute(insert(_schema_version).values(version=0))
                 current = 0
             for number, migration in enumerate(_MIGRATIONS, start=1):
                 if number > current:
-                    await conn.run_sync(migration)
-                    await conn.execute(update(_schema_version).values(version=number))
+                    migration(conn)
+                    conn.execute(update(_schema_version).values(version=number))
 
-    async def schema_version(self) -> int:
+    def schema_version(self) -> int:
         """Number of migrations applied."""
-        async with self._read() as conn:
-            return int((await conn.execute(select(_schema_version.c.version))).scalar_one())
+        with self._read() as conn:
+            return int((conn.execute(select(_schema_version.c.version))).scalar_one())
 
-    # ------------------------------------------------------------------ queues
-
-    async def create_queue(
-        self, name: str, organisation_id: str | None, now_s: float
-    ) -> QueueRecord:
+    def create_queue(self, name: str, organisation_id: str | None, now_s: float) -> QueueRecord:
         """A new queue with a fresh 32-hex registration code; ConflictError for a duplicate name."""
         record = QueueRecord(_new_id(), name, secrets.token_hex(16), organisation_id, now_s)
         try:
-            async with self._write() as conn:
-                await conn.execute(
+            with self._write() as conn:
+                conn.execute(
                     insert(_queues).values(
                         id=record.id,
                         name=name,
@@ -571,37 +552,35 @@ class Store:
             raise ConflictError(f"a queue named {name!r} already exists") from exc
         return record
 
-    async def list_queues(self) -> list[QueueRecord]:
+    def list_queues(self) -> list[QueueRecord]:
         """All queues, newest first."""
-        async with self._read() as conn:
-            rows = await conn.execute(select(_queues).order_by(_queues.c.created_at.desc()))
+        with self._read() as conn:
+            rows = conn.execute(select(_queues).order_by(_queues.c.created_at.desc()))
             return [_queue_from(row) for row in rows]
 
-    # ----------------------------------------------------------------- runners
-
-    async def find_runner(self, identifier: str) -> RunnerRecord | None:
+    def find_runner(self, identifier: str) -> RunnerRecord | None:
         """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
-        async with self._read() as conn:
+        with self._read() as conn:
             row = (
-                await conn.execute(select(_runners).where(_runners.c.identifier == identifier))
+                conn.execute(select(_runners).where(_runners.c.identifier == identifier))
             ).first()
         return None if row is None else _runner_from(row)
 
-    async def get_runner(self, runner_id: str) -> RunnerRecord | None:
+    def get_runner(self, runner_id: str) -> RunnerRecord | None:
         """The runner with this UUID."""
-        async with self._read() as conn:
-            row = (await conn.execute(select(_runners).where(_runners.c.id == runner_id))).first()
+        with self._read() as conn:
+            row = (conn.execute(select(_runners).where(_runners.c.id == runner_id))).first()
         return None if row is None else _runner_from(row)
 
-    async def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
+    def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
         """Enrol a new identifier into the queue of its code, all or nothing.
 
         A concurrent enrolment of the same identifier is reported as ``known`` (8.1 A7).
         """
         try:
-            async with self._write() as conn:
+            with self._write() as conn:
                 queue_id = (
-                    await conn.execute(
+                    conn.execute(
                         select(_queues.c.id).where(
                             _queues.c.registration_code == new.registration_code
                         )
@@ -622,7 +601,7 @@ class Store:
                     public_key=new.public_key,
                     queue_ids=(queue_id,),
                 )
-                await conn.execute(
+                conn.execute(
                     insert(_runners).values(
                         id=runner.id,
                         identifier=runner.identifier,
@@ -637,14 +616,12 @@ class Store:
                         public_key=runner.public_key,
                     )
                 )
-                await conn.execute(
-                    insert(_queue_members).values(queue_id=queue_id, runner_id=runner.id)
-                )
+                conn.execute(insert(_queue_members).values(queue_id=queue_id, runner_id=runner.id))
         except IntegrityError:
             return RegistrationOutcome(None, known=True, unknown_code=False)
         return RegistrationOutcome(runner, known=False, unknown_code=False)
 
-    async def refresh_runner(
+    def refresh_runner(
         self,
         runner_id: str,
         *,
@@ -667,22 +644,22 @@ class Store:
             if signed_name is not None:
                 values["name"] = signed_name
             values["manifest"] = _dump(signed_manifest)
-        async with self._write() as conn:
-            await conn.execute(update(_runners).where(_runners.c.id == runner_id).values(**values))
+        with self._write() as conn:
+            conn.execute(update(_runners).where(_runners.c.id == runner_id).values(**values))
 
-    async def touch_runner(self, runner_id: str, ip_address: str | None, now_s: float) -> None:
+    def touch_runner(self, runner_id: str, ip_address: str | None, now_s: float) -> None:
         """Record a heartbeat (every poll is one)."""
-        async with self._write() as conn:
-            await conn.execute(
+        with self._write() as conn:
+            conn.execute(
                 update(_runners)
                 .where(_runners.c.id == runner_id)
                 .values(last_contact_at=now_s, ip_address=ip_address)
             )
 
-    async def runner_scope(self, runner_id: str) -> RunnerScope:
+    def runner_scope(self, runner_id: str) -> RunnerScope:
         """The queues and organisations whose executions this runner may take."""
-        async with self._read() as conn:
-            rows = await conn.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 select(_queues.c.id, _queues.c.organisation_id)
                 .join(_queue_members, _queue_members.c.queue_id == _queues.c.id)
                 .where(_queue_members.c.runner_id == runner_id)
@@ -692,41 +669,39 @@ class Store:
             frozenset(queue for queue, _ in pairs), frozenset(org for _, org in pairs)
         )
 
-    async def list_runners(self) -> list[RunnerRecord]:
+    def list_runners(self) -> list[RunnerRecord]:
         """All runners with their queue ids, newest first."""
-        async with self._read() as conn:
+        with self._read() as conn:
             members: dict[str, list[str]] = {}
-            for row in await conn.execute(select(_queue_members)):
+            for row in conn.execute(select(_queue_members)):
                 members.setdefault(row.runner_id, []).append(row.queue_id)
-            rows = await conn.execute(select(_runners).order_by(_runners.c.enrolled_at.desc()))
+            rows = conn.execute(select(_runners).order_by(_runners.c.enrolled_at.desc()))
             return [_runner_from(row, members.get(row.id, ())) for row in rows]
 
-    async def set_runner_active(self, runner_id: str, active: bool) -> RunnerRecord | None:
+    def set_runner_active(self, runner_id: str, active: bool) -> RunnerRecord | None:
         """Pause (False) or resume (True) a runner; None when it does not exist."""
-        async with self._write() as conn:
-            result = await conn.execute(
+        with self._write() as conn:
+            result = conn.execute(
                 update(_runners).where(_runners.c.id == runner_id).values(active=active)
             )
             if result.rowcount == 0:
                 return None
-            row = (await conn.execute(select(_runners).where(_runners.c.id == runner_id))).one()
+            row = (conn.execute(select(_runners).where(_runners.c.id == runner_id))).one()
             queue_ids = (
-                await conn.execute(
+                conn.execute(
                     select(_queue_members.c.queue_id).where(_queue_members.c.runner_id == runner_id)
                 )
             ).scalars()
             return _runner_from(row, list(queue_ids))
 
-    # ------------------------------------------------------------ environments
-
-    async def create_environment(
+    def create_environment(
         self, name: str, owner_id: str, organisation_id: str | None, now_s: float
     ) -> EnvironmentRecord:
         """A new environment; ConflictError for a duplicate name within the organisation."""
         record = EnvironmentRecord(_new_id(), name, owner_id, organisation_id, now_s)
         try:
-            async with self._write() as conn:
-                await conn.execute(
+            with self._write() as conn:
+                conn.execute(
                     insert(_environments).values(
                         id=record.id,
                         name=name,
@@ -742,23 +717,21 @@ class Store:
             ) from exc
         return record
 
-    async def get_environment(self, environment_id: str) -> EnvironmentRecord | None:
+    def get_environment(self, environment_id: str) -> EnvironmentRecord | None:
         """The environment with this UUID."""
-        async with self._read() as conn:
+        with self._read() as conn:
             row = (
-                await conn.execute(
-                    select(_environments).where(_environments.c.id == environment_id)
-                )
+                conn.execute(select(_environments).where(_environments.c.id == environment_id))
             ).first()
         return None if row is None else _environment_from(row)
 
-    async def resolve_environment(
+    def resolve_environment(
         self, id_or_name: str, organisation_id: str | None
     ) -> EnvironmentRecord | None:
         """An environment by UUID, else by name within the organisation (4.7)."""
-        async with self._read() as conn:
+        with self._read() as conn:
             row = (
-                await conn.execute(
+                conn.execute(
                     select(_environments)
                     .where(
                         or_(
@@ -775,7 +748,7 @@ class Store:
             ).first()
         return None if row is None else _environment_from(row)
 
-    async def put_environment_item(
+    def put_environment_item(
         self,
         environment_id: str,
         kind: str,
@@ -789,15 +762,13 @@ class Store:
         metadata: Any = None,
     ) -> EnvironmentItemRecord:
         """Create or replace a property / secret / credential; StoreNotFoundError without env."""
-        async with self._write() as conn:
+        with self._write() as conn:
             exists = (
-                await conn.execute(
-                    select(_environments.c.id).where(_environments.c.id == environment_id)
-                )
+                conn.execute(select(_environments.c.id).where(_environments.c.id == environment_id))
             ).first()
             if exists is None:
                 raise StoreNotFoundError(f"environment {environment_id!r} not found")
-            await conn.execute(
+            conn.execute(
                 delete(_environment_items).where(
                     _environment_items.c.environment_id == environment_id,
                     _environment_items.c.kind == kind,
@@ -816,7 +787,7 @@ class Store:
                 metadata=metadata,
                 created_at=now_s,
             )
-            await conn.execute(
+            conn.execute(
                 insert(_environment_items).values(
                     id=record.id,
                     environment_id=environment_id,
@@ -832,13 +803,13 @@ class Store:
             )
         return record
 
-    async def get_environment_item(
+    def get_environment_item(
         self, environment_id: str, kind: str, name: str
     ) -> EnvironmentItemRecord | None:
         """One property / secret / credential of an environment."""
-        async with self._read() as conn:
+        with self._read() as conn:
             row = (
-                await conn.execute(
+                conn.execute(
                     select(_environment_items).where(
                         _environment_items.c.environment_id == environment_id,
                         _environment_items.c.kind == kind,
@@ -848,9 +819,7 @@ class Store:
             ).first()
         return None if row is None else _item_from(row)
 
-    # ------------------------------------------------------------------- flows
-
-    async def create_flo(
+    def create_flo(
         self,
         *,
         name: str,
@@ -862,20 +831,18 @@ class Store:
         now_s: float,
     ) -> FloRecord:
         """A flow with revision 1; StoreNotFoundError for an unknown environment or queue."""
-        async with self._write() as conn:
+        with self._write() as conn:
             environment_name: str | None = None
             if environment_id is not None:
                 environment_name = (
-                    await conn.execute(
+                    conn.execute(
                         select(_environments.c.name).where(_environments.c.id == environment_id)
                     )
                 ).scalar()
                 if environment_name is None:
                     raise StoreNotFoundError(f"environment {environment_id!r} not found")
             if queue_id is not None:
-                found = (
-                    await conn.execute(select(_queues.c.id).where(_queues.c.id == queue_id))
-                ).first()
+                found = (conn.execute(select(_queues.c.id).where(_queues.c.id == queue_id))).first()
                 if found is None:
                     raise StoreNotFoundError(f"queue {queue_id!r} not found")
             flo = FloRecord(
@@ -890,7 +857,7 @@ class Store:
                 execution_count=0,
                 last_run=None,
             )
-            await conn.execute(
+            conn.execute(
                 insert(_flos).values(
                     id=flo.id,
                     name=name,
@@ -902,34 +869,34 @@ class Store:
                     execution_count=0,
                 )
             )
-            await conn.execute(
+            conn.execute(
                 insert(_revisions).values(
                     id=_new_id(), flo_id=flo.id, number=1, data=_dump(data), created_at=now_s
                 )
             )
         return flo
 
-    async def get_flo(self, flo_id: str) -> FloRecord | None:
+    def get_flo(self, flo_id: str) -> FloRecord | None:
         """The flow with this UUID."""
-        async with self._read() as conn:
-            row = (await conn.execute(_FLO_SELECT.where(_flos.c.id == flo_id))).first()
+        with self._read() as conn:
+            row = (conn.execute(_FLO_SELECT.where(_flos.c.id == flo_id))).first()
         return None if row is None else _flo_from(row)
 
-    async def add_revision(self, flo_id: str, data: Any, now_s: float) -> dict[str, Any] | None:
+    def add_revision(self, flo_id: str, data: Any, now_s: float) -> dict[str, Any] | None:
         """Append a revision (dispatched from now on); None for an unknown flow."""
-        async with self._write() as conn:
-            exists = (await conn.execute(select(_flos.c.id).where(_flos.c.id == flo_id))).first()
+        with self._write() as conn:
+            exists = (conn.execute(select(_flos.c.id).where(_flos.c.id == flo_id))).first()
             if exists is None:
                 return None
             number = (
-                await conn.execute(
+                conn.execute(
                     select(func.coalesce(func.max(_revisions.c.number), 0)).where(
                         _revisions.c.flo_id == flo_id
                     )
                 )
             ).scalar_one()
             revision_id = _new_id()
-            await conn.execute(
+            conn.execute(
                 insert(_revisions).values(
                     id=revision_id,
                     flo_id=flo_id,
@@ -940,9 +907,7 @@ class Store:
             )
         return {"id": revision_id, "flo_id": flo_id, "created_at": now_s}
 
-    # -------------------------------------------------------------- executions
-
-    async def create_execution(
+    def create_execution(
         self,
         flo_id: str,
         *,
@@ -952,9 +917,9 @@ class Store:
         now_s: float,
     ) -> tuple[str, DispatchTarget] | None:
         """A ``created``/``pending`` execution (T1); None for an unknown flow."""
-        async with self._write() as conn:
+        with self._write() as conn:
             flo = (
-                await conn.execute(
+                conn.execute(
                     select(
                         _flos.c.name,
                         _flos.c.organisation_id,
@@ -967,7 +932,7 @@ class Store:
                 return None
             execution_id = _new_id()
             sequence = flo.execution_count + 1
-            await conn.execute(
+            conn.execute(
                 insert(_executions).values(
                     id=execution_id,
                     flo_id=flo_id,
@@ -988,31 +953,29 @@ class Store:
                     log_seq=0,
                 )
             )
-            await conn.execute(
+            conn.execute(
                 update(_flos)
                 .where(_flos.c.id == flo_id)
                 .values(execution_count=sequence, last_run=now_s)
             )
         return execution_id, DispatchTarget(flo.queue_id, flo.organisation_id or "")
 
-    async def claim_next(self, runner_id: str, now_s: float) -> ClaimedExecution | None:
+    def claim_next(self, runner_id: str, now_s: float) -> ClaimedExecution | None:
         """Claim the oldest eligible execution for this runner in one transaction (8.1 A2).
 
         Executions whose flow has no revision are failed with a reason and skipped.
         """
-        async with self._write() as conn:
+        with self._write() as conn:
             while True:
-                execution_id = (
-                    await conn.execute(_CLAIM_CANDIDATE, {"runner_id": runner_id})
-                ).scalar()
+                execution_id = (conn.execute(_CLAIM_CANDIDATE, {"runner_id": runner_id})).scalar()
                 if execution_id is None:
                     return None
                 row = (
-                    await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+                    conn.execute(select(_executions).where(_executions.c.id == execution_id))
                 ).one()
-                flo_row = (await conn.execute(_FLO_SELECT.where(_flos.c.id == row.flo_id))).first()
+                flo_row = (conn.execute(_FLO_SELECT.where(_flos.c.id == row.flo_id))).first()
                 revision = (
-                    await conn.execute(
+                    conn.execute(
                         select(_revisions.c.data)
                         .where(_revisions.c.flo_id == row.flo_id)
                         .order_by(_revisions.c.number.desc())
@@ -1020,7 +983,7 @@ class Store:
                     )
                 ).scalar()
                 if flo_row is None or revision is None:
-                    await conn.execute(
+                    conn.execute(
                         update(_executions)
                         .where(_executions.c.id == execution_id)
                         .values(
@@ -1032,7 +995,7 @@ class Store:
                         )
                     )
                     continue
-                await conn.execute(
+                conn.execute(
                     update(_executions)
                     .where(
                         _executions.c.id == execution_id,
@@ -1047,7 +1010,7 @@ class Store:
                     )
                 )
                 claimed = (
-                    await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+                    conn.execute(select(_executions).where(_executions.c.id == execution_id))
                 ).one()
                 return ClaimedExecution(
                     execution=_execution_from(claimed),
@@ -1055,10 +1018,10 @@ class Store:
                     revision_data=_load(revision),
                 )
 
-    async def release_claim(self, execution_id: str, runner_id: str, now_s: float) -> bool:
+    def release_claim(self, execution_id: str, runner_id: str, now_s: float) -> bool:
         """Undo a claim whose 200 could not be delivered (guarded: still allocated to us)."""
-        async with self._write() as conn:
-            result = await conn.execute(
+        with self._write() as conn:
+            result = conn.execute(
                 update(_executions)
                 .where(
                     _executions.c.id == execution_id,
@@ -1076,19 +1039,19 @@ class Store:
             )
             return bool(result.rowcount)
 
-    async def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         """The execution with this id."""
-        async with self._read() as conn:
+        with self._read() as conn:
             row = (
-                await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+                conn.execute(select(_executions).where(_executions.c.id == execution_id))
             ).first()
         return None if row is None else _execution_from(row)
 
-    async def dispatch_target(self, execution_id: str) -> DispatchTarget | None:
+    def dispatch_target(self, execution_id: str) -> DispatchTarget | None:
         """Which runners may take this execution."""
-        async with self._read() as conn:
+        with self._read() as conn:
             row = (
-                await conn.execute(
+                conn.execute(
                     select(_flos.c.queue_id, _executions.c.organisation_id)
                     .join(_flos, _flos.c.id == _executions.c.flo_id)
                     .where(_executions.c.id == execution_id)
@@ -1096,7 +1059,7 @@ class Store:
             ).first()
         return None if row is None else DispatchTarget(row.queue_id, row.organisation_id or "")
 
-    async def list_executions(self, where: ExecutionFilter) -> list[ExecutionRecord]:
+    def list_executions(self, where: ExecutionFilter) -> list[ExecutionRecord]:
         """Executions matching the filter, newest first."""
         query = select(_executions)
         if where.flo_id is not None:
@@ -1106,20 +1069,20 @@ class Store:
         if where.completion_status is not None:
             query = query.where(_executions.c.completion_status == where.completion_status)
         query = query.order_by(_executions.c.created_at.desc(), text("executions.rowid DESC"))
-        async with self._read() as conn:
-            rows = await conn.execute(query.limit(where.limit))
+        with self._read() as conn:
+            rows = conn.execute(query.limit(where.limit))
             return [_execution_from(row) for row in rows]
 
-    async def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
+    def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
         """Record runner contact on an execution and on the runner (8.1)."""
-        async with self._write() as conn:
-            await _touch(conn, execution_id, runner_id, now_s)
+        with self._write() as conn:
+            _touch(conn, execution_id, runner_id, now_s)
 
-    async def set_running(self, execution_id: str, runner_id: str, now_s: float) -> bool:
+    def set_running(self, execution_id: str, runner_id: str, now_s: float) -> bool:
         """``allocated`` -> ``running`` (T5); True when the status changed."""
-        async with self._write() as conn:
-            await _touch(conn, execution_id, runner_id, now_s)
-            result = await conn.execute(
+        with self._write() as conn:
+            _touch(conn, execution_id, runner_id, now_s)
+            result = conn.execute(
                 update(_executions)
                 .where(
                     _executions.c.id == execution_id,
@@ -1130,7 +1093,7 @@ class Store:
             )
             return bool(result.rowcount)
 
-    async def append_logs(
+    def append_logs(
         self,
         execution_id: str,
         runner_id: str,
@@ -1142,10 +1105,10 @@ class Store:
 
         When the cap is reached one marker line is stored and later lines are discarded.
         """
-        async with self._write() as conn:
-            await _touch(conn, execution_id, runner_id, now_s)
+        with self._write() as conn:
+            _touch(conn, execution_id, runner_id, now_s)
             state = (
-                await conn.execute(
+                conn.execute(
                     select(
                         _executions.c.log_bytes, _executions.c.log_truncated, _executions.c.log_seq
                     ).where(_executions.c.id == execution_id)
@@ -1169,23 +1132,21 @@ class Store:
                 seq += 1
                 log_bytes += size
                 stored.append((seq, line))
-            await conn.execute(
+            conn.execute(
                 insert(_execution_logs),
                 [{"execution_id": execution_id, "seq": s, "line": text_} for s, text_ in stored],
             )
-            await conn.execute(
+            conn.execute(
                 update(_executions)
                 .where(_executions.c.id == execution_id)
                 .values(log_bytes=log_bytes, log_seq=seq, log_truncated=truncated)
             )
             return stored
 
-    async def read_logs(
-        self, execution_id: str, after_seq: int, limit: int
-    ) -> list[tuple[int, str]]:
+    def read_logs(self, execution_id: str, after_seq: int, limit: int) -> list[tuple[int, str]]:
         """Persisted log lines with ``seq > after_seq``, in order."""
-        async with self._read() as conn:
-            rows = await conn.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 select(_execution_logs.c.seq, _execution_logs.c.line)
                 .where(
                     _execution_logs.c.execution_id == execution_id,
@@ -1196,7 +1157,7 @@ class Store:
             )
             return [(row.seq, row.line) for row in rows]
 
-    async def store_result(
+    def store_result(
         self,
         execution_id: str,
         runner_id: str,
@@ -1208,10 +1169,10 @@ class Store:
         now_s: float,
     ) -> ResultOutcome:
         """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent."""
-        async with self._write() as conn:
-            await _touch(conn, execution_id, runner_id, now_s)
+        with self._write() as conn:
+            _touch(conn, execution_id, runner_id, now_s)
             row = (
-                await conn.execute(
+                conn.execute(
                     select(
                         _executions.c.execution_status,
                         _executions.c.completion_status,
@@ -1224,7 +1185,7 @@ class Store:
             if row.completion_status == "pending" and row.execution_status in _IN_PROGRESS:
                 checkpoint = state.get("checkpoint") if isinstance(state, dict) else None
                 if suspended and isinstance(checkpoint, dict):
-                    await conn.execute(
+                    conn.execute(
                         update(_executions)
                         .where(*where)
                         .values(
@@ -1246,7 +1207,7 @@ class Store:
                     completion = "fail"
                 else:
                     completion = "success"
-                await conn.execute(
+                conn.execute(
                     update(_executions)
                     .where(*where)
                     .values(
@@ -1260,19 +1221,19 @@ class Store:
                 )
                 return ResultOutcome.COMPLETED
             if row.completion_status in _TERMINAL and row.result is None:
-                await conn.execute(
+                conn.execute(
                     update(_executions).where(*where).values(result=_dump(state), updated_at=now_s)
                 )
                 return ResultOutcome.RESULT_ADDED
             return ResultOutcome.UNCHANGED
 
-    async def cancel(
+    def cancel(
         self, execution_id: str, reason: str, now_s: float
     ) -> tuple[CancelOutcome, ExecutionRecord | None]:
         """Operator cancel (T8); a terminal execution is left alone."""
-        async with self._write() as conn:
+        with self._write() as conn:
             row = (
-                await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+                conn.execute(select(_executions).where(_executions.c.id == execution_id))
             ).first()
             if row is None:
                 return CancelOutcome.NOT_FOUND, None
@@ -1281,7 +1242,7 @@ class Store:
             )
             if not cancellable:
                 return CancelOutcome.NOT_IN_PROGRESS, _execution_from(row)
-            await conn.execute(
+            conn.execute(
                 update(_executions)
                 .where(_executions.c.id == execution_id)
                 .values(
@@ -1293,20 +1254,20 @@ class Store:
                 )
             )
             fresh = (
-                await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+                conn.execute(select(_executions).where(_executions.c.id == execution_id))
             ).one()
             return CancelOutcome.CANCELLED, _execution_from(fresh)
 
-    async def resume(
+    def resume(
         self, execution_id: str, resume_data: Any, has_resume_data: bool, now_s: float
     ) -> tuple[ResumeOutcome, ExecutionRecord | None]:
         """Operator resume (T9): back to ``created``/``pending`` with the checkpoint kept.
 
         ``resume_data`` is stored as the checkpoint's ``resume_data`` (what the executor reads).
         """
-        async with self._write() as conn:
+        with self._write() as conn:
             row = (
-                await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+                conn.execute(select(_executions).where(_executions.c.id == execution_id))
             ).first()
             if row is None:
                 return ResumeOutcome.NOT_FOUND, None
@@ -1316,7 +1277,7 @@ class Store:
             if has_resume_data:
                 checkpoint = dict(checkpoint) if isinstance(checkpoint, dict) else {}
                 checkpoint["resume_data"] = resume_data
-            await conn.execute(
+            conn.execute(
                 update(_executions)
                 .where(_executions.c.id == execution_id)
                 .values(
@@ -1331,11 +1292,11 @@ class Store:
                 )
             )
             fresh = (
-                await conn.execute(select(_executions).where(_executions.c.id == execution_id))
+                conn.execute(select(_executions).where(_executions.c.id == execution_id))
             ).one()
             return ResumeOutcome.RESUMED, _execution_from(fresh)
 
-    async def reap(
+    def reap(
         self, now_s: float, runner_lost_after_s: float, execution_timeout_s: float
     ) -> list[ReapedExecution]:
         """Fail executions whose runner went silent; time out those running too long (8.2)."""
@@ -1344,10 +1305,10 @@ class Store:
             _executions.c.completion_status == "pending",
         )
         reaped: list[ReapedExecution] = []
-        async with self._write() as conn:
+        with self._write() as conn:
             timed_out = (
                 (
-                    await conn.execute(
+                    conn.execute(
                         select(_executions.c.id).where(
                             in_progress, _executions.c.allocated_at < now_s - execution_timeout_s
                         )
@@ -1357,7 +1318,7 @@ class Store:
                 .all()
             )
             if timed_out:
-                await conn.execute(
+                conn.execute(
                     update(_executions)
                     .where(in_progress, _executions.c.id.in_(timed_out))
                     .values(
@@ -1371,7 +1332,7 @@ class Store:
                 reaped += [ReapedExecution(id_, "timeout") for id_ in timed_out]
             lost = (
                 (
-                    await conn.execute(
+                    conn.execute(
                         select(_executions.c.id).where(
                             in_progress,
                             func.coalesce(_executions.c.last_contact_at, _executions.c.allocated_at)
@@ -1383,7 +1344,7 @@ class Store:
                 .all()
             )
             if lost:
-                await conn.execute(
+                conn.execute(
                     update(_executions)
                     .where(in_progress, _executions.c.id.in_(lost))
                     .values(
@@ -1399,47 +1360,405 @@ class Store:
                 reaped += [ReapedExecution(id_, "fail") for id_ in lost]
         return reaped
 
-    # ------------------------------------------------------------------ nonces
-
-    async def remember_nonce(self, key_id: str, nonce: str, now_s: float) -> bool:
+    def remember_nonce(self, key_id: str, nonce: str, now_s: float) -> bool:
         """Record a v2 nonce for a key; False when it was already seen (a replay)."""
         try:
-            async with self._write() as conn:
-                await conn.execute(
-                    insert(_nonces).values(key_id=key_id, nonce=nonce, seen_at=now_s)
-                )
+            with self._write() as conn:
+                conn.execute(insert(_nonces).values(key_id=key_id, nonce=nonce, seen_at=now_s))
         except IntegrityError:
             return False
         return True
 
-    async def forget_nonces_before(self, cutoff_s: float) -> int:
+    def forget_nonces_before(self, cutoff_s: float) -> int:
         """Drop nonces older than the retention window; returns how many."""
-        async with self._write() as conn:
-            result = await conn.execute(delete(_nonces).where(_nonces.c.seen_at < cutoff_s))
+        with self._write() as conn:
+            result = conn.execute(delete(_nonces).where(_nonces.c.seen_at < cutoff_s))
             return int(result.rowcount)
 
-    # ----------------------------------------------------------------- metrics
-
-    async def pending_per_queue(self) -> dict[str, int]:
+    def pending_per_queue(self) -> dict[str, int]:
         """Per queue name, how many ``created``/``pending`` executions it could serve."""
-        async with self._read() as conn:
-            rows = await conn.execute(_PENDING_PER_QUEUE)
+        with self._read() as conn:
+            rows = conn.execute(_PENDING_PER_QUEUE)
             return {row[0]: int(row[1]) for row in rows}
 
 
-async def _touch(conn: AsyncConnection, execution_id: str, runner_id: str, now_s: float) -> None:
-    await conn.execute(
+class Store:
+    """The database. Create with :meth:`open`, release with :meth:`close`.
+
+    Every method takes ``now_s`` (Unix seconds) where time matters, so callers own the clock.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._queries = _Queries(engine)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._readers = ThreadPoolExecutor(
+            max_workers=_READER_THREADS, thread_name_prefix="store-reader"
+        )
+
+    @classmethod
+    async def open(cls, database_url: str) -> Store:
+        """Create the SQLite file (and its directory) if needed and apply pending migrations."""
+        path = sqlite_path(database_url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            f"sqlite:///{path}",
+            connect_args={"check_same_thread": False},
+            pool_size=_READER_THREADS + 1,
+            max_overflow=0,
+        )
+        _install_sqlite_hooks(engine)
+        store = cls(engine)
+        try:
+            await store._run(store._writer, store._queries.migrate)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Finish queued operations, stop the threads and close every connection."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._shutdown)
+
+    def _shutdown(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self._engine.dispose()
+
+    async def _run(
+        self,
+        executor: ThreadPoolExecutor,
+        operation: Callable[_P, _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, functools.partial(operation, *args, **kwargs))
+
+    async def schema_version(self) -> int:
+        """Number of migrations applied."""
+        return await self._run(self._readers, self._queries.schema_version)
+
+    async def create_queue(
+        self, name: str, organisation_id: str | None, now_s: float
+    ) -> QueueRecord:
+        """A new queue with a fresh 32-hex registration code; ConflictError for a duplicate name."""
+        return await self._run(
+            self._writer, self._queries.create_queue, name, organisation_id, now_s
+        )
+
+    async def list_queues(self) -> list[QueueRecord]:
+        """All queues, newest first."""
+        return await self._run(self._readers, self._queries.list_queues)
+
+    async def find_runner(self, identifier: str) -> RunnerRecord | None:
+        """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
+        return await self._run(self._readers, self._queries.find_runner, identifier)
+
+    async def get_runner(self, runner_id: str) -> RunnerRecord | None:
+        """The runner with this UUID."""
+        return await self._run(self._readers, self._queries.get_runner, runner_id)
+
+    async def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
+        """Enrol a new identifier into the queue of its code, all or nothing.
+
+        A concurrent enrolment of the same identifier is reported as ``known`` (8.1 A7).
+        """
+        return await self._run(self._writer, self._queries.register_runner, new, now_s)
+
+    async def refresh_runner(
+        self,
+        runner_id: str,
+        *,
+        version: str | None,
+        executor_version: str | None,
+        ip_address: str | None,
+        now_s: float,
+        signed_name: str | None = None,
+        signed_manifest: Any = None,
+        signed: bool = False,
+    ) -> None:
+        """Re-registration of a known identifier (8.1 A5); the key never changes."""
+        return await self._run(
+            self._writer,
+            self._queries.refresh_runner,
+            runner_id,
+            version=version,
+            executor_version=executor_version,
+            ip_address=ip_address,
+            now_s=now_s,
+            signed_name=signed_name,
+            signed_manifest=signed_manifest,
+            signed=signed,
+        )
+
+    async def touch_runner(self, runner_id: str, ip_address: str | None, now_s: float) -> None:
+        """Record a heartbeat (every poll is one)."""
+        return await self._run(
+            self._writer, self._queries.touch_runner, runner_id, ip_address, now_s
+        )
+
+    async def runner_scope(self, runner_id: str) -> RunnerScope:
+        """The queues and organisations whose executions this runner may take."""
+        return await self._run(self._readers, self._queries.runner_scope, runner_id)
+
+    async def list_runners(self) -> list[RunnerRecord]:
+        """All runners with their queue ids, newest first."""
+        return await self._run(self._readers, self._queries.list_runners)
+
+    async def set_runner_active(self, runner_id: str, active: bool) -> RunnerRecord | None:
+        """Pause (False) or resume (True) a runner; None when it does not exist."""
+        return await self._run(self._writer, self._queries.set_runner_active, runner_id, active)
+
+    async def create_environment(
+        self, name: str, owner_id: str, organisation_id: str | None, now_s: float
+    ) -> EnvironmentRecord:
+        """A new environment; ConflictError for a duplicate name within the organisation."""
+        return await self._run(
+            self._writer, self._queries.create_environment, name, owner_id, organisation_id, now_s
+        )
+
+    async def get_environment(self, environment_id: str) -> EnvironmentRecord | None:
+        """The environment with this UUID."""
+        return await self._run(self._readers, self._queries.get_environment, environment_id)
+
+    async def resolve_environment(
+        self, id_or_name: str, organisation_id: str | None
+    ) -> EnvironmentRecord | None:
+        """An environment by UUID, else by name within the organisation (4.7)."""
+        return await self._run(
+            self._readers, self._queries.resolve_environment, id_or_name, organisation_id
+        )
+
+    async def put_environment_item(
+        self,
+        environment_id: str,
+        kind: str,
+        name: str,
+        now_s: float,
+        *,
+        value: str | None = None,
+        sealed: bytes | None = None,
+        provider: str | None = None,
+        expires_at: str | None = None,
+        metadata: Any = None,
+    ) -> EnvironmentItemRecord:
+        """Create or replace a property / secret / credential; StoreNotFoundError without env."""
+        return await self._run(
+            self._writer,
+            self._queries.put_environment_item,
+            environment_id,
+            kind,
+            name,
+            now_s,
+            value=value,
+            sealed=sealed,
+            provider=provider,
+            expires_at=expires_at,
+            metadata=metadata,
+        )
+
+    async def get_environment_item(
+        self, environment_id: str, kind: str, name: str
+    ) -> EnvironmentItemRecord | None:
+        """One property / secret / credential of an environment."""
+        return await self._run(
+            self._readers, self._queries.get_environment_item, environment_id, kind, name
+        )
+
+    async def create_flo(
+        self,
+        *,
+        name: str,
+        data: Any,
+        organisation_id: str | None,
+        author_id: str | None,
+        environment_id: str | None,
+        queue_id: str | None,
+        now_s: float,
+    ) -> FloRecord:
+        """A flow with revision 1; StoreNotFoundError for an unknown environment or queue."""
+        return await self._run(
+            self._writer,
+            self._queries.create_flo,
+            name=name,
+            data=data,
+            organisation_id=organisation_id,
+            author_id=author_id,
+            environment_id=environment_id,
+            queue_id=queue_id,
+            now_s=now_s,
+        )
+
+    async def get_flo(self, flo_id: str) -> FloRecord | None:
+        """The flow with this UUID."""
+        return await self._run(self._readers, self._queries.get_flo, flo_id)
+
+    async def add_revision(self, flo_id: str, data: Any, now_s: float) -> dict[str, Any] | None:
+        """Append a revision (dispatched from now on); None for an unknown flow."""
+        return await self._run(self._writer, self._queries.add_revision, flo_id, data, now_s)
+
+    async def create_execution(
+        self,
+        flo_id: str,
+        *,
+        data: Any,
+        entry_node_id: str | None,
+        owner_id: str,
+        now_s: float,
+    ) -> tuple[str, DispatchTarget] | None:
+        """A ``created``/``pending`` execution (T1); None for an unknown flow."""
+        return await self._run(
+            self._writer,
+            self._queries.create_execution,
+            flo_id,
+            data=data,
+            entry_node_id=entry_node_id,
+            owner_id=owner_id,
+            now_s=now_s,
+        )
+
+    async def claim_next(self, runner_id: str, now_s: float) -> ClaimedExecution | None:
+        """Claim the oldest eligible execution for this runner in one transaction (8.1 A2).
+
+        Executions whose flow has no revision are failed with a reason and skipped.
+        """
+        return await self._run(self._writer, self._queries.claim_next, runner_id, now_s)
+
+    async def release_claim(self, execution_id: str, runner_id: str, now_s: float) -> bool:
+        """Undo a claim whose 200 could not be delivered (guarded: still allocated to us)."""
+        return await self._run(
+            self._writer, self._queries.release_claim, execution_id, runner_id, now_s
+        )
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        """The execution with this id."""
+        return await self._run(self._readers, self._queries.get_execution, execution_id)
+
+    async def dispatch_target(self, execution_id: str) -> DispatchTarget | None:
+        """Which runners may take this execution."""
+        return await self._run(self._readers, self._queries.dispatch_target, execution_id)
+
+    async def list_executions(self, where: ExecutionFilter) -> list[ExecutionRecord]:
+        """Executions matching the filter, newest first."""
+        return await self._run(self._readers, self._queries.list_executions, where)
+
+    async def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
+        """Record runner contact on an execution and on the runner (8.1)."""
+        return await self._run(
+            self._writer, self._queries.touch_execution, execution_id, runner_id, now_s
+        )
+
+    async def set_running(self, execution_id: str, runner_id: str, now_s: float) -> bool:
+        """``allocated`` -> ``running`` (T5); True when the status changed."""
+        return await self._run(
+            self._writer, self._queries.set_running, execution_id, runner_id, now_s
+        )
+
+    async def append_logs(
+        self,
+        execution_id: str,
+        runner_id: str,
+        lines: Sequence[str],
+        max_log_bytes: int,
+        now_s: float,
+    ) -> list[tuple[int, str]]:
+        """Append lines under the per-execution cap (8.3); returns the stored (seq, line) pairs.
+
+        When the cap is reached one marker line is stored and later lines are discarded.
+        """
+        return await self._run(
+            self._writer,
+            self._queries.append_logs,
+            execution_id,
+            runner_id,
+            lines,
+            max_log_bytes,
+            now_s,
+        )
+
+    async def read_logs(
+        self, execution_id: str, after_seq: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """Persisted log lines with ``seq > after_seq``, in order."""
+        return await self._run(
+            self._readers, self._queries.read_logs, execution_id, after_seq, limit
+        )
+
+    async def store_result(
+        self,
+        execution_id: str,
+        runner_id: str,
+        *,
+        has_errored: bool,
+        cancelled: bool,
+        suspended: bool,
+        state: Any,
+        now_s: float,
+    ) -> ResultOutcome:
+        """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent."""
+        return await self._run(
+            self._writer,
+            self._queries.store_result,
+            execution_id,
+            runner_id,
+            has_errored=has_errored,
+            cancelled=cancelled,
+            suspended=suspended,
+            state=state,
+            now_s=now_s,
+        )
+
+    async def cancel(
+        self, execution_id: str, reason: str, now_s: float
+    ) -> tuple[CancelOutcome, ExecutionRecord | None]:
+        """Operator cancel (T8); a terminal execution is left alone."""
+        return await self._run(self._writer, self._queries.cancel, execution_id, reason, now_s)
+
+    async def resume(
+        self, execution_id: str, resume_data: Any, has_resume_data: bool, now_s: float
+    ) -> tuple[ResumeOutcome, ExecutionRecord | None]:
+        """Operator resume (T9): back to ``created``/``pending`` with the checkpoint kept.
+
+        ``resume_data`` is stored as the checkpoint's ``resume_data`` (what the executor reads).
+        """
+        return await self._run(
+            self._writer, self._queries.resume, execution_id, resume_data, has_resume_data, now_s
+        )
+
+    async def reap(
+        self, now_s: float, runner_lost_after_s: float, execution_timeout_s: float
+    ) -> list[ReapedExecution]:
+        """Fail executions whose runner went silent; time out those running too long (8.2)."""
+        return await self._run(
+            self._writer, self._queries.reap, now_s, runner_lost_after_s, execution_timeout_s
+        )
+
+    async def remember_nonce(self, key_id: str, nonce: str, now_s: float) -> bool:
+        """Record a v2 nonce for a key; False when it was already seen (a replay)."""
+        return await self._run(self._writer, self._queries.remember_nonce, key_id, nonce, now_s)
+
+    async def forget_nonces_before(self, cutoff_s: float) -> int:
+        """Drop nonces older than the retention window; returns how many."""
+        return await self._run(self._writer, self._queries.forget_nonces_before, cutoff_s)
+
+    async def pending_per_queue(self) -> dict[str, int]:
+        """Per queue name, how many ``created``/``pending`` executions it could serve."""
+        return await self._run(self._readers, self._queries.pending_per_queue)
+
+
+def _touch(conn: Connection, execution_id: str, runner_id: str, now_s: float) -> None:
+    conn.execute(
         update(_executions).where(_executions.c.id == execution_id).values(last_contact_at=now_s)
     )
-    await conn.execute(
-        update(_runners).where(_runners.c.id == runner_id).values(last_contact_at=now_s)
-    )
+    conn.execute(update(_runners).where(_runners.c.id == runner_id).values(last_contact_at=now_s))
 
 
-def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+def _install_sqlite_hooks(engine: Engine) -> None:
     """WAL, NORMAL sync, busy timeout and explicit BEGIN (IMMEDIATE for writes)."""
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" hook emit BEGIN itself (pysqlite's own handling is off).
         dbapi_connection.isolation_level = None
@@ -1450,6 +1769,6 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
