@@ -54,18 +54,18 @@ RUN groupadd --system --gid 10001 flomation \
 
 COPY --from=builder /opt/venv /opt/venv
 
-# Defaults that make the runner find its executor and keep identity, key and outbox together in
-# the state directory (mount a volume there). Any of them can be overridden with -e.
+# No FLOMATION_* defaults for fields a mounted config.json may set: environment variables beat the
+# file, and the upstream image lets the file win. Instead the working directory is the state
+# directory, so the defaults ("./" and "flomation-runner.pem") keep identity, key and outbox
+# together there (mount a volume on it); the RUNNER_* mode defaults the executor to
+# flomation-executor. Only the health listener, which upstream files never set, comes from ENV.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    FLOMATION_RUNNER_EXECUTABLE_NAME=flomation-executor \
-    FLOMATION_RUNNER_STATE_DIRECTORY=/home/flomation/state \
-    FLOMATION_RUNNER_CERTIFICATE_PATH=/home/flomation/state/flomation-runner.pem \
     FLOMATION_RUNNER_HEALTH_ADDR=0.0.0.0:9310
 
 USER 10001:10001
-WORKDIR /home/flomation
+WORKDIR /home/flomation/state
 
 EXPOSE 9310
 

@@ -162,15 +162,18 @@ def test_runs_as_non_root_user_flomation(final: list[_Instruction]) -> None:
     runs = " ".join(_all(final, "RUN"))
     assert "--uid 10001" in runs
     assert "useradd" in runs and " flomation" in runs
-    assert _last(final, "WORKDIR") == "/home/flomation"
+    assert _last(final, "WORKDIR") == "/home/flomation/state"
 
 
-def test_environment_defaults_point_at_the_executor_and_state(final: list[_Instruction]) -> None:
-    """The image's env makes the runner find its executor and keep its state in one directory."""
+def test_environment_leaves_file_fields_to_a_mounted_config(final: list[_Instruction]) -> None:
+    """The image sets no env default for a field config.json may set, so a mounted file wins."""
     env = _env(final)
-    assert env["FLOMATION_RUNNER_EXECUTABLE_NAME"] == "flomation-executor"
-    assert env["FLOMATION_RUNNER_STATE_DIRECTORY"] == "/home/flomation/state"
-    assert env["FLOMATION_RUNNER_CERTIFICATE_PATH"] == "/home/flomation/state/flomation-runner.pem"
+    for name in (
+        "FLOMATION_RUNNER_EXECUTABLE_NAME",
+        "FLOMATION_RUNNER_STATE_DIRECTORY",
+        "FLOMATION_RUNNER_CERTIFICATE_PATH",
+    ):
+        assert name not in env, f"{name} in the image would override a mounted config.json"
     assert env["FLOMATION_RUNNER_HEALTH_ADDR"] == "0.0.0.0:9310"
     assert env["PATH"].startswith("/opt/venv/bin:")
     assert _last(final, "EXPOSE") == "9310"
@@ -262,6 +265,13 @@ def _image_environment(final: list[_Instruction], home: Path) -> dict[str, str]:
     return environ
 
 
+def _workdir(final: list[_Instruction], home: Path) -> Path:
+    """The image's WORKDIR mapped into ``home`` (created), where the ENTRYPOINT starts."""
+    directory = Path(_last(final, "WORKDIR").replace(_IMAGE_HOME, str(home)))
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 def _print_config(
     environ: dict[str, str], cwd: Path, *arguments: str
 ) -> subprocess.CompletedProcess[str]:
@@ -295,7 +305,7 @@ def test_entrypoint_docker_variables_mode(final: list[_Instruction], home: Path)
         "RUNNER_REGISTRATION_CODE": _REGISTRATION_CODE,
         "EXECUTOR_DIRECTORY": str(home / "workspace"),
     }
-    result = _print_config(environ, home)
+    result = _print_config(environ, _workdir(final, home))
     assert result.returncode == 0, result.stderr
     assert _REGISTRATION_CODE not in result.stdout + result.stderr
     config = json.loads(result.stdout)
@@ -325,6 +335,7 @@ def _write_upstream_config(path: Path, workspace: Path, **execution_extra: objec
                 "execution": {
                     "max_concurrent_executors": 3,
                     "execution_directory": str(workspace),
+                    "executable_name": "flomation-executor",
                     **execution_extra,
                 },
             }
@@ -337,7 +348,9 @@ def test_entrypoint_config_file_mode(final: list[_Instruction], home: Path) -> N
     """An upstream-shaped config.json configures the runner; the image's env fills the rest."""
     config_file = home / "config.json"
     _write_upstream_config(config_file, home / "workspace")
-    result = _print_config(_image_environment(final, home), home, "--config", str(config_file))
+    result = _print_config(
+        _image_environment(final, home), _workdir(final, home), "--config", str(config_file)
+    )
     assert result.returncode == 0, result.stderr
     assert _REGISTRATION_CODE not in result.stdout + result.stderr
     config = json.loads(result.stdout)
@@ -365,7 +378,9 @@ def test_entrypoint_accepts_the_upstream_entrypoint_keys(
         execution_module_dir="/home/flomation/executor/lib/modules",
         download_on_start=True,
     )
-    result = _print_config(_image_environment(final, home), home, "--config", str(config_file))
+    result = _print_config(
+        _image_environment(final, home), _workdir(final, home), "--config", str(config_file)
+    )
     assert result.returncode == 0, result.stderr
     # `docker run IMAGE print-config | jq` must work: nothing but the JSON document on stdout.
     config = json.loads(result.stdout)
@@ -386,7 +401,11 @@ def test_mounted_config_file_wins_over_docker_variables(
         json.dumps(
             {
                 "runner": {"name": "from-file", "url": "https://file.invalid"},
-                "execution": {"execution_directory": str(home / "workspace")},
+                "execution": {
+                    "execution_directory": str(home / "workspace"),
+                    "state_directory": str(home / "file-state"),
+                    "executable_name": "flomation-executor",
+                },
             }
         ),
         encoding="utf-8",
@@ -398,16 +417,18 @@ def test_mounted_config_file_wins_over_docker_variables(
         "RUNNER_REGISTRATION_CODE": _REGISTRATION_CODE,
         "EXECUTOR_MAX_CONCURRENT": "9",
     }
-    (home / "state").mkdir()
-    (home / "state" / "flo.state").write_text('{"identifier": "abcdefghijklmnop"}')
+    (home / "file-state").mkdir()
+    (home / "file-state" / "flo.state").write_text('{"identifier": "abcdefghijklmnop"}')
 
-    config = load_config(argparse.Namespace(), environ, home, docker_config_path=mounted)
+    config = load_config(
+        argparse.Namespace(), environ, _workdir(final, home), docker_config_path=mounted
+    )
 
     assert (config.name, config.url) == ("from-file", "https://file.invalid")
     assert config.max_concurrent_executors == 1  # upstream default, not EXECUTOR_MAX_CONCURRENT
     assert config.registration_code is None  # RUNNER_REGISTRATION_CODE ignored too
-    # The image's own FLOMATION_* defaults still apply (environment beats file).
-    assert config.state_directory == home / "state"
+    # No image default overrides what the mounted file says.
+    assert config.state_directory == home / "file-state"
     assert config.executable[0] == "flomation-executor"
 
 
@@ -416,7 +437,7 @@ def test_entrypoint_names_every_missing_variable(final: list[_Instruction], home
     environ = _image_environment(final, home)
     environ["RUNNER_NAME"] = "only-a-name"
 
-    result = _print_config(environ, home)
+    result = _print_config(environ, _workdir(final, home))
 
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stdout == ""
@@ -431,7 +452,7 @@ def test_entrypoint_with_no_configuration_at_all_exits_2(
     final: list[_Instruction], home: Path
 ) -> None:
     """With only the image's defaults, the runner exits 2 and names the URL variable it needs."""
-    result = _print_config(_image_environment(final, home), home)
+    result = _print_config(_image_environment(final, home), _workdir(final, home))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "RUNNER_URL" in result.stderr
     assert "RUNNER_REGISTRATION_CODE" in result.stderr
@@ -496,7 +517,7 @@ async def test_image_environment_runs_a_runner_that_is_healthy_and_drains(
         process = await asyncio.create_subprocess_exec(
             str(_RUNNER),
             env=environ,
-            cwd=home,
+            cwd=_workdir(final, home),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
