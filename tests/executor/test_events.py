@@ -164,3 +164,26 @@ def test_broken_stdout_pipe_is_ignored() -> None:
     sink.emit("n", "a", "l", "running")
     sink.emit("n", "a", "l", "success")
     os.close(write_end)
+
+
+def test_oversized_event_drops_inputs_and_outputs(tmp_path: Path) -> None:
+    """§1: an event that would exceed the 1 MB line limit keeps only its identity and error."""
+    fd, path = _capture(tmp_path, "events")
+    outputs = {f"k{index}": "x" * 4000 for index in range(300)}  # ~1.2 MB even after truncation
+    EventSink(fd).emit("n", "a", "l", "failed", error="e" * 5000, outputs=outputs)
+    os.close(fd)
+    line = path.read_bytes()
+    assert len(line) < 1_000_000
+    event = json.loads(line.decode("utf-8")[len("__NODE__:") :])
+    assert list(event) == ["id", "action", "label", "status", "error"]
+    assert event["error"].endswith("… [truncated, 5000 bytes total]")
+
+
+def test_oversized_log_line_truncates_its_strings(tmp_path: Path) -> None:
+    """§1: a log line whose fields would exceed 1 MB has its long strings truncated."""
+    fd, path = _capture(tmp_path, "log")
+    Logger(json_format=True, fd=fd).log("error", "Error processing Action", error="x" * 2_000_000)
+    os.close(fd)
+    line = path.read_bytes()
+    assert len(line) < 10_000
+    assert json.loads(line)["error"].endswith("[truncated, 2000000 bytes total]")

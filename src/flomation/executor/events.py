@@ -33,6 +33,8 @@ __all__ = [
 EVENT_PREFIX = "__NODE__:"
 MASK = "********"
 _MAX_EVENT_STRING_BYTES = 4096
+# The runner's line reader accepts lines up to 1 MB (§1); stay well below it.
+_MAX_LINE_BYTES = 1_000_000 - 1024
 _LEVELS = {"debug": 0, "info": 1, "warning": 2, "error": 3, "fatal": 4}
 _SECRET_MARKERS = ("${secret.", "${secrets.")
 
@@ -95,17 +97,22 @@ class Logger:
         """Write one line at ``level`` (debug, info, warning, error, fatal)."""
         if _LEVELS[level] < self._threshold:
             return
+        values = {key: _log_value(value) for key, value in fields.items()}
+        data = self._render(level, message, values)
+        if len(data) > _MAX_LINE_BYTES:
+            data = self._render(level, message, truncate_strings(values))
+        _write_all(self._fd, data)
+
+    def _render(self, level: str, message: str, values: dict[str, Any]) -> bytes:
         now = self._now()
         if self._json:
-            entry = {key: _log_value(value) for key, value in fields.items()}
+            entry = dict(values)
             entry.update(level=level, msg=message, time=now)
             line = go_json(entry)
         else:
-            pairs = "".join(
-                f" {key}={_text_value(_log_value(value))}" for key, value in sorted(fields.items())
-            )
+            pairs = "".join(f" {key}={_text_value(value)}" for key, value in sorted(values.items()))
             line = f"time={go_json_string(now)} level={level} msg={go_json_string(message)}{pairs}"
-        _write_all(self._fd, (line + "\n").encode("utf-8", "surrogatepass"))
+        return (line + "\n").encode("utf-8", "surrogatepass")
 
 
 def truncate_strings(value: Any) -> Any:
@@ -228,12 +235,18 @@ class EventSink:
             fields.append(("duration_ms", duration_ms))
         if error:
             fields.append(("error", error))
+        head = list(fields)
         if inputs:
             fields.append(("inputs", truncate_strings(inputs)))
         if outputs:
             fields.append(("outputs", truncate_strings(outputs)))
-        line = EVENT_PREFIX + go_json_fields(fields) + "\n"
-        self._open = _write_all(self._fd, line.encode("utf-8", "surrogatepass"))
+        data = (EVENT_PREFIX + go_json_fields(fields) + "\n").encode("utf-8", "surrogatepass")
+        if len(data) > _MAX_LINE_BYTES:
+            # Too many (already truncated) strings for one line: the event keeps its identity
+            # and a truncated error; the full inputs/outputs are still in state.json.
+            head = [(key, truncate_strings(item)) for key, item in head]
+            data = (EVENT_PREFIX + go_json_fields(head) + "\n").encode("utf-8", "surrogatepass")
+        self._open = _write_all(self._fd, data)
 
 
 def render_state(
