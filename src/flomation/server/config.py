@@ -7,6 +7,7 @@ protocol.md 8.4 (``poll_hold``, ``runner_lost_after``...) or the field names of
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import tomllib
 from collections.abc import Mapping
@@ -63,6 +64,7 @@ class ServerSettings(BaseModel):
     nonce_retention_s: int = Field(default=600, ge=1)
     sse_keepalive_s: float = Field(default=15.0, gt=0)
     sse_recheck_s: float = Field(default=1.0, gt=0)
+    shared_wakeup_interval_s: float = Field(default=1.0, gt=0)
     trusted_proxies: tuple[str, ...] = ()
     admin_principal_id: str = NIL_UUID
     log_level: str = "info"
@@ -71,6 +73,13 @@ class ServerSettings(BaseModel):
     @classmethod
     def _check_listen(cls, value: str) -> str:
         split_listen(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
         return value
 
     @field_validator("log_level")

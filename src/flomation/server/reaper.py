@@ -1,4 +1,5 @@
-"""The reaper task (protocol.md 8.2): lost runners, execution timeouts, old nonces."""
+"""Background work of the app: the reaper (protocol.md 8.2: lost runners, execution timeouts,
+old nonces) and shared wake-ups (executions made claimable by another server process)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import structlog
 
 from flomation.server.services import Services
 
-__all__ = ["reap_once", "run_reaper"]
+__all__ = ["reap_once", "run_reaper", "run_shared_wakeups"]
 
 _log = structlog.get_logger("flomation.server.reaper")
 
@@ -44,3 +45,31 @@ async def run_reaper(services: Services, stop: asyncio.Event) -> None:
                 await stop.wait()
         except TimeoutError:
             continue
+
+
+async def run_shared_wakeups(services: Services, stop: asyncio.Event) -> None:
+    """Every ``shared_wakeup_interval_s``, wake polls for executions that became claimable.
+
+    In-process notifications already cover executions created by this process; this pass makes
+    several server processes on one database wake each other (protocol.md 8.4) within about
+    one interval. Extra wakes are harmless: a woken poll whose claim finds nothing waits again.
+    """
+    interval_s = services.settings.shared_wakeup_interval_s
+    checked_s = services.clock()
+    while not stop.is_set():
+        try:
+            async with asyncio.timeout(interval_s):
+                await stop.wait()
+            return
+        except TimeoutError:
+            pass
+        now_s = services.clock()
+        try:
+            # Overlap the windows so a commit racing the previous check is not skipped.
+            targets = await services.store.claimable_targets_since(checked_s - interval_s)
+        except Exception:
+            _log.exception("shared wake-up pass failed")
+            continue
+        checked_s = now_s
+        for target in targets:
+            services.dispatcher.notify(target)

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from starlette.types import Receive
 
 from flomation.server.auth import SignatureError, VerifiedKey, client_ip
+from flomation.server.crypto_box import SecretKeyError
 from flomation.server.http_io import HttpError, json_response, parse_body, read_body
 from flomation.server.records import ClaimedExecution, ExecutionRecord, RunnerRecord
 from flomation.server.services import Services
@@ -324,5 +325,9 @@ class RunnerEndpoints:
             raise HttpError(404, f"{kind} {name!r} not found")
         value = item.value
         if item.sealed is not None:
-            value = self._s.secret_box.open(item.sealed, f"{environment_id}/{kind}/{name}")
+            try:
+                value = self._s.secret_box.open(item.sealed, f"{environment_id}/{kind}/{name}")
+            except SecretKeyError as exc:
+                _log.error("secret cannot be decrypted", kind=kind, name=name)
+                raise HttpError(500, f"stored {kind} {name!r} cannot be decrypted") from exc
         return json_response(environment_item_view(item, value or ""))

@@ -1059,6 +1059,20 @@ class _Queries:
             ).first()
         return None if row is None else DispatchTarget(row.queue_id, row.organisation_id or "")
 
+    def claimable_targets_since(self, since_s: float) -> set[DispatchTarget]:
+        """Targets of ``created``/``pending`` executions created, resumed or released since."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(_flos.c.queue_id, _executions.c.organisation_id)
+                .join(_flos, _flos.c.id == _executions.c.flo_id)
+                .where(
+                    _executions.c.execution_status == "created",
+                    _executions.c.completion_status == "pending",
+                    _executions.c.updated_at >= since_s,
+                )
+            )
+            return {DispatchTarget(row.queue_id, row.organisation_id or "") for row in rows}
+
     def list_executions(self, where: ExecutionFilter) -> list[ExecutionRecord]:
         """Executions matching the filter, newest first."""
         query = select(_executions)
@@ -1639,6 +1653,10 @@ class Store:
     async def dispatch_target(self, execution_id: str) -> DispatchTarget | None:
         """Which runners may take this execution."""
         return await self._run(self._readers, self._queries.dispatch_target, execution_id)
+
+    async def claimable_targets_since(self, since_s: float) -> set[DispatchTarget]:
+        """Targets of ``created``/``pending`` executions created, resumed or released since."""
+        return await self._run(self._readers, self._queries.claimable_targets_since, since_s)
 
     async def list_executions(self, where: ExecutionFilter) -> list[ExecutionRecord]:
         """Executions matching the filter, newest first."""
