@@ -124,7 +124,7 @@ class Agent:
         self.metrics = RunnerMetrics(self.status)
         self._stop = _Stop()
         self._running: dict[str, ExecutionControl] = {}
-        self._delivery_wakeup = asyncio.Event()
+        self._fresh = _FreshResults()
         self._claims_left = _claim_budget(config)
         self._claims_in_flight = 0
         self._last_activity_s = time.monotonic()
@@ -225,7 +225,7 @@ class Agent:
         retention = WorkdirRetention(
             self._config.execution_directory, self._config.keep_failed_workdirs
         )
-        journal = _OutboxJournal(outbox, self._delivery_wakeup)
+        journal = _OutboxJournal(outbox, self._fresh)
         async with asyncio.TaskGroup() as group:
             if self._config.idle_timeout_s:
                 idle = group.create_task(self._idle_watch(self._config.idle_timeout_s))
@@ -565,18 +565,27 @@ class Agent:
                 cutoff = time.time() - self._tuning.outbox_keep_done_s
                 await asyncio.to_thread(outbox.purge_done, cutoff)
                 next_purge_s = time.monotonic() + 3600.0
-            self._delivery_wakeup.clear()
+            self._fresh.wakeup.clear()
             progressed = await self._deliver_due(api, outbox)
             if progressed:
                 continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):
-                    await self._delivery_wakeup.wait()
+                    await self._fresh.wakeup.wait()
 
     async def _deliver_due(self, api: RunnerApi, outbox: Outbox) -> bool:
-        """One pass over the due entries; True when something was delivered or given up."""
+        """One pass: new results from memory, then due entries from the file.
+
+        True when something was delivered or given up. New results are first sent with the
+        body still in memory (no read back); an entry the file query returns while it is still
+        queued in memory is left to the next pass, so nothing is sent twice.
+        """
         progressed = False
-        for entry in await asyncio.to_thread(outbox.due, time.time()):
+        fresh = self._fresh.take()
+        due = await asyncio.to_thread(outbox.due, time.time()) if not fresh else []
+        for entry in fresh or due:
+            if not fresh and self._fresh.holds(entry.id):
+                continue
             delivered = await self._deliver_one(api, outbox, entry)
             if delivered is None:
                 return progressed  # no answer at all: the API is unreachable, back off
@@ -641,7 +650,7 @@ class Agent:
         """Give pending results a short chance to go out before exiting."""
         if outbox.depth() == 0:
             return
-        self._delivery_wakeup.set()
+        self._fresh.wakeup.set()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self._tuning.exit_flush_s):
                 while outbox.depth() > 0:
@@ -653,12 +662,32 @@ class Agent:
             )
 
 
+class _FreshResults:
+    """Results just stored in the outbox, handed to delivery with their body in memory."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, OutboxEntry] = {}
+        self.wakeup = asyncio.Event()
+
+    def add(self, entry: OutboxEntry) -> None:
+        self._entries[entry.id] = entry
+        self.wakeup.set()
+
+    def take(self) -> list[OutboxEntry]:
+        entries = list(self._entries.values())
+        self._entries.clear()
+        return entries
+
+    def holds(self, entry_id: int) -> bool:
+        return entry_id in self._entries
+
+
 class _OutboxJournal:
     """The execution's journal and result store, backed by the durable outbox."""
 
-    def __init__(self, outbox: Outbox, wakeup: asyncio.Event) -> None:
+    def __init__(self, outbox: Outbox, fresh: _FreshResults) -> None:
         self._outbox = outbox
-        self._wakeup = wakeup
+        self._fresh = fresh
 
     async def started(self, execution_id: str, flo_id: str, workdir: Path) -> None:
         await asyncio.to_thread(
@@ -670,8 +699,26 @@ class _OutboxJournal:
 
     async def store_result(self, execution_id: str, body: bytes) -> None:
         path = execution_path(execution_id)
-        await asyncio.to_thread(self._outbox.put, execution_id, "result", path, body)
-        self._wakeup.set()
+        now = time.time()
+        entry_id = await asyncio.to_thread(
+            self._outbox.put, execution_id, "result", path, body, now=now
+        )
+        self._fresh.add(
+            OutboxEntry(
+                id=entry_id,
+                execution_id=execution_id,
+                kind="result",
+                method="POST",
+                path=path,
+                body=body,
+                created_at=now,
+                attempts=0,
+                next_attempt_at=now,
+                last_error=None,
+                done_at=None,
+                done_reason=None,
+            )
+        )
 
     async def finished(self, execution_id: str) -> None:
         await asyncio.to_thread(self._outbox.journal_finish, execution_id)
