@@ -258,6 +258,36 @@ async def test_undelivered_results_are_sent_at_next_start(
     await asyncio.wait_for(task, 10)
 
 
+async def test_oversized_result_is_shrunk_until_accepted(
+    fake: FakeControlPlane, tmp_path: Path
+) -> None:
+    """A 413 on the result makes the runner cut state.logs (head and tail kept) and resend."""
+    fake.max_result_bytes = 40_000
+    execution_id = fake.enqueue(pending_execution(script={"lines": 2000}))
+    agent = _agent(_config(tmp_path, fake.url, once=True))
+    assert await asyncio.wait_for(agent.run(), 20) == EXIT_OK
+    logs = fake.state.results[execution_id]["state"]["logs"]
+    assert "[flomation-runner] output truncated" in logs
+    assert '"node-1999"' in logs  # the tail survives
+
+
+async def test_unknown_execution_result_is_dead_lettered(
+    fake: FakeControlPlane, tmp_path: Path
+) -> None:
+    """A 404 answer to a result ends the outbox entry with a reason instead of retrying."""
+    fake.result_status = 404
+    fake.enqueue(pending_execution())
+    config = _config(tmp_path, fake.url, once=True)
+    assert await asyncio.wait_for(_agent(config).run(), 20) == EXIT_OK
+    outbox = Outbox.open(config.outbox_file)
+    try:
+        assert outbox.pending() == []
+        entry = outbox.get(1)
+        assert entry is not None and entry.dead and "404" in (entry.done_reason or "")
+    finally:
+        outbox.close()
+
+
 async def test_crash_recovery_reports_journaled_execution(
     fake: FakeControlPlane, tmp_path: Path
 ) -> None:
