@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_harness import edge, flow_document, node, run_cli, value
 
+from executor.engine_harness import edge, flow_document, node, run_cli, value
 from flomation.executor.cli import executor_version
 from flomation.executor.gojson import go_json
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_harness import Run, edge, flow_document, node, run_engine, value
 
+from executor.engine_harness import Run, edge, flow_document, node, run_engine, value
 from flomation.executor.actions.common.wait import parse_wait_duration
 from flomation.executor.actions.trigger.manual import rfc1123_utc
 from flomation.executor.registry import Registry

@@ -7,8 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from engine_harness import edge, flow_document, node, run_engine, value
-
+from executor.engine_harness import edge, flow_document, node, run_engine, value
 from flomation.executor.actions.base import ActionContext, ActionSpec, Outputs
 from flomation.executor.checkpoint import parse_checkpoint
 from flomation.executor.registry import Action, Registry

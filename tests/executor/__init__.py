@@ -1,0 +1,1 @@
+"""Executor tests: a package, so basenames like test_cli do not clash with tests/runner."""
