@@ -428,3 +428,27 @@ def test_loop_memory_is_bounded(tmp_path: Path) -> None:
     small = _loop_peak_rss_kib(tmp_path, 1_000)
     large = _loop_peak_rss_kib(tmp_path, 10_000)
     assert large < small + 4 * 1024, (small, large)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs POSIX resource limits")
+def test_runs_under_a_tight_address_space_limit(tmp_path: Path) -> None:
+    """Where the engine's large-stack thread cannot be created the flow still runs (status 0)."""
+    import resource
+
+    def limit_address_space() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (220 * 1024 * 1024, 220 * 1024 * 1024))
+
+    _write_flow(
+        tmp_path, flow_document([TRIGGER, node("u", "string/upper_case")], [edge("t", "u")])
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", "flomation_executor", *_RUN],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=limit_address_space,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert _state(tmp_path)["status"] == 0

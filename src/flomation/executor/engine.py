@@ -58,8 +58,9 @@ _PASS_THROUGH_TYPES = frozenset({ROUTING_CONDITIONAL, ROUTING_LOOP, ROUTING_SWIT
 _SUBFLOW_RESERVED = frozenset({"__subflow_name", "tool_result", "success", "error"})
 _TWILIO_TOLERATED = ("websocket", "WebSocket", "broken pipe")
 _CANCELLED_MESSAGE = "execution cancelled"
-_DEEP_STACK_BYTES = 512 * 1024 * 1024
-_DEEP_RECURSION_LIMIT = 200_000
+_DEEP_STACK_BYTES = 256 * 1024 * 1024
+# About 2 frames per node along a chain; comfortably inside the 256 MiB stack above.
+_DEEP_RECURSION_LIMIT = 100_000
 
 _T = TypeVar("_T")
 
@@ -102,7 +103,8 @@ def run_with_deep_stack(function: Callable[[], _T]) -> _T:
     """Run ``function`` on a thread with a large stack (long chains recurse deeply).
 
     The main thread keeps waiting in ``join``, which signal handlers interrupt, so SIGTERM and
-    SIGINT are still handled promptly while the engine runs.
+    SIGINT are still handled promptly while the engine runs. Where such a thread cannot be
+    created (tight address-space limits) the function runs on the calling thread instead.
     """
     results: list[_T] = []
     failures: list[BaseException] = []
@@ -115,14 +117,23 @@ def run_with_deep_stack(function: Callable[[], _T]) -> _T:
 
     previous_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous_limit, _DEEP_RECURSION_LIMIT))
-    previous_size = threading.stack_size(_DEEP_STACK_BYTES)
     try:
+        try:
+            previous_size = threading.stack_size(_DEEP_STACK_BYTES)
+        except (ValueError, RuntimeError):
+            previous_size = None
         worker = threading.Thread(target=target, name="flomation-engine")
-        worker.start()
+        try:
+            worker.start()
+        except RuntimeError:
+            target()
+        else:
+            worker.join()
+        finally:
+            if previous_size is not None:
+                threading.stack_size(previous_size)
     finally:
-        threading.stack_size(previous_size)
-    worker.join()
-    sys.setrecursionlimit(previous_limit)
+        sys.setrecursionlimit(previous_limit)
     if failures:
         raise failures[0]
     return results[0]
