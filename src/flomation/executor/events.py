@@ -225,27 +225,27 @@ class EventSink:
         """Write one node event with the fixed field order; strings are truncated (§7.3)."""
         if not self._open:
             return
-        fields: list[tuple[str, Any]] = [
-            ("id", node_id),
-            ("action", action),
-            ("label", label),
-            ("status", status),
-        ]
+        # The fixed head is spelled out: this runs several times per node, every iteration.
+        head = (
+            f'{EVENT_PREFIX}{{"id":{go_json_string(node_id)},"action":{go_json_string(action)}'
+            f',"label":{go_json_string(label)},"status":{go_json_string(status)}'
+        )
         if duration_ms > 0:
-            fields.append(("duration_ms", duration_ms))
-        if error:
-            fields.append(("error", error))
-        head = list(fields)
+            head += f',"duration_ms":{duration_ms}'
+        tail: list[tuple[str, Any]] = []
         if inputs:
-            fields.append(("inputs", truncate_strings(inputs)))
+            tail.append(("inputs", truncate_strings(inputs)))
         if outputs:
-            fields.append(("outputs", truncate_strings(outputs)))
-        data = (EVENT_PREFIX + go_json_fields(fields) + "\n").encode("utf-8", "surrogatepass")
+            tail.append(("outputs", truncate_strings(outputs)))
+        error_part = f',"error":{go_json_string(error)}' if error else ""
+        rest = "," + go_json_fields(tail)[1:] if tail else "}"
+        data = f"{head}{error_part}{rest}\n".encode("utf-8", "surrogatepass")
         if len(data) > _MAX_LINE_BYTES:
             # Too many (already truncated) strings for one line: the event keeps its identity
             # and a truncated error; the full inputs/outputs are still in state.json.
-            head = [(key, truncate_strings(item)) for key, item in head]
-            data = (EVENT_PREFIX + go_json_fields(head) + "\n").encode("utf-8", "surrogatepass")
+            short_error = truncate_strings(error)
+            error_part = f',"error":{go_json_string(short_error)}' if error else ""
+            data = f"{head}{error_part}}}\n".encode("utf-8", "surrogatepass")
         self._open = _write_all(self._fd, data)
 
 
