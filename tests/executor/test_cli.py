@@ -452,3 +452,20 @@ def test_runs_under_a_tight_address_space_limit(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert _state(tmp_path)["status"] == 0
+
+
+def test_console_script_matches_the_module(tmp_path: Path) -> None:
+    """The flomation-executor console script and python -m flomation_executor agree."""
+    script = Path(sys.executable).parent / "flomation-executor"
+    if not script.exists():
+        pytest.skip("console script not installed in this environment")
+    completed = subprocess.run(
+        [str(script), "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert completed.returncode == 0
+    assert completed.stdout == run_cli(["--version"], tmp_path).stdout
