@@ -177,10 +177,10 @@ class RunnerEndpoints:
             raise HttpError(403, "unknown runner")
         await self._verify(request, body, body, self._runner_key(runner))
         store, dispatcher = self._s.store, self._s.dispatcher
-        await store.touch_runner(
-            runner.id, client_ip(request, self._s.settings.trusted_proxies), self._s.clock()
-        )
-        scope = await store.runner_scope(runner.id) if runner.active else None
+        ip_address = client_ip(request, self._s.settings.trusted_proxies)
+        eligible = await store.heartbeat(runner.id, ip_address, self._s.clock())
+        # A paused runner is held like any other, but no execution ever wakes it.
+        scope = eligible if runner.active else None
 
         async def claim_once() -> ClaimedExecution | None:
             return await store.claim_next(runner.id, self._s.clock())
@@ -220,14 +220,9 @@ class RunnerEndpoints:
     ) -> tuple[ExecutionRecord, RunnerRecord]:
         """The execution and its runner, once the request is proven to come from that runner."""
         execution_id = request.path_params["execution_id"]
-        execution = await self._s.store.get_execution(execution_id)
+        execution, runner = await self._s.store.execution_and_runner(execution_id)
         if execution is None:
             raise HttpError(404, "execution not found")
-        runner = (
-            None
-            if execution.runner_id is None
-            else await self._s.store.get_runner(execution.runner_id)
-        )
         if runner is None:
             raise HttpError(403, "execution is not assigned to a runner")
         await self._verify(request, body, v1_message, self._runner_key(runner))

@@ -42,6 +42,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -479,6 +480,84 @@ _FLO_SELECT = select(*_FLO_COLUMNS).select_from(
 )
 
 
+# Statements of the hot paths, built once: SQLAlchemy then only binds parameters (building a
+# statement per call costs about three times as much as executing a prebuilt one).
+_RUNNER_BY_IDENTIFIER = select(_runners).where(_runners.c.identifier == bindparam("b_identifier"))
+_RUNNER_BY_ID = select(_runners).where(_runners.c.id == bindparam("b_runner_id"))
+_EXECUTION_BY_ID = select(_executions).where(_executions.c.id == bindparam("b_execution_id"))
+_FLO_BY_ID = _FLO_SELECT.where(_flos.c.id == bindparam("b_flo_id"))
+_LATEST_REVISION = (
+    select(_revisions.c.data)
+    .where(_revisions.c.flo_id == bindparam("b_flo_id"))
+    .order_by(_revisions.c.number.desc())
+    .limit(1)
+)
+_RUNNER_SCOPE = (
+    select(_queues.c.id, _queues.c.organisation_id)
+    .join(_queue_members, _queue_members.c.queue_id == _queues.c.id)
+    .where(_queue_members.c.runner_id == bindparam("b_runner_id"))
+)
+_HEARTBEAT = (
+    update(_runners)
+    .where(_runners.c.id == bindparam("b_runner_id"))
+    .values(last_contact_at=bindparam("b_now"), ip_address=bindparam("b_ip"))
+)
+_TOUCH_RUNNER = (
+    update(_runners)
+    .where(_runners.c.id == bindparam("b_runner_id"))
+    .values(last_contact_at=bindparam("b_now"))
+)
+_TOUCH_EXECUTION = (
+    update(_executions)
+    .where(_executions.c.id == bindparam("b_execution_id"))
+    .values(last_contact_at=bindparam("b_now"))
+)
+_ALLOCATE = (
+    update(_executions)
+    .where(
+        _executions.c.id == bindparam("b_execution_id"),
+        _executions.c.execution_status == "created",
+    )
+    .values(
+        execution_status="allocated",
+        runner_id=bindparam("b_runner_id"),
+        allocated_at=bindparam("b_now"),
+        last_contact_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_SET_RUNNING = (
+    update(_executions)
+    .where(
+        _executions.c.id == bindparam("b_execution_id"),
+        _executions.c.execution_status == "allocated",
+        _executions.c.completion_status == "pending",
+    )
+    .values(
+        execution_status="running", started_at=bindparam("b_now"), updated_at=bindparam("b_now")
+    )
+)
+_LOG_STATE = select(
+    _executions.c.log_bytes, _executions.c.log_truncated, _executions.c.log_seq
+).where(_executions.c.id == bindparam("b_execution_id"))
+_INSERT_LOG_LINE = insert(_execution_logs)
+_SET_LOG_STATE = (
+    update(_executions)
+    .where(_executions.c.id == bindparam("b_execution_id"))
+    .values(
+        log_bytes=bindparam("b_log_bytes"),
+        log_seq=bindparam("b_log_seq"),
+        log_truncated=bindparam("b_log_truncated"),
+    )
+)
+_RESULT_STATE = select(
+    _executions.c.execution_status,
+    _executions.c.completion_status,
+    _executions.c.result,
+    _executions.c.suspend_count,
+).where(_executions.c.id == bindparam("b_execution_id"))
+
+
 def _flo_from(row: Row[*tuple[Any, ...]]) -> FloRecord:
     return FloRecord(
         id=row.id,
@@ -513,7 +592,9 @@ class _Queries:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        # No BEGIN: each read statement runs in SQLite's own implicit transaction.
         with self._engine.connect() as conn:
+            conn.execution_options(sqlite_begin=None)
             yield conn
 
     def migrate(self) -> None:
@@ -561,15 +642,13 @@ class _Queries:
     def find_runner(self, identifier: str) -> RunnerRecord | None:
         """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
         with self._read() as conn:
-            row = (
-                conn.execute(select(_runners).where(_runners.c.identifier == identifier))
-            ).first()
+            row = conn.execute(_RUNNER_BY_IDENTIFIER, {"b_identifier": identifier}).first()
         return None if row is None else _runner_from(row)
 
     def get_runner(self, runner_id: str) -> RunnerRecord | None:
         """The runner with this UUID."""
         with self._read() as conn:
-            row = (conn.execute(select(_runners).where(_runners.c.id == runner_id))).first()
+            row = conn.execute(_RUNNER_BY_ID, {"b_runner_id": runner_id}).first()
         return None if row is None else _runner_from(row)
 
     def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
@@ -647,23 +726,12 @@ class _Queries:
         with self._write() as conn:
             conn.execute(update(_runners).where(_runners.c.id == runner_id).values(**values))
 
-    def touch_runner(self, runner_id: str, ip_address: str | None, now_s: float) -> None:
-        """Record a heartbeat (every poll is one)."""
+    def heartbeat(self, runner_id: str, ip_address: str | None, now_s: float) -> RunnerScope:
+        """Record a poll as the runner's heartbeat; returns the queues and organisations whose
+        executions it may take."""
         with self._write() as conn:
-            conn.execute(
-                update(_runners)
-                .where(_runners.c.id == runner_id)
-                .values(last_contact_at=now_s, ip_address=ip_address)
-            )
-
-    def runner_scope(self, runner_id: str) -> RunnerScope:
-        """The queues and organisations whose executions this runner may take."""
-        with self._read() as conn:
-            rows = conn.execute(
-                select(_queues.c.id, _queues.c.organisation_id)
-                .join(_queue_members, _queue_members.c.queue_id == _queues.c.id)
-                .where(_queue_members.c.runner_id == runner_id)
-            )
+            conn.execute(_HEARTBEAT, {"b_runner_id": runner_id, "b_ip": ip_address, "b_now": now_s})
+            rows = conn.execute(_RUNNER_SCOPE, {"b_runner_id": runner_id})
             pairs = [(row.id, row.organisation_id or "") for row in rows]
         return RunnerScope(
             frozenset(queue for queue, _ in pairs), frozenset(org for _, org in pairs)
@@ -967,21 +1035,14 @@ class _Queries:
         """
         with self._write() as conn:
             while True:
-                execution_id = (conn.execute(_CLAIM_CANDIDATE, {"runner_id": runner_id})).scalar()
+                execution_id = conn.execute(_CLAIM_CANDIDATE, {"runner_id": runner_id}).scalar()
                 if execution_id is None:
                     return None
-                row = (
-                    conn.execute(select(_executions).where(_executions.c.id == execution_id))
-                ).one()
-                flo_row = (conn.execute(_FLO_SELECT.where(_flos.c.id == row.flo_id))).first()
-                revision = (
-                    conn.execute(
-                        select(_revisions.c.data)
-                        .where(_revisions.c.flo_id == row.flo_id)
-                        .order_by(_revisions.c.number.desc())
-                        .limit(1)
-                    )
-                ).scalar()
+                flo_id = conn.execute(
+                    select(_executions.c.flo_id).where(_executions.c.id == execution_id)
+                ).scalar_one()
+                flo_row = conn.execute(_FLO_BY_ID, {"b_flo_id": flo_id}).first()
+                revision = conn.execute(_LATEST_REVISION, {"b_flo_id": flo_id}).scalar()
                 if flo_row is None or revision is None:
                     conn.execute(
                         update(_executions)
@@ -996,22 +1057,10 @@ class _Queries:
                     )
                     continue
                 conn.execute(
-                    update(_executions)
-                    .where(
-                        _executions.c.id == execution_id,
-                        _executions.c.execution_status == "created",
-                    )
-                    .values(
-                        execution_status="allocated",
-                        runner_id=runner_id,
-                        allocated_at=now_s,
-                        last_contact_at=now_s,
-                        updated_at=now_s,
-                    )
+                    _ALLOCATE,
+                    {"b_execution_id": execution_id, "b_runner_id": runner_id, "b_now": now_s},
                 )
-                claimed = (
-                    conn.execute(select(_executions).where(_executions.c.id == execution_id))
-                ).one()
+                claimed = conn.execute(_EXECUTION_BY_ID, {"b_execution_id": execution_id}).one()
                 return ClaimedExecution(
                     execution=_execution_from(claimed),
                     flo=_flo_from(flo_row),
@@ -1042,10 +1091,23 @@ class _Queries:
     def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         """The execution with this id."""
         with self._read() as conn:
-            row = (
-                conn.execute(select(_executions).where(_executions.c.id == execution_id))
-            ).first()
+            row = conn.execute(_EXECUTION_BY_ID, {"b_execution_id": execution_id}).first()
         return None if row is None else _execution_from(row)
+
+    def execution_and_runner(
+        self, execution_id: str
+    ) -> tuple[ExecutionRecord | None, RunnerRecord | None]:
+        """The execution and the runner it is assigned to (None for either when missing)."""
+        with self._read() as conn:
+            row = conn.execute(_EXECUTION_BY_ID, {"b_execution_id": execution_id}).first()
+            if row is None:
+                return None, None
+            runner = (
+                None
+                if row.runner_id is None
+                else conn.execute(_RUNNER_BY_ID, {"b_runner_id": row.runner_id}).first()
+            )
+        return _execution_from(row), None if runner is None else _runner_from(runner)
 
     def dispatch_target(self, execution_id: str) -> DispatchTarget | None:
         """Which runners may take this execution."""
@@ -1096,15 +1158,7 @@ class _Queries:
         """``allocated`` -> ``running`` (T5); True when the status changed."""
         with self._write() as conn:
             _touch(conn, execution_id, runner_id, now_s)
-            result = conn.execute(
-                update(_executions)
-                .where(
-                    _executions.c.id == execution_id,
-                    _executions.c.execution_status == "allocated",
-                    _executions.c.completion_status == "pending",
-                )
-                .values(execution_status="running", started_at=now_s, updated_at=now_s)
-            )
+            result = conn.execute(_SET_RUNNING, {"b_execution_id": execution_id, "b_now": now_s})
             return bool(result.rowcount)
 
     def append_logs(
@@ -1121,13 +1175,7 @@ class _Queries:
         """
         with self._write() as conn:
             _touch(conn, execution_id, runner_id, now_s)
-            state = (
-                conn.execute(
-                    select(
-                        _executions.c.log_bytes, _executions.c.log_truncated, _executions.c.log_seq
-                    ).where(_executions.c.id == execution_id)
-                )
-            ).one()
+            state = conn.execute(_LOG_STATE, {"b_execution_id": execution_id}).one()
             if state.log_truncated or not lines:
                 return []
             log_bytes, seq = state.log_bytes, state.log_seq
@@ -1147,13 +1195,17 @@ class _Queries:
                 log_bytes += size
                 stored.append((seq, line))
             conn.execute(
-                insert(_execution_logs),
+                _INSERT_LOG_LINE,
                 [{"execution_id": execution_id, "seq": s, "line": text_} for s, text_ in stored],
             )
             conn.execute(
-                update(_executions)
-                .where(_executions.c.id == execution_id)
-                .values(log_bytes=log_bytes, log_seq=seq, log_truncated=truncated)
+                _SET_LOG_STATE,
+                {
+                    "b_execution_id": execution_id,
+                    "b_log_bytes": log_bytes,
+                    "b_log_seq": seq,
+                    "b_log_truncated": truncated,
+                },
             )
             return stored
 
@@ -1185,16 +1237,7 @@ class _Queries:
         """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent."""
         with self._write() as conn:
             _touch(conn, execution_id, runner_id, now_s)
-            row = (
-                conn.execute(
-                    select(
-                        _executions.c.execution_status,
-                        _executions.c.completion_status,
-                        _executions.c.result,
-                        _executions.c.suspend_count,
-                    ).where(_executions.c.id == execution_id)
-                )
-            ).one()
+            row = conn.execute(_RESULT_STATE, {"b_execution_id": execution_id}).one()
             where = (_executions.c.id == execution_id,)
             if row.completion_status == "pending" and row.execution_status in _IN_PROGRESS:
                 checkpoint = state.get("checkpoint") if isinstance(state, dict) else None
@@ -1507,15 +1550,10 @@ class Store:
             signed=signed,
         )
 
-    async def touch_runner(self, runner_id: str, ip_address: str | None, now_s: float) -> None:
-        """Record a heartbeat (every poll is one)."""
-        return await self._run(
-            self._writer, self._queries.touch_runner, runner_id, ip_address, now_s
-        )
-
-    async def runner_scope(self, runner_id: str) -> RunnerScope:
-        """The queues and organisations whose executions this runner may take."""
-        return await self._run(self._readers, self._queries.runner_scope, runner_id)
+    async def heartbeat(self, runner_id: str, ip_address: str | None, now_s: float) -> RunnerScope:
+        """Record a poll as the runner's heartbeat; returns the queues and organisations whose
+        executions it may take."""
+        return await self._run(self._writer, self._queries.heartbeat, runner_id, ip_address, now_s)
 
     async def list_runners(self) -> list[RunnerRecord]:
         """All runners with their queue ids, newest first."""
@@ -1650,6 +1688,12 @@ class Store:
         """The execution with this id."""
         return await self._run(self._readers, self._queries.get_execution, execution_id)
 
+    async def execution_and_runner(
+        self, execution_id: str
+    ) -> tuple[ExecutionRecord | None, RunnerRecord | None]:
+        """The execution and the runner it is assigned to (None for either when missing)."""
+        return await self._run(self._readers, self._queries.execution_and_runner, execution_id)
+
     async def dispatch_target(self, execution_id: str) -> DispatchTarget | None:
         """Which runners may take this execution."""
         return await self._run(self._readers, self._queries.dispatch_target, execution_id)
@@ -1767,10 +1811,8 @@ class Store:
 
 
 def _touch(conn: Connection, execution_id: str, runner_id: str, now_s: float) -> None:
-    conn.execute(
-        update(_executions).where(_executions.c.id == execution_id).values(last_contact_at=now_s)
-    )
-    conn.execute(update(_runners).where(_runners.c.id == runner_id).values(last_contact_at=now_s))
+    conn.execute(_TOUCH_EXECUTION, {"b_execution_id": execution_id, "b_now": now_s})
+    conn.execute(_TOUCH_RUNNER, {"b_runner_id": runner_id, "b_now": now_s})
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:
@@ -1789,4 +1831,6 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+        statement = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+        if statement is not None:
+            conn.exec_driver_sql(statement)
