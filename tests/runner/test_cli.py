@@ -78,6 +78,17 @@ async def test_print_config_redacts_the_registration_code(tmp_path: Path) -> Non
     assert b"secret-code-1234" not in stdout + stderr
 
 
+async def test_print_config_stdout_is_only_json(tmp_path: Path) -> None:
+    """Log lines of the configuration loader never reach stdout, so print-config pipes to jq."""
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({"execution": {"execution_install_dir": "/x"}}))
+    args = _args(tmp_path, "http://127.0.0.1:9", "--config", str(config_file))
+    process = await _start(tmp_path, "print-config", *args)
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr
+    assert json.loads(stdout)["url"] == "http://127.0.0.1:9"
+
+
 async def test_config_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
     """A configuration error prints one line on stderr and exits 2."""
     process = await _start(tmp_path, "--api-url", "not a url")

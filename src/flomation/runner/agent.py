@@ -46,7 +46,7 @@ from flomation.runner.health import HealthServer, OutboxGauges, RunnerMetrics, R
 from flomation.runner.identity import LoadedKey
 from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
 from flomation.runner.masking import SecretMasker
-from flomation.runner.outbox import Outbox, OutboxEntry
+from flomation.runner.outbox import Outbox, OutboxEntry, OutboxError
 from flomation.runner.outcome import OutcomeKind, StopReason, failure_outcome, result_body
 from flomation.runner.process import kill_group
 from flomation.runner.retry import (
@@ -152,7 +152,11 @@ class Agent:
     async def run(self) -> int:
         """Run until drained; the process exit code."""
         config = self._config
-        outbox = Outbox.open(config.outbox_file)
+        try:
+            outbox = Outbox.open(config.outbox_file)
+        except OutboxError as exc:
+            self._log.error("cannot open the outbox", error=str(exc))
+            return EXIT_CONFIG
         try:
             async with self._api() as api:
                 return await self._run(api, outbox)
@@ -252,12 +256,14 @@ class Agent:
             await asyncio.wait((task, stop), return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
-        if task.done():
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return None
+            if not task.done():
+                task.cancel()
+                # If we are being cancelled ourselves, that cancellation keeps propagating.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if task.cancelled():
+            return None
+        return task.result()
 
     # --- registration ---------------------------------------------------------------------
 
@@ -458,6 +464,11 @@ class Agent:
                 control=control,
                 log=log,
             )
+        except Exception:
+            # A defect (or a failing outbox file) must not take the other slots down; the
+            # execution stays journaled and is reported at the next start.
+            log.exception("execution aborted by an unexpected error")
+            report = ExecutionReport(None, None, None, "unexpected error")
         finally:
             del self._running[key]
             self.metrics.running.set(len(self._running))

@@ -47,6 +47,9 @@ def _load(command: str, argv: list[str]) -> RunnerConfig:
     )
     add_config_arguments(parser)
     args = parser.parse_args(normalise_go_flags(argv))
+    # Until the configuration says otherwise, log lines go to stderr at info level, so that
+    # stdout carries nothing but a command's own output (print-config's JSON).
+    configure_logging(level="info", stream=sys.stderr)
     return load_config(args, os.environ, Path.cwd())
 
 
