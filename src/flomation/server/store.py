@@ -1067,6 +1067,11 @@ class _Queries:
                     revision_data=_load(revision),
                 )
 
+    def has_candidate(self, runner_id: str) -> bool:
+        """True when some execution is currently claimable by this runner."""
+        with self._read() as conn:
+            return conn.execute(_CLAIM_CANDIDATE, {"runner_id": runner_id}).first() is not None
+
     def release_claim(self, execution_id: str, runner_id: str, now_s: float) -> bool:
         """Undo a claim whose 200 could not be delivered (guarded: still allocated to us)."""
         with self._write() as conn:
@@ -1674,8 +1679,12 @@ class Store:
     async def claim_next(self, runner_id: str, now_s: float) -> ClaimedExecution | None:
         """Claim the oldest eligible execution for this runner in one transaction (8.1 A2).
 
-        Executions whose flow has no revision are failed with a reason and skipped.
+        Executions whose flow has no revision are failed with a reason and skipped. An empty
+        answer is found with a read beside the writer; callers register for wake-ups before
+        claiming, so an execution committed just after that read is not missed.
         """
+        if not await self._run(self._readers, self._queries.has_candidate, runner_id):
+            return None
         return await self._run(self._writer, self._queries.claim_next, runner_id, now_s)
 
     async def release_claim(self, execution_id: str, runner_id: str, now_s: float) -> bool:
