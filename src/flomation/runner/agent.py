@@ -71,6 +71,7 @@ EXIT_CONFIG = 2
 _T = TypeVar("_T")
 Logger = structlog.typing.FilteringBoundLogger
 RESTARTED_ERROR = "runner restarted during execution"
+_MAX_RESULTS_IN_FLIGHT = 64
 
 
 @dataclass(frozen=True)
@@ -568,34 +569,45 @@ class Agent:
             outbox.journal_finish(record.execution_id)
 
     async def _deliver(self, api: RunnerApi, outbox: Outbox) -> None:
-        """Deliver due outbox entries forever; wakes on new entries."""
-        next_purge_s = 0.0
-        while True:
-            if time.monotonic() >= next_purge_s:
-                # Finished entries are kept a day for inspection, then removed.
-                cutoff = time.time() - self._tuning.outbox_keep_done_s
-                await asyncio.to_thread(outbox.purge_done, cutoff)
-                next_purge_s = time.monotonic() + 3600.0
-            self._fresh.wakeup.clear()
-            progressed = await self._deliver_due(api, outbox)
-            if progressed:
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await self._fresh.wakeup.wait()
+        """Deliver outbox entries forever.
 
-    async def _deliver_due(self, api: RunnerApi, outbox: Outbox) -> bool:
-        """One pass: new results from memory, then due entries from the file.
-
-        True when something was delivered or given up. New results are first sent with the
-        body still in memory (no read back); an entry the file query returns while it is still
-        queued in memory is left to the next pass, so nothing is sent twice.
+        New results are sent at once, each in its own task with the body still in memory (no
+        read-back); entries whose first attempt failed are retried from the file, one at a
+        time, when due. An entry is never sent by both paths at the same time.
         """
+        next_purge_s = 0.0
+        senders_free = asyncio.Semaphore(_MAX_RESULTS_IN_FLIGHT)
+        async with asyncio.TaskGroup() as senders:
+            while True:
+                if time.monotonic() >= next_purge_s:
+                    # Finished entries are kept a day for inspection, then removed.
+                    cutoff = time.time() - self._tuning.outbox_keep_done_s
+                    await asyncio.to_thread(outbox.purge_done, cutoff)
+                    next_purge_s = time.monotonic() + 3600.0
+                self._fresh.wakeup.clear()
+                for entry in self._fresh.take():
+                    await senders_free.acquire()
+                    senders.create_task(self._send_fresh(api, outbox, entry, senders_free))
+                if await self._deliver_retries(api, outbox):
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._fresh.wakeup.wait()
+
+    async def _send_fresh(
+        self, api: RunnerApi, outbox: Outbox, entry: OutboxEntry, senders_free: asyncio.Semaphore
+    ) -> None:
+        try:
+            await self._deliver_one(api, outbox, entry)
+        finally:
+            self._fresh.done(entry.id)
+            senders_free.release()
+
+    async def _deliver_retries(self, api: RunnerApi, outbox: Outbox) -> bool:
+        """One pass over due entries of the file; True when one was delivered or given up."""
         progressed = False
-        fresh = self._fresh.take()
-        due = await asyncio.to_thread(outbox.due, time.time()) if not fresh else []
-        for entry in fresh or due:
-            if not fresh and self._fresh.holds(entry.id):
+        for entry in await asyncio.to_thread(outbox.due, time.time()):
+            if self._fresh.holds(entry.id):
                 continue
             delivered = await self._deliver_one(api, outbox, entry)
             if delivered is None:
@@ -674,23 +686,32 @@ class Agent:
 
 
 class _FreshResults:
-    """Results just stored in the outbox, handed to delivery with their body in memory."""
+    """Results just stored in the outbox: queued for their first attempt, or being sent."""
 
     def __init__(self) -> None:
-        self._entries: dict[int, OutboxEntry] = {}
+        self._queued: dict[int, OutboxEntry] = {}
+        self._sending: set[int] = set()
         self.wakeup = asyncio.Event()
 
     def add(self, entry: OutboxEntry) -> None:
-        self._entries[entry.id] = entry
+        """Queue a new result for its first attempt."""
+        self._queued[entry.id] = entry
         self.wakeup.set()
 
     def take(self) -> list[OutboxEntry]:
-        entries = list(self._entries.values())
-        self._entries.clear()
+        """The queued results, now counted as being sent."""
+        entries = list(self._queued.values())
+        self._queued.clear()
+        self._sending.update(entry.id for entry in entries)
         return entries
 
+    def done(self, entry_id: int) -> None:
+        """The first attempt of this entry is over."""
+        self._sending.discard(entry_id)
+
     def holds(self, entry_id: int) -> bool:
-        return entry_id in self._entries
+        """True while the entry is queued or being sent."""
+        return entry_id in self._queued or entry_id in self._sending
 
 
 class _OutboxJournal:
