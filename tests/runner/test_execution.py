@@ -162,6 +162,15 @@ async def test_successful_run_posts_state_logs_and_result(harness: _Harness) -> 
     assert not workdir.exists()
 
 
+async def test_running_state_is_retried_then_given_up(harness: _Harness) -> None:
+    """A refused state post is retried after each delay, and the execution runs regardless."""
+    harness.fake.state_failures = 10
+    claim = pending_execution(script={"sleep_s": 0.8})
+    report = await harness.run(claim, state_retry_delays_s=(0.05, 0.05, 0.05))
+    assert report.kind is OutcomeKind.SUCCESS
+    assert len(harness.fake.requests_to("/state")) == 4
+
+
 async def test_executor_receives_exact_files_and_argv(harness: _Harness) -> None:
     """The executor runs in its work directory with the §5.6 argv and the §5.2-5.4 files."""
     claim = pending_execution(script={}, trigger_data={"k": "v"}, environment_id="env-9")
