@@ -357,3 +357,15 @@ async def test_health_listener_and_metrics(fake: FakeControlPlane, tmp_path: Pat
     assert "flomation_runner_slots 2.0" in text
     assert "flomation_runner_log_lines_shipped_total" in text
     assert json.loads(fake.requests_to("/state")[0].body) == {"state": "running"}
+
+
+def test_backoff_stays_between_base_and_cap() -> None:
+    """Retry delays never drop below the base and never exceed the cap."""
+    from flomation.runner.retry import Backoff
+
+    backoff = Backoff(1.0, 30.0)
+    delays = [backoff.next_delay_s() for _ in range(40)]
+    assert all(1.0 <= delay <= 30.0 for delay in delays)
+    assert max(delays[10:]) > 10.0
+    backoff.reset()
+    assert backoff.attempt == 0

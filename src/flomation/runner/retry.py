@@ -25,7 +25,7 @@ __all__ = [
 
 
 class Backoff:
-    """Successive delays of one retry loop (``backoff_s``: capped exponential, full jitter)."""
+    """Delays of one retry loop: ``base_s`` plus ``backoff_s`` jitter, at most ``cap_s``."""
 
     def __init__(self, base_s: float, cap_s: float) -> None:
         self._base_s = base_s
@@ -39,7 +39,9 @@ class Backoff:
 
     def next_delay_s(self) -> float:
         """The next delay, growing until the cap."""
-        delay_s = backoff_s(self._attempt, base_s=self._base_s, cap_s=self._cap_s)
+        # Never below the base: a refusing server must not see retries in quick succession.
+        jitter_s = backoff_s(self._attempt, base_s=self._base_s, cap_s=self._cap_s - self._base_s)
+        delay_s = self._base_s + jitter_s
         self._attempt += 1
         return delay_s
 
