@@ -27,7 +27,7 @@ def _start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> sub
         [str(SCRIPT), "--listen", "127.0.0.1:0", *args],
         cwd=tmp_path,
         env=environ,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -57,6 +57,8 @@ def _stop(process: subprocess.Popen[str]) -> int:
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 async def test_console_script_serves_and_stops_on_sigterm(tmp_path: Path) -> None:

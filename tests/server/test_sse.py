@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import aiohttp
 
 from flomation.server.admin_client import AdminClient, SseEvent
-from flomation.server.embedded import EmbeddedServer
+from flomation.server.embedded import EmbeddedServer, running_server
 
-from .runner_client import SigningRunner, claim_new
+from .conftest import SettingsFactory
+from .runner_client import FLOW, SigningRunner, claim_new
 
 
 async def test_stream_replays_then_follows_then_completes(
@@ -86,3 +88,33 @@ async def test_headers_are_event_stream(
         assert response.content_type == "text/event-stream"
         assert response.headers["Cache-Control"] == "no-cache"
         assert b"event: complete\ndata: success\n\n" in await response.read()
+
+
+async def test_shutdown_ends_open_streams(
+    make_settings: SettingsFactory, http: aiohttp.ClientSession
+) -> None:
+    """Stopping the server closes a live stream promptly instead of waiting for the execution."""
+    received: list[SseEvent] = []
+    async with running_server(make_settings()) as server:
+        admin = AdminClient(server.url, server.admin_token)
+        queue = await admin.create_queue("q")
+        runner = SigningRunner(server.url, http)
+        await runner.register(queue["registration_code"])
+        flo = await admin.create_flo("f", FLOW)
+        execution_id = await claim_new(runner, admin, flo["id"])
+        await runner.logs(execution_id, ["working"])
+
+        async def watch() -> None:
+            async for event in admin.stream(execution_id):
+                received.append(event)
+
+        viewer = asyncio.create_task(watch())
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+    try:
+        async with asyncio.timeout(5):
+            await viewer
+    finally:
+        await admin.close()
+    assert time.monotonic() - started < 5
+    assert [event.data for event in received] == ["working"]
