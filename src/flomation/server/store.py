@@ -87,7 +87,6 @@ _BUSY_TIMEOUT_MS = 10_000
 _READER_THREADS = 4
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-_PENDING = ("created", "pending")
 _IN_PROGRESS = ("allocated", "running")
 _TERMINAL = ("success", "fail", "cancel", "timeout")
 
@@ -645,12 +644,6 @@ class _Queries:
             row = conn.execute(_RUNNER_BY_IDENTIFIER, {"b_identifier": identifier}).first()
         return None if row is None else _runner_from(row)
 
-    def get_runner(self, runner_id: str) -> RunnerRecord | None:
-        """The runner with this UUID."""
-        with self._read() as conn:
-            row = conn.execute(_RUNNER_BY_ID, {"b_runner_id": runner_id}).first()
-        return None if row is None else _runner_from(row)
-
     def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
         """Enrol a new identifier into the queue of its code, all or nothing.
 
@@ -784,14 +777,6 @@ class _Queries:
                 f"an environment named {name!r} already exists in this organisation"
             ) from exc
         return record
-
-    def get_environment(self, environment_id: str) -> EnvironmentRecord | None:
-        """The environment with this UUID."""
-        with self._read() as conn:
-            row = (
-                conn.execute(select(_environments).where(_environments.c.id == environment_id))
-            ).first()
-        return None if row is None else _environment_from(row)
 
     def resolve_environment(
         self, id_or_name: str, organisation_id: str | None
@@ -1518,10 +1503,6 @@ class Store:
         """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
         return await self._run(self._readers, self._queries.find_runner, identifier)
 
-    async def get_runner(self, runner_id: str) -> RunnerRecord | None:
-        """The runner with this UUID."""
-        return await self._run(self._readers, self._queries.get_runner, runner_id)
-
     async def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
         """Enrol a new identifier into the queue of its code, all or nothing.
 
@@ -1575,10 +1556,6 @@ class Store:
         return await self._run(
             self._writer, self._queries.create_environment, name, owner_id, organisation_id, now_s
         )
-
-    async def get_environment(self, environment_id: str) -> EnvironmentRecord | None:
-        """The environment with this UUID."""
-        return await self._run(self._readers, self._queries.get_environment, environment_id)
 
     async def resolve_environment(
         self, id_or_name: str, organisation_id: str | None
