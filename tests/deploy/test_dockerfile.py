@@ -361,11 +361,6 @@ def test_entrypoint_config_file_mode(final: list[_Instruction], home: Path) -> N
     assert Path(config["state_directory"]) == home / "state"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: the loader's 'ignored config key' debug line reaches stdout because "
-    "print-config loads the configuration before structlog is configured (runner/cli.py)",
-)
 def test_entrypoint_accepts_the_upstream_entrypoint_keys(
     final: list[_Instruction], home: Path
 ) -> None:
