@@ -44,9 +44,11 @@ async def execution_stream(
     """Events until the execution is terminal or suspended (then ``complete``), or shutdown."""
     store, settings = services.store, services.settings
     loop = asyncio.get_running_loop()
-    last_status: str | None = None
     next_keepalive = loop.time() + settings.sse_keepalive_s
     with services.events.subscribe(execution_id) as changed:
+        # Status changes are reported relative to the status when the viewer connected.
+        connected = await store.get_execution(execution_id)
+        last_status = None if connected is None else connected.execution_status
         while True:
             changed.clear()
             lines = await store.read_logs(execution_id, after_seq, _BATCH_LINES)
@@ -62,7 +64,7 @@ async def execution_stream(
                 execution.completion_status in TERMINAL_COMPLETIONS
                 or execution.completion_status == "suspended"
             )
-            if last_status is not None and execution.execution_status != last_status:
+            if execution.execution_status != last_status:
                 yield _event(execution.execution_status, name="status")
             last_status = execution.execution_status
             if finished:
