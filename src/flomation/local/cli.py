@@ -10,11 +10,14 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from flomation.local.flowfile import InputError, load_flow_file, parse_trigger_data
 from flomation.local.progress import NodeProgress
@@ -52,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``local`` and ``dev`` commands."""
     args = _parser().parse_args(argv)
+    # The embedded server's own info lines would drown the node events; keep its warnings.
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
     try:
         if args.command == "dev":
             home = args.home.resolve()
