@@ -588,7 +588,9 @@ class Agent:
                 for entry in self._fresh.take():
                     await senders_free.acquire()
                     senders.create_task(self._send_fresh(api, outbox, entry, senders_free))
-                if await self._deliver_retries(api, outbox):
+                # Reading due entries loads their bodies: not while new results are in flight
+                # (their own entries would be read back for nothing).
+                if not self._fresh.busy and await self._deliver_retries(api, outbox):
                     continue
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
@@ -606,7 +608,10 @@ class Agent:
     async def _deliver_retries(self, api: RunnerApi, outbox: Outbox) -> bool:
         """One pass over due entries of the file; True when one was delivered or given up."""
         progressed = False
-        for entry in await asyncio.to_thread(outbox.due, time.time()):
+        due = await asyncio.to_thread(outbox.due, time.time())
+        if self._fresh.busy:
+            return False  # a new result was stored meanwhile: its first attempt comes first
+        for entry in due:
             if self._fresh.holds(entry.id):
                 continue
             delivered = await self._deliver_one(api, outbox, entry)
@@ -691,6 +696,7 @@ class _FreshResults:
     def __init__(self) -> None:
         self._queued: dict[int, OutboxEntry] = {}
         self._sending: set[int] = set()
+        self.storing = 0  # results being written to the outbox right now
         self.wakeup = asyncio.Event()
 
     def add(self, entry: OutboxEntry) -> None:
@@ -708,6 +714,11 @@ class _FreshResults:
     def done(self, entry_id: int) -> None:
         """The first attempt of this entry is over."""
         self._sending.discard(entry_id)
+
+    @property
+    def busy(self) -> bool:
+        """True while a new result is being stored, waits for its first attempt, or is sent."""
+        return bool(self.storing or self._queued or self._sending)
 
     def holds(self, entry_id: int) -> bool:
         """True while the entry is queued or being sent."""
@@ -732,9 +743,13 @@ class _OutboxJournal:
     async def store_result(self, execution_id: str, body: bytes) -> None:
         path = execution_path(execution_id)
         now = time.time()
-        entry_id = await asyncio.to_thread(
-            self._outbox.put, execution_id, "result", path, body, now=now
-        )
+        self._fresh.storing += 1
+        try:
+            entry_id = await asyncio.to_thread(
+                self._outbox.put, execution_id, "result", path, body, now=now
+            )
+        finally:
+            self._fresh.storing -= 1
         self._fresh.add(
             OutboxEntry(
                 id=entry_id,

@@ -12,7 +12,7 @@ import asyncio
 import json
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -38,6 +38,10 @@ __all__ = [
     "execution_path",
     "registration_body",
 ]
+
+
+_STREAM_ABOVE_BYTES = 1024 * 1024
+_STREAM_SLICE_BYTES = 256 * 1024
 
 
 class RequestObserver(Protocol):
@@ -92,6 +96,24 @@ class ApiError(Exception):
         super().__init__(f"{endpoint}: {detail}")
         self.endpoint = endpoint
         self.cause = cause
+
+
+def _payload(body: bytes, headers: dict[str, str]) -> bytes | AsyncIterator[memoryview]:
+    """The body as aiohttp should send it.
+
+    A large body goes out in slices with an explicit Content-Length (no chunked encoding), so
+    the socket's send buffer never holds a second full copy of a multi-megabyte result.
+    """
+    if len(body) <= _STREAM_ABOVE_BYTES:
+        return body
+    headers["Content-Length"] = str(len(body))
+    view = memoryview(body)
+
+    async def slices() -> AsyncIterator[memoryview]:
+        for start in range(0, len(view), _STREAM_SLICE_BYTES):
+            yield view[start : start + _STREAM_SLICE_BYTES]
+
+    return slices()
 
 
 def execution_path(execution_id: str, suffix: str = "") -> str:
@@ -288,7 +310,7 @@ class RunnerApi:
             async with self._session.request(
                 method,
                 url,
-                data=body if method != "GET" else None,
+                data=_payload(body, headers) if method != "GET" else None,
                 headers=headers,
                 timeout=timeout,
                 allow_redirects=False,

@@ -213,7 +213,7 @@ class _Run:
         """Report a failure found before the executor ran (nothing on disk to keep)."""
         self._log.error("execution failed before the executor started", error=error)
         outcome = failure_outcome(error)
-        await self._store(execution_id, outcome, "")
+        await self._store(execution_id, compact_json(result_body(outcome, "")))
         return ExecutionReport(execution_id, flo_id, outcome.kind, error)
 
     async def execute(self, pending: PendingExecution, flow_document: Any) -> ExecutionReport:
@@ -283,7 +283,7 @@ class _Run:
             error = str(exc)
             self._log.error("executor could not be started", error=error)
             outcome = failure_outcome(error)
-            await self._store(execution_id, outcome, "")
+            await self._store(execution_id, compact_json(result_body(outcome, "")))
             await self._finish(workdir, outcome)
             return ExecutionReport(execution_id, flo_id, outcome.kind, error)
         log = self._log.bind(pid=process.pid)
@@ -313,15 +313,20 @@ class _Run:
             state_error=state_file.error,
             exit_code=exit_code,
             stop_reason=self._control.reason,
-            output=logs,
+            output=logs if state_file.state is None else "",
         )
+        body = compact_json(result_body(outcome, logs))
+        # The output can be the largest object of the runner: let it go before the result is
+        # stored and sent, which hold their own copies for a while.
+        del logs
         log.info(
             "executor finished",
             exit_code=exit_code,
             outcome=outcome.kind.value,
             error=state_file.error,
         )
-        await self._store(execution_id, outcome, logs)
+        await self._store(execution_id, body)
+        del body
         await self._finish(workdir, outcome)
         return ExecutionReport(execution_id, flo_id, outcome.kind, state_file.error, shipper.stats)
 
@@ -404,8 +409,7 @@ class _Run:
 
         return send
 
-    async def _store(self, execution_id: str, outcome: Outcome, logs: str) -> None:
-        body = compact_json(result_body(outcome, logs))
+    async def _store(self, execution_id: str, body: bytes) -> None:
         # Shielded: once the executor is done, its result must reach the outbox even if the
         # agent is being cancelled around us.
         await asyncio.shield(self._journal.store_result(execution_id, body))
