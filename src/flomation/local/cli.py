@@ -15,13 +15,15 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from flomation.local.flowfile import InputError, load_flow_file, parse_trigger_data
 from flomation.local.progress import NodeProgress
-from flomation.local.stack import LocalStack, local_stack
+
+if TYPE_CHECKING:
+    from flomation.local.stack import LocalStack
 
 __all__ = ["main"]
 
@@ -114,6 +116,8 @@ async def _run_flow(
     resume: bool,
     resume_data: Any,
 ) -> int:
+    from flomation.local.stack import local_stack  # the server stack: only once input is valid
+
     progress = NodeProgress(sys.stderr, live=sys.stderr.isatty())
     async with local_stack(home, once=False) as stack:
         flo = await stack.admin.create_flo(name, flow, queue_id=stack.queue_id)
@@ -206,6 +210,8 @@ def _print_runner_log(stack: LocalStack) -> None:
 
 
 async def _dev(home: Path, listen: str, slots: int) -> int:
+    from flomation.local.stack import local_stack
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
