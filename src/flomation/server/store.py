@@ -19,6 +19,7 @@ import asyncio
 import functools
 import json
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -581,20 +582,44 @@ class _Queries:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # One connection per worker thread, kept for the thread's life: checking a connection
+        # out of the pool and resetting it costs more than the statements of most operations.
+        self._local = threading.local()
+        self._connections: list[Connection] = []
+        self._connections_lock = threading.Lock()
+
+    def _connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "connection", None)
+        if conn is None:
+            conn = self._engine.connect()
+            self._local.connection = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    def close_connections(self) -> None:
+        """Close every thread's connection (after the worker threads have stopped)."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
-            conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            with conn.begin():
-                yield conn
+        conn = self._connection()
+        conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        with conn.begin():
+            yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         # No BEGIN: each read statement runs in SQLite's own implicit transaction.
-        with self._engine.connect() as conn:
-            conn.execution_options(sqlite_begin=None)
+        conn = self._connection()
+        conn.execution_options(sqlite_begin=None)
+        try:
             yield conn
+        finally:
+            conn.rollback()
 
     def migrate(self) -> None:
         """Apply the migrations that are newer than ``schema_version``."""
@@ -1471,6 +1496,7 @@ class Store:
     def _shutdown(self) -> None:
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
+        self._queries.close_connections()
         self._engine.dispose()
 
     async def _run(
