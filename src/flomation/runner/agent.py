@@ -72,6 +72,7 @@ _T = TypeVar("_T")
 Logger = structlog.typing.FilteringBoundLogger
 RESTARTED_ERROR = "runner restarted during execution"
 _MAX_RESULTS_IN_FLIGHT = 64
+_RETRY_PASS_UNDER_LOAD_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -576,6 +577,7 @@ class Agent:
         time, when due. An entry is never sent by both paths at the same time.
         """
         next_purge_s = 0.0
+        next_retry_pass_s = 0.0
         senders_free = asyncio.Semaphore(_MAX_RESULTS_IN_FLIGHT)
         async with asyncio.TaskGroup() as senders:
             while True:
@@ -588,10 +590,13 @@ class Agent:
                 for entry in self._fresh.take():
                     await senders_free.acquire()
                     senders.create_task(self._send_fresh(api, outbox, entry, senders_free))
-                # Reading due entries loads their bodies: not while new results are in flight
-                # (their own entries would be read back for nothing).
-                if not self._fresh.busy and await self._deliver_retries(api, outbox):
-                    continue
+                # Reading due entries loads their bodies: preferably not while new results are
+                # in flight (their own entries would be read back for nothing), but under
+                # constant load retries still get a pass every few seconds.
+                if not self._fresh.busy or time.monotonic() >= next_retry_pass_s:
+                    next_retry_pass_s = time.monotonic() + _RETRY_PASS_UNDER_LOAD_S
+                    if await self._deliver_retries(api, outbox):
+                        continue
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
                         await self._fresh.wakeup.wait()
@@ -609,8 +614,8 @@ class Agent:
         """One pass over due entries of the file; True when one was delivered or given up."""
         progressed = False
         due = await asyncio.to_thread(outbox.due, time.time())
-        if self._fresh.busy:
-            return False  # a new result was stored meanwhile: its first attempt comes first
+        if self._fresh.storing:
+            return False  # one of these may be a result whose first attempt is about to start
         for entry in due:
             if self._fresh.holds(entry.id):
                 continue
