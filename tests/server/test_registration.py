@@ -9,8 +9,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from flomation.server.admin_client import AdminClient
-from flomation.server.embedded import EmbeddedServer
+from flomation.server.embedded import EmbeddedServer, running_server
 
+from .conftest import SettingsFactory
 from .runner_client import SigningRunner, compact
 
 
@@ -135,3 +136,21 @@ async def test_default_name_and_no_code_in_listing(
     assert listed["name"] == "Flo Runner"
     assert "registration_code" not in listed and "manifest" not in listed
     assert listed["queue_ids"] == [queue["id"]]
+
+
+async def test_forwarded_for_only_from_trusted_proxies(
+    make_settings: SettingsFactory, http: aiohttp.ClientSession
+) -> None:
+    """``X-Forwarded-For`` is ignored unless the peer is a configured trusted proxy."""
+    forwarded = {"X-Forwarded-For": "203.0.113.7"}
+    for trusted, expected in (((), "127.0.0.1"), (("127.0.0.0/8",), "203.0.113.7")):
+        async with (
+            running_server(make_settings(trusted_proxies=trusted)) as server,
+            AdminClient(server.url, server.admin_token) as admin,
+        ):
+            queue = await admin.create_queue(f"q{len(trusted)}")
+            runner = SigningRunner(server.url, http)
+            body = compact(runner.registration_body(queue["registration_code"]))
+            answer = await runner.send("POST", "/api/v1/runner", body, v1=False, headers=forwarded)
+            assert answer.status == 200
+            assert answer.json["ip_address"] == expected

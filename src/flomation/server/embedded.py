@@ -99,6 +99,8 @@ async def running_server(settings: ServerSettings) -> AsyncIterator[EmbeddedServ
         config = uvicorn.Config(
             create_app(services),
             lifespan="on",
+            # Forwarded headers are honoured by the app, and only from trusted_proxies (8.1 A14).
+            proxy_headers=False,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
