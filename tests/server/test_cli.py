@@ -126,3 +126,20 @@ def test_bad_configuration_exits_non_zero(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "listen" in result.stderr
+
+
+def test_unusable_database_exits_1_with_reason(tmp_path: Path) -> None:
+    """A file that is not a SQLite database, or a non-SQLite URL, stops the script with 1."""
+    corrupt = tmp_path / "server.db"
+    corrupt.write_bytes(b"not a database " * 20)
+    for url in (f"sqlite:///{corrupt}", "postgresql://db/flomation"):
+        result = subprocess.run(
+            [str(SCRIPT), "--listen", "127.0.0.1:0", "--database", url],
+            cwd=tmp_path,
+            env={**os.environ, "FLOMATION_SERVER_ADMIN_TOKEN": "t"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 1, result.stderr
+        assert '"cannot start"' in result.stderr

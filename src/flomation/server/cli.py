@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import structlog
+from sqlalchemy.exc import DBAPIError
 
 from flomation.server.config import ServerSettings, SettingsError, load_settings
 from flomation.server.crypto_box import SecretKeyError
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(_serve(settings))
-    except (DatabaseUrlError, SecretKeyError, OSError, ValueError) as exc:
+    except (DatabaseUrlError, SecretKeyError, OSError, ValueError, DBAPIError) as exc:
         _log.error("cannot start", error=str(exc))
         return 1
     return 0
