@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -237,4 +238,23 @@ async def test_oversized_bodies_are_413(
     assert answer.status == 413 and answer.json == {"error": "request body too large"}
     state = await runner.post(execution_id, "/state", b"{" + b" " * 70_000 + b"}")
     assert state.status == 413
+    assert (await runner.status(execution_id)).status == 200
+
+
+async def test_chunked_oversized_body_is_413(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any], server: EmbeddedServer
+) -> None:
+    """A body streamed without Content-Length is cut off with 413 once it passes the limit."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+
+    async def endless() -> AsyncIterator[bytes]:
+        yield b'{"lines": ["'
+        for _ in range(6 * 1024):
+            yield b"x" * 1024
+
+    url = f"{server.url}/api/v1/execution/{execution_id}/logs"
+    headers = {"X-Flomation-Runner-Signature": "00"}
+    async with runner.session.post(url, data=endless(), headers=headers) as response:
+        assert response.status == 413
+        assert await response.json() == {"error": "request body too large"}
     assert (await runner.status(execution_id)).status == 200

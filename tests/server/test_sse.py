@@ -118,3 +118,24 @@ async def test_shutdown_ends_open_streams(
         await admin.close()
     assert time.monotonic() - started < 5
     assert [event.data for event in received] == ["working"]
+
+
+async def test_idle_stream_sends_keepalive_comments(
+    make_settings: SettingsFactory, http: aiohttp.ClientSession
+) -> None:
+    """A stream with nothing new sends ``: keepalive`` comments at the configured period."""
+    async with (
+        running_server(make_settings(sse_keepalive_s=0.2, sse_recheck_s=0.05)) as server,
+        AdminClient(server.url, server.admin_token) as admin,
+    ):
+        queue = await admin.create_queue("q")
+        runner = SigningRunner(server.url, http)
+        await runner.register(queue["registration_code"])
+        flo = await admin.create_flo("f", FLOW)
+        execution_id = await claim_new(runner, admin, flo["id"])
+        headers = {"Authorization": f"Bearer {server.admin_token}"}
+        url = f"{server.url}/api/v1/execution/{execution_id}/stream"
+        async with http.get(url, headers=headers) as response:
+            async with asyncio.timeout(5):
+                first = await response.content.readuntil(b"\n\n")
+        assert first == b": keepalive\n\n"
