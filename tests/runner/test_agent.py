@@ -27,7 +27,7 @@ FAST = AgentTuning(
     claim_backoff_s=(0.05, 0.2),
     registration_backoff_s=(0.05, 0.2),
     delivery_backoff_s=(0.05, 0.3),
-    exit_flush_s=2.0,
+    exit_flush_s=10.0,
 )
 
 
