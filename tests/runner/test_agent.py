@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -209,7 +210,7 @@ async def test_drain_with_api_down_exits_in_time(fake: FakeControlPlane, tmp_pat
     """With the API unreachable, a drain still exits within drain + grace + a few seconds."""
     execution_id = fake.enqueue(pending_execution(script={"sleep_s": 60, "ignore_sigterm": True}))
     config = _config(tmp_path, fake.url, drain_timeout_s=1.0, kill_grace_s=1.0)
-    agent = _agent(config)
+    agent = _agent(config, dataclasses.replace(FAST, exit_flush_s=AgentTuning().exit_flush_s))
     task = asyncio.create_task(agent.run())
     await _until(lambda: fake.requests_to("/state"))
     await fake.stop()
