@@ -152,9 +152,8 @@ async def test_sigkill_then_restart_reports_interrupted_execution(
         result = await fake.wait_for_result(execution_id, 30)
         assert result["has_errored"] is True
         assert result["state"]["error"] == "runner restarted during execution"
-        # The spool is buffered, so what it holds after a SIGKILL may be empty; the live stream
-        # already carried those lines.
-        assert isinstance(result["state"]["logs"], str)
+        # The spool reached the disk before the SIGKILL: the partial output is in the result.
+        assert "__NODE__:" in result["state"]["logs"]
         await _until(lambda: not _alive(record["pid"]), 10)
     finally:
         second.send_signal(signal.SIGTERM)

@@ -282,3 +282,15 @@ def test_spool_write_failure_is_reported_not_raised(tmp_path: Path) -> None:
     spool.append_many(["x" * 1000] * 2000)
     spool.close()
     assert spool.result_logs(10_000).endswith("the output is incomplete")
+
+
+def test_spool_reaches_the_disk_while_output_flows(tmp_path: Path) -> None:
+    """Batches reach the disk at once, single lines after the interval (both survive SIGKILL)."""
+    spool = OutputSpool(tmp_path / "spool.log", flush_interval_s=3600.0)
+    spool.append_many(["first", "second"])
+    assert (tmp_path / "spool.log").read_bytes() == b"first\nsecond\n"
+    spool.close()
+    timed = OutputSpool(tmp_path / "timed.log", flush_interval_s=0.0)
+    timed.append("single line")
+    assert (tmp_path / "timed.log").read_bytes() == b"single line\n"
+    timed.close()

@@ -304,12 +304,16 @@ class LogShipper:
 class OutputSpool:
     """Every output line of one execution, in a file (``SPOOL_FILE_NAME`` in the work directory).
 
-    Writes are buffered. A write failure (disk full) does not raise: the spool stops writing and
-    :meth:`result_logs` ends with a line saying that the output is incomplete and why.
+    Each batch written with :meth:`append_many` (one pipe read) is handed to the kernel at once,
+    single lines at least every ``flush_interval_s``, so a runner killed with SIGKILL leaves its
+    output on disk for crash recovery to report. A write failure (disk full) does not raise: the
+    spool stops writing and :meth:`result_logs` ends with a line saying the output is incomplete.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, flush_interval_s: float = 1.0) -> None:
         self.path = path
+        self._flush_interval_s = flush_interval_s
+        self._flushed_at = time.monotonic()
         self.lines_total = 0
         self.bytes_total = 0  # bytes written: each line plus its newline
         self._write_error: str | None = None
@@ -322,9 +326,9 @@ class OutputSpool:
     def append_many(self, lines: Sequence[str]) -> None:
         """Add several lines with one write (same rules as :meth:`append`)."""
         if lines:
-            self._write("\n".join(lines) + "\n", len(lines))
+            self._write("\n".join(lines) + "\n", len(lines), flush=True)
 
-    def _write(self, text: str, line_count: int) -> None:
+    def _write(self, text: str, line_count: int, *, flush: bool = False) -> None:
         if self._file is None:
             raise RuntimeError(f"output spool {self.path} is closed")
         self.lines_total += line_count
@@ -333,6 +337,10 @@ class OutputSpool:
         data = text.encode("utf-8", "replace")
         try:
             self._file.write(data)
+            now = time.monotonic()
+            if flush or now - self._flushed_at >= self._flush_interval_s:
+                self._file.flush()
+                self._flushed_at = now
         except OSError as error:
             self._write_error = f"{self.path}: {error.strerror or error}"
             return
