@@ -490,6 +490,18 @@ _RUNNER_BY_IDENTIFIER = select(_runners).where(_runners.c.identifier == bindpara
 _RUNNER_BY_ID = select(_runners).where(_runners.c.id == bindparam("b_runner_id"))
 _EXECUTION_BY_ID = select(_executions).where(_executions.c.id == bindparam("b_execution_id"))
 _FLO_BY_ID = _FLO_SELECT.where(_flos.c.id == bindparam("b_flo_id"))
+_EXECUTION_FLO_ID = select(_executions.c.flo_id).where(
+    _executions.c.id == bindparam("b_execution_id")
+)
+_FLO_FOR_EXECUTE = select(
+    _flos.c.name, _flos.c.organisation_id, _flos.c.queue_id, _flos.c.execution_count
+).where(_flos.c.id == bindparam("b_flo_id"))
+_INSERT_EXECUTION = insert(_executions)
+_COUNT_EXECUTION = (
+    update(_flos)
+    .where(_flos.c.id == bindparam("b_flo_id"))
+    .values(execution_count=bindparam("b_count"), last_run=bindparam("b_now"))
+)
 _LATEST_REVISION = (
     select(_revisions.c.data)
     .where(_revisions.c.flo_id == bindparam("b_flo_id"))
@@ -1000,45 +1012,35 @@ class _Queries:
     ) -> tuple[str, DispatchTarget] | None:
         """A ``created``/``pending`` execution (T1); None for an unknown flow."""
         with self._write() as conn:
-            flo = (
-                conn.execute(
-                    select(
-                        _flos.c.name,
-                        _flos.c.organisation_id,
-                        _flos.c.queue_id,
-                        _flos.c.execution_count,
-                    ).where(_flos.c.id == flo_id)
-                )
-            ).first()
+            flo = conn.execute(_FLO_FOR_EXECUTE, {"b_flo_id": flo_id}).first()
             if flo is None:
                 return None
             execution_id = _new_id()
             sequence = flo.execution_count + 1
             conn.execute(
-                insert(_executions).values(
-                    id=execution_id,
-                    flo_id=flo_id,
-                    name=flo.name,
-                    owner_id=owner_id,
-                    organisation_id=flo.organisation_id,
-                    sequence=sequence,
-                    trigger_type="manual",
-                    entry_node_id=entry_node_id,
-                    data=_dump(data),
-                    execution_status="created",
-                    completion_status="pending",
-                    suspend_count=0,
-                    created_at=now_s,
-                    updated_at=now_s,
-                    log_bytes=0,
-                    log_truncated=False,
-                    log_seq=0,
-                )
+                _INSERT_EXECUTION,
+                {
+                    "id": execution_id,
+                    "flo_id": flo_id,
+                    "name": flo.name,
+                    "owner_id": owner_id,
+                    "organisation_id": flo.organisation_id,
+                    "sequence": sequence,
+                    "trigger_type": "manual",
+                    "entry_node_id": entry_node_id,
+                    "data": _dump(data),
+                    "execution_status": "created",
+                    "completion_status": "pending",
+                    "suspend_count": 0,
+                    "created_at": now_s,
+                    "updated_at": now_s,
+                    "log_bytes": 0,
+                    "log_truncated": False,
+                    "log_seq": 0,
+                },
             )
             conn.execute(
-                update(_flos)
-                .where(_flos.c.id == flo_id)
-                .values(execution_count=sequence, last_run=now_s)
+                _COUNT_EXECUTION, {"b_flo_id": flo_id, "b_count": sequence, "b_now": now_s}
             )
         return execution_id, DispatchTarget(flo.queue_id, flo.organisation_id or "")
 
@@ -1053,7 +1055,7 @@ class _Queries:
                 if execution_id is None:
                     return None
                 flo_id = conn.execute(
-                    select(_executions.c.flo_id).where(_executions.c.id == execution_id)
+                    _EXECUTION_FLO_ID, {"b_execution_id": execution_id}
                 ).scalar_one()
                 flo_row = conn.execute(_FLO_BY_ID, {"b_flo_id": flo_id}).first()
                 revision = conn.execute(_LATEST_REVISION, {"b_flo_id": flo_id}).scalar()
