@@ -212,3 +212,13 @@ def test_concurrent_threads_do_not_corrupt_the_outbox(outbox: Outbox) -> None:
     entries = outbox.pending()
     assert len(entries) == 200
     assert all(entry.attempts == 1 for entry in entries)
+
+
+def test_due_is_bounded_by_limit(tmp_path: Path) -> None:
+    """due() returns at most ``limit`` entries, the oldest first."""
+    outbox = Outbox.open(tmp_path / "outbox.sqlite3")
+    for index in range(5):
+        outbox.put(f"e{index}", "result", f"/api/v1/execution/e{index}", b"{}", now=float(index))
+    assert [entry.execution_id for entry in outbox.due(100.0, limit=2)] == ["e0", "e1"]
+    assert len(outbox.due(100.0)) == 5
+    outbox.close()

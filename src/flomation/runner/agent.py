@@ -75,6 +75,9 @@ _MAX_RESULTS_IN_FLIGHT = 64
 _RETRY_PASS_UNDER_LOAD_S = 5.0
 
 
+_RETRY_BATCH = 8  # outbox entries (with their bodies) loaded per retry pass
+
+
 @dataclass(frozen=True)
 class AgentTuning:
     """Timings that are not user configuration (tests shorten them)."""
@@ -613,7 +616,7 @@ class Agent:
     async def _deliver_retries(self, api: RunnerApi, outbox: Outbox) -> bool:
         """One pass over due entries of the file; True when one was delivered or given up."""
         progressed = False
-        due = await asyncio.to_thread(outbox.due, time.time())
+        due = await asyncio.to_thread(outbox.due, time.time(), limit=_RETRY_BATCH)
         if self._fresh.storing:
             return False  # one of these may be a result whose first attempt is about to start
         for entry in due:

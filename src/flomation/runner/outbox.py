@@ -207,10 +207,15 @@ class Outbox:
         assert entry_id is not None
         return entry_id
 
-    def due(self, now: float) -> list[OutboxEntry]:
-        """Pending entries whose next attempt is due at ``now``, oldest first."""
+    def due(self, now: float, *, limit: int = -1) -> list[OutboxEntry]:
+        """Pending entries whose next attempt is due at ``now``, oldest first, at most ``limit``.
+
+        Bodies come along, and a result can weigh megabytes: callers bound the batch so that a
+        long outage with many large results does not load them all at once.
+        """
         return self._select(
-            "WHERE done_at IS NULL AND next_attempt_at <= ? ORDER BY created_at, id", (now,)
+            "WHERE done_at IS NULL AND next_attempt_at <= ? ORDER BY created_at, id LIMIT ?",
+            (now, limit),
         )
 
     def pending(self) -> list[OutboxEntry]:
