@@ -502,6 +502,18 @@ _COUNT_EXECUTION = (
     .where(_flos.c.id == bindparam("b_flo_id"))
     .values(execution_count=bindparam("b_count"), last_run=bindparam("b_now"))
 )
+_COMPLETE = (
+    update(_executions)
+    .where(_executions.c.id == bindparam("b_execution_id"))
+    .values(
+        execution_status="executed",
+        completion_status=bindparam("b_completion"),
+        completion_reason=bindparam("b_reason"),
+        result=bindparam("b_result"),
+        completed_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+)
 _LATEST_REVISION = (
     select(_revisions.c.data)
     .where(_revisions.c.flo_id == bindparam("b_flo_id"))
@@ -1286,16 +1298,14 @@ class _Queries:
                 else:
                     completion = "success"
                 conn.execute(
-                    update(_executions)
-                    .where(*where)
-                    .values(
-                        execution_status="executed",
-                        completion_status=completion,
-                        completion_reason=reason,
-                        result=_dump(state),
-                        completed_at=now_s,
-                        updated_at=now_s,
-                    )
+                    _COMPLETE,
+                    {
+                        "b_execution_id": execution_id,
+                        "b_completion": completion,
+                        "b_reason": reason,
+                        "b_result": _dump(state),
+                        "b_now": now_s,
+                    },
                 )
                 return ResultOutcome.COMPLETED
             if row.completion_status in _TERMINAL and row.result is None:
