@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -154,3 +155,17 @@ async def test_forwarded_for_only_from_trusted_proxies(
             answer = await runner.send("POST", "/api/v1/runner", body, v1=False, headers=forwarded)
             assert answer.status == 200
             assert answer.json["ip_address"] == expected
+
+
+async def test_concurrent_enrolment_of_one_identifier(
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any], admin: AdminClient
+) -> None:
+    """Simultaneous registrations of one new identifier enrol it once; the others get 201."""
+    first = SigningRunner(server.url, http)
+    copies = [first] + [
+        SigningRunner(server.url, http, key=first.key, identifier=first.identifier)
+        for _ in range(4)
+    ]
+    answers = await asyncio.gather(*(copy.register(queue["registration_code"]) for copy in copies))
+    assert sorted(answer.status for answer in answers) == [200, 201, 201, 201, 201]
+    assert len(await admin.runners()) == 1
