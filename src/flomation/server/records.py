@@ -10,6 +10,7 @@ __all__ = [
     "DispatchTarget",
     "EnvironmentItemRecord",
     "EnvironmentRecord",
+    "ExecutionCall",
     "ExecutionRecord",
     "FloRecord",
     "QueueRecord",
@@ -115,6 +116,17 @@ class ExecutionRecord:
     last_contact_at: float | None
     log_bytes: int
     log_truncated: bool
+
+
+@dataclass(frozen=True)
+class ExecutionCall:
+    """What a runner's call on an execution needs: its status and the runner it is assigned to."""
+
+    id: str
+    flo_id: str
+    execution_status: str
+    completion_status: str
+    runner: RunnerRecord | None
 
 
 @dataclass(frozen=True)

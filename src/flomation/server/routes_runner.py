@@ -15,7 +15,7 @@ from starlette.types import Receive
 from flomation.server.auth import SignatureError, VerifiedKey, client_ip
 from flomation.server.crypto_box import SecretKeyError
 from flomation.server.http_io import HttpError, json_response, parse_body, read_body
-from flomation.server.records import ClaimedExecution, ExecutionRecord, RunnerRecord
+from flomation.server.records import ClaimedExecution, ExecutionCall, RunnerRecord
 from flomation.server.services import Services
 from flomation.server.store import NewRunner, ResultOutcome
 from flomation.server.views import (
@@ -217,12 +217,13 @@ class RunnerEndpoints:
 
     async def _assigned(
         self, request: Request, body: bytes, v1_message: bytes
-    ) -> tuple[ExecutionRecord, RunnerRecord]:
+    ) -> tuple[ExecutionCall, RunnerRecord]:
         """The execution and its runner, once the request is proven to come from that runner."""
         execution_id = request.path_params["execution_id"]
-        execution, runner = await self._s.store.execution_and_runner(execution_id)
+        execution = await self._s.store.execution_call(execution_id)
         if execution is None:
             raise HttpError(404, "execution not found")
+        runner = execution.runner
         if runner is None:
             raise HttpError(403, "execution is not assigned to a runner")
         await self._verify(request, body, v1_message, self._runner_key(runner))
