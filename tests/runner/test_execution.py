@@ -55,10 +55,13 @@ class _PostingJournal:
         self.events.append(("process", execution_id))
         self.pgids.append(pgid)
 
-    async def store_result(self, execution_id: str, body: bytes) -> None:
+    async def store_result(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
         self.events.append(("result", execution_id))
         response = await self.api.post_result(execution_id, body)
         assert response.status == 200
+        acknowledged: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        acknowledged.set_result(time.monotonic())
+        return acknowledged
 
     async def finished(self, execution_id: str) -> None:
         self.events.append(("finished", execution_id))

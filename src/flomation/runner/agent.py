@@ -377,6 +377,7 @@ class Agent:
             started_s = time.monotonic()
             try:
                 response = await self._unless_stopping(api.claim())
+                claimed_at_s = time.monotonic()
             except ApiError as exc:
                 self._return_claim_budget()
                 self.metrics.claims.labels("error").inc()
@@ -390,7 +391,9 @@ class Agent:
             if response.status == 200:
                 backoff.reset()
                 self.metrics.claims.labels("work").inc()
-                await self._execute(response, api, settings, masker, retention, journal, log)
+                await self._execute(
+                    response, claimed_at_s, api, settings, masker, retention, journal, log
+                )
                 continue
             self._return_claim_budget()
             if response.status == 204:
@@ -445,6 +448,7 @@ class Agent:
     async def _execute(
         self,
         response: ApiResponse,
+        claimed_at_s: float,
         api: RunnerApi,
         settings: ExecutionSettings,
         masker: SecretMasker,
@@ -468,6 +472,7 @@ class Agent:
                 retention=retention,
                 control=control,
                 log=log,
+                claimed_at_s=claimed_at_s,
             )
         except Exception:
             # A defect (or a failing outbox file) must not take the other slots down; the
@@ -608,7 +613,7 @@ class Agent:
         self, api: RunnerApi, outbox: Outbox, entry: OutboxEntry, senders_free: asyncio.Semaphore
     ) -> None:
         try:
-            await self._deliver_one(api, outbox, entry)
+            await self._deliver_one(api, outbox, entry, first_attempt=True)
         finally:
             self._fresh.done(entry.id)
             senders_free.release()
@@ -622,13 +627,15 @@ class Agent:
         for entry in due:
             if self._fresh.holds(entry.id):
                 continue
-            delivered = await self._deliver_one(api, outbox, entry)
+            delivered = await self._deliver_one(api, outbox, entry, first_attempt=False)
             if delivered is None:
                 return progressed  # no answer at all: the API is unreachable, back off
             progressed = progressed or delivered
         return progressed
 
-    async def _deliver_one(self, api: RunnerApi, outbox: Outbox, entry: OutboxEntry) -> bool | None:
+    async def _deliver_one(
+        self, api: RunnerApi, outbox: Outbox, entry: OutboxEntry, *, first_attempt: bool
+    ) -> bool | None:
         tuning = self._tuning
         log = self._log.bind(execution_id=entry.execution_id)
         if time.time() - entry.created_at > tuning.outbox_max_age_s:
@@ -650,6 +657,8 @@ class Agent:
             return None
         status = response.status
         if status == 200:
+            if first_attempt:
+                self._fresh.acknowledged(entry.id, time.monotonic())
             await asyncio.to_thread(outbox.mark_delivered, entry.id)
             log.info("result delivered", attempts=entry.attempts + 1)
             return True
@@ -704,13 +713,18 @@ class _FreshResults:
     def __init__(self) -> None:
         self._queued: dict[int, OutboxEntry] = {}
         self._sending: set[int] = set()
+        # Resolved when an entry's first attempt ends (acknowledgement time or None).
+        self._acknowledgements: dict[int, asyncio.Future[float | None]] = {}
         self.storing = 0  # results being written to the outbox right now
         self.wakeup = asyncio.Event()
 
-    def add(self, entry: OutboxEntry) -> None:
-        """Queue a new result for its first attempt."""
+    def add(self, entry: OutboxEntry) -> asyncio.Future[float | None]:
+        """Queue a new result for its first attempt; the future tells when it was acknowledged."""
         self._queued[entry.id] = entry
+        acknowledgement: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        self._acknowledgements[entry.id] = acknowledgement
         self.wakeup.set()
+        return acknowledgement
 
     def take(self) -> list[OutboxEntry]:
         """The queued results, now counted as being sent."""
@@ -719,9 +733,18 @@ class _FreshResults:
         self._sending.update(entry.id for entry in entries)
         return entries
 
+    def acknowledged(self, entry_id: int, at_s: float) -> None:
+        """The server answered 200 to the first attempt at ``at_s`` (``time.monotonic()``)."""
+        acknowledgement = self._acknowledgements.pop(entry_id, None)
+        if acknowledgement is not None and not acknowledgement.done():
+            acknowledgement.set_result(at_s)
+
     def done(self, entry_id: int) -> None:
-        """The first attempt of this entry is over."""
+        """The first attempt of this entry is over (unacknowledged unless said before)."""
         self._sending.discard(entry_id)
+        acknowledgement = self._acknowledgements.pop(entry_id, None)
+        if acknowledgement is not None and not acknowledgement.done():
+            acknowledgement.set_result(None)
 
     @property
     def busy(self) -> bool:
@@ -748,7 +771,7 @@ class _OutboxJournal:
     async def process_started(self, execution_id: str, pgid: int) -> None:
         await asyncio.to_thread(self._outbox.journal_set_process, execution_id, pgid, pgid)
 
-    async def store_result(self, execution_id: str, body: bytes) -> None:
+    async def store_result(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
         path = execution_path(execution_id)
         now = time.time()
         self._fresh.storing += 1
@@ -758,7 +781,7 @@ class _OutboxJournal:
             )
         finally:
             self._fresh.storing -= 1
-        self._fresh.add(
+        return self._fresh.add(
             OutboxEntry(
                 id=entry_id,
                 execution_id=execution_id,

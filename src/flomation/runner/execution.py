@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,8 +75,12 @@ class ExecutionJournal(Protocol):
     async def process_started(self, execution_id: str, pgid: int) -> None:
         """Record the executor's process group (crash recovery kills what is left of it)."""
 
-    async def store_result(self, execution_id: str, body: bytes) -> None:
-        """Store the result body durably; delivery happens elsewhere."""
+    async def store_result(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
+        """Store the result body durably; delivery happens elsewhere.
+
+        The returned future resolves with ``time.monotonic()`` at which the server acknowledged
+        the result (first delivery attempt), or None when that attempt did not succeed.
+        """
 
     async def finished(self, execution_id: str) -> None:
         """Forget the in-flight record (its result, if any, is stored)."""
@@ -165,11 +171,16 @@ async def run_execution(
     retention: WorkdirRetention,
     control: ExecutionControl,
     log: Logger,
+    claimed_at_s: float | None = None,
 ) -> ExecutionReport:
-    """Run one claimed execution (the parsed 200 body of the claim) to a stored result."""
+    """Run one claimed execution (the parsed 200 body of the claim) to a stored result.
+
+    ``claimed_at_s`` (``time.monotonic()`` when the claim response arrived) lets the execution
+    log its phase timings: claim -> executor spawned, and executor exited -> result acknowledged.
+    """
     execution_id, flo_id = _read_ids(claim)
     log = log.bind(execution_id=execution_id, flo_id=flo_id)
-    run = _Run(settings, api, journal, masker, retention, control, log)
+    run = _Run(settings, api, journal, masker, retention, control, log, claimed_at_s)
     try:
         pending = PendingExecution.model_validate(claim)
     except ValidationError as exc:
@@ -197,8 +208,10 @@ class _Run:
         retention: WorkdirRetention,
         control: ExecutionControl,
         log: Logger,
+        claimed_at_s: float | None = None,
     ) -> None:
         self._settings = settings
+        self._claimed_at_s = claimed_at_s
         self._api = api
         self._journal = journal
         self._masker = masker
@@ -286,6 +299,7 @@ class _Run:
             await self._store(execution_id, compact_json(result_body(outcome, "")))
             await self._finish(workdir, outcome)
             return ExecutionReport(execution_id, flo_id, outcome.kind, error)
+        spawned_at_s = time.monotonic()
         log = self._log.bind(pid=process.pid)
         log.info("executor started")
         await self._journal.process_started(execution_id, process.pgid)
@@ -325,10 +339,38 @@ class _Run:
             outcome=outcome.kind.value,
             error=state_file.error,
         )
-        await self._store(execution_id, body)
+        acknowledged = await self._store(execution_id, body)
         del body
+        exited_at_s = process.exited_at_s
+        assert exited_at_s is not None  # wait() returned
+        acknowledged.add_done_callback(
+            functools.partial(self._log_timings, log, spawned_at_s, exited_at_s)
+        )
         await self._finish(workdir, outcome)
         return ExecutionReport(execution_id, flo_id, outcome.kind, state_file.error, shipper.stats)
+
+    def _log_timings(
+        self,
+        log: Logger,
+        spawned_at_s: float,
+        exited_at_s: float,
+        acknowledged: asyncio.Future[float | None],
+    ) -> None:
+        """One line with the runner's own time around the executor (the bench parses it)."""
+        acknowledged_at_s = None
+        if not acknowledged.cancelled() and acknowledged.exception() is None:
+            acknowledged_at_s = acknowledged.result()
+        claimed_at_s = self._claimed_at_s
+        log.info(
+            "execution timings",
+            claim_to_spawn_ms=None
+            if claimed_at_s is None
+            else round((spawned_at_s - claimed_at_s) * 1000, 2),
+            executor_ms=round((exited_at_s - spawned_at_s) * 1000, 2),
+            exit_to_ack_ms=None
+            if acknowledged_at_s is None
+            else round((acknowledged_at_s - exited_at_s) * 1000, 2),
+        )
 
     async def _watch(
         self,
@@ -409,10 +451,10 @@ class _Run:
 
         return send
 
-    async def _store(self, execution_id: str, body: bytes) -> None:
+    async def _store(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
         # Shielded: once the executor is done, its result must reach the outbox even if the
         # agent is being cancelled around us.
-        await asyncio.shield(self._journal.store_result(execution_id, body))
+        return await asyncio.shield(self._journal.store_result(execution_id, body))
 
     async def _finish(self, workdir: Path, outcome: Outcome) -> None:
         with contextlib.suppress(OSError):

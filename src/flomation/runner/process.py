@@ -32,6 +32,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,6 +247,7 @@ class _OutputProtocol(asyncio.SubprocessProtocol):
         self._transport: asyncio.SubprocessTransport | None = None
         self._wakeup = asyncio.Event()
         self.exited: asyncio.Future[None] = loop.create_future()
+        self.exited_at_s: float | None = None  # time.monotonic() when the exit was seen
         # Bumped whenever bytes arrive or lines are taken; lets the watchdog tell "idle" apart
         # from "busy draining".
         self.progress = 0
@@ -290,6 +292,7 @@ class _OutputProtocol(asyncio.SubprocessProtocol):
 
     def process_exited(self) -> None:
         if not self.exited.done():
+            self.exited_at_s = time.monotonic()
             self.exited.set_result(None)
 
     def take(self) -> list[OutputBatch]:
@@ -386,6 +389,11 @@ class ExecutorProcess:
     def pgid(self) -> int:
         """Process group id of the executor (its own pid: it leads a new session)."""
         return self._pid
+
+    @property
+    def exited_at_s(self) -> float | None:
+        """``time.monotonic()`` when the runner saw the executor exit, else None."""
+        return self._protocol.exited_at_s
 
     @property
     def returncode(self) -> int | None:
