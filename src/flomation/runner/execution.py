@@ -458,7 +458,7 @@ class _Run:
 
     async def _finish(self, workdir: Path, outcome: Outcome) -> None:
         with contextlib.suppress(OSError):
-            self._retention.apply(
+            await self._retention.apply_off_loop(
                 workdir,
                 succeeded=outcome.kind is OutcomeKind.SUCCESS,
                 suspended=outcome.kind is OutcomeKind.SUSPENDED,

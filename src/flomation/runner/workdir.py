@@ -7,6 +7,7 @@ Implements protocol.md §5.1-§5.6: directory layout and modes, ``execution.flow
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -330,6 +331,20 @@ class WorkdirRetention:
         else:
             self.after_failure(workdir)
 
+    async def apply_off_loop(self, workdir: Path, *, succeeded: bool, suspended: bool) -> None:
+        """:meth:`apply`, with a successful directory's removal in a worker thread.
+
+        Removing a tree blocks for milliseconds, which would delay every other execution on
+        the event loop. Only the execution's own tree is removed off the loop: its flow's
+        directory is removed on the loop, where it cannot interleave with another execution
+        of the same flow creating its directory there.
+        """
+        if succeeded and not suspended:
+            await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
+            _remove_empty_parent(workdir)
+        else:
+            self.apply(workdir, succeeded=succeeded, suspended=suspended)
+
 
 def _mtime_s(path: Path) -> float:
     try:
@@ -340,6 +355,10 @@ def _mtime_s(path: Path) -> float:
 
 def _remove(workdir: Path) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
+    _remove_empty_parent(workdir)
+
+
+def _remove_empty_parent(workdir: Path) -> None:
     try:
         workdir.parent.rmdir()  # the flow's directory, once it holds no execution
     except OSError:
