@@ -294,3 +294,59 @@ def test_spool_reaches_the_disk_while_output_flows(tmp_path: Path) -> None:
     timed.append("single line")
     assert (tmp_path / "timed.log").read_bytes() == b"single line\n"
     timed.close()
+
+
+def test_spool_reads_lines_back_from_any_index(tmp_path: Path) -> None:
+    """read_lines returns the lines from an index on, within its budget, and reads on in order."""
+    spool = OutputSpool(tmp_path / SPOOL_FILE_NAME)
+    lines = [f"line-{index:04d}-é" for index in range(300)]
+    for start in range(0, 300, 70):
+        spool.append_many(lines[start : start + 70])
+    assert spool.read_lines(75, 10_000) == lines[75 : 75 + 10_000 // 14]
+    # Sequential reads continue where the previous one stopped, across writes.
+    collected: list[str] = []
+    while (batch := spool.read_lines(len(collected), 200)) is not None:
+        assert 1 <= len(batch) <= 200 // 14
+        collected.extend(batch)
+    assert collected == lines
+    assert spool.read_lines(300, 200) is None
+    spool.close()
+    assert spool.read_lines(0, 200) is None
+
+
+async def test_full_queue_with_a_backlog_loses_nothing(tmp_path: Path) -> None:
+    """Lines evicted from a full queue are read back from the spool and sent in order."""
+    recorder = Recorder()
+    spool = OutputSpool(tmp_path / SPOOL_FILE_NAME)
+    shipper = LogShipper(
+        recorder,
+        flush_interval_s=0.01,
+        max_batch_bytes=100,
+        max_queue_bytes=130,
+        backlog=spool.read_lines,
+    )
+    lines = [f"line-{index:05d}" for index in range(200)]
+    for start in range(0, 200, 25):
+        spool.append_many(lines[start : start + 25])
+        shipper.add_many(lines[start : start + 25])
+    assert shipper.queued_lines == 200
+    await shipper.close(timeout_s=5)
+    sent = [line for call in recorder.calls for line in call]
+    assert sent == lines
+    assert (shipper.stats.lines_sent, shipper.stats.lines_dropped) == (200, 0)
+    spool.close()
+
+
+async def test_backlog_that_cannot_be_read_is_dropped_with_a_marker(tmp_path: Path) -> None:
+    """When the spool cannot give evicted lines back, they are dropped and announced."""
+    recorder = Recorder()
+    spool = OutputSpool(tmp_path / SPOOL_FILE_NAME)
+    shipper = LogShipper(
+        recorder, flush_interval_s=0, max_queue_bytes=130, backlog=spool.read_lines
+    )
+    lines = [f"line-{index:04d}" for index in range(25)]
+    shipper.add_many(lines)  # never written to the spool: nothing to read back
+    await shipper.close(timeout_s=5)
+    assert recorder.calls == [[drop_marker(15), *lines[15:]]]
+    assert shipper.stats.lines_dropped == 15
+    spool.close()

@@ -308,6 +308,7 @@ class _Run:
             flush_interval_s=settings.log_flush_interval_s,
             max_batch_bytes=settings.log_batch_max_bytes,
             max_queue_bytes=settings.log_queue_max_bytes,
+            backlog=spool.read_lines,
         )
         try:
             exit_code = await self._watch(execution_id, process, spool, shipper)

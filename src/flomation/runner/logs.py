@@ -2,10 +2,13 @@
 
 :class:`LogShipper` forwards lines to ``POST /logs`` in batches from its own sender loop, so a slow
 or unreachable API never stalls the pipe reader (defect R2): ``add`` only appends to a bounded
-queue, which drops its oldest lines when full, and a marker line tells viewers how many lines the
-live stream lost. :class:`OutputSpool` keeps every line in a file in the work directory, so the
-complete output reaches the server in the result (``state.logs``, protocol.md §5.9) without
-holding it in memory.
+queue. When the queue is full its oldest lines leave memory; with a backlog reader (the spool's
+:meth:`OutputSpool.read_lines`) they are read back from disk and still sent, in order, so an
+executor writing faster than the API accepts loses nothing and is never slowed down. Without one
+(or when the spool cannot give them back) they are dropped, and a marker line tells viewers how
+many lines the live stream lost. :class:`OutputSpool` keeps every line in a file in the work
+directory, so the complete output reaches the server in the result (``state.logs``, protocol.md
+§5.9) without holding it in memory.
 
 Sizes of queued lines are measured in characters, which equals UTF-8 bytes for ASCII output and
 keeps ``add`` cheap; the spool measures exact bytes.
@@ -43,6 +46,8 @@ DEFAULT_RESULT_HEAD_BYTES = 1024 * 1024
 # JSON string quotes and the separating comma: a line's share of the request body beyond its text.
 _LINE_OVERHEAD = 3
 _SPOOL_BUFFER_BYTES = 1024 * 1024
+# read_lines() reads this much beyond its budget: room for the lines it skips within one write.
+_SPOOL_READ_MARGIN_BYTES = 512 * 1024
 
 
 class SendOutcome(enum.Enum):
@@ -65,6 +70,8 @@ class ShipperStats:
 
 
 SendBatch = Callable[[list[str]], Awaitable[SendOutcome]]
+# (index of the first line, byte budget) -> the lines from there on, or None if unavailable.
+BacklogReader = Callable[[int, int], list[str] | None]
 
 
 def _count_fitting(line_lengths: Iterable[int], count: int, room: int) -> int:
@@ -95,6 +102,8 @@ class LogShipper:
     A batch goes out when it reaches ``max_batch_bytes`` or ``flush_interval_s`` after the oldest
     queued line arrived. A batch answered RETRY is sent again after each of ``retry_delays_s``,
     then dropped; DROP drops it at once. The next batch after any drop starts with a marker line.
+    Lines evicted from a full queue are read back through ``backlog`` (called with the index of
+    the first line wanted, counting every line ever added from 0, and a byte budget).
     """
 
     def __init__(
@@ -105,6 +114,7 @@ class LogShipper:
         max_batch_bytes: int = 256 * 1024,
         max_queue_bytes: int = 8 * 1024 * 1024,
         retry_delays_s: Sequence[float] = (0.25, 1.0),
+        backlog: BacklogReader | None = None,
     ) -> None:
         if max_batch_bytes < 1 or max_queue_bytes < 1 or flush_interval_s < 0:
             raise ValueError("flush_interval_s, max_batch_bytes and max_queue_bytes must be > 0")
@@ -113,6 +123,10 @@ class LogShipper:
         self._max_batch_bytes = max_batch_bytes
         self._max_queue_bytes = max_queue_bytes
         self._retry_delays_s = tuple(retry_delays_s)
+        self._backlog = backlog
+        # Index of the next line to send; the first _evicted of them left memory (backlog).
+        self._next_index = 0
+        self._evicted = 0
         # The queue holds chunks (lists of lines, as added) so that bulk producers and the
         # sender move whole lists instead of single lines; sizes are kept per chunk.
         self._chunks: deque[list[str]] = deque()
@@ -127,13 +141,14 @@ class LogShipper:
         self._running = False
         self._closing = False
         self._close_deadline: float | None = None  # loop time at which run() gives up
+        self._close_timeout_s = 0.0
         self._run_scope: asyncio.Timeout | None = None
         self.stats = ShipperStats()
 
     @property
     def queued_lines(self) -> int:
         """Lines waiting to be sent (the batch in flight excluded)."""
-        return self._queued_lines
+        return self._queued_lines + self._evicted
 
     def add(self, line: str) -> None:
         """Queue one line for the live stream; never blocks, drops the oldest lines when full."""
@@ -179,10 +194,15 @@ class LogShipper:
             self._stopped.set()
 
     async def close(self, timeout_s: float) -> None:
-        """Flush the queue within ``timeout_s``, then stop :meth:`run`; unsent lines are dropped."""
+        """Flush the queue, then stop :meth:`run`; unsent lines are dropped.
+
+        Gives up once no batch was accepted for ``timeout_s``: a large backlog that the API is
+        taking keeps being sent, a hung or failing API does not hold the execution up.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         self._closing = True
+        self._close_timeout_s = timeout_s
         self._close_deadline = deadline
         self._wakeup.set()
         if self._run_scope is not None:
@@ -195,6 +215,9 @@ class LogShipper:
     async def _send_loop(self) -> None:
         chunks = self._chunks
         while True:
+            if self._evicted:
+                await self._deliver(self._take_backlog())
+                continue
             if not chunks:
                 if self._closing:
                     return
@@ -236,11 +259,28 @@ class LogShipper:
             break
         self._queued_bytes -= size
         self._queued_lines -= len(batch)
+        self._next_index += len(batch)
         if chunks:
             self._first_queued_at = time.monotonic()
         return batch
 
+    def _take_backlog(self) -> list[str]:
+        """The oldest evicted lines, read back, up to max_batch_bytes; dropped if unreadable."""
+        assert self._backlog is not None
+        lines = self._backlog(self._next_index, self._max_batch_bytes) or []
+        if not lines:
+            self._count_dropped(self._evicted)
+            self._next_index += self._evicted
+            self._evicted = 0
+            return []
+        del lines[self._evicted :]
+        self._next_index += len(lines)
+        self._evicted -= len(lines)
+        return lines
+
     async def _deliver(self, batch: list[str]) -> None:
+        if not batch:
+            return
         self._in_flight = batch
         reported = self._unreported_drops
         body = [drop_marker(reported), *batch] if reported else batch
@@ -254,6 +294,10 @@ class LogShipper:
                 stats.batches_sent += 1
                 stats.lines_sent += len(batch)
                 stats.bytes_sent += sum(map(len, batch))
+                if self._closing and self._run_scope is not None:
+                    # Progress: the close timeout counts from the last accepted batch.
+                    loop = asyncio.get_running_loop()
+                    self._run_scope.reschedule(loop.time() + self._close_timeout_s)
                 return
             if outcome is SendOutcome.DROP or attempt == attempts - 1:
                 break
@@ -285,11 +329,17 @@ class LogShipper:
             sizes[0] = sum(map(len, chunks[0])) + _LINE_OVERHEAD * keep
             self._queued_bytes = sizes[0]
         self._queued_lines -= dropped
-        self._count_dropped(dropped)
+        if self._backlog is not None:
+            self._evicted += dropped  # still on disk: read back and sent later
+            self._wakeup.set()
+        else:
+            self._next_index += dropped
+            self._count_dropped(dropped)
 
     def _drop_unsent(self) -> None:
-        """Count what can no longer be sent (queue and batch in flight) as dropped."""
-        self._count_dropped(self._queued_lines + len(self._in_flight))
+        """Count what can no longer be sent (backlog, queue, batch in flight) as dropped."""
+        self._count_dropped(self._evicted + self._queued_lines + len(self._in_flight))
+        self._evicted = 0
         self._chunks.clear()
         self._chunk_sizes.clear()
         self._in_flight = []
@@ -318,6 +368,11 @@ class OutputSpool:
         self.bytes_total = 0  # bytes written: each line plus its newline
         self._write_error: str | None = None
         self._file: BinaryIO | None = open(path, "wb", buffering=_SPOOL_BUFFER_BYTES)  # noqa: SIM115
+        self._reader: BinaryIO | None = None
+        self._read_position: tuple[int, int] | None = None  # (next line, its byte offset)
+        # Where each write started (line index, byte offset): read_lines() seeks from there.
+        self._write_first_lines: list[int] = []
+        self._write_offsets: list[int] = []
 
     def append(self, line: str) -> None:
         """Add one line (without its newline); RuntimeError after :meth:`close`."""
@@ -331,10 +386,13 @@ class OutputSpool:
     def _write(self, text: str, line_count: int, *, flush: bool = False) -> None:
         if self._file is None:
             raise RuntimeError(f"output spool {self.path} is closed")
+        first_line = self.lines_total
         self.lines_total += line_count
         if self._write_error is not None:
             return
         data = text.encode("utf-8", "replace")
+        self._write_first_lines.append(first_line)
+        self._write_offsets.append(self.bytes_total)
         try:
             self._file.write(data)
             now = time.monotonic()
@@ -346,8 +404,62 @@ class OutputSpool:
             return
         self.bytes_total += len(data)
 
+    def read_lines(self, first_line: int, max_bytes: int) -> list[str] | None:
+        """Lines from index ``first_line`` on (at least one), about ``max_bytes`` of them.
+
+        Sized like the live stream's batches (characters plus JSON overhead). None when they
+        are not on disk: a write failed, the spool is closed, or they were never written.
+        Consecutive calls (each asking for the line after the previous result) read on without
+        searching.
+        """
+        if self._file is None or self._write_error is not None or first_line >= self.lines_total:
+            return None
+        try:
+            self._file.flush()
+            if self._reader is None:
+                self._reader = open(self.path, "rb")  # noqa: SIM115 (closed by close())
+            return self._read_lines(self._reader, first_line, max_bytes)
+        except OSError:
+            return None
+
+    def _read_lines(self, reader: BinaryIO, first_line: int, max_bytes: int) -> list[str] | None:
+        if self._read_position is not None and self._read_position[0] == first_line:
+            offset, skip = self._read_position[1], 0
+        else:
+            write = bisect.bisect_right(self._write_first_lines, first_line) - 1
+            offset, skip = self._write_offsets[write], first_line - self._write_first_lines[write]
+        reader.seek(offset)
+        data = b""
+        start = 0
+        while True:
+            # Skip the lines of the same write before the one wanted; have one full line.
+            while skip:
+                newline = data.find(b"\n", start)
+                if newline < 0:
+                    break
+                start = newline + 1
+                skip -= 1
+            if not skip and data.find(b"\n", start) >= 0:
+                break
+            more = reader.read(max_bytes + _SPOOL_READ_MARGIN_BYTES)
+            if not more:
+                return None
+            offset += start
+            data = data[start:] + more
+            start = 0
+        raw_lines = data[start : data.rfind(b"\n") + 1].split(b"\n")
+        raw_lines.pop()  # after the last newline: nothing
+        count = _count_fitting(map(len, raw_lines), len(raw_lines), max_bytes) or 1
+        del raw_lines[count:]
+        end = offset + start + sum(map(len, raw_lines)) + count
+        self._read_position = (first_line + count, end)
+        return b"\n".join(raw_lines).decode("utf-8", "replace").split("\n")
+
     def close(self) -> None:
         """Flush and close the file; idempotent. :meth:`result_logs` still works afterwards."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._file is not None:
             try:
                 self._file.close()
