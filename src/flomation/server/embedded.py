@@ -29,6 +29,7 @@ from flomation.server import state_files
 from flomation.server.app import create_app
 from flomation.server.config import ServerSettings
 from flomation.server.crypto_box import SecretBox
+from flomation.server.http_protocol import GatheringHttpToolsProtocol
 from flomation.server.services import Services
 from flomation.server.store import Store, sqlite_path
 
@@ -99,6 +100,7 @@ async def running_server(settings: ServerSettings) -> AsyncIterator[EmbeddedServ
         config = uvicorn.Config(
             create_app(services),
             lifespan="on",
+            http=GatheringHttpToolsProtocol,
             # Forwarded headers are honoured by the app, and only from trusted_proxies (8.1 A14).
             proxy_headers=False,
             log_config=None,
