@@ -77,7 +77,10 @@ def _memory_kib(pid: int, key: str) -> int:
 class Stack:
     """A server process, an admin client and (started separately) runner processes."""
 
-    def __init__(self, home: Path, admin: AdminClient, url: str, code: str, queue_id: str) -> None:
+    def __init__(
+        self, home: Path, admin: AdminClient, url: str, code: str, queue_id: str, server_pid: int
+    ) -> None:
+        self.server_pid = server_pid
         self.home = home
         self.admin = admin
         self.url = url
@@ -262,7 +265,7 @@ async def server(home: Path) -> AsyncIterator[Stack]:
     try:
         async with AdminClient(url, token) as admin:
             queue = await admin.create_queue("bench")
-            yield Stack(home, admin, url, queue["registration_code"], queue["id"])
+            yield Stack(home, admin, url, queue["registration_code"], queue["id"], process.pid)
     finally:
         process.terminate()
         await process.wait()
@@ -320,9 +323,10 @@ async def throughput(stack: Stack, count: int) -> list[Figure]:
     flo_id = await stack.flow({})
     ids = [await stack.admin.execute(flo_id) for _ in range(count)]
     async with stack.runner("throughput", slots=16) as runner:
-        cpu_before = _cpu_s(runner.pid)
+        cpu_before, server_cpu_before = _cpu_s(runner.pid), _cpu_s(stack.server_pid)
         executions = await stack.finished(runner, ids, 300)
         runner_cpu_s = _cpu_s(runner.pid) - cpu_before
+        server_cpu_s = _cpu_s(stack.server_pid) - server_cpu_before
     first = min(_timestamp(e["allocated_at"]) for e in executions)
     last = max(_timestamp(e["completed_at"]) for e in executions)
     succeeded = sum(1 for e in executions if e["completion_status"] == "success")
@@ -331,6 +335,7 @@ async def throughput(stack: Stack, count: int) -> list[Figure]:
     return [
         Figure("throughput, 16 slots", f"{rate:.0f} executions/s", ">= 100/s", rate >= 100),
         Figure("  runner CPU per execution", f"{per_execution_ms:.1f} ms", "-", None),
+        Figure("  server CPU per execution", f"{server_cpu_s / count * 1000:.1f} ms", "-", None),
     ]
 
 
@@ -342,8 +347,11 @@ async def log_forwarding(stack: Stack, lines: int) -> list[Figure]:
     """
     flo_id = await stack.flow({"lines": lines, "line_bytes": 100})
     async with stack.runner("logs", slots=1) as runner:
+        cpu_before, server_cpu_before = _cpu_s(runner.pid), _cpu_s(stack.server_pid)
         execution_id = await stack.admin.execute(flo_id)
         (execution,) = await stack.finished(runner, [execution_id], 300)
+        runner_cpu_s = _cpu_s(runner.pid) - cpu_before
+        server_cpu_s = _cpu_s(stack.server_pid) - server_cpu_before
     outputs = execution["result"]["outputs"]
     forwarding_s = _timestamp(execution["completed_at"]) - outputs["started_at"]
     rate = lines / forwarding_s
@@ -360,6 +368,12 @@ async def log_forwarding(stack: Stack, lines: int) -> list[Figure]:
             rate >= 200_000 and complete,
         ),
         Figure("longest executor write stall", f"{stall_ms:.1f} ms", "<= 50 ms", stall_ms <= 50),
+        Figure(
+            "  runner / server CPU per 100k lines",
+            f"{runner_cpu_s / lines * 1e5:.2f} s / {server_cpu_s / lines * 1e5:.2f} s",
+            "-",
+            None,
+        ),
     ]
 
 

@@ -109,6 +109,21 @@ async def test_state_logs_and_result_bodies() -> None:
         assert all(r.signature_ok for r in fake.state.requests)
 
 
+async def test_repeated_status_polls_reuse_a_valid_v1_signature_with_fresh_v2() -> None:
+    """Two status polls carry the same (valid) v1 signature and different, valid v2 headers."""
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+        await api.register(_registration())
+        execution_id = fake.enqueue(pending_execution())
+        for _ in range(2):
+            assert (await api.get_status(execution_id)).status == 200
+        first, second = fake.requests_to("/status", method="GET")
+        public = load_public_key_pem(public_key_pem(KEY))
+        assert first.headers[SIGNATURE_HEADER] == second.headers[SIGNATURE_HEADER]
+        assert verify_v1(public, execution_id.encode(), second.headers[SIGNATURE_HEADER])
+        assert first.headers[SIGNATURE_V2_HEADER] != second.headers[SIGNATURE_V2_HEADER]
+        assert first.signature_ok and second.signature_ok
+
+
 async def test_v2_can_be_turned_off() -> None:
     """With signing_v2 off only the v1 header is sent."""
     async with (

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import aiohttp
 import yarl
+from aiohttp.helpers import get_env_proxy_for_url
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
@@ -42,6 +43,9 @@ __all__ = [
 
 _STREAM_ABOVE_BYTES = 1024 * 1024
 _STREAM_SLICE_BYTES = 256 * 1024
+# Reused v1 signatures: messages up to this size (ids, small fixed bodies), this many at most.
+_V1_CACHE_MAX_MESSAGE_BYTES = 128
+_V1_CACHE_ENTRIES = 1024
 
 
 class RequestObserver(Protocol):
@@ -116,6 +120,14 @@ def _payload(body: bytes, headers: dict[str, str]) -> bytes | AsyncIterator[memo
     return slices()
 
 
+def _environment_proxy(base_url: str) -> tuple[yarl.URL | None, aiohttp.BasicAuth | None]:
+    """The proxy the environment asks for to reach ``base_url``, if any."""
+    try:
+        return get_env_proxy_for_url(yarl.URL(base_url))
+    except LookupError:
+        return None, None
+
+
 def execution_path(execution_id: str, suffix: str = "") -> str:
     """``/api/v1/execution/<id><suffix>`` with the id percent-encoded as one path segment."""
     return f"/api/v1/execution/{quote(execution_id, safe='')}{suffix}"
@@ -175,12 +187,19 @@ class RunnerApi:
         self._identifier = identifier
         self._key = key
         self._signing_v2 = signing_v2
+        self._v1_cache: dict[bytes, str] = {}
         self._timeouts = timeouts or ApiTimeouts()
         self._observer = observer
         connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context if ssl_context else True)
+        # The proxy settings of the environment (HTTP(S)_PROXY, NO_PROXY, netrc credentials),
+        # looked up once: with trust_env aiohttp looks them up again for every request, in a
+        # worker thread, re-reading netrc each time (~10 % of the runner's CPU per execution).
+        proxy, proxy_auth = _environment_proxy(self._base_url)
         self._session = aiohttp.ClientSession(
             connector=connector,
-            trust_env=True,
+            trust_env=False,
+            proxy=proxy,
+            proxy_auth=proxy_auth,
             headers={"User-Agent": user_agent},
             auto_decompress=True,
         )
@@ -272,10 +291,28 @@ class RunnerApi:
     def _signature_headers(
         self, method: str, target: str, body: bytes, v1_message: bytes | None
     ) -> dict[str, str]:
-        headers = {SIGNATURE_HEADER: sign_v1(self._key, body if v1_message is None else v1_message)}
+        headers = {SIGNATURE_HEADER: self._v1_signature(body if v1_message is None else v1_message)}
         if self._signing_v2:
             headers[SIGNATURE_V2_HEADER] = sign_v2(self._key, method, target, body)
         return headers
+
+    def _v1_signature(self, message: bytes) -> str:
+        """The v1 signature, reused for short messages that repeat.
+
+        A v1 signature covers only the message (no time, no nonce), so anyone who saw it can
+        replay it anyway: signing ``{"state":"running"}`` or an execution id (status polls)
+        again would cost an RSA operation (~1 ms) and add nothing. Called from worker threads:
+        plain dict operations only (a race signs twice, nothing worse).
+        """
+        if len(message) > _V1_CACHE_MAX_MESSAGE_BYTES:
+            return sign_v1(self._key, message)
+        signature = self._v1_cache.get(message)
+        if signature is None:
+            signature = sign_v1(self._key, message)
+            if len(self._v1_cache) >= _V1_CACHE_ENTRIES:
+                self._v1_cache.clear()
+            self._v1_cache[message] = signature
+        return signature
 
     async def send(
         self,
