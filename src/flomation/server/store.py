@@ -30,7 +30,7 @@ import secrets
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -225,6 +225,10 @@ _runners = Table(
     Column("public_key", Text, nullable=False),
 )
 
+# The columns a RunnerRecord carries, in its field order: the manifest (which can be large) is
+# stored but never read back on a request.
+_RUNNER_RECORD_COLUMNS = tuple(column for column in _runners.c if column.name != "manifest")
+
 _queue_members = Table(
     "queue_members",
     _metadata,
@@ -385,7 +389,7 @@ def _new_id() -> str:
 
 
 def _runner_from(row: Sequence[Any], queue_ids: Sequence[str] = ()) -> RunnerRecord:
-    """A runner from the columns of ``runners`` in table order (SQLAlchemy or sqlite3 row)."""
+    """A runner from ``_RUNNER_RECORD_COLUMNS`` (a SQLAlchemy or sqlite3 row)."""
     (
         id_,
         identifier,
@@ -396,7 +400,6 @@ def _runner_from(row: Sequence[Any], queue_ids: Sequence[str] = ()) -> RunnerRec
         active,
         version,
         executor_version,
-        _manifest,
         public_key,
     ) = row
     return RunnerRecord(
@@ -523,9 +526,9 @@ _FLO_SELECT = select(*_FLO_COLUMNS).select_from(
 )
 
 
-def _columns(table: Table, alias: str) -> str:
-    """Every column of ``table`` in table order, qualified by ``alias`` (for the row builders)."""
-    return ", ".join(f"{alias}.{column.name}" for column in table.c)
+def _columns(columns: Iterable[Column[Any]], alias: str) -> str:
+    """The named columns, in order, qualified by ``alias`` (for the row builders)."""
+    return ", ".join(f"{alias}.{column.name}" for column in columns)
 
 
 _EXECUTION_BY_ID = select(_executions).where(_executions.c.id == bindparam("b_execution_id"))
@@ -534,7 +537,7 @@ _EXECUTION_BY_ID = select(_executions).where(_executions.c.id == bindparam("b_ex
 # SQLAlchemy's per-statement work (compiled-cache lookup, parameter processing, result
 # metadata, events) costs several times what SQLite takes to run these by-key statements.
 _SQL_RUNNER_BY_IDENTIFIER = (
-    f"SELECT {_columns(_runners, 'r')} FROM runners r WHERE r.identifier = ?"
+    f"SELECT {_columns(_RUNNER_RECORD_COLUMNS, 'r')} FROM runners r WHERE r.identifier = ?"
 )
 _SQL_HEARTBEAT = "UPDATE runners SET last_contact_at = ?, ip_address = ? WHERE id = ?"
 _SQL_RUNNER_SCOPE = """
@@ -563,9 +566,10 @@ _SQL_ALLOCATE = """
         allocated_at = :now, last_contact_at = :now, updated_at = :now
     WHERE id = :execution_id AND execution_status = 'created'
 """
-_SQL_EXECUTION_BY_ID = f"SELECT {_columns(_executions, 'e')} FROM executions e WHERE e.id = ?"
+_SQL_EXECUTION_BY_ID = f"SELECT {_columns(_executions.c, 'e')} FROM executions e WHERE e.id = ?"
 _SQL_EXECUTION_CALL = f"""
-    SELECT e.id, e.flo_id, e.execution_status, e.completion_status, {_columns(_runners, "r")}
+    SELECT e.id, e.flo_id, e.execution_status, e.completion_status,
+           {_columns(_RUNNER_RECORD_COLUMNS, "r")}
     FROM executions e LEFT JOIN runners r ON r.id = e.runner_id WHERE e.id = ?
 """
 _SQL_TOUCH_EXECUTION = "UPDATE executions SET last_contact_at = ? WHERE id = ?"
@@ -824,7 +828,9 @@ class _Queries:
             members: dict[str, list[str]] = {}
             for row in conn.execute(select(_queue_members)):
                 members.setdefault(row.runner_id, []).append(row.queue_id)
-            rows = conn.execute(select(_runners).order_by(_runners.c.enrolled_at.desc()))
+            rows = conn.execute(
+                select(*_RUNNER_RECORD_COLUMNS).order_by(_runners.c.enrolled_at.desc())
+            )
             return [_runner_from(row, members.get(row.id, ())) for row in rows]
 
     def set_runner_active(self, runner_id: str, active: bool) -> RunnerRecord | None:
@@ -835,7 +841,9 @@ class _Queries:
             )
             if result.rowcount == 0:
                 return None
-            row = (conn.execute(select(_runners).where(_runners.c.id == runner_id))).one()
+            row = conn.execute(
+                select(*_RUNNER_RECORD_COLUMNS).where(_runners.c.id == runner_id)
+            ).one()
             queue_ids = (
                 conn.execute(
                     select(_queue_members.c.queue_id).where(_queue_members.c.runner_id == runner_id)
