@@ -40,6 +40,7 @@ MINIMAL_EXECUTOR = ROOT / "bench" / "minimal_executor.py"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVER_START_TIMEOUT_S = 120.0
 TIMINGS_EVENT = "execution timings"
+SCALE_SLEEP_S = 20.0
 
 
 @dataclass
@@ -169,6 +170,7 @@ class RunnerLog:
         self._offset = 0
         self._partial = b""
         self.delivered: set[str] = set()
+        self.started: set[str] = set()
         self.timings: dict[str, dict[str, Any]] = {}
 
     def read_new(self) -> None:
@@ -185,7 +187,9 @@ class RunnerLog:
             except ValueError:
                 continue
             event = entry.get("event")
-            if event == "result delivered":
+            if event == "executor started":
+                self.started.add(entry["execution_id"])
+            elif event == "result delivered":
                 self.delivered.add(entry["execution_id"])
             elif event == TIMINGS_EVENT:
                 self.timings[entry["execution_id"]] = entry
@@ -198,6 +202,15 @@ class RunnerLog:
                 if self.delivered.issuperset(ids):
                     return
                 await asyncio.sleep(0.01)
+
+    async def wait_started(self, ids: list[str], timeout_s: float) -> None:
+        """Return once the runner logged every one of ``ids`` as started."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                self.read_new()
+                if self.started.issuperset(ids):
+                    return
+                await asyncio.sleep(0.05)
 
     async def wait_timings(self, ids: list[str], timeout_s: float) -> list[dict[str, Any]]:
         """The timing lines of ``ids`` (logged just after the result was acknowledged)."""
@@ -391,23 +404,42 @@ async def idle(stack: Stack, seconds: float) -> list[Figure]:
     ]
 
 
-async def scale(stack: Stack, concurrent: int) -> list[Figure]:
-    """``concurrent`` sleeping executions at once on one runner."""
-    flo_id = await stack.flow({"sleep_s": 3})
-    ids = [await stack.admin.execute(flo_id) for _ in range(concurrent)]
-    async with stack.runner("scale", slots=concurrent) as runner:
-        executions = await stack.finished(runner, ids, 180)
+async def scale(stack: Stack, concurrent: int, probes: int) -> list[Figure]:
+    """``concurrent`` sleeping executions on one runner, and the overhead of work next to them.
+
+    The runner gets one slot more than ``concurrent``. Once every sleeping execution runs,
+    ``probes`` minimal executions go through the spare slot one after the other: their overhead
+    is the per-execution cost of a runner carrying ``concurrent`` executions. (The burst of
+    ``concurrent`` interpreters starting at once saturates the 2 cores for seconds; how long
+    the ramp took is reported on its own.)
+    """
+    sleeper = await stack.flow({"sleep_s": SCALE_SLEEP_S})
+    probe = await stack.flow({})
+    sleeping = [await stack.admin.execute(sleeper) for _ in range(concurrent)]
+    async with stack.runner("scale", slots=concurrent + 1) as runner:
+        ramp_started = time.monotonic()
+        await runner.log.wait_started(sleeping, SCALE_SLEEP_S)
+        ramp_s = time.monotonic() - ramp_started
+        probed: list[dict[str, Any]] = []
+        for _ in range(probes):
+            execution_id = await stack.admin.execute(probe)
+            probed.extend(await stack.finished(runner, [execution_id], 60))
+        still_running = not runner.log.delivered.intersection(sleeping)
+        executions = await stack.finished(runner, sleeping, 180)
         peak_mib = _memory_kib(runner.pid, "VmHWM") / 1024
-        timings = await runner.log.wait_timings(ids, 10)
+        timings = await runner.log.wait_timings([e["id"] for e in probed], 10)
     ok = sum(1 for e in executions if e["completion_status"] == "success")
     return [
         Figure(
             f"peak RSS, {concurrent} concurrent", f"{peak_mib:.0f} MB", "<= 150 MB", peak_mib <= 150
         ),
         Figure(
-            f"  succeeded, {concurrent} concurrent", f"{ok}/{concurrent}", "all", ok == concurrent
+            f"  {concurrent} started in / succeeded",
+            f"{ramp_s:.1f} s / {ok}/{concurrent}",
+            "all",
+            ok == concurrent and still_running,
         ),
-        *_overhead_figures(f"overhead at {concurrent} concurrent", executions, timings),
+        *_overhead_figures(f"overhead next to {concurrent} running", probed, timings),
     ]
 
 
@@ -430,7 +462,7 @@ async def main() -> int:
         "throughput": lambda stack: throughput(stack, int(1000 * scale_factor)),
         "logs": lambda stack: log_forwarding(stack, int(1_000_000 * scale_factor)),
         "idle": lambda stack: idle(stack, 20 * scale_factor),
-        "scale": lambda stack: scale(stack, 200 if not args.quick else 40),
+        "scale": lambda stack: scale(stack, 200 if not args.quick else 40, int(50 * scale_factor)),
     }
     figures: list[Figure] = []
     tmp = tempfile.mkdtemp(prefix="flomation-bench-")
