@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from typing import Any
 
@@ -11,6 +13,7 @@ import aiohttp
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import EmbeddedServer, running_server
+from flomation.server.store import sqlite_path
 
 from .conftest import SettingsFactory
 from .runner_client import FLOW, SigningRunner
@@ -151,3 +154,22 @@ async def test_shutdown_releases_held_polls_promptly(
     answers = await asyncio.gather(*polls)
     assert [answer.status for answer in answers] == [204, 204, 204]
     assert time.monotonic() - started < 10
+
+
+async def test_execution_whose_flow_lost_its_revisions_is_failed_not_claimed(
+    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """An execution that cannot run (its flow has no revision) is failed with a reason and
+    skipped; the poll then claims the next one."""
+    broken = await admin.create_flo("broken", FLOW)
+    doomed = await admin.execute(broken["id"])
+    runnable = await admin.execute(flo["id"])
+    database = sqlite_path(server.settings.database)
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        db.execute("DELETE FROM revisions WHERE flo_id = ?", (broken["id"],))
+    answer = await runner.poll()
+    assert answer.status == 200 and answer.json["execution"]["id"] == runnable
+    failed = await admin.get_execution(doomed)
+    assert (failed["execution_status"], failed["completion_status"]) == ("executed", "fail")
+    assert failed["completion_reason"] == "flow or revision missing"
+    assert failed["runner_id"] is None
