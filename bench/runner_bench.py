@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
 """Runner benchmarks (issue 7): overhead, throughput, log forwarding, idle cost and scale.
 
-Starts the project's ``flomation-server`` on loopback and a ``flomation-runner`` driving
+Starts the project's ``flomation-server`` on loopback and ``flomation-runner`` processes driving
 ``bench/minimal_executor.py`` (so the runner's own cost is what is measured), then prints a table
 of figures next to their targets. Run it with ``make bench`` or::
 
-    .venv/bin/python bench/runner_bench.py [--quick]
+    .venv/bin/python bench/runner_bench.py [--quick] [--only STEP]... [--keep]
 
-Per-execution overhead is measured from the outside and is therefore an upper bound: the time from
-the server's ``allocated_at`` to the minimal executor's first instruction (which includes the
-executor interpreter's own start-up), plus the time from the executor's last instruction to the
-server's ``completed_at``.
+Per-execution overhead is reported twice:
+
+- runner-logged: the runner's own ``execution timings`` log line, claim response received ->
+  executor spawned plus executor exit seen -> result acknowledged by the server;
+- outside: the server's ``allocated_at`` -> the minimal executor's first instruction, plus its
+  last instruction -> the server's ``completed_at``. This includes the executor interpreter's
+  start-up and shut-down, so it is an upper bound.
+
+The bench follows executions through the runner's JSON log ("result delivered") and fetches
+each execution once at the end: polling the server's execution view (which carries the whole
+result) would load the server being measured. CPU figures come from /proc (runner and server
+processes only, executors excluded).
 """
 
 from __future__ import annotations
