@@ -358,3 +358,28 @@ def test_supervision_also_works_on_uvloop(tmp_path: Path) -> None:
         assert await process.wait() == -signal.SIGKILL
 
     uvloop.run(scenario())
+
+
+def _processes_with_argument(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if marker.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+async def test_start_cancelled_while_spawning_leaves_no_process(tmp_path: Path) -> None:
+    """Cancelling start() while the child is being spawned kills the child once it exists."""
+    marker = f"flomation-cancelled-start-{os.getpid()}"
+    argv = [sys.executable, "-c", "import time; time.sleep(30)", marker]
+    start = asyncio.create_task(ExecutorProcess.start(argv, cwd=tmp_path, env=dict(os.environ)))
+    await asyncio.sleep(0)  # the spawn is under way in a worker thread
+    start.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await start
+    async with asyncio.timeout(5):
+        while _processes_with_argument(marker):
+            await asyncio.sleep(0.05)
