@@ -12,8 +12,11 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+if TYPE_CHECKING:
+    from aiohttp import web
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -178,6 +181,9 @@ class HealthServer:
 
     async def start(self, host: str, port: int) -> None:
         """Start listening."""
+        # aiohttp.web costs ~2 MB of RSS: a runner without the listener never imports it.
+        from aiohttp import web
+
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -198,16 +204,22 @@ class HealthServer:
             self._runner = None
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         if self._status.live():
             return web.json_response({"status": "ok"})
         return web.json_response({"status": "event loop stalled"}, status=503)
 
     async def _readyz(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         reasons = self._status.not_ready_reasons(self._contact_window_s)
         if reasons:
             return web.json_response({"status": "not ready", "reasons": reasons}, status=503)
         return web.json_response({"status": "ready"})
 
     async def _metrics_page(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         body = self._metrics.render()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
