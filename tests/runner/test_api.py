@@ -100,7 +100,8 @@ async def test_state_logs_and_result_bodies() -> None:
         await api.register(_registration())
         execution_id = fake.enqueue(pending_execution())
         assert (await api.set_state(execution_id)).status == 200
-        assert (await api.send_logs(execution_id, ["a", "é"])).status == 200
+        logs = await api.prepare_logs(execution_id, ["a", "é"])
+        assert (await api.send_prepared(logs)).status == 200
         result = b'{"has_errored":false,"state":{"logs":"a"}}'
         assert (await api.post_result(execution_id, result)).status == 200
         assert fake.requests_to("/state")[0].body == b'{"state":"running"}'
@@ -120,6 +121,21 @@ async def test_repeated_status_polls_reuse_a_valid_v1_signature_with_fresh_v2() 
         public = load_public_key_pem(public_key_pem(KEY))
         assert first.headers[SIGNATURE_HEADER] == second.headers[SIGNATURE_HEADER]
         assert verify_v1(public, execution_id.encode(), second.headers[SIGNATURE_HEADER])
+        assert first.headers[SIGNATURE_V2_HEADER] != second.headers[SIGNATURE_V2_HEADER]
+        assert first.signature_ok and second.signature_ok
+
+
+async def test_a_prepared_request_sent_again_carries_a_fresh_v2_signature() -> None:
+    """Sending a prepared request twice (a retry) keeps v1 and signs v2 afresh; both verify."""
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+        await api.register(_registration())
+        execution_id = fake.enqueue(pending_execution())
+        logs = await api.prepare_logs(execution_id, ["one", "two"])
+        for _ in range(2):
+            assert (await api.send_prepared(logs)).status == 200
+        first, second = fake.requests_to("/logs")
+        assert first.body == second.body == b'{"lines":["one","two"]}'
+        assert first.headers[SIGNATURE_HEADER] == second.headers[SIGNATURE_HEADER]
         assert first.headers[SIGNATURE_V2_HEADER] != second.headers[SIGNATURE_V2_HEADER]
         assert first.signature_ok and second.signature_ok
 

@@ -15,24 +15,38 @@ from flomation.runner.logs import (
     LogShipper,
     OutputSpool,
     SendOutcome,
+    SendPrepared,
     drop_marker,
     truncation_marker,
 )
 
 
 class Recorder:
-    """A real send callable: records every call and answers from a script (default SENT)."""
+    """A real prepare callable: its senders record every send and answer from a script."""
 
     def __init__(self, outcomes: list[SendOutcome] | None = None) -> None:
         self.calls: list[list[str]] = []
+        self.prepared: list[list[str]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.outcomes = list(outcomes or [])
         self.gate = asyncio.Event()
         self.gate.set()
 
-    async def __call__(self, lines: list[str]) -> SendOutcome:
-        self.calls.append(list(lines))
-        await self.gate.wait()
-        return self.outcomes.pop(0) if self.outcomes else SendOutcome.SENT
+    async def __call__(self, lines: list[str]) -> SendPrepared:
+        self.prepared.append(list(lines))
+
+        async def send() -> SendOutcome:
+            self.calls.append(list(lines))
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                await self.gate.wait()
+            finally:
+                self.in_flight -= 1
+            return self.outcomes.pop(0) if self.outcomes else SendOutcome.SENT
+
+        return send
 
 
 async def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
@@ -54,6 +68,26 @@ async def test_lines_added_together_go_in_one_batch_after_the_interval() -> None
     assert recorder.calls == [["a", "b", "c"]]
     assert (shipper.stats.lines_sent, shipper.stats.bytes_sent) == (3, 3)
     assert (shipper.stats.batches_sent, shipper.stats.lines_dropped) == (1, 0)
+
+
+async def test_next_batch_is_prepared_while_one_is_in_flight_and_sent_after_it() -> None:
+    """The next batch is prepared during a send; sends stay one at a time and in order."""
+    recorder = Recorder()
+    recorder.gate.clear()
+    shipper = LogShipper(recorder, flush_interval_s=0, max_batch_bytes=10)
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        shipper.add("first")
+        await wait_until(lambda: len(recorder.calls) == 1)
+        shipper.add("second")
+        await wait_until(lambda: len(recorder.prepared) == 2)
+        assert recorder.calls == [["first"]]
+        shipper.add("third")
+        recorder.gate.set()
+        await shipper.close(timeout_s=5)
+    assert recorder.calls == [["first"], ["second"], ["third"]]
+    assert recorder.most_in_flight == 1
+    assert shipper.stats.lines_sent == 3
 
 
 async def test_full_batch_is_sent_without_waiting_for_the_interval() -> None:
@@ -139,11 +173,14 @@ async def test_failing_send_callable_is_treated_as_transient() -> None:
     """An exception from send is retried like RETRY and never ends the sender loop."""
     calls: list[list[str]] = []
 
-    async def flaky(lines: list[str]) -> SendOutcome:
-        calls.append(lines)
-        if len(calls) == 1:
-            raise ConnectionError("boom")
-        return SendOutcome.SENT
+    async def flaky(lines: list[str]) -> SendPrepared:
+        async def send() -> SendOutcome:
+            calls.append(lines)
+            if len(calls) == 1:
+                raise ConnectionError("boom")
+            return SendOutcome.SENT
+
+        return send
 
     shipper = LogShipper(flaky, flush_interval_s=0, retry_delays_s=(0.01,))
     shipper.add("x")
@@ -218,13 +255,16 @@ async def test_ships_batches_to_a_real_http_endpoint(
     statuses.append(503)
     async with aiohttp.ClientSession() as session:
 
-        async def send(lines: list[str]) -> SendOutcome:
-            async with session.post(url, json={"lines": lines}) as response:
-                if response.status == 200:
-                    return SendOutcome.SENT
-                return SendOutcome.DROP if response.status == 400 else SendOutcome.RETRY
+        async def prepare(lines: list[str]) -> SendPrepared:
+            async def send() -> SendOutcome:
+                async with session.post(url, json={"lines": lines}) as response:
+                    if response.status == 200:
+                        return SendOutcome.SENT
+                    return SendOutcome.DROP if response.status == 400 else SendOutcome.RETRY
 
-        shipper = LogShipper(send, flush_interval_s=0.01, max_batch_bytes=4096)
+            return send
+
+        shipper = LogShipper(prepare, flush_interval_s=0.01, max_batch_bytes=4096)
         lines = [f"{index:05d} " + "z" * 90 for index in range(1000)]
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(shipper.run())

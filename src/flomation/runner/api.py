@@ -32,6 +32,7 @@ __all__ = [
     "ApiError",
     "ApiResponse",
     "ApiTimeouts",
+    "PreparedRequest",
     "RequestObserver",
     "RunnerApi",
     "StatusResult",
@@ -82,6 +83,19 @@ class ApiResponse:
             return json.loads(self.body)
         except ValueError:
             return None
+
+
+@dataclass(slots=True)
+class PreparedRequest:
+    """A signed request ready to go (:meth:`RunnerApi.prepare`); ``sent`` once it went out."""
+
+    method: str
+    url: yarl.URL
+    body: bytes
+    headers: dict[str, str]
+    endpoint: str
+    timeout_s: float
+    sent: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,9 +264,9 @@ class RunnerApi:
             timeout_s=self._timeouts.state_s,
         )
 
-    async def send_logs(self, execution_id: str, lines: Sequence[str]) -> ApiResponse:
-        """``POST /api/v1/execution/{id}/logs`` with one batch of lines."""
-        return await self.send(
+    async def prepare_logs(self, execution_id: str, lines: Sequence[str]) -> PreparedRequest:
+        """``POST /api/v1/execution/{id}/logs`` with one batch of lines, signed, not yet sent."""
+        return await self.prepare(
             "POST",
             execution_path(execution_id, "/logs"),
             compact_json({"lines": list(lines)}),
@@ -329,6 +343,25 @@ class RunnerApi:
         ``v1_message`` overrides what the v1 signature covers (GETs sign the execution id);
         by default it is the body. Raises ApiError when no HTTP answer arrives.
         """
+        request = await self.prepare(
+            method, path, body, endpoint=endpoint, timeout_s=timeout_s, v1_message=v1_message
+        )
+        return await self.send_prepared(request)
+
+    async def prepare(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        endpoint: str = "replay",
+        timeout_s: float | None = None,
+        v1_message: bytes | None = None,
+    ) -> PreparedRequest:
+        """Sign a request without sending it (see :meth:`send` for the arguments).
+
+        Lets a caller sign the next request while the previous one is still in flight.
+        """
         method = method.upper()
         url = yarl.URL(self._base_url + path, encoded=True)
         # RSA signing takes about a millisecond per signature and releases the GIL: done in a
@@ -336,10 +369,25 @@ class RunnerApi:
         headers = await asyncio.to_thread(
             self._signature_headers, method, url.raw_path_qs, body, v1_message
         )
+        return PreparedRequest(
+            method, url, body, headers, endpoint, timeout_s or self._timeouts.result_s
+        )
+
+    async def send_prepared(self, request: PreparedRequest) -> ApiResponse:
+        """Send a request from :meth:`prepare`; again as often as needed (retries).
+
+        A v2 signature's nonce is accepted once: every send after the first signs v2 afresh.
+        """
+        method, url, body = request.method, request.url, request.body
+        if request.sent and self._signing_v2:
+            signature = await asyncio.to_thread(sign_v2, self._key, method, url.raw_path_qs, body)
+            request.headers[SIGNATURE_V2_HEADER] = signature
+        request.sent = True
+        headers = dict(request.headers)
         if method != "GET":
             headers["Content-Type"] = "application/json"
         timeout = aiohttp.ClientTimeout(
-            total=timeout_s or self._timeouts.result_s, sock_connect=self._timeouts.connect_s
+            total=request.timeout_s, sock_connect=self._timeouts.connect_s
         )
         started_s = time.monotonic()
         status: int | None = None
@@ -355,8 +403,10 @@ class RunnerApi:
                 payload = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise ApiError(endpoint, exc) from exc
+            raise ApiError(request.endpoint, exc) from exc
         finally:
             if self._observer is not None:
-                self._observer.observe_request(endpoint, time.monotonic() - started_s, status)
+                self._observer.observe_request(
+                    request.endpoint, time.monotonic() - started_s, status
+                )
         return ApiResponse(status, payload)

@@ -14,7 +14,7 @@ import contextlib
 import enum
 import functools
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,9 @@ from flomation.runner.logs import (
     SPOOL_FILE_NAME,
     LogShipper,
     OutputSpool,
+    PrepareBatch,
     SendOutcome,
+    SendPrepared,
     ShipperStats,
 )
 from flomation.runner.masking import SecretMasker
@@ -438,21 +440,26 @@ class _Run:
         self._log.warning("execution timeout reached", timeout_s=timeout_s)
         self._control.stop(StopReason.TIMEOUT)
 
-    def _log_sender(self, execution_id: str) -> Callable[[list[str]], Awaitable[SendOutcome]]:
+    def _log_sender(self, execution_id: str) -> PrepareBatch:
         api = self._api
 
-        async def send(lines: list[str]) -> SendOutcome:
-            try:
-                response = await api.send_logs(execution_id, lines)
-            except ApiError:
-                return SendOutcome.RETRY
-            if response.status == 200:
-                return SendOutcome.SENT
-            if response.status in (400, 404, 413):
-                return SendOutcome.DROP
-            return SendOutcome.RETRY
+        async def prepare(lines: list[str]) -> SendPrepared:
+            request = await api.prepare_logs(execution_id, lines)
 
-        return send
+            async def send() -> SendOutcome:
+                try:
+                    response = await api.send_prepared(request)
+                except ApiError:
+                    return SendOutcome.RETRY
+                if response.status == 200:
+                    return SendOutcome.SENT
+                if response.status in (400, 404, 413):
+                    return SendOutcome.DROP
+                return SendOutcome.RETRY
+
+            return send
+
+        return prepare
 
     async def _store(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
         # Shielded: once the executor is done, its result must reach the outbox even if the

@@ -34,7 +34,9 @@ __all__ = [
     "SPOOL_FILE_NAME",
     "LogShipper",
     "OutputSpool",
+    "PrepareBatch",
     "SendOutcome",
+    "SendPrepared",
     "ShipperStats",
     "drop_marker",
     "truncation_marker",
@@ -69,7 +71,10 @@ class ShipperStats:
     batches_failed: int = 0  # batches given up after DROP or the last RETRY
 
 
-SendBatch = Callable[[list[str]], Awaitable[SendOutcome]]
+# Sends one prepared batch (again on a retry) and says how it went.
+SendPrepared = Callable[[], Awaitable[SendOutcome]]
+# Prepares (encodes, signs) one batch for sending: runs while the previous batch is in flight.
+PrepareBatch = Callable[[list[str]], Awaitable[SendPrepared]]
 # (index of the first line, byte budget) -> the lines from there on, or None if unavailable.
 BacklogReader = Callable[[int, int], list[str] | None]
 
@@ -94,21 +99,29 @@ def drop_marker(count: int) -> str:
     )
 
 
+def _with_marker(batch: list[str], dropped: int) -> list[str]:
+    """The lines to send: the batch, after a drop marker when lines were dropped before it."""
+    return [drop_marker(dropped), *batch] if dropped else batch
+
+
 class LogShipper:
-    """Batches lines to ``send`` from :meth:`run`, one request at a time.
+    """Batches lines to the API from :meth:`run`, one request at a time, in order.
 
     Run :meth:`run` in a task, call :meth:`add` for each line, and :meth:`close` at the end of
     the execution: it flushes what is queued within its timeout and makes :meth:`run` return.
     A batch goes out when it reaches ``max_batch_bytes`` or ``flush_interval_s`` after the oldest
-    queued line arrived. A batch answered RETRY is sent again after each of ``retry_delays_s``,
-    then dropped; DROP drops it at once. The next batch after any drop starts with a marker line.
+    queued line arrived. ``prepare`` turns a batch into a sender while the batch before it is
+    still in flight (encoding and signing overlap the server's work); the sender goes out once
+    that request is answered. A batch answered RETRY is sent again after each of
+    ``retry_delays_s``, then dropped; DROP drops it at once. A later batch starts with a marker
+    line counting the lines dropped before it was prepared.
     Lines evicted from a full queue are read back through ``backlog`` (called with the index of
     the first line wanted, counting every line ever added from 0, and a byte budget).
     """
 
     def __init__(
         self,
-        send: SendBatch,
+        prepare: PrepareBatch,
         *,
         flush_interval_s: float = 0.25,
         max_batch_bytes: int = 256 * 1024,
@@ -118,7 +131,7 @@ class LogShipper:
     ) -> None:
         if max_batch_bytes < 1 or max_queue_bytes < 1 or flush_interval_s < 0:
             raise ValueError("flush_interval_s, max_batch_bytes and max_queue_bytes must be > 0")
-        self._send = send
+        self._prepare = prepare
         self._flush_interval_s = flush_interval_s
         self._max_batch_bytes = max_batch_bytes
         self._max_queue_bytes = max_queue_bytes
@@ -134,7 +147,7 @@ class LogShipper:
         self._queued_lines = 0
         self._queued_bytes = 0
         self._first_queued_at = 0.0  # time.monotonic() when the oldest queued line arrived
-        self._in_flight: list[str] = []
+        self._unsent_taken = 0  # lines taken from the queue, prepared or in flight
         self._unreported_drops = 0  # dropped lines no marker has told about yet
         self._wakeup = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -213,14 +226,30 @@ class LogShipper:
             await self.run()  # run() was never started: flush from here
 
     async def _send_loop(self) -> None:
+        # One delivery task at a time; the next batch is taken and prepared while it runs.
+        async with asyncio.TaskGroup() as deliveries:
+            delivery: asyncio.Task[None] | None = None
+            while True:
+                batch = await self._next_batch()
+                if batch is None:
+                    break
+                prepared = await self._prepared(batch)
+                if delivery is not None:
+                    await delivery
+                delivery = deliveries.create_task(self._deliver(*prepared))
+
+    async def _next_batch(self) -> list[str] | None:
+        """The next batch to send once it is due; None when closing with nothing left."""
         chunks = self._chunks
         while True:
             if self._evicted:
-                await self._deliver(self._take_backlog())
+                batch = self._take_backlog()
+                if batch:
+                    return batch
                 continue
             if not chunks:
                 if self._closing:
-                    return
+                    return None
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
@@ -232,7 +261,17 @@ class LogShipper:
                         async with asyncio.timeout(delay_s):
                             await self._wakeup.wait()
                     continue
-            await self._deliver(self._take_batch())
+            return self._take_batch()
+
+    async def _prepared(self, batch: list[str]) -> tuple[list[str], int, SendPrepared | None]:
+        """The batch, the drops its marker reports, and its sender (None: preparing failed)."""
+        self._unsent_taken += len(batch)
+        reported, self._unreported_drops = self._unreported_drops, 0
+        try:
+            return batch, reported, await self._prepare(_with_marker(batch, reported))
+        except Exception:
+            # Treated like a transient send failure: _deliver prepares it again.
+            return batch, reported, None
 
     def _take_batch(self) -> list[str]:
         """Oldest queued lines up to max_batch_bytes (at least one line)."""
@@ -278,18 +317,17 @@ class LogShipper:
         self._evicted -= len(lines)
         return lines
 
-    async def _deliver(self, batch: list[str]) -> None:
-        if not batch:
-            return
-        self._in_flight = batch
-        reported = self._unreported_drops
-        body = [drop_marker(reported), *batch] if reported else batch
+    async def _deliver(self, batch: list[str], reported: int, send: SendPrepared | None) -> None:
         attempts = 1 + len(self._retry_delays_s)
         for attempt in range(attempts):
-            outcome = await self._send_once(body)
+            outcome = SendOutcome.RETRY
+            # A failing prepare or send callable must not end log shipping: transient.
+            with contextlib.suppress(Exception):
+                if send is None:
+                    send = await self._prepare(_with_marker(batch, reported))
+                outcome = await send()
             if outcome is SendOutcome.SENT:
-                self._in_flight = []
-                self._unreported_drops -= reported
+                self._unsent_taken -= len(batch)
                 stats = self.stats
                 stats.batches_sent += 1
                 stats.lines_sent += len(batch)
@@ -302,16 +340,10 @@ class LogShipper:
             if outcome is SendOutcome.DROP or attempt == attempts - 1:
                 break
             await asyncio.sleep(self._retry_delays_s[attempt])
-        self._in_flight = []
+        self._unsent_taken -= len(batch)
         self.stats.batches_failed += 1
+        self._unreported_drops += reported  # the marker did not get through: report again
         self._count_dropped(len(batch))
-
-    async def _send_once(self, body: list[str]) -> SendOutcome:
-        try:
-            return await self._send(body)
-        except Exception:
-            # A failing send callable must not end log shipping; treat it as transient.
-            return SendOutcome.RETRY
 
     def _drop_oldest(self) -> None:
         """Drop whole oldest chunks, then lines of the last chunk, until the queue fits."""
@@ -337,12 +369,12 @@ class LogShipper:
             self._count_dropped(dropped)
 
     def _drop_unsent(self) -> None:
-        """Count what can no longer be sent (backlog, queue, batch in flight) as dropped."""
-        self._count_dropped(self._evicted + self._queued_lines + len(self._in_flight))
+        """Count what can no longer be sent (backlog, queue, batches taken) as dropped."""
+        self._count_dropped(self._evicted + self._queued_lines + self._unsent_taken)
         self._evicted = 0
         self._chunks.clear()
         self._chunk_sizes.clear()
-        self._in_flight = []
+        self._unsent_taken = 0
         self._queued_lines = 0
         self._queued_bytes = 0
 
@@ -429,6 +461,9 @@ class OutputSpool:
             write = bisect.bisect_right(self._write_first_lines, first_line) - 1
             offset, skip = self._write_offsets[write], first_line - self._write_first_lines[write]
         reader.seek(offset)
+        # Reading on from the previous batch needs max_bytes at most (a line takes fewer bytes
+        # on disk than in a batch); a search skips lines of the same write first.
+        read_bytes = max_bytes + (_SPOOL_READ_MARGIN_BYTES if skip else 0)
         data = b""
         start = 0
         while True:
@@ -441,7 +476,7 @@ class OutputSpool:
                 skip -= 1
             if not skip and data.find(b"\n", start) >= 0:
                 break
-            more = reader.read(max_bytes + _SPOOL_READ_MARGIN_BYTES)
+            more = reader.read(read_bytes)
             if not more:
                 return None
             offset += start
@@ -451,9 +486,9 @@ class OutputSpool:
         raw_lines.pop()  # after the last newline: nothing
         count = _count_fitting(map(len, raw_lines), len(raw_lines), max_bytes) or 1
         del raw_lines[count:]
-        end = offset + start + sum(map(len, raw_lines)) + count
-        self._read_position = (first_line + count, end)
-        return b"\n".join(raw_lines).decode("utf-8", "replace").split("\n")
+        stop = start + sum(map(len, raw_lines)) + count  # just past the last newline taken
+        self._read_position = (first_line + count, offset + stop)
+        return data[start : stop - 1].decode("utf-8", "replace").split("\n")
 
     def close(self) -> None:
         """Flush and close the file; idempotent. :meth:`result_logs` still works afterwards."""
