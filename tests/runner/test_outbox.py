@@ -97,33 +97,6 @@ def test_put_survives_a_crash_of_the_writer(tmp_path: Path) -> None:
     box.close()
 
 
-def test_commits_without_fsync_survive_a_crash_of_the_writer(tmp_path: Path) -> None:
-    """Delivery marks, process groups and journal ends (not fsync'd) survive a SIGKILL."""
-    path = tmp_path / "outbox.sqlite"
-    code = (
-        "import os, signal, sys\n"
-        "from pathlib import Path\n"
-        "from flomation.runner.outbox import Outbox\n"
-        "box = Outbox.open(Path(sys.argv[1]))\n"
-        "first = box.put('e1', 'result', '/api/v1/execution/e1', b'{}')\n"
-        "box.mark_delivered(first)\n"
-        "box.journal_start('e1', 'f1', Path('/w/f1/e1'), None, None, 5.0)\n"
-        "box.journal_finish('e1')\n"
-        "box.journal_start('e2', 'f1', Path('/w/f1/e2'), None, None, 6.0)\n"
-        "box.journal_set_process('e2', 4242, 4242)\n"
-        "box.put('e2', 'result', '/api/v1/execution/e2', b'{\"durable\": true}')\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n"
-    )
-    completed = subprocess.run([sys.executable, "-c", code, str(path)], check=False, timeout=30)
-    assert completed.returncode == -signal.SIGKILL
-    box = Outbox.open(path)
-    assert [entry.body for entry in box.pending()] == [b'{"durable": true}']
-    assert box.journal_inflight() == [JournalEntry("e2", "f1", Path("/w/f1/e2"), 4242, 4242, 6.0)]
-    box.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT done_reason FROM outbox WHERE id = 1").fetchone() == (DELIVERED,)
-
-
 def test_due_follows_backoff_schedule_oldest_first(outbox: Outbox) -> None:
     """due() returns pending entries whose next attempt has come, oldest first."""
     first = outbox.put("e1", "state", "/s1", b"1", now=10.0)

@@ -6,14 +6,6 @@ attempt to send it, then marked delivered, retried with back-off, or dead-letter
 replayed after a restart. The journal records executions in flight so that a runner restarted
 after a crash can report them and kill the executor process groups they left behind.
 
-Three commits per execution are not fsync'd (``synchronous=NORMAL`` for that transaction): a
-delivery mark, the executor's process group, and the end of a journal record. A runner crash
-loses none of them (the commit is in the WAL, in the OS's page cache); only an OS crash or power
-loss can, and then each loss is harmless: a delivered result is sent again (the server takes it
-idempotently), no process group survives a reboot, and a journal record whose result is in the
-outbox is ended at the next start. The next fsync'd commit makes them durable too (the WAL is
-written in order). Each fsync costs ~0.2 ms of CPU and ~0.4 ms of wall time.
-
 Every method is synchronous and short; async callers may wrap calls in ``asyncio.to_thread``.
 A lock serialises calls, so the outbox may be used from any one thread at a time.
 Timestamps are wall-clock seconds (``time.time()``): they must stay meaningful across restarts.
@@ -237,7 +229,7 @@ class Outbox:
 
     def mark_delivered(self, entry_id: int, *, now: float | None = None) -> None:
         """The server accepted the entry; its body is dropped to keep the file small."""
-        self._finish(entry_id, DELIVERED, now, clear_body=True, fsync=False)
+        self._finish(entry_id, DELIVERED, now, clear_body=True)
 
     def mark_failed_attempt(self, entry_id: int, error: str, next_attempt_at: float) -> None:
         """Count a failed attempt, remember why, and schedule the next one."""
@@ -301,12 +293,11 @@ class Outbox:
         self._run(
             "UPDATE journal SET pid = ?, pgid = ? WHERE execution_id = ?",
             (pid, pgid, execution_id),
-            fsync=False,
         )
 
     def journal_finish(self, execution_id: str) -> None:
         """The execution is no longer in flight (its result, if any, is in the outbox)."""
-        self._run("DELETE FROM journal WHERE execution_id = ?", (execution_id,), fsync=False)
+        self._run("DELETE FROM journal WHERE execution_id = ?", (execution_id,))
 
     def journal_inflight(self) -> list[JournalEntry]:
         """Executions started and not finished, oldest first."""
@@ -318,22 +309,11 @@ class Outbox:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _run(
-        self, sql: str, parameters: tuple[object, ...] = (), *, fsync: bool = True
-    ) -> sqlite3.Cursor:
-        """Execute one statement (its own transaction) under the lock, naming the file on error.
-
-        ``fsync=False``: committed without an fsync (see the module docstring for when).
-        """
+    def _run(self, sql: str, parameters: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """Execute one statement (its own transaction) under the lock, naming the file on error."""
         with self._lock:
             try:
-                if fsync:
-                    return self._db.execute(sql, parameters)
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                try:
-                    return self._db.execute(sql, parameters)
-                finally:
-                    self._db.execute("PRAGMA synchronous=FULL")
+                return self._db.execute(sql, parameters)
             except sqlite3.Error as error:
                 raise OutboxError(f"outbox {self.path}: {error}") from error
 
@@ -349,20 +329,11 @@ class Outbox:
         rows = self._fetch(f"SELECT {_ENTRY_COLUMNS} FROM outbox {where}", parameters)
         return [_entry(row) for row in rows]
 
-    def _finish(
-        self,
-        entry_id: int,
-        reason: str,
-        now: float | None,
-        *,
-        clear_body: bool,
-        fsync: bool = True,
-    ) -> None:
+    def _finish(self, entry_id: int, reason: str, now: float | None, *, clear_body: bool) -> None:
         done_at = time.time() if now is None else now
         body_sql = ", body = x''" if clear_body else ""
         self._run(
             f"UPDATE outbox SET done_at = ?, done_reason = ?{body_sql} "
             "WHERE id = ? AND done_at IS NULL",
             (done_at, reason, entry_id),
-            fsync=fsync,
         )
