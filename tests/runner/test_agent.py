@@ -370,3 +370,24 @@ def test_backoff_stays_between_base_and_cap() -> None:
     assert max(delays[10:]) > 10.0
     backoff.reset()
     assert backoff.attempt == 0
+
+
+async def test_stop_during_registration_leaves_no_executor(
+    fake: FakeControlPlane, tmp_path: Path
+) -> None:
+    """A stop while the executor's --version runs kills it and exits cleanly (nothing leaks)."""
+    pid_file = tmp_path / "version.pid"
+    slow_executor = tmp_path / "slow-executor"
+    slow_executor.write_text(f'#!/bin/sh\necho $$ > "{pid_file}"\nexec sleep 60\n')
+    slow_executor.chmod(0o755)
+    agent = _agent(_config(tmp_path, fake.url, executable=(str(slow_executor),)))
+    task = asyncio.create_task(agent.run())
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        assert time.monotonic() < deadline, "the executor's --version never started"
+        await asyncio.sleep(0.02)
+    pid = int(pid_file.read_text())
+    agent.request_stop()
+    await asyncio.wait_for(task, 10)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

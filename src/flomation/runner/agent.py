@@ -335,6 +335,11 @@ class Agent:
             kill_group(process.pid)
             await process.wait()
             raise PreflightError(f"executor {' '.join(args)} timed out") from exc
+        except asyncio.CancelledError:
+            # Stopped during registration: leave no executor running and no pipe open.
+            kill_group(process.pid)
+            await process.wait()
+            raise
         if process.returncode != 0:
             raise PreflightError(
                 f"executor {' '.join(args)} exited with {process.returncode}: "
