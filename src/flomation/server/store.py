@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
@@ -474,24 +474,12 @@ def _execution_from(row: Sequence[Any]) -> ExecutionRecord:
     )
 
 
-def _queue_from(row: Row[Any]) -> QueueRecord:
-    return QueueRecord(
-        id=row.id,
-        name=row.name,
-        registration_code=row.registration_code,
-        organisation_id=row.organisation_id,
-        created_at=row.created_at,
-    )
+_Plain = TypeVar("_Plain", QueueRecord, EnvironmentRecord)
 
 
-def _environment_from(row: Row[Any]) -> EnvironmentRecord:
-    return EnvironmentRecord(
-        id=row.id,
-        name=row.name,
-        owner_id=row.owner_id,
-        organisation_id=row.organisation_id,
-        created_at=row.created_at,
-    )
+def _plain_record(record_type: type[_Plain], row: Row[Any]) -> _Plain:
+    """A record whose fields are columns of the same name, taken as they are."""
+    return record_type(**{field.name: getattr(row, field.name) for field in fields(record_type)})
 
 
 def _item_from(row: Row[Any]) -> EnvironmentItemRecord:
@@ -735,7 +723,7 @@ class _Queries:
         """All queues, newest first."""
         with self._read() as conn:
             rows = conn.execute(select(_queues).order_by(_queues.c.created_at.desc()))
-            return [_queue_from(row) for row in rows]
+            return [_plain_record(QueueRecord, row) for row in rows]
 
     def find_runner(self, identifier: str) -> RunnerRecord | None:
         """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
@@ -901,7 +889,7 @@ class _Queries:
                     .limit(1)
                 )
             ).first()
-        return None if row is None else _environment_from(row)
+        return None if row is None else _plain_record(EnvironmentRecord, row)
 
     def put_environment_item(
         self,
