@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from flomation.executor.accessors import find_input, read_kv, read_number, read_string
-from flomation.executor.actions.base import ActionContext, HardError, Outputs
+from flomation.executor.actions.base import ActionContext, Connection, HardError, Outputs
 from flomation.executor.actions.script._subprocess import (
     ProcessResult,
     ProcessStartError,
@@ -29,7 +29,36 @@ from flomation.executor.actions.script._subprocess import (
     utf8_prefix,
 )
 
-__all__ = ["ScriptRuntime", "declared_outputs", "find_secret_literal", "run_function_script"]
+__all__ = [
+    "SHARED_INPUTS",
+    "ScriptRuntime",
+    "declared_outputs",
+    "find_secret_literal",
+    "run_function_script",
+    "script_outputs",
+]
+
+# The manifest inputs and outputs every function-body script action has.
+SHARED_INPUTS = (
+    Connection(
+        "inputs_data",
+        "object",
+        label="Inputs (JSON object — advanced)",
+        placeholder="Optional. A whole JSON object merged under the named Inputs above.",
+    ),
+    Connection("timeout_seconds", "integer", label="Timeout (seconds)", placeholder="30"),
+)
+
+
+def script_outputs(*, logs_label: str) -> tuple[Connection, ...]:
+    """The manifest outputs of a function-body script action."""
+    return (
+        Connection("tool_result", "string", label="Result summary"),
+        Connection("logs", "string", label=logs_label),
+        Connection("success", "boolean", label="Success"),
+        Connection("duration_ms", "integer", label="Duration (ms)"),
+    )
+
 
 _MAX_CODE_BYTES = 65536
 _MAX_LOG_BYTES = 262144

@@ -17,7 +17,12 @@ from flomation.executor.actions.base import (
     HardError,
     Outputs,
 )
-from flomation.executor.actions.script._function import ScriptRuntime, run_function_script
+from flomation.executor.actions.script._function import (
+    SHARED_INPUTS,
+    ScriptRuntime,
+    run_function_script,
+    script_outputs,
+)
 
 __all__ = ["SPEC", "run"]
 
@@ -54,20 +59,9 @@ SPEC = ActionSpec(
             label="Inputs",
             placeholder="Add each input by name; read it in the script as inputs['NAME'].",
         ),
-        Connection(
-            "inputs_data",
-            "object",
-            label="Inputs (JSON object — advanced)",
-            placeholder="Optional. A whole JSON object merged under the named Inputs above.",
-        ),
-        Connection("timeout_seconds", "integer", label="Timeout (seconds)", placeholder="30"),
+        *SHARED_INPUTS,
     ),
-    outputs=(
-        Connection("tool_result", "string", label="Result summary"),
-        Connection("logs", "string", label="stdout"),
-        Connection("success", "boolean", label="Success"),
-        Connection("duration_ms", "integer", label="Duration (ms)"),
-    ),
+    outputs=script_outputs(logs_label="stdout"),
 )
 
 _BOOTSTRAP = Path(__file__).with_name("_python_bootstrap.py")

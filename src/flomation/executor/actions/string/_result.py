@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flomation.executor.accessors import read_string
 from flomation.executor.actions.base import ActionContext, Connection, Outputs
 
 __all__ = [
+    "CHARACTERS_INPUT",
     "GO_WHITESPACE",
     "VALUE_INPUT",
     "failure",
@@ -13,6 +16,7 @@ __all__ = [
     "simple_case",
     "success",
     "text_input",
+    "trimmed",
 ]
 
 # Go's unicode.IsSpace set (Python's str.isspace also counts U+001C..U+001F).
@@ -22,6 +26,9 @@ GO_WHITESPACE = (
 )
 
 VALUE_INPUT = Connection("value", "string", "Input String", placeholder="Text", required=True)
+CHARACTERS_INPUT = Connection(
+    "characters", "string", "Characters to Remove", placeholder="Whitespace"
+)
 
 
 def outputs_for(result_label: str, result_type: str = "string") -> tuple[Connection, ...]:
@@ -69,3 +76,9 @@ def simple_case(text: str, upper: bool) -> str:
         changed = char.upper() if upper else char.lower()
         mapped.append(changed if len(changed) == 1 else char)
     return "".join(mapped)
+
+
+def trimmed(ctx: ActionContext, strip: Callable[[str, str], str]) -> Outputs:
+    """``value`` with any of ``characters`` (Go's whitespace when empty) removed by ``strip``."""
+    characters = text_input(ctx, "characters") or GO_WHITESPACE
+    return success(strip(text_input(ctx, "value"), characters))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flomation.executor.actions.base import ActionContext, ActionSpec, Connection, Outputs
+from flomation.executor.actions.base import ActionContext, ActionSpec, Outputs
 from flomation.executor.actions.string._result import (
-    GO_WHITESPACE,
+    CHARACTERS_INPUT,
     VALUE_INPUT,
     outputs_for,
-    success,
-    text_input,
+    trimmed,
 )
 
 __all__ = ["SPEC", "run"]
@@ -20,7 +19,7 @@ SPEC = ActionSpec(
     icon="font",
     inputs=(
         VALUE_INPUT,
-        Connection("characters", "string", "Characters to Remove", placeholder="Whitespace"),
+        CHARACTERS_INPUT,
     ),
     outputs=outputs_for("Trimmed String"),
 )
@@ -28,5 +27,4 @@ SPEC = ActionSpec(
 
 def run(ctx: ActionContext) -> Outputs:
     """Any of ``characters`` (Unicode whitespace when empty) removed from the end."""
-    characters = text_input(ctx, "characters") or GO_WHITESPACE
-    return success(text_input(ctx, "value").rstrip(characters))
+    return trimmed(ctx, str.rstrip)
