@@ -78,7 +78,9 @@ async def test_execution_created_during_poll_wakes_it(
         answer = await poll
         elapsed = time.monotonic() - started
         assert answer.status == 200 and answer.json["execution"]["id"] == execution_id
-        assert elapsed < 1.0
+        # Well before the 20 s hold ends: the wake-up answered, not the hold's expiry. How fast
+        # the wake-up is (target p50 <= 5 ms) is measured by bench/server_bench.py, not here.
+        assert elapsed < 10
 
 
 async def test_paused_runner_is_held_and_gets_nothing(
