@@ -132,6 +132,7 @@ class Agent:
         self._fresh = _FreshResults()
         self._claims_left = _claim_budget(config)
         self._claims_in_flight = 0
+        self._claims_in_flight = 0
         self._last_activity_s = time.monotonic()
         self._last_outcome: OutcomeKind | None = None
         self._slots = max(1, config.max_concurrent_executors)
@@ -380,14 +381,20 @@ class Agent:
             if not self._take_claim_budget():
                 return
             started_s = time.monotonic()
+            claim_error: ApiError | None = None
+            self._claims_in_flight += 1
             try:
                 response = await self._unless_stopping(api.claim())
-                claimed_at_s = time.monotonic()
             except ApiError as exc:
+                claim_error, response = exc, None
+            finally:
+                self._claims_in_flight -= 1
+            claimed_at_s = time.monotonic()
+            if claim_error is not None:
                 self._return_claim_budget()
                 self.metrics.claims.labels("error").inc()
                 delay_s = backoff.next_delay_s()
-                log.warning("claim failed", error=str(exc), retry_in_s=round(delay_s, 1))
+                log.warning("claim failed", error=str(claim_error), retry_in_s=round(delay_s, 1))
                 await self._pause(delay_s)
                 continue
             if response is None:
@@ -502,7 +509,9 @@ class Agent:
             self.metrics.log_lines_shipped.inc(stats.lines_sent)
             self.metrics.log_bytes_shipped.inc(stats.bytes_sent)
             self.metrics.log_lines_dropped.inc(stats.lines_dropped)
-        if self._claims_left == 0 and not self._running:
+        # A claim still in flight may bring the last execution of the budget: stopping now
+        # would abandon it on the server.
+        if self._claims_left == 0 and not self._running and not self._claims_in_flight:
             self._log.info("execution limit reached; exiting")
             self._stop.claims.set()
 
