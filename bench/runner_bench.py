@@ -2,7 +2,7 @@
 """Runner benchmarks (issue 7): overhead, throughput, log forwarding, idle cost and scale.
 
 Starts the project's ``flomation-server`` on loopback and ``flomation-runner`` processes driving
-``bench/minimal_executor.sh`` (so the runner's own cost is what is measured), then prints a table
+``bench/minimal_executor.bash`` (so the runner's own cost is what is measured), then prints a table
 of figures next to their targets. Run it with ``make bench`` or::
 
     .venv/bin/python bench/runner_bench.py [--quick] [--only STEP]... [--keep]
@@ -44,7 +44,7 @@ from flomation.server.admin_client import AdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-MINIMAL_EXECUTOR = ROOT / "bench" / "minimal_executor.sh"
+MINIMAL_EXECUTOR = ROOT / "bench" / "minimal_executor.bash"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SERVER_START_TIMEOUT_S = 120.0
 TIMINGS_EVENT = "execution timings"
@@ -108,7 +108,7 @@ class Stack:
             FLOMATION_RUNNER_STATE_DIRECTORY=str(base / "state"),
             FLOMATION_RUNNER_CERTIFICATE_PATH=str(base / "state" / "key.pem"),
             FLOMATION_RUNNER_EXECUTION_DIRECTORY=str(base / "work"),
-            # A sh executor: a Python one would spend ~20 ms of CPU per execution starting its
+            # A bash executor: a Python one would spend ~20 ms of CPU per execution starting its
             # interpreter, on the same two cores the runner is measured on.
             FLOMATION_RUNNER_EXECUTABLE_NAME=shlex.join([str(MINIMAL_EXECUTOR)]),
             MINIMAL_EXECUTOR_PYTHON=sys.executable,
