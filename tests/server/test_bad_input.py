@@ -35,6 +35,7 @@ async def test_runner_bodies_with_bad_json_types_or_encoding(
         ("/logs", b'{"lines": ["caf\xe9"]}', "not valid UTF-8"),
         ("/logs", b'{"lines": ["\\ud800"]}', "invalid JSON"),
         ("/logs", b"", "empty"),
+        ("/logs", b'{"lines": ["a"], "lines": ["b", "c"]}', "more than one 'lines'"),
         ("", b'{"has_errored": "yes", "state": {}}', "'has_errored'"),
         ("", b'{"state": {}}', "missing field 'has_errored'"),
         ("", b"[]", "request body"),
@@ -45,6 +46,7 @@ async def test_runner_bodies_with_bad_json_types_or_encoding(
         assert answer.status == 400, (suffix, body, answer.body)
         assert answer.content_type == "application/json"
         assert expected in answer.json["error"], (body, answer.json)
+    assert (await admin.get_execution(execution_id))["log_bytes"] == 0
     assert await _healthy(server, http)
     assert (await runner.result(execution_id)).status == 200
 

@@ -17,7 +17,7 @@ from flomation.server.crypto_box import SecretKeyError
 from flomation.server.http_io import HttpError, json_response, parse_body, read_body
 from flomation.server.records import ClaimedExecution, ExecutionCall, RunnerRecord
 from flomation.server.services import Services
-from flomation.server.store import NewRunner, ResultOutcome
+from flomation.server.store import LogBatch, LogBatchError, NewRunner, ResultOutcome
 from flomation.server.views import (
     environment_item_view,
     environment_view,
@@ -247,9 +247,13 @@ class RunnerEndpoints:
         body = await read_body(request, MAX_LOGS_BODY_BYTES)
         execution, runner = await self._assigned(request, body, body)
         payload = parse_body(LogsRequest, body)
-        stored = await self._s.store.append_logs(
-            execution.id, runner.id, payload.lines, self._s.settings.max_log_bytes, self._s.clock()
-        )
+        batch = LogBatch(payload.lines, body.decode("utf-8"))
+        try:
+            stored = await self._s.store.append_logs(
+                execution.id, runner.id, batch, self._s.settings.max_log_bytes, self._s.clock()
+            )
+        except LogBatchError as exc:
+            raise HttpError(400, str(exc)) from exc
         if stored:
             self._s.events.publish(execution.id)
         return Response(status_code=200)

