@@ -194,7 +194,7 @@ def test_defaults_apply_when_only_required_fields_are_set(cwd: Path) -> None:
     assert config.execution_timeout_s is None
     assert config.status_poll_interval_s == 2.0
     assert config.log_flush_interval_s == 0.25
-    assert config.log_batch_max_bytes == 262144
+    assert config.log_batch_max_bytes == 1048576
     assert config.log_queue_max_bytes == 8 * 1024 * 1024
     assert config.max_line_bytes == 1024 * 1024
     assert config.max_result_log_bytes == 16 * 1024 * 1024

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from flomation.wire.models import PendingExecution, RegistrationRequest, ResultRequest
+from flomation.wire.models import (
+    LogsRequest,
+    PendingExecution,
+    RegistrationRequest,
+    ResultRequest,
+    encode_logs_body,
+)
+
+# Lines as the runner holds them: any text without lone surrogates (decoded output).
+_LINES = st.lists(st.text(st.characters(exclude_categories=("Cs",))), max_size=20)
 
 
 def test_go_runner_registration_body_is_accepted() -> None:
@@ -42,3 +55,19 @@ def test_result_defaults_match_the_go_runner() -> None:
     """cancelled and suspended may be omitted and then mean false."""
     result = ResultRequest.model_validate_json('{"has_errored":true,"state":{"status":1}}')
     assert (result.cancelled, result.suspended) == (False, False)
+
+
+@given(_LINES)
+def test_logs_body_is_byte_for_byte_the_json_encoders(lines: list[str]) -> None:
+    """The fast logs body equals json.dumps(compact, ensure_ascii=False) for any lines."""
+    expected = json.dumps({"lines": lines}, separators=(",", ":"), ensure_ascii=False)
+    assert encode_logs_body(lines) == expected.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [[], [""], ["plain", "é ☃ 😀"], ['quote "', "back\\slash", "tab\t", "nul\x00", "\x1f\x7f"]],
+)
+def test_logs_body_round_trips_through_the_server_model(lines: list[str]) -> None:
+    """What the runner sends parses back, with the server's model, to the same lines."""
+    assert LogsRequest.model_validate_json(encode_logs_body(lines)).lines == lines

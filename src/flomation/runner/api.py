@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
 from flomation.runner.workdir import compact_json
-from flomation.wire.models import StatusResponse
+from flomation.wire.models import StatusResponse, encode_logs_body
 from flomation.wire.signing import SIGNATURE_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2
 
 __all__ = [
@@ -269,7 +269,7 @@ class RunnerApi:
         return await self.prepare(
             "POST",
             execution_path(execution_id, "/logs"),
-            compact_json({"lines": list(lines)}),
+            encode_logs_body(lines),
             endpoint="logs",
             timeout_s=self._timeouts.logs_s,
         )

@@ -53,6 +53,8 @@ from urllib.parse import urlsplit
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from flomation.runner.logs import DEFAULT_BATCH_MAX_BYTES
+
 __all__ = [
     "DOCKER_CONFIG_PATH",
     "ConfigError",
@@ -119,7 +121,9 @@ class RunnerConfig(BaseModel):
     )
     status_poll_interval_s: float = Field(default=2.0, description="cancellation poll period (s)")
     log_flush_interval_s: float = Field(default=0.25, description="log batch flush period (s)")
-    log_batch_max_bytes: int = Field(default=262144, description="largest log batch sent (bytes)")
+    log_batch_max_bytes: int = Field(
+        default=DEFAULT_BATCH_MAX_BYTES, description="largest log batch sent (bytes)"
+    )
     log_queue_max_bytes: int = Field(
         default=8 * _MIB, description="live log queue bound per execution (bytes)"
     )

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from flomation.runner.api import ApiError, RunnerApi
 from flomation.runner.logs import (
+    DEFAULT_BATCH_MAX_BYTES,
     SPOOL_FILE_NAME,
     LogShipper,
     OutputSpool,
@@ -99,7 +100,7 @@ class ExecutionSettings:
     status_poll_interval_s: float = 2.0
     execution_timeout_s: float | None = None
     log_flush_interval_s: float = 0.25
-    log_batch_max_bytes: int = 256 * 1024
+    log_batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES
     log_queue_max_bytes: int = 8 * 1024 * 1024
     max_line_bytes: int = 1024 * 1024
     max_result_log_bytes: int = 16 * 1024 * 1024
