@@ -97,6 +97,37 @@ def test_put_survives_a_crash_of_the_writer(tmp_path: Path) -> None:
     box.close()
 
 
+def test_unsynced_writes_survive_a_crash_of_the_writer(tmp_path: Path) -> None:
+    """A delivery mark and a process group (committed without fsync) survive a SIGKILL."""
+    path = tmp_path / "outbox.sqlite"
+    code = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from flomation.runner.outbox import Outbox\n"
+        "box = Outbox.open(Path(sys.argv[1]))\n"
+        "box.journal_start('e1', 'f1', Path('/w/f1/e1'), None, None, 5.0)\n"
+        "box.journal_set_process('e1', 4242, 4242)\n"
+        "entry = box.put('e2', 'result', '/api/v1/execution/e2', b'{}')\n"
+        "box.mark_delivered(entry)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code, str(path)], check=False, timeout=30)
+    assert completed.returncode == -signal.SIGKILL
+    box = Outbox.open(path)
+    assert box.pending() == []
+    assert box.journal_inflight() == [JournalEntry("e1", "f1", Path("/w/f1/e1"), 4242, 4242, 5.0)]
+    box.close()
+
+
+def test_put_can_end_the_journal_record_in_the_same_transaction(outbox: Outbox) -> None:
+    """A result put with finish_journal leaves the execution no longer in flight."""
+    outbox.journal_start("e1", "f1", Path("/w/f1/e1"), 11, 11, started_at=10.0)
+    outbox.journal_start("e2", "f1", Path("/w/f1/e2"), 12, 12, started_at=11.0)
+    outbox.put("e1", "result", "/api/v1/execution/e1", b"{}", finish_journal=True)
+    assert outbox.has_result("e1")
+    assert [entry.execution_id for entry in outbox.journal_inflight()] == ["e2"]
+
+
 def test_due_follows_backoff_schedule_oldest_first(outbox: Outbox) -> None:
     """due() returns pending entries whose next attempt has come, oldest first."""
     first = outbox.put("e1", "state", "/s1", b"1", now=10.0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.metadata
 import json
 import os
@@ -29,6 +30,7 @@ import structlog
 from flomation.runner.api import (
     ApiError,
     ApiResponse,
+    PreparedRequest,
     RunnerApi,
     client_ssl_context,
     execution_path,
@@ -235,7 +237,7 @@ class Agent:
         retention = WorkdirRetention(
             self._config.execution_directory, self._config.keep_failed_workdirs
         )
-        journal = _OutboxJournal(outbox, self._fresh)
+        journal = _OutboxJournal(outbox, self._fresh, api)
         async with asyncio.TaskGroup() as group:
             if self._config.idle_timeout_s:
                 idle = group.create_task(self._idle_watch(self._config.idle_timeout_s))
@@ -609,9 +611,11 @@ class Agent:
                     await asyncio.to_thread(outbox.purge_done, cutoff)
                     next_purge_s = time.monotonic() + 3600.0
                 self._fresh.wakeup.clear()
-                for entry in self._fresh.take():
+                for entry, prepared in self._fresh.take():
                     await senders_free.acquire()
-                    senders.create_task(self._send_fresh(api, outbox, entry, senders_free))
+                    senders.create_task(
+                        self._send_fresh(api, outbox, entry, prepared, senders_free)
+                    )
                 # Reading due entries loads their bodies: preferably not while new results are
                 # in flight (their own entries would be read back for nothing), but under
                 # constant load retries still get a pass every few seconds.
@@ -624,10 +628,15 @@ class Agent:
                         await self._fresh.wakeup.wait()
 
     async def _send_fresh(
-        self, api: RunnerApi, outbox: Outbox, entry: OutboxEntry, senders_free: asyncio.Semaphore
+        self,
+        api: RunnerApi,
+        outbox: Outbox,
+        entry: OutboxEntry,
+        prepared: PreparedRequest,
+        senders_free: asyncio.Semaphore,
     ) -> None:
         try:
-            await self._deliver_one(api, outbox, entry, first_attempt=True)
+            await self._deliver_one(api, outbox, entry, first_attempt=True, prepared=prepared)
         finally:
             self._fresh.done(entry.id)
             senders_free.release()
@@ -648,8 +657,15 @@ class Agent:
         return progressed
 
     async def _deliver_one(
-        self, api: RunnerApi, outbox: Outbox, entry: OutboxEntry, *, first_attempt: bool
+        self,
+        api: RunnerApi,
+        outbox: Outbox,
+        entry: OutboxEntry,
+        *,
+        first_attempt: bool,
+        prepared: PreparedRequest | None = None,
     ) -> bool | None:
+        """One delivery attempt; ``prepared`` is the entry's request already signed, if any."""
         tuning = self._tuning
         log = self._log.bind(execution_id=entry.execution_id)
         if time.time() - entry.created_at > tuning.outbox_max_age_s:
@@ -659,7 +675,10 @@ class Agent:
             return True
         body = entry.body
         try:
-            response = await api.send(entry.method, entry.path, body, endpoint="result")
+            if prepared is None:
+                response = await api.send(entry.method, entry.path, body, endpoint="result")
+            else:
+                response = await api.send_prepared(prepared)
             while response.status == 413 and _is_result(entry.path):
                 smaller = _shrink_result(body)
                 if smaller is None:
@@ -725,26 +744,29 @@ class _FreshResults:
     """Results just stored in the outbox: queued for their first attempt, or being sent."""
 
     def __init__(self) -> None:
-        self._queued: dict[int, OutboxEntry] = {}
+        self._queued: dict[int, tuple[OutboxEntry, PreparedRequest]] = {}
         self._sending: set[int] = set()
         # Resolved when an entry's first attempt ends (acknowledgement time or None).
         self._acknowledgements: dict[int, asyncio.Future[float | None]] = {}
         self.storing = 0  # results being written to the outbox right now
         self.wakeup = asyncio.Event()
 
-    def add(self, entry: OutboxEntry) -> asyncio.Future[float | None]:
-        """Queue a new result for its first attempt; the future tells when it was acknowledged."""
-        self._queued[entry.id] = entry
+    def add(self, entry: OutboxEntry, prepared: PreparedRequest) -> asyncio.Future[float | None]:
+        """Queue a new result, signed, for its first attempt.
+
+        The returned future tells when the result was acknowledged.
+        """
+        self._queued[entry.id] = (entry, prepared)
         acknowledgement: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
         self._acknowledgements[entry.id] = acknowledgement
         self.wakeup.set()
         return acknowledgement
 
-    def take(self) -> list[OutboxEntry]:
-        """The queued results, now counted as being sent."""
+    def take(self) -> list[tuple[OutboxEntry, PreparedRequest]]:
+        """The queued results with their signed requests, now counted as being sent."""
         entries = list(self._queued.values())
         self._queued.clear()
-        self._sending.update(entry.id for entry in entries)
+        self._sending.update(entry.id for entry, _ in entries)
         return entries
 
     def acknowledged(self, entry_id: int, at_s: float) -> None:
@@ -773,9 +795,10 @@ class _FreshResults:
 class _OutboxJournal:
     """The execution's journal and result store, backed by the durable outbox."""
 
-    def __init__(self, outbox: Outbox, fresh: _FreshResults) -> None:
+    def __init__(self, outbox: Outbox, fresh: _FreshResults, api: RunnerApi) -> None:
         self._outbox = outbox
         self._fresh = fresh
+        self._api = api
 
     async def started(self, execution_id: str, flo_id: str, workdir: Path) -> None:
         await asyncio.to_thread(
@@ -790,9 +813,23 @@ class _OutboxJournal:
         now = time.time()
         self._fresh.storing += 1
         try:
-            entry_id = await asyncio.to_thread(
-                self._outbox.put, execution_id, "result", path, body, now=now
+            # The first attempt is signed (worker thread) while the result is committed to
+            # disk (another worker thread): the signatures are off the exit -> ack path.
+            signing = asyncio.ensure_future(
+                self._api.prepare("POST", path, body, endpoint="result")
             )
+            try:
+                entry_id = await asyncio.to_thread(
+                    functools.partial(self._outbox.put, now=now, finish_journal=True),
+                    execution_id,
+                    "result",
+                    path,
+                    body,
+                )
+            except BaseException:
+                signing.cancel()
+                raise
+            prepared = await signing
         finally:
             self._fresh.storing -= 1
         return self._fresh.add(
@@ -809,7 +846,8 @@ class _OutboxJournal:
                 last_error=None,
                 done_at=None,
                 done_reason=None,
-            )
+            ),
+            prepared,
         )
 
     async def finished(self, execution_id: str) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import enum
 import functools
+import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -79,14 +80,14 @@ class ExecutionJournal(Protocol):
         """Record the executor's process group (crash recovery kills what is left of it)."""
 
     async def store_result(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
-        """Store the result body durably; delivery happens elsewhere.
+        """Store the result body durably and end the in-flight record; delivery is elsewhere.
 
         The returned future resolves with ``time.monotonic()`` at which the server acknowledged
         the result (first delivery attempt), or None when that attempt did not succeed.
         """
 
     async def finished(self, execution_id: str) -> None:
-        """Forget the in-flight record (its result, if any, is stored)."""
+        """End the in-flight record of an execution that ends without a stored result."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ class _Run:
         self._control = control
         self._log = log
         self._ending = _Ending.NORMAL
+        self._result_stored = False
 
     async def fail_early(
         self, execution_id: str, flo_id: str | None, error: str
@@ -243,7 +245,8 @@ class _Run:
         # Journaled before anything else happens, so that a crash from here on is reported.
         await self._journal.started(execution.id, execution.flo_id, workdir)
         report = await self._prepare_and_run(pending, flow_document)
-        await self._journal.finished(execution.id)
+        if not self._result_stored:
+            await self._journal.finished(execution.id)
         return report
 
     async def _prepare_and_run(
@@ -411,8 +414,13 @@ class _Run:
     async def _poll_status(self, execution_id: str) -> None:
         """Every poll interval: stop on ``cancel`` or a completion decided elsewhere (§4.5)."""
         interval_s = self._settings.status_poll_interval_s
+        # The first poll comes at a random point of the first interval: executions that started
+        # together (a burst of claims) would otherwise poll, and sign, in lock-step forever,
+        # and an execution starting then waits behind a burst of 200 signatures (bench scale).
+        delay_s = interval_s * random.random()
         while True:
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(delay_s)
+            delay_s = interval_s
             try:
                 result = await self._api.get_status(execution_id)
             except ApiError:
@@ -465,7 +473,9 @@ class _Run:
     async def _store(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
         # Shielded: once the executor is done, its result must reach the outbox even if the
         # agent is being cancelled around us.
-        return await asyncio.shield(self._journal.store_result(execution_id, body))
+        acknowledged = await asyncio.shield(self._journal.store_result(execution_id, body))
+        self._result_stored = True
+        return acknowledged
 
     async def _finish(self, workdir: Path, outcome: Outcome) -> None:
         with contextlib.suppress(OSError):

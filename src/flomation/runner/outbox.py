@@ -6,6 +6,11 @@ attempt to send it, then marked delivered, retried with back-off, or dead-letter
 replayed after a restart. The journal records executions in flight so that a runner restarted
 after a crash can report them and kill the executor process groups they left behind.
 
+Two writes are committed without an fsync (they reach the file, in order, but only a power loss
+or kernel crash can lose them): a delivery mark (lost, the result is sent again after a restart
+and the server answers 200 without storing it twice) and an executor's process group (after a
+power loss no executor is left to kill). Every other write is on disk when its method returns.
+
 Every method is synchronous and short; async callers may wrap calls in ``asyncio.to_thread``.
 A lock serialises calls, so the outbox may be used from any one thread at a time.
 Timestamps are wall-clock seconds (``time.time()``): they must stay meaningful across restarts.
@@ -191,19 +196,28 @@ class Outbox:
         *,
         method: str = "POST",
         now: float | None = None,
+        finish_journal: bool = False,
     ) -> int:
-        """Store a request to deliver (due at once); durable on disk when this returns its id."""
+        """Store a request to deliver (due at once); durable on disk when this returns its id.
+
+        ``finish_journal`` also ends the execution's in-flight record, in the same transaction:
+        an execution with a stored result is no longer in flight, with no window between.
+        """
         if kind not in ("state", "result"):
             raise ValueError(f"outbox entry kind must be 'state' or 'result', not {kind!r}")
         if not isinstance(body, bytes):
             raise TypeError(f"outbox entry body must be bytes, not {type(body).__name__}")
         created_at = time.time() if now is None else now
-        cursor = self._run(
-            "INSERT INTO outbox (execution_id, kind, method, path, body, created_at, "
-            "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (execution_id, kind, method, path, body, created_at, created_at),
-        )
-        entry_id = cursor.lastrowid
+        statements: list[tuple[str, tuple[object, ...]]] = [
+            (
+                "INSERT INTO outbox (execution_id, kind, method, path, body, created_at, "
+                "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (execution_id, kind, method, path, body, created_at, created_at),
+            )
+        ]
+        if finish_journal:
+            statements.append(("DELETE FROM journal WHERE execution_id = ?", (execution_id,)))
+        entry_id = self._transaction(statements)[0].lastrowid
         assert entry_id is not None
         return entry_id
 
@@ -228,8 +242,11 @@ class Outbox:
         return rows[0] if rows else None
 
     def mark_delivered(self, entry_id: int, *, now: float | None = None) -> None:
-        """The server accepted the entry; its body is dropped to keep the file small."""
-        self._finish(entry_id, DELIVERED, now, clear_body=True)
+        """The server accepted the entry; its body is dropped to keep the file small.
+
+        Not fsync'd (see the module docstring): a lost mark only means one more delivery.
+        """
+        self._finish(entry_id, DELIVERED, now, clear_body=True, durable=False)
 
     def mark_failed_attempt(self, entry_id: int, error: str, next_attempt_at: float) -> None:
         """Count a failed attempt, remember why, and schedule the next one."""
@@ -243,7 +260,7 @@ class Outbox:
         """Give the entry up (kept with its body for inspection, no longer pending)."""
         if reason == DELIVERED:
             raise ValueError(f"{DELIVERED!r} is not a dead-letter reason")
-        self._finish(entry_id, reason, now, clear_body=False)
+        self._finish(entry_id, reason, now, clear_body=False, durable=True)
 
     def depth(self) -> int:
         """Number of pending entries."""
@@ -289,10 +306,11 @@ class Outbox:
         )
 
     def journal_set_process(self, execution_id: str, pid: int, pgid: int) -> None:
-        """Record the executor's pid and process group once it started."""
+        """Record the executor's pid and process group once it started (not fsync'd)."""
         self._run(
             "UPDATE journal SET pid = ?, pgid = ? WHERE execution_id = ?",
             (pid, pgid, execution_id),
+            durable=False,
         )
 
     def journal_finish(self, execution_id: str) -> None:
@@ -309,11 +327,39 @@ class Outbox:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _run(self, sql: str, parameters: tuple[object, ...] = ()) -> sqlite3.Cursor:
-        """Execute one statement (its own transaction) under the lock, naming the file on error."""
+    def _run(
+        self, sql: str, parameters: tuple[object, ...] = (), *, durable: bool = True
+    ) -> sqlite3.Cursor:
+        """Execute one statement (its own transaction) under the lock, naming the file on error.
+
+        ``durable=False`` commits without an fsync (see the module docstring for which writes).
+        """
         with self._lock:
             try:
-                return self._db.execute(sql, parameters)
+                if durable:
+                    return self._db.execute(sql, parameters)
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                try:
+                    return self._db.execute(sql, parameters)
+                finally:
+                    self._db.execute("PRAGMA synchronous=FULL")
+            except sqlite3.Error as error:
+                raise OutboxError(f"outbox {self.path}: {error}") from error
+
+    def _transaction(
+        self, statements: list[tuple[str, tuple[object, ...]]]
+    ) -> list[sqlite3.Cursor]:
+        """Execute statements in one durable transaction under the lock; all or nothing."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    cursors = [self._db.execute(sql, parameters) for sql, parameters in statements]
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                return cursors
             except sqlite3.Error as error:
                 raise OutboxError(f"outbox {self.path}: {error}") from error
 
@@ -329,11 +375,14 @@ class Outbox:
         rows = self._fetch(f"SELECT {_ENTRY_COLUMNS} FROM outbox {where}", parameters)
         return [_entry(row) for row in rows]
 
-    def _finish(self, entry_id: int, reason: str, now: float | None, *, clear_body: bool) -> None:
+    def _finish(
+        self, entry_id: int, reason: str, now: float | None, *, clear_body: bool, durable: bool
+    ) -> None:
         done_at = time.time() if now is None else now
         body_sql = ", body = x''" if clear_body else ""
         self._run(
             f"UPDATE outbox SET done_at = ?, done_reason = ?{body_sql} "
             "WHERE id = ? AND done_at IS NULL",
             (done_at, reason, entry_id),
+            durable=durable,
         )
