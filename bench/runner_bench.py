@@ -119,6 +119,7 @@ class Stack:
             FLOMATION_RUNNER_LOG_LEVEL="info",
             FLOMATION_RUNNER_MIN_FREE_DISK_BYTES="0",
         )
+        env.update({k[9:]: v for k, v in os.environ.items() if k.startswith("BENCHENV_")})
         base.mkdir(parents=True)
         log_path = base / "runner.log"
         with log_path.open("w") as log:
@@ -342,7 +343,7 @@ async def throughput(stack: Stack, count: int) -> list[Figure]:
     """
     flo_id = await stack.flow({})
     ids = [await stack.admin.execute(flo_id) for _ in range(count)]
-    async with stack.runner("throughput", slots=16) as runner:
+    async with stack.runner("throughput", slots=int(os.environ.get("BENCH_SLOTS", "16"))) as runner:
         cpu_before, server_cpu_before = _cpu_s(runner.pid), _cpu_s(stack.server_pid)
         executions = await stack.finished(runner, ids, 300)
         runner_cpu_s = _cpu_s(runner.pid) - cpu_before
@@ -411,14 +412,26 @@ async def idle(stack: Stack, seconds: float) -> list[Figure]:
     ]
 
 
+async def _wait_running(stack: Stack, flo_id: str, count: int, timeout_s: float) -> None:
+    """Until the server has ``count`` executions of ``flo_id`` in the ``running`` state."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        running = await stack.admin.list_executions(flo_id=flo_id, status="running", limit=1000)
+        if len(running) >= count:
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"fewer than {count} executions running after {timeout_s} s")
+
+
 async def scale(stack: Stack, concurrent: int, probes: int) -> list[Figure]:
     """``concurrent`` sleeping executions on one runner, and the overhead of work next to them.
 
-    The runner gets one slot more than ``concurrent``. Once every sleeping execution runs,
-    ``probes`` minimal executions go through the spare slot one after the other: their overhead
-    is the per-execution cost of a runner carrying ``concurrent`` executions. (The burst of
-    ``concurrent`` interpreters starting at once saturates the 2 cores for seconds; how long
-    the ramp took is reported on its own.)
+    The runner gets one slot more than ``concurrent``. Once every sleeping execution runs (the
+    server has them all ``running``: their executors started and their state posted), ``probes``
+    minimal executions go through the spare slot one after the other: their overhead is the
+    per-execution cost of a runner carrying ``concurrent`` executions, each polling its status.
+    (The burst of ``concurrent`` executors starting at once saturates the 2 cores for a moment;
+    how long the ramp took is reported on its own.)
     """
     sleeper = await stack.flow({"sleep_s": SCALE_SLEEP_S})
     probe = await stack.flow({})
@@ -426,6 +439,7 @@ async def scale(stack: Stack, concurrent: int, probes: int) -> list[Figure]:
     async with stack.runner("scale", slots=concurrent + 1) as runner:
         ramp_started = time.monotonic()
         await runner.log.wait_started(sleeping, SCALE_SLEEP_S)
+        await _wait_running(stack, sleeper, concurrent, SCALE_SLEEP_S)
         ramp_s = time.monotonic() - ramp_started
         probed: list[dict[str, Any]] = []
         for _ in range(probes):
@@ -469,7 +483,7 @@ async def main() -> int:
         "throughput": lambda stack: throughput(stack, int(1000 * scale_factor)),
         "logs": lambda stack: log_forwarding(stack, int(1_000_000 * scale_factor)),
         "idle": lambda stack: idle(stack, 20 * scale_factor),
-        "scale": lambda stack: scale(stack, 200 if not args.quick else 40, int(50 * scale_factor)),
+        "scale": lambda stack: scale(stack, 200 if not args.quick else 40, int(100 * scale_factor)),
     }
     figures: list[Figure] = []
     tmp = tempfile.mkdtemp(prefix="flomation-bench-")

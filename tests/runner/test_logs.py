@@ -291,6 +291,23 @@ def test_spool_result_is_all_lines_joined(tmp_path: Path) -> None:
         spool.append("too late")
 
 
+def test_spool_without_output_creates_no_file(tmp_path: Path) -> None:
+    """An executor that prints nothing leaves no spool file, and its result log is empty."""
+    spool = OutputSpool(tmp_path / SPOOL_FILE_NAME)
+    assert spool.read_lines(0, 1000) is None
+    spool.close()
+    assert spool.result_logs(1000) == ""
+    assert not (tmp_path / SPOOL_FILE_NAME).exists()
+
+
+def test_spool_that_cannot_be_created_reports_incomplete_output(tmp_path: Path) -> None:
+    """A spool whose file cannot be created does not raise; the result says output is missing."""
+    spool = OutputSpool(tmp_path / "missing-directory" / SPOOL_FILE_NAME)
+    spool.append_many(["first", "second"])
+    spool.close()
+    assert spool.result_logs(1000).endswith("the output is incomplete")
+
+
 def test_spool_truncates_to_head_marker_and_tail(tmp_path: Path) -> None:
     """Oversized output keeps whole lines from the start and the end around a marker line."""
     spool = OutputSpool(tmp_path / SPOOL_FILE_NAME)

@@ -20,7 +20,7 @@ from flomation.runner.workdir import (
     trigger_data_object,
 )
 from flomation.wire.models import PendingExecution
-from flomation.wire.paths import UnsafeIdError
+from flomation.wire.paths import UnsafeIdError, work_directory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from fake_control_plane import pending_execution
@@ -42,7 +42,8 @@ def _settings(tmp_path: Path, tls: TlsFiles | None = None) -> ExecutorSettings:
 def _prepare(tmp_path: Path, raw: dict[str, Any], tls: TlsFiles | None = None) -> Any:
     pending = PendingExecution.model_validate(raw)
     (tmp_path / "exec").mkdir(exist_ok=True)
-    return prepare_workdir(tmp_path / "exec", pending, raw["data"], _settings(tmp_path, tls), NOW)
+    path = work_directory(tmp_path / "exec", pending.execution.flo_id, pending.execution.id)
+    return prepare_workdir(path, pending, raw["data"], _settings(tmp_path, tls), NOW)
 
 
 def test_files_modes_and_argv(tmp_path: Path) -> None:
@@ -135,6 +136,16 @@ def test_checkpoint_written_and_stale_state_removed(tmp_path: Path) -> None:
     assert not (prepared.path / "state.json").exists()
     assert prepared.argv[-2:] == ["--checkpoint", "checkpoint.json"]
     assert json.loads((prepared.path / "checkpoint.json").read_text()) == {"node_results": {}}
+
+
+def test_a_reused_directory_loses_inputs_this_run_does_not_have(tmp_path: Path) -> None:
+    """Trigger data and a checkpoint left by an earlier run of the same id are removed."""
+    earlier = pending_execution(trigger_data={"a": 1}, checkpoint={"node_results": {}})
+    first = _prepare(tmp_path, earlier)
+    assert (first.path / "trigger-data.json").exists() and (first.path / "checkpoint.json").exists()
+    again = pending_execution(execution_id=earlier["execution"]["id"], flo_id=earlier["flo"]["id"])
+    prepared = _prepare(tmp_path, again)
+    assert sorted(p.name for p in prepared.path.iterdir()) == ["context.json", "execution.flow"]
 
 
 def test_checkpoint_falls_back_to_execution_checkpoint(tmp_path: Path) -> None:

@@ -394,6 +394,7 @@ class OutputSpool:
     single lines at least every ``flush_interval_s``, so a runner killed with SIGKILL leaves its
     output on disk for crash recovery to report. A write failure (disk full) does not raise: the
     spool stops writing and :meth:`result_logs` ends with a line saying the output is incomplete.
+    The file is created with the first line: an executor that prints nothing costs no file.
     """
 
     def __init__(self, path: Path, *, flush_interval_s: float = 1.0) -> None:
@@ -403,7 +404,8 @@ class OutputSpool:
         self.lines_total = 0
         self.bytes_total = 0  # bytes written: each line plus its newline
         self._write_error: str | None = None
-        self._file: BinaryIO | None = open(path, "wb", buffering=_SPOOL_BUFFER_BYTES)  # noqa: SIM115
+        self._file: BinaryIO | None = None
+        self._closed = False
         self._reader: BinaryIO | None = None
         self._read_position: tuple[int, int] | None = None  # (next line, its byte offset)
         # Where each write started (line index, byte offset): read_lines() seeks from there.
@@ -420,7 +422,7 @@ class OutputSpool:
             self._write("\n".join(lines) + "\n", len(lines), flush=True)
 
     def _write(self, text: str, line_count: int, *, flush: bool = False) -> None:
-        if self._file is None:
+        if self._closed:
             raise RuntimeError(f"output spool {self.path} is closed")
         first_line = self.lines_total
         self.lines_total += line_count
@@ -430,6 +432,8 @@ class OutputSpool:
         self._write_first_lines.append(first_line)
         self._write_offsets.append(self.bytes_total)
         try:
+            if self._file is None:
+                self._file = open(self.path, "wb", buffering=_SPOOL_BUFFER_BYTES)  # noqa: SIM115
             self._file.write(data)
             now = time.monotonic()
             if flush or now - self._flushed_at >= self._flush_interval_s:
@@ -505,6 +509,7 @@ class OutputSpool:
             except OSError as error:
                 self._write_error = self._write_error or f"{self.path}: {error.strerror or error}"
             self._file = None
+        self._closed = True
 
     def result_logs(self, max_bytes: int, *, head_bytes: int = DEFAULT_RESULT_HEAD_BYTES) -> str:
         """All lines joined with "\\n" (no trailing newline), at most about ``max_bytes`` bytes.
@@ -519,11 +524,13 @@ class OutputSpool:
             except OSError as error:
                 self._write_error = self._write_error or f"{self.path}: {error.strerror or error}"
         joined_bytes = max(self.bytes_total - 1, 0)
-        with open(self.path, "rb") as spool:
-            if joined_bytes <= max_bytes:
-                text = spool.read(joined_bytes).decode("utf-8", "replace")
-            else:
-                text = self._truncated(spool, joined_bytes, max_bytes, head_bytes)
+        text = ""
+        if joined_bytes:
+            with open(self.path, "rb") as spool:
+                if joined_bytes <= max_bytes:
+                    text = spool.read(joined_bytes).decode("utf-8", "replace")
+                else:
+                    text = self._truncated(spool, joined_bytes, max_bytes, head_bytes)
         if self._write_error is not None:
             lost = (
                 f"[flomation-runner] output spool write failed ({self._write_error}): "

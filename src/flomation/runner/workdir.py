@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from flomation.wire.models import PendingExecution
-from flomation.wire.paths import work_directory
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -223,44 +222,47 @@ def write_private_file(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _make_dir(path: Path) -> None:
-    path.mkdir(mode=_DIR_MODE, exist_ok=True)
+def _make_dir(path: Path) -> bool:
+    """Create ``path`` (mode 0750 whatever the umask); True when it did not exist before."""
+    try:
+        path.mkdir(mode=_DIR_MODE)
+        created = True
+    except FileExistsError:
+        created = False
     path.chmod(_DIR_MODE)
+    return created
 
 
 def prepare_workdir(
-    execution_root: Path,
+    path: Path,
     pending: PendingExecution,
     flow_document: Any,
     settings: ExecutorSettings,
     now: datetime,
 ) -> PreparedWorkdir:
-    """Create the work directory and write every input file; WorkdirError on any failure.
+    """Create the work directory ``path`` and write every input file; WorkdirError on failure.
 
     ``flow_document`` is the PendingExecution's top-level ``data`` exactly as parsed from the
-    wire, so that execution.flow keeps key order and number types. The ids must already have
-    been validated (``flomation.wire.paths.work_directory`` raises for unsafe ones).
+    wire, so that execution.flow keeps key order and number types. ``path`` comes from
+    ``flomation.wire.paths.work_directory`` (which refuses unsafe ids).
     """
-    path = work_directory(execution_root, pending.execution.flo_id, pending.execution.id)
     checkpoint = pending.checkpoint
     if checkpoint is None:
         checkpoint = pending.execution.checkpoint
     trigger_data = trigger_data_object(pending.execution.data)
     try:
         _make_dir(path.parent)
-        _make_dir(path)
-        (path / STATE_FILE).unlink(missing_ok=True)
+        # A directory left by an earlier run (a resume) may hold files this run must not see.
+        stale = () if _make_dir(path) else (STATE_FILE, TRIGGER_DATA_FILE, CHECKPOINT_FILE)
+        for name in stale:
+            (path / name).unlink(missing_ok=True)
         write_private_file(path / FLOW_FILE, compact_json(flow_document))
         if trigger_data is not None:
             write_private_file(path / TRIGGER_DATA_FILE, compact_json(trigger_data))
-        else:
-            (path / TRIGGER_DATA_FILE).unlink(missing_ok=True)
         context = context_document(pending, settings, now)
         write_private_file(path / CONTEXT_FILE, compact_json(context))
         if checkpoint is not None:
             write_private_file(path / CHECKPOINT_FILE, compact_json(checkpoint))
-        else:
-            (path / CHECKPOINT_FILE).unlink(missing_ok=True)
     except OSError as exc:
         raise WorkdirError(f"unable to prepare work directory {path}: {exc}") from exc
     argv = executor_argv(
