@@ -30,7 +30,21 @@ def test_traversal_and_odd_ids_are_unsafe(value: object) -> None:
 def test_work_directory_is_inside_the_root(tmp_path: Path) -> None:
     """A valid pair of ids gives <root>/<flo>/<execution> inside the root."""
     path = work_directory(tmp_path, "flow-1", "exec-1")
-    assert path == tmp_path.resolve() / "flow-1" / "exec-1"
+    assert path == tmp_path / "flow-1" / "exec-1"
+
+
+def test_work_directory_refuses_symbolic_links(tmp_path: Path) -> None:
+    """A flow or execution directory that is a symbolic link (it could leave the root) raises."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "flow-2").mkdir(parents=True)
+    outside.mkdir()
+    (root / "flow-1").symlink_to(outside)
+    (root / "flow-2" / "exec-1").symlink_to(outside)
+    with pytest.raises(UnsafeIdError, match="symbolic link"):
+        work_directory(root, "flow-1", "exec-1")
+    with pytest.raises(UnsafeIdError, match="symbolic link"):
+        work_directory(root, "flow-2", "exec-1")
+    assert work_directory(root, "flow-2", "exec-2") == root / "flow-2" / "exec-2"
 
 
 def test_work_directory_refuses_unsafe_ids(tmp_path: Path) -> None:

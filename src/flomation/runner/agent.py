@@ -536,7 +536,7 @@ class Agent:
                 api_url=config.tls_api_url or "",
             )
         return ExecutionSettings(
-            execution_root=config.execution_directory,
+            execution_root=config.execution_directory.resolve(),
             executor=ExecutorSettings(
                 executable=config.executable,
                 api_url=config.url.rstrip("/"),

@@ -223,14 +223,13 @@ def write_private_file(path: Path, data: bytes) -> None:
 
 
 def _make_dir(path: Path) -> bool:
-    """Create ``path`` (mode 0750 whatever the umask); True when it did not exist before."""
+    """Create ``path`` with mode 0750 whatever the umask; False when it already existed."""
     try:
         path.mkdir(mode=_DIR_MODE)
-        created = True
     except FileExistsError:
-        created = False
+        return False
     path.chmod(_DIR_MODE)
-    return created
+    return True
 
 
 def prepare_workdir(
