@@ -119,7 +119,6 @@ class Stack:
             FLOMATION_RUNNER_LOG_LEVEL="info",
             FLOMATION_RUNNER_MIN_FREE_DISK_BYTES="0",
         )
-        env.update({k[9:]: v for k, v in os.environ.items() if k.startswith("BENCHENV_")})
         base.mkdir(parents=True)
         log_path = base / "runner.log"
         with log_path.open("w") as log:
@@ -343,7 +342,7 @@ async def throughput(stack: Stack, count: int) -> list[Figure]:
     """
     flo_id = await stack.flow({})
     ids = [await stack.admin.execute(flo_id) for _ in range(count)]
-    async with stack.runner("throughput", slots=int(os.environ.get("BENCH_SLOTS", "16"))) as runner:
+    async with stack.runner("throughput", slots=16) as runner:
         cpu_before, server_cpu_before = _cpu_s(runner.pid), _cpu_s(stack.server_pid)
         executions = await stack.finished(runner, ids, 300)
         runner_cpu_s = _cpu_s(runner.pid) - cpu_before
