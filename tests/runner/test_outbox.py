@@ -77,21 +77,31 @@ def test_entries_survive_close_and_reopen(tmp_path: Path) -> None:
     box.close()
 
 
-def test_put_survives_a_crash_of_the_writer(tmp_path: Path) -> None:
-    """An entry put by a process that is SIGKILLed right after is there on reopen."""
-    path = tmp_path / "outbox.sqlite"
-    code = (
-        "import os, signal, sys\n"
-        "from pathlib import Path\n"
-        "from flomation.runner.outbox import Outbox\n"
-        "box = Outbox.open(Path(sys.argv[1]))\n"
-        "box.put('e1', 'result', '/api/v1/execution/e1', b'{\"durable\": true}')\n"
-        "box.journal_start('e1', 'f1', Path('/w/f1/e1'), 4242, 4242, 5.0)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n"
+def _write_then_sigkill(path: Path, *statements: str) -> Outbox:
+    """Run ``statements`` on ``box`` (the outbox at ``path``) in a process SIGKILLed right
+    after, and reopen the file."""
+    code = "\n".join(
+        (
+            "import os, signal, sys",
+            "from pathlib import Path",
+            "from flomation.runner.outbox import Outbox",
+            "box = Outbox.open(Path(sys.argv[1]))",
+            *statements,
+            "os.kill(os.getpid(), signal.SIGKILL)",
+        )
     )
     completed = subprocess.run([sys.executable, "-c", code, str(path)], check=False, timeout=30)
     assert completed.returncode == -signal.SIGKILL
-    box = Outbox.open(path)
+    return Outbox.open(path)
+
+
+def test_put_survives_a_crash_of_the_writer(tmp_path: Path) -> None:
+    """An entry put by a process that is SIGKILLed right after is there on reopen."""
+    box = _write_then_sigkill(
+        tmp_path / "outbox.sqlite",
+        "box.put('e1', 'result', '/api/v1/execution/e1', b'{\"durable\": true}')",
+        "box.journal_start('e1', 'f1', Path('/w/f1/e1'), 4242, 4242, 5.0)",
+    )
     assert [entry.body for entry in box.pending()] == [b'{"durable": true}']
     assert box.journal_inflight() == [JournalEntry("e1", "f1", Path("/w/f1/e1"), 4242, 4242, 5.0)]
     box.close()
@@ -99,21 +109,13 @@ def test_put_survives_a_crash_of_the_writer(tmp_path: Path) -> None:
 
 def test_unsynced_writes_survive_a_crash_of_the_writer(tmp_path: Path) -> None:
     """A delivery mark and a process group (committed without fsync) survive a SIGKILL."""
-    path = tmp_path / "outbox.sqlite"
-    code = (
-        "import os, signal, sys\n"
-        "from pathlib import Path\n"
-        "from flomation.runner.outbox import Outbox\n"
-        "box = Outbox.open(Path(sys.argv[1]))\n"
-        "box.journal_start('e1', 'f1', Path('/w/f1/e1'), None, None, 5.0)\n"
-        "box.journal_set_process('e1', 4242, 4242)\n"
-        "entry = box.put('e2', 'result', '/api/v1/execution/e2', b'{}')\n"
-        "box.mark_delivered(entry)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    box = _write_then_sigkill(
+        tmp_path / "outbox.sqlite",
+        "box.journal_start('e1', 'f1', Path('/w/f1/e1'), None, None, 5.0)",
+        "box.journal_set_process('e1', 4242, 4242)",
+        "entry = box.put('e2', 'result', '/api/v1/execution/e2', b'{}')",
+        "box.mark_delivered(entry)",
     )
-    completed = subprocess.run([sys.executable, "-c", code, str(path)], check=False, timeout=30)
-    assert completed.returncode == -signal.SIGKILL
-    box = Outbox.open(path)
     assert box.pending() == []
     assert box.journal_inflight() == [JournalEntry("e1", "f1", Path("/w/f1/e1"), 4242, 4242, 5.0)]
     box.close()
