@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from executor.engine_harness import edge, flow_document, node, run_cli, value
-from flomation.executor.cli import executor_version
 from flomation.executor.gojson import go_json
+from flomation.version import distribution_version
 
 TRIGGER = node("t", "trigger/manual", 1)
 _RUN = [
@@ -63,7 +63,7 @@ def test_version_has_no_newline(tmp_path: Path) -> None:
     """C22: --version prints the version without a newline and exits 0, before any log line."""
     completed = run_cli(["--version"], tmp_path)
     assert completed.returncode == 0
-    assert completed.stdout == executor_version()
+    assert completed.stdout == distribution_version()
     assert not completed.stdout.endswith("\n")
     assert completed.stderr == ""
 

@@ -11,44 +11,14 @@ import sys
 import time
 
 from flomation.executor.signals import CancelSignals
+from flomation.version import distribution_version
 
 # typing and pathlib are not imported at run time on the --version path (start-up budget).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["executor_version", "main"]
-
-_DISTRIBUTION = "flomation_runner"
-_DEVELOPMENT_VERSION = "0.0.pkg"
-
-
-def executor_version() -> str:
-    """The installed distribution's version, read from its ``.dist-info/METADATA``.
-
-    This is the file ``importlib.metadata`` reads; importing that module costs about 70 ms,
-    half the start-up budget, so the header is read directly. ``0.0.pkg`` when not installed.
-    """
-    prefix = _DISTRIBUTION + "-"
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")  # noqa: PTH208 - pathlib is slower to import
-        except OSError:
-            continue
-        for name in names:
-            if not (name.startswith(prefix) and name.endswith(".dist-info")):
-                continue
-            metadata_path = os.path.join(entry, name, "METADATA")  # noqa: PTH118
-            try:
-                with open(metadata_path, encoding="utf-8") as metadata:
-                    for line in metadata:
-                        if line.startswith("Version:"):
-                            return line.split(":", 1)[1].strip()
-                        if not line.strip():
-                            break
-            except OSError:
-                continue
-    return _DEVELOPMENT_VERSION
+__all__ = ["main"]
 
 
 def _write_stderr(text: str) -> None:
@@ -81,7 +51,7 @@ def _main(signals: CancelSignals, argv: list[str]) -> int:
         _write_stderr(f"{error}\n{usage_text()}")
         return FlagError.exit_code
 
-    version = executor_version()
+    version = distribution_version()
     if options["version"]:
         # Nothing is logged before this point, so choosing the log format (step 3) can wait.
         try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib.metadata
 import json
 import math
 import os
@@ -64,6 +63,7 @@ from flomation.runner.workdir import (
     WorkdirRetention,
     compact_json,
 )
+from flomation.version import distribution_version
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "Agent", "AgentTuning"]
 
@@ -194,7 +194,7 @@ class Agent:
             signing_v2=config.signing_v2,
             ssl_context=ssl_context,
             observer=self.metrics,
-            user_agent=f"flomation-runner-python/{_version()}",
+            user_agent=f"flomation-runner-python/{distribution_version()}",
         )
 
     async def _run(self, api: RunnerApi, outbox: Outbox) -> int:
@@ -288,7 +288,7 @@ class Agent:
                 identifier=self._identifier,
                 name=self._config.name,
                 registration_code=self._config.registration_code,
-                version=_version(),
+                version=distribution_version(),
                 executor_version=executor_version,
                 manifest=manifest,
                 public_key_pem=self._key.public_key_pem,
@@ -870,13 +870,6 @@ def _claim_budget(config: RunnerConfig) -> int | None:
 
 def _https(url: str) -> bool:
     return url.lower().startswith("https://")
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("flomation-runner")
-    except importlib.metadata.PackageNotFoundError:
-        return "0.0.0"
 
 
 def _is_result(path: str) -> bool:
