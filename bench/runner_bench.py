@@ -100,6 +100,10 @@ class Stack:
     async def runner(self, name: str, slots: int) -> AsyncIterator[Runner]:
         """A runner with ``slots`` slots, its own state and work directories."""
         base = self.home / name
+        repeat = 1
+        while base.exists():  # the same step run again (--only logs --only logs)
+            repeat += 1
+            base = self.home / f"{name}-{repeat}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOMATION_", "RUNNER_"))}
         env.update(
             FLOMATION_API=self.url,
