@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from structlog.testing import capture_logs
+
 from flomation.server.store import Store
 
 _EXECUTION_ID = "6f1d0c9e-0000-4000-8000-000000000001"
@@ -49,7 +51,11 @@ async def test_version_1_log_lines_survive_the_clustered_log_table(tmp_path: Pat
     _downgrade_to_version_1(path)
     assert "WITHOUT ROWID" not in _table_sql(path, "execution_logs")
 
-    store = await Store.open(f"sqlite:///{path}")
+    with capture_logs() as logs:
+        store = await Store.open(f"sqlite:///{path}")
+    assert [(e["event"], e["migration"], e["name"]) for e in logs] == [
+        ("applying database migration", 2, "clustered_log_lines")
+    ]
     try:
         assert await store.schema_version() == 2
         lines = await store.read_logs(_EXECUTION_ID, 0, 10)

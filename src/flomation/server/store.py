@@ -38,6 +38,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
+import structlog
 from sqlalchemy import (
     Boolean,
     Column,
@@ -96,6 +97,7 @@ __all__ = [
     "sqlite_path",
 ]
 
+_log = structlog.get_logger("flomation.server.store")
 _BUSY_TIMEOUT_MS = 10_000
 _READER_THREADS = 4
 _P = ParamSpec("_P")
@@ -729,6 +731,12 @@ class _Queries:
                 current = 0
             for number, migration in enumerate(_MIGRATIONS, start=1):
                 if number > current:
+                    # Said before it runs: rebuilding a large table takes a while.
+                    _log.info(
+                        "applying database migration",
+                        migration=number,
+                        name=migration.__name__.removeprefix(f"_migration_{number}_"),
+                    )
                     migration(conn)
                     conn.execute(update(_schema_version).values(version=number))
 
