@@ -248,6 +248,7 @@ _runners = Table(
 # The columns a RunnerRecord carries, in its field order: the manifest (which can be large) is
 # stored but never read back on a request.
 _RUNNER_RECORD_COLUMNS = tuple(column for column in _runners.c if column.name != "manifest")
+_RUNNER_RECORD_NAMES = tuple(column.name for column in _RUNNER_RECORD_COLUMNS)
 
 _queue_members = Table(
     "queue_members",
@@ -342,6 +343,7 @@ _executions = Table(
     Index("ix_executions_status_created", "execution_status", "created_at"),
     Index("ix_executions_flo", "flo_id", "created_at"),
 )
+_EXECUTION_NAMES = tuple(column.name for column in _executions.c)
 
 _execution_logs = Table(
     "execution_logs",
@@ -426,88 +428,20 @@ def _new_id() -> str:
 
 def _runner_from(row: Sequence[Any], queue_ids: Sequence[str] = ()) -> RunnerRecord:
     """A runner from ``_RUNNER_RECORD_COLUMNS`` (a SQLAlchemy or sqlite3 row)."""
-    (
-        id_,
-        identifier,
-        name,
-        enrolled_at,
-        last_contact_at,
-        ip_address,
-        active,
-        version,
-        executor_version,
-        public_key,
-    ) = row
+    values = dict(zip(_RUNNER_RECORD_NAMES, row, strict=True))
     return RunnerRecord(
-        id=id_,
-        identifier=identifier,
-        name=name,
-        enrolled_at=enrolled_at,
-        last_contact_at=last_contact_at,
-        ip_address=ip_address,
-        active=bool(active),
-        version=version,
-        executor_version=executor_version,
-        public_key=public_key,
-        queue_ids=tuple(queue_ids),
+        **values | {"active": bool(values["active"]), "queue_ids": tuple(queue_ids)}
     )
 
 
 def _execution_from(row: Sequence[Any]) -> ExecutionRecord:
     """An execution from the columns of ``executions`` in table order."""
-    (
-        id_,
-        flo_id,
-        name,
-        owner_id,
-        organisation_id,
-        sequence,
-        trigger_type,
-        entry_node_id,
-        data,
-        execution_status,
-        completion_status,
-        completion_reason,
-        runner_id,
-        result,
-        checkpoint,
-        suspend_count,
-        created_at,
-        updated_at,
-        allocated_at,
-        started_at,
-        completed_at,
-        last_contact_at,
-        log_bytes,
-        log_truncated,
-        _log_seq,
-    ) = row
-    return ExecutionRecord(
-        id=id_,
-        flo_id=flo_id,
-        name=name,
-        owner_id=owner_id,
-        organisation_id=organisation_id,
-        sequence=sequence,
-        trigger_type=trigger_type,
-        entry_node_id=entry_node_id,
-        data=_load(data),
-        execution_status=execution_status,
-        completion_status=completion_status,
-        completion_reason=completion_reason,
-        runner_id=runner_id,
-        result=_load(result),
-        checkpoint=_load(checkpoint),
-        suspend_count=suspend_count,
-        created_at=created_at,
-        updated_at=updated_at,
-        allocated_at=allocated_at,
-        started_at=started_at,
-        completed_at=completed_at,
-        last_contact_at=last_contact_at,
-        log_bytes=log_bytes,
-        log_truncated=bool(log_truncated),
-    )
+    values = dict(zip(_EXECUTION_NAMES, row, strict=True))
+    del values["log_seq"]  # the server's own counter, not part of the record
+    for column in ("data", "result", "checkpoint"):
+        values[column] = _load(values[column])
+    values["log_truncated"] = bool(values["log_truncated"])
+    return ExecutionRecord(**values)
 
 
 _Plain = TypeVar("_Plain", QueueRecord, EnvironmentRecord)
