@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import pytest
@@ -13,9 +14,35 @@ from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import EmbeddedServer, running_server
 
-from .runner_client import FLOW, SigningRunner
+from .runner_client import FLOW, SigningRunner, claim_new
 
 SettingsFactory = Callable[..., ServerSettings]
+
+
+class ClaimedStack(NamedTuple):
+    """A running server, its admin client, a registered runner and the execution it claimed."""
+
+    server: EmbeddedServer
+    admin: AdminClient
+    runner: SigningRunner
+    execution_id: str
+
+
+@contextlib.asynccontextmanager
+async def claimed_execution(
+    settings: ServerSettings, http: aiohttp.ClientSession
+) -> AsyncIterator[ClaimedStack]:
+    """A server started with ``settings`` on which a new runner has claimed one execution."""
+    async with (
+        running_server(settings) as server,
+        AdminClient(server.url, server.admin_token) as admin,
+    ):
+        queue = await admin.create_queue("q")
+        runner = SigningRunner(server.url, http)
+        await runner.register(queue["registration_code"])
+        flo = await admin.create_flo("f", FLOW)
+        execution_id = await claim_new(runner, admin, flo["id"])
+        yield ClaimedStack(server, admin, runner, execution_id)
 
 
 @pytest.fixture

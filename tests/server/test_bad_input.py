@@ -9,7 +9,7 @@ import aiohttp
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer
 
-from .conftest import SettingsFactory
+from .conftest import SettingsFactory, claimed_execution
 from .runner_client import FLOW, SigningRunner, claim_new
 
 
@@ -93,17 +93,9 @@ async def test_log_cap_appends_one_marker(
     make_settings: SettingsFactory, http: aiohttp.ClientSession
 ) -> None:
     """Past ``max_log_bytes`` one truncation marker is stored and later lines are dropped."""
-    from flomation.server.embedded import running_server
 
-    async with (
-        running_server(make_settings(max_log_bytes=2048)) as server,
-        AdminClient(server.url, server.admin_token) as admin,
-    ):
-        queue = await admin.create_queue("q")
-        runner = SigningRunner(server.url, http)
-        await runner.register(queue["registration_code"])
-        flo = await admin.create_flo("f", FLOW)
-        execution_id = await claim_new(runner, admin, flo["id"])
+    settings = make_settings(max_log_bytes=2048)
+    async with claimed_execution(settings, http) as (_, admin, runner, execution_id):
         for _ in range(5):
             assert (await runner.logs(execution_id, ["y" * 999])).status == 200
         await runner.result(execution_id)

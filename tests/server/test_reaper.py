@@ -8,10 +8,8 @@ import time
 import aiohttp
 
 from flomation.server.admin_client import AdminClient
-from flomation.server.embedded import running_server
 
-from .conftest import SettingsFactory
-from .runner_client import FLOW, SigningRunner, claim_new
+from .conftest import SettingsFactory, claimed_execution
 
 
 async def _wait_for_completion(admin: AdminClient, execution_id: str, limit_s: float) -> dict:
@@ -29,15 +27,7 @@ async def test_silent_runner_execution_fails_with_reason(
 ) -> None:
     """A claimed execution without runner contact is failed within lost_after + one period."""
     settings = make_settings(runner_lost_after_s=1.0, reaper_interval_s=0.2)
-    async with (
-        running_server(settings) as server,
-        AdminClient(server.url, server.admin_token) as admin,
-    ):
-        queue = await admin.create_queue("q")
-        runner = SigningRunner(server.url, http)
-        await runner.register(queue["registration_code"])
-        flo = await admin.create_flo("f", FLOW)
-        execution_id = await claim_new(runner, admin, flo["id"])
+    async with claimed_execution(settings, http) as (_, admin, runner, execution_id):
         claimed_at = time.monotonic()
         await runner.set_running(execution_id)
         execution = await _wait_for_completion(admin, execution_id, 5.0)
@@ -59,15 +49,7 @@ async def test_runner_in_contact_is_not_reaped_but_times_out(
     settings = make_settings(
         runner_lost_after_s=0.6, execution_timeout_s=1.5, reaper_interval_s=0.1
     )
-    async with (
-        running_server(settings) as server,
-        AdminClient(server.url, server.admin_token) as admin,
-    ):
-        queue = await admin.create_queue("q")
-        runner = SigningRunner(server.url, http)
-        await runner.register(queue["registration_code"])
-        flo = await admin.create_flo("f", FLOW)
-        execution_id = await claim_new(runner, admin, flo["id"])
+    async with claimed_execution(settings, http) as (_, admin, runner, execution_id):
         deadline = time.monotonic() + 5
         completion = "pending"
         while completion == "pending" and time.monotonic() < deadline:

@@ -11,7 +11,7 @@ import aiohttp
 from flomation.server.admin_client import AdminClient, SseEvent
 from flomation.server.embedded import EmbeddedServer, running_server
 
-from .conftest import SettingsFactory
+from .conftest import SettingsFactory, claimed_execution
 from .runner_client import FLOW, SigningRunner, claim_new
 
 
@@ -124,15 +124,8 @@ async def test_idle_stream_sends_keepalive_comments(
     make_settings: SettingsFactory, http: aiohttp.ClientSession
 ) -> None:
     """A stream with nothing new sends ``: keepalive`` comments at the configured period."""
-    async with (
-        running_server(make_settings(sse_keepalive_s=0.2, sse_recheck_s=0.05)) as server,
-        AdminClient(server.url, server.admin_token) as admin,
-    ):
-        queue = await admin.create_queue("q")
-        runner = SigningRunner(server.url, http)
-        await runner.register(queue["registration_code"])
-        flo = await admin.create_flo("f", FLOW)
-        execution_id = await claim_new(runner, admin, flo["id"])
+    settings = make_settings(sse_keepalive_s=0.2, sse_recheck_s=0.05)
+    async with claimed_execution(settings, http) as (server, _, _, execution_id):
         headers = {"Authorization": f"Bearer {server.admin_token}"}
         url = f"{server.url}/api/v1/execution/{execution_id}/stream"
         async with http.get(url, headers=headers) as response:
