@@ -25,7 +25,8 @@ import aiohttp
 import pytest
 
 from flomation.runner.config import DOCKER_CONFIG_PATH, load_config
-from flomation.runner.health import HealthServer, RunnerMetrics, RunnerStatus
+from flomation.runner.health import RunnerMetrics, RunnerStatus
+from flomation.runner.health_server import HealthServer
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from flomation.runner.health import HealthServer, OutboxGauges, RunnerMetrics, RunnerStatus
+from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
+from flomation.runner.health_server import HealthServer
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:

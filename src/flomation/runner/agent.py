@@ -44,7 +44,7 @@ from flomation.runner.execution import (
     ExecutionSettings,
     run_execution,
 )
-from flomation.runner.health import HealthServer, OutboxGauges, RunnerMetrics, RunnerStatus
+from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
 from flomation.runner.identity import LoadedKey
 from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
 from flomation.runner.masking import SecretMasker
@@ -203,10 +203,13 @@ class Agent:
         self.metrics.watch_outbox(
             lambda: OutboxGauges(outbox.depth(), outbox.oldest_age_s(time.time()) or 0.0)
         )
-        health = HealthServer(
-            self.status, self.metrics, contact_window_s=self._tuning.ready_window_s
-        )
+        health = None
         if config.health_host_port is not None:
+            from flomation.runner.health_server import HealthServer  # aiohttp.web: ~2 MB
+
+            health = HealthServer(
+                self.status, self.metrics, contact_window_s=self._tuning.ready_window_s
+            )
             host, port = config.health_host_port
             await health.start(host, port)
             self.health_port = health.port
@@ -224,7 +227,8 @@ class Agent:
                     task.cancel()
             return exit_code
         finally:
-            await health.stop()
+            if health is not None:
+                await health.stop()
 
     async def _register_and_work(self, api: RunnerApi, outbox: Outbox) -> int:
         try:

@@ -1,24 +1,18 @@
-"""Liveness, readiness and Prometheus metrics of the runner, and the optional HTTP listener.
+"""Liveness, readiness and Prometheus metrics of the runner.
 
 ``RunnerStatus`` is the small set of facts the agent keeps current (heartbeat, registered,
 draining, disk, last contact with the API). ``RunnerMetrics`` owns a private Prometheus
-registry (never the global one) and is also the API client's request observer. The listener
-serves ``/healthz``, ``/readyz`` and ``/metrics``.
+registry (never the global one) and is also the API client's request observer. The optional
+HTTP listener that serves them is ``flomation.runner.health_server``.
 """
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from aiohttp import web
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -27,7 +21,6 @@ from prometheus_client import (
 )
 
 __all__ = [
-    "HealthServer",
     "OutboxGauges",
     "RunnerMetrics",
     "RunnerStatus",
@@ -161,65 +154,3 @@ class RunnerMetrics:
             self.outbox_depth.set(gauges.depth)
             self.outbox_oldest_age.set(gauges.oldest_age_s)
         return generate_latest(self.registry)
-
-
-class HealthServer:
-    """``/healthz``, ``/readyz`` and ``/metrics`` on ``host:port`` (port 0 picks a free one)."""
-
-    def __init__(
-        self,
-        status: RunnerStatus,
-        metrics: RunnerMetrics,
-        *,
-        contact_window_s: float = 60.0,
-    ) -> None:
-        self._status = status
-        self._metrics = metrics
-        self._contact_window_s = contact_window_s
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    async def start(self, host: str, port: int) -> None:
-        """Start listening."""
-        # aiohttp.web costs ~2 MB of RSS: a runner without the listener never imports it.
-        from aiohttp import web
-
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics_page)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def _healthz(self, request: web.Request) -> web.Response:
-        from aiohttp import web
-
-        if self._status.live():
-            return web.json_response({"status": "ok"})
-        return web.json_response({"status": "event loop stalled"}, status=503)
-
-    async def _readyz(self, request: web.Request) -> web.Response:
-        from aiohttp import web
-
-        reasons = self._status.not_ready_reasons(self._contact_window_s)
-        if reasons:
-            return web.json_response({"status": "not ready", "reasons": reasons}, status=503)
-        return web.json_response({"status": "ready"})
-
-    async def _metrics_page(self, request: web.Request) -> web.Response:
-        from aiohttp import web
-
-        body = self._metrics.render()
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
