@@ -185,7 +185,7 @@ def test_read_state_file_errors(tmp_path: Path) -> None:
     assert read_state_file(tmp_path).state is not None
 
 
-def test_retention_keeps_newest_failed(tmp_path: Path) -> None:
+async def test_retention_keeps_newest_failed(tmp_path: Path) -> None:
     """Successful directories go, suspended stay, only the newest N failed ones are kept."""
     retention = WorkdirRetention(tmp_path, keep_failed=2)
     dirs = []
@@ -193,14 +193,14 @@ def test_retention_keeps_newest_failed(tmp_path: Path) -> None:
         path = tmp_path / f"flo{n}" / f"e{n}"
         path.mkdir(parents=True)
         dirs.append(path)
-    retention.apply(dirs[0], succeeded=True, suspended=False)
+    await retention.apply(dirs[0], succeeded=True, suspended=False)
     assert not dirs[0].exists() and not dirs[0].parent.exists()
-    retention.apply(dirs[1], succeeded=False, suspended=True)
+    await retention.apply(dirs[1], succeeded=False, suspended=True)
     assert dirs[1].exists()
     for path in dirs[2:]:
-        retention.apply(path, succeeded=False, suspended=False)
+        await retention.apply(path, succeeded=False, suspended=False)
     extra = tmp_path / "flo9" / "e9"
     extra.mkdir(parents=True)
-    retention.apply(extra, succeeded=False, suspended=False)
-    kept = sorted(p.parent.name for p in tmp_path.glob("*/*/.flomation-failed"))
+    await retention.apply(extra, succeeded=False, suspended=False)
+    kept = sorted(p.parent.name for p in tmp_path.glob("*/*/.flomation-failed"))  # noqa: ASYNC240
     assert len(kept) == 2 and "e9" in kept

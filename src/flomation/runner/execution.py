@@ -318,7 +318,7 @@ class _Run:
             spool.close()
         if self._ending is _Ending.FINISHED_ELSEWHERE:
             log.info("execution finished elsewhere; no result posted", exit_code=exit_code)
-            self._retention.apply(workdir, succeeded=False, suspended=False)
+            await self._retention.apply(workdir, succeeded=False, suspended=False)
             return ExecutionReport(execution_id, flo_id, None, "finished elsewhere", shipper.stats)
         state_file = read_state_file(workdir)
         logs = spool.result_logs(settings.max_result_log_bytes)
@@ -472,7 +472,7 @@ class _Run:
 
     async def _finish(self, workdir: Path, outcome: Outcome) -> None:
         with contextlib.suppress(OSError):
-            await self._retention.apply_off_loop(
+            await self._retention.apply(
                 workdir,
                 succeeded=outcome.kind is OutcomeKind.SUCCESS,
                 suspended=outcome.kind is OutcomeKind.SUSPENDED,

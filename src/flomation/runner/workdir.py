@@ -309,11 +309,23 @@ class WorkdirRetention:
         self._root = execution_root
         self._keep_failed = max(0, keep_failed)
 
-    def after_success(self, workdir: Path) -> None:
-        """Remove the directory of an execution that succeeded."""
-        _remove(workdir)
+    async def apply(self, workdir: Path, *, succeeded: bool, suspended: bool) -> None:
+        """Apply the policy to one finished execution.
 
-    def after_failure(self, workdir: Path) -> None:
+        Removing a tree blocks for milliseconds, which would delay every other execution on
+        the event loop: a successful execution's tree is removed in a worker thread. Its flow's
+        directory is removed on the loop, where it cannot interleave with another execution
+        of the same flow creating its directory there.
+        """
+        if suspended:
+            return
+        if succeeded:
+            await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
+            _remove_empty_parent(workdir)
+        else:
+            self._mark_failed(workdir)
+
+    def _mark_failed(self, workdir: Path) -> None:
         """Keep this failed directory, dropping the oldest failed ones beyond the limit."""
         try:
             write_private_file(workdir / _FAILED_MARKER, b"")
@@ -321,30 +333,8 @@ class WorkdirRetention:
             return
         marked = sorted(self._root.glob(f"*/*/{_FAILED_MARKER}"), key=_mtime_s, reverse=True)
         for marker in marked[self._keep_failed :]:
-            _remove(marker.parent)
-
-    def apply(self, workdir: Path, *, succeeded: bool, suspended: bool) -> None:
-        """Apply the policy to one finished execution."""
-        if suspended:
-            return
-        if succeeded:
-            self.after_success(workdir)
-        else:
-            self.after_failure(workdir)
-
-    async def apply_off_loop(self, workdir: Path, *, succeeded: bool, suspended: bool) -> None:
-        """:meth:`apply`, with a successful directory's removal in a worker thread.
-
-        Removing a tree blocks for milliseconds, which would delay every other execution on
-        the event loop. Only the execution's own tree is removed off the loop: its flow's
-        directory is removed on the loop, where it cannot interleave with another execution
-        of the same flow creating its directory there.
-        """
-        if succeeded and not suspended:
-            await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
-            _remove_empty_parent(workdir)
-        else:
-            self.apply(workdir, succeeded=succeeded, suspended=suspended)
+            shutil.rmtree(marker.parent, ignore_errors=True)
+            _remove_empty_parent(marker.parent)
 
 
 def _mtime_s(path: Path) -> float:
@@ -352,11 +342,6 @@ def _mtime_s(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
-
-
-def _remove(workdir: Path) -> None:
-    shutil.rmtree(workdir, ignore_errors=True)
-    _remove_empty_parent(workdir)
 
 
 def _remove_empty_parent(workdir: Path) -> None:
