@@ -827,9 +827,7 @@ class _OutboxJournal:
         try:
             # The first attempt is signed (worker thread) while the result is committed to
             # disk (another worker thread): the signatures are off the exit -> ack path.
-            signing = asyncio.ensure_future(
-                self._api.prepare("POST", path, body, endpoint="result")
-            )
+            signing = asyncio.ensure_future(self._api.prepare_result(execution_id, body))
             try:
                 entry_id = await asyncio.to_thread(
                     functools.partial(self._outbox.put, now=now, finish_journal=True),

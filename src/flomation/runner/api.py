@@ -294,7 +294,11 @@ class RunnerApi:
 
     async def post_result(self, execution_id: str, body: bytes) -> ApiResponse:
         """``POST /api/v1/execution/{id}`` with an already serialised result body."""
-        return await self.send(
+        return await self.send_prepared(await self.prepare_result(execution_id, body))
+
+    async def prepare_result(self, execution_id: str, body: bytes) -> PreparedRequest:
+        """The result request of :meth:`post_result`, signed, not yet sent."""
+        return await self.prepare(
             "POST",
             execution_path(execution_id),
             body,
