@@ -205,31 +205,27 @@ class RunnerLog:
             elif event == TIMINGS_EVENT:
                 self.timings[entry["execution_id"]] = entry
 
-    async def wait_delivered(self, ids: list[str], timeout_s: float) -> None:
-        """Return once the runner logged every one of ``ids`` as delivered."""
+    async def _wait_until(self, done: Callable[[], bool], timeout_s: float) -> None:
+        """Read the log every 10 ms until ``done()``; TimeoutError after ``timeout_s``."""
         async with asyncio.timeout(timeout_s):
             while True:
                 self.read_new()
-                if self.delivered.issuperset(ids):
+                if done():
                     return
                 await asyncio.sleep(0.01)
 
+    async def wait_delivered(self, ids: list[str], timeout_s: float) -> None:
+        """Return once the runner logged every one of ``ids`` as delivered."""
+        await self._wait_until(lambda: self.delivered.issuperset(ids), timeout_s)
+
     async def wait_started(self, ids: list[str], timeout_s: float) -> None:
         """Return once the runner logged every one of ``ids`` as started."""
-        async with asyncio.timeout(timeout_s):
-            while True:
-                self.read_new()
-                if self.started.issuperset(ids):
-                    return
-                await asyncio.sleep(0.05)
+        await self._wait_until(lambda: self.started.issuperset(ids), timeout_s)
 
     async def wait_timings(self, ids: list[str], timeout_s: float) -> list[dict[str, Any]]:
         """The timing lines of ``ids`` (logged just after the result was acknowledged)."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s):
-                while not all(i in self.timings for i in ids):
-                    await asyncio.sleep(0.01)
-                    self.read_new()
+            await self._wait_until(lambda: all(i in self.timings for i in ids), timeout_s)
         return [self.timings[i] for i in ids if i in self.timings]
 
 
