@@ -40,40 +40,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from support import BIN, Figure, cpu_seconds, percentile, print_figures, server_process
+
 from flomation.server.admin_client import AdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 MINIMAL_EXECUTOR = ROOT / "bench" / "minimal_executor.bash"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-SERVER_START_TIMEOUT_S = 120.0
 TIMINGS_EVENT = "execution timings"
 SCALE_SLEEP_S = 20.0
 
 
-@dataclass
-class Figure:
-    """One measured figure and its target."""
-
-    name: str
-    value: str
-    target: str
-    ok: bool | None
-
-
 def _timestamp(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def _memory_kib(pid: int, key: str) -> int:
@@ -229,67 +207,17 @@ class RunnerLog:
         return [self.timings[i] for i in ids if i in self.timings]
 
 
-async def _discard(stream: asyncio.StreamReader) -> None:
-    while await stream.read(65536):
-        pass
-
-
 @contextlib.asynccontextmanager
 async def server(home: Path) -> AsyncIterator[Stack]:
-    """``flomation-server`` on 127.0.0.1 (random port) with room for big logs."""
-    token = secrets.token_urlsafe(24)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOMATION_SERVER_")}
-    env["FLOMATION_SERVER_ADMIN_TOKEN"] = token
-    # The server announces its URL in an info-level log line ("server listening"), so it must
-    # run at info level; it logs little else at that level (enrolments, released claims).
-    process = await asyncio.create_subprocess_exec(
-        str(BIN / "flomation-server"),
-        "--listen",
-        "127.0.0.1:0",
-        "--database",
-        f"sqlite:///{home / 'server.db'}",
-        "--max-log-bytes",
-        str(512 * 1024 * 1024),
-        "--log-level",
-        "info",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    url = ""
-    seen: list[bytes] = []
-    try:
-        # Generous: on a loaded 2-core machine importing the server stack alone can take seconds.
-        async with asyncio.timeout(SERVER_START_TIMEOUT_S):
-            while not url:
-                line = await process.stderr.readline()
-                if not line:
-                    raise RuntimeError(
-                        "flomation-server exited during start-up: " + b"".join(seen).decode()
-                    )
-                seen.append(line)
-                with contextlib.suppress(ValueError, AttributeError):
-                    entry = json.loads(line)
-                    if entry.get("event") == "server listening":
-                        url = entry["url"]
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise RuntimeError(
-            f"flomation-server did not announce its URL within {SERVER_START_TIMEOUT_S:.0f} s; "
-            "its output: " + b"".join(seen).decode()
-        ) from None
-    # Keep reading the server's log so that a full pipe never blocks it.
-    drain = asyncio.create_task(_discard(process.stderr))
-    try:
-        async with AdminClient(url, token) as admin:
-            queue = await admin.create_queue("bench")
-            yield Stack(home, admin, url, queue["registration_code"], queue["id"], process.pid)
-    finally:
-        process.terminate()
-        await process.wait()
-        await drain
+    """``flomation-server`` on 127.0.0.1 (random port) with room for big logs, and a queue."""
+    async with (
+        server_process(
+            home / "server.db", secrets.token_urlsafe(24), "--max-log-bytes", str(512 * 1024**2)
+        ) as running,
+        AdminClient(running.url, running.admin_token) as admin,
+    ):
+        queue = await admin.create_queue("bench")
+        yield Stack(home, admin, running.url, queue["registration_code"], queue["id"], running.pid)
 
 
 def _outside_ms(execution: dict[str, Any]) -> float:
@@ -315,7 +243,7 @@ def _overhead_figures(
         if not samples:
             figures.append(Figure(f"{label} ({kind})", "no samples", "", False))
             continue
-        p50, p99 = _percentile(samples, 0.5), _percentile(samples, 0.99)
+        p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
         figures.append(Figure(f"{label} p50 ({kind})", f"{p50:.1f} ms", "<= 15 ms", p50 <= 15))
         figures.append(Figure(f"{label} p99 ({kind})", f"{p99:.1f} ms", "<= 60 ms", p99 <= 60))
     return figures
@@ -343,10 +271,10 @@ async def throughput(stack: Stack, count: int) -> list[Figure]:
     flo_id = await stack.flow({})
     ids = [await stack.admin.execute(flo_id) for _ in range(count)]
     async with stack.runner("throughput", slots=16) as runner:
-        cpu_before, server_cpu_before = _cpu_s(runner.pid), _cpu_s(stack.server_pid)
+        cpu_before, server_cpu_before = cpu_seconds(runner.pid), cpu_seconds(stack.server_pid)
         executions = await stack.finished(runner, ids, 300)
-        runner_cpu_s = _cpu_s(runner.pid) - cpu_before
-        server_cpu_s = _cpu_s(stack.server_pid) - server_cpu_before
+        runner_cpu_s = cpu_seconds(runner.pid) - cpu_before
+        server_cpu_s = cpu_seconds(stack.server_pid) - server_cpu_before
     first = min(_timestamp(e["allocated_at"]) for e in executions)
     last = max(_timestamp(e["completed_at"]) for e in executions)
     succeeded = sum(1 for e in executions if e["completion_status"] == "success")
@@ -367,11 +295,11 @@ async def log_forwarding(stack: Stack, lines: int) -> list[Figure]:
     """
     flo_id = await stack.flow({"lines": lines, "line_bytes": 100})
     async with stack.runner("logs", slots=1) as runner:
-        cpu_before, server_cpu_before = _cpu_s(runner.pid), _cpu_s(stack.server_pid)
+        cpu_before, server_cpu_before = cpu_seconds(runner.pid), cpu_seconds(stack.server_pid)
         execution_id = await stack.admin.execute(flo_id)
         (execution,) = await stack.finished(runner, [execution_id], 300)
-        runner_cpu_s = _cpu_s(runner.pid) - cpu_before
-        server_cpu_s = _cpu_s(stack.server_pid) - server_cpu_before
+        runner_cpu_s = cpu_seconds(runner.pid) - cpu_before
+        server_cpu_s = cpu_seconds(stack.server_pid) - server_cpu_before
     outputs = execution["result"]["outputs"]
     forwarding_s = _timestamp(execution["completed_at"]) - outputs["started_at"]
     rate = lines / forwarding_s
@@ -401,9 +329,9 @@ async def idle(stack: Stack, seconds: float) -> list[Figure]:
     """16 idle slots long-polling."""
     async with stack.runner("idle", slots=16) as runner:
         await asyncio.sleep(2.0)
-        cpu_before, wall_before = _cpu_s(runner.pid), time.monotonic()
+        cpu_before, wall_before = cpu_seconds(runner.pid), time.monotonic()
         await asyncio.sleep(seconds)
-        cpu = (_cpu_s(runner.pid) - cpu_before) / (time.monotonic() - wall_before) * 100
+        cpu = (cpu_seconds(runner.pid) - cpu_before) / (time.monotonic() - wall_before) * 100
         rss_mib = _memory_kib(runner.pid, "VmRSS") / 1024
     return [
         Figure("idle CPU, 16 slots", f"{cpu:.2f} % of a core", "<= 1 %", cpu <= 1),
@@ -498,14 +426,7 @@ async def main() -> int:
             print(f"work directory kept: {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    width = max(len(f.name) for f in figures)
-    print(f"{'figure':<{width}}  {'measured':>28}  {'target':>14}  ok")
-    for figure in figures:
-        verdict = "-" if figure.ok is None else ("yes" if figure.ok else "NO")
-        print(f"{figure.name:<{width}}  {figure.value:>28}  {figure.target:>14}  {verdict}")
-    print(
-        f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {os.uname().machine}"
-    )
+    print_figures(figures)
     return 0
 
 

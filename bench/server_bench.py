@@ -34,13 +34,21 @@ import string
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import httptools
 from cryptography.hazmat.primitives.asymmetric import rsa
+from support import (
+    CLOCK_TICKS,
+    Figure,
+    ServerProcess,
+    cpu_seconds,
+    percentile,
+    print_figures,
+    server_process,
+    user_system_seconds,
+)
 
 from flomation.server.admin_client import AdminClient
 from flomation.wire.signing import (
@@ -50,97 +58,19 @@ from flomation.wire.signing import (
     sign_v1,
 )
 
-BIN = Path(sys.executable).parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 FLOW = {"nodes": [{"id": "t1", "type": "trigger/manual"}], "edges": []}
 ADMIN_TOKEN = "bench-admin-token"
-
-
-@dataclass
-class Figure:
-    """One measured figure and its target."""
-
-    name: str
-    value: str
-    target: str
-    ok: bool | None
-
-
-@dataclass
-class ServerProcess:
-    """The server subprocess and its base URL."""
-
-    process: asyncio.subprocess.Process
-    url: str
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time consumed so far."""
-        return sum(self.user_system_seconds())
-
-    def user_system_seconds(self) -> tuple[float, float]:
-        """User and system (kernel) CPU time consumed so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
-
-    def rss_bytes(self) -> int:
-        """Resident set size now."""
-        return int(Path(f"/proc/{self.process.pid}/statm").read_text().split()[1]) * PAGE_BYTES
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def _identifier() -> str:
     return "".join(secrets.choice(string.ascii_letters) for _ in range(16))
 
 
-@contextlib.asynccontextmanager
-async def server_process(directory: Path, poll_hold_s: float) -> AsyncIterator[ServerProcess]:
-    """``flomation-server`` on 127.0.0.1:0 until the block ends (then SIGTERM)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOMATION_SERVER_")}
-    environ["FLOMATION_SERVER_ADMIN_TOKEN"] = ADMIN_TOKEN
-    process = await asyncio.create_subprocess_exec(
-        str(BIN / "flomation-server"),
-        "--listen",
-        "127.0.0.1:0",
-        "--database",
-        f"sqlite:///{directory}/server.db",
-        "--poll-hold",
-        str(poll_hold_s),
-        env=environ,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    try:
-        url = ""
-        async with asyncio.timeout(60):
-            while not url:
-                line = await process.stderr.readline()
-                if not line:
-                    raise RuntimeError("flomation-server exited during start-up")
-                entry = json.loads(line)
-                if entry.get("event") == "server listening":
-                    url = entry["url"]
-        # Keep reading the server's log so that a full pipe never blocks it.
-        drain = asyncio.create_task(_drain(process.stderr))
-        try:
-            yield ServerProcess(process, url)
-        finally:
-            process.terminate()
-            await process.wait()
-            await drain
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-async def _drain(stream: asyncio.StreamReader) -> None:
-    while await stream.readline():
-        pass
+def _server(
+    directory: Path, poll_hold_s: float
+) -> contextlib.AbstractAsyncContextManager[ServerProcess]:
+    """``flomation-server`` with its database in ``directory`` and the given long-poll hold."""
+    return server_process(directory / "server.db", ADMIN_TOKEN, "--poll-hold", str(poll_hold_s))
 
 
 class _Connection(asyncio.Protocol):
@@ -310,7 +240,7 @@ def _machine_busy_s() -> float:
 async def wakeup_latency(directory: Path, samples: int) -> list[Figure]:
     """Time from sending an execute call to the held poll's 200."""
     async with (
-        server_process(directory / "wakeup", poll_hold_s=25) as server,
+        _server(directory / "wakeup", 25) as server,
         aiohttp.ClientSession() as session,
         AdminClient(server.url, ADMIN_TOKEN) as admin,
     ):
@@ -327,7 +257,7 @@ async def wakeup_latency(directory: Path, samples: int) -> list[Figure]:
             if claimed is None:
                 raise RuntimeError("the held poll ended without the execution")
         runner.close()
-    p50, p99 = _percentile(latencies_ms, 0.5), _percentile(latencies_ms, 0.99)
+    p50, p99 = percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.99)
     return [
         Figure("wake-up: execute -> claim 200, p50", f"{p50:.2f} ms", "<= 5 ms", p50 <= 5),
         Figure("wake-up: execute -> claim 200, p99", f"{p99:.2f} ms", "-", None),
@@ -339,7 +269,7 @@ async def lifecycle_throughput(
 ) -> list[Figure]:
     """Executions per second through claim, state, logs, status and result."""
     async with (
-        server_process(directory / "throughput", poll_hold_s=1) as server,
+        _server(directory / "throughput", 1) as server,
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
         AdminClient(server.url, ADMIN_TOKEN) as admin,
     ):
@@ -354,7 +284,7 @@ async def lifecycle_throughput(
                 status_signatures[execution_id] = sign_v1(runners[0].key, execution_id.encode())
         remaining = executions
         load_1min = os.getloadavg()[0]
-        started, (user_start, system_start) = time.perf_counter(), server.user_system_seconds()
+        started, (user_start, system_start) = time.perf_counter(), user_system_seconds(server.pid)
         client_cpu_start, machine_start = time.process_time(), _machine_busy_s()
         elapsed_s = server_cpu_s = server_system_s = client_cpu_s = other_cpu_s = 0.0
 
@@ -374,7 +304,7 @@ async def lifecycle_throughput(
                     # Stop the clock at the last result, not when the other runners' polls,
                     # held because nothing is left, end.
                     elapsed_s = time.perf_counter() - started
-                    user_s, system_s = server.user_system_seconds()
+                    user_s, system_s = user_system_seconds(server.pid)
                     server_system_s = system_s - system_start
                     server_cpu_s = user_s - user_start + server_system_s
                     client_cpu_s = time.process_time() - client_cpu_start
@@ -416,7 +346,7 @@ async def idle_polls(
 ) -> list[Figure]:
     """Server CPU and RSS while ``count`` runners long-poll with nothing to do."""
     async with (
-        server_process(directory / "idle", poll_hold_s=poll_hold_s) as server,
+        _server(directory / "idle", poll_hold_s) as server,
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
         AdminClient(server.url, ADMIN_TOKEN) as admin,
     ):
@@ -430,9 +360,9 @@ async def idle_polls(
 
         pollers = [asyncio.create_task(idle(runner)) for runner in runners]
         await asyncio.sleep(poll_hold_s * 1.5)  # every runner is now held
-        cpu_start, wall_start = server.cpu_seconds(), time.perf_counter()
+        cpu_start, wall_start = cpu_seconds(server.pid), time.perf_counter()
         await asyncio.sleep(window_s)
-        cpu_s, wall_s = server.cpu_seconds() - cpu_start, time.perf_counter() - wall_start
+        cpu_s, wall_s = cpu_seconds(server.pid) - cpu_start, time.perf_counter() - wall_start
         rss_after = server.rss_bytes()
         stop.set()
         await asyncio.gather(*pollers)
@@ -463,17 +393,6 @@ async def idle_polls(
     ]
 
 
-def _print(figures: list[Figure]) -> None:
-    width = max(len(figure.name) for figure in figures)
-    value_width = max(len(figure.value) for figure in figures)
-    print(f"{'figure':<{width}}  {'value':<{value_width}}  target    ok")
-    for figure in figures:
-        verdict = "-" if figure.ok is None else ("yes" if figure.ok else "NO")
-        print(
-            f"{figure.name:<{width}}  {figure.value:<{value_width}}  {figure.target:<8}  {verdict}"
-        )
-
-
 async def main() -> int:
     """Run the three benchmarks and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -492,7 +411,7 @@ async def main() -> int:
         figures += await lifecycle_throughput(directory, args.runners, executions)
         figures += await idle_polls(directory, args.idle_runners, args.idle_poll_hold, window_s)
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}")
-    _print(figures)
+    print_figures(figures)
     return 0
 
 

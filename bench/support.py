@@ -1,0 +1,143 @@
+"""What the runner and server benchmarks share: figures, the server subprocess, /proc readings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+SERVER_START_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Figure:
+    """One measured figure and its target (``ok`` None: no target)."""
+
+    name: str
+    value: str
+    target: str
+    ok: bool | None
+
+
+def print_figures(figures: list[Figure]) -> None:
+    """The table of figures, then the machine they were measured on."""
+    width = max(len(figure.name) for figure in figures)
+    value_width = max(len(figure.value) for figure in figures)
+    target_width = max(len(figure.target) for figure in figures)
+    print(f"{'figure':<{width}}  {'measured':>{value_width}}  {'target':>{target_width}}  ok")
+    for figure in figures:
+        verdict = "-" if figure.ok is None else ("yes" if figure.ok else "NO")
+        print(
+            f"{figure.name:<{width}}  {figure.value:>{value_width}}  "
+            f"{figure.target:>{target_width}}  {verdict}"
+        )
+    print(
+        f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {os.uname().machine}"
+    )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at ``fraction`` (0..1) of the sorted values (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+def user_system_seconds(pid: int) -> tuple[float, float]:
+    """User and system (kernel) CPU time process ``pid`` has consumed so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has consumed so far."""
+    return sum(user_system_seconds(pid))
+
+
+@dataclass
+class ServerProcess:
+    """A running ``flomation-server`` subprocess, its base URL and admin token."""
+
+    process: asyncio.subprocess.Process
+    url: str
+    admin_token: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rss_bytes(self) -> int:
+        """Resident set size now."""
+        return int(Path(f"/proc/{self.pid}/statm").read_text().split()[1]) * PAGE_BYTES
+
+
+@contextlib.asynccontextmanager
+async def server_process(
+    database: Path, admin_token: str, *options: str
+) -> AsyncIterator[ServerProcess]:
+    """``flomation-server`` on 127.0.0.1 (random port) until the block ends (then SIGTERM).
+
+    ``options`` are further command-line options. The server announces its URL in an info-level
+    log line ("server listening"), which is how the URL is learnt.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOMATION_SERVER_")}
+    env["FLOMATION_SERVER_ADMIN_TOKEN"] = admin_token
+    process = await asyncio.create_subprocess_exec(
+        str(BIN / "flomation-server"),
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        f"sqlite:///{database}",
+        "--log-level",
+        "info",
+        *options,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    url = ""
+    seen: list[bytes] = []
+    try:
+        # Generous: on a loaded 2-core machine importing the server stack alone can take seconds.
+        async with asyncio.timeout(SERVER_START_TIMEOUT_S):
+            while not url:
+                line = await process.stderr.readline()
+                if not line:
+                    raise RuntimeError(
+                        "flomation-server exited during start-up: " + b"".join(seen).decode()
+                    )
+                seen.append(line)
+                with contextlib.suppress(ValueError, AttributeError):
+                    entry = json.loads(line)
+                    if entry.get("event") == "server listening":
+                        url = entry["url"]
+    except BaseException as error:
+        process.kill()
+        await process.wait()
+        if isinstance(error, TimeoutError):
+            raise RuntimeError(
+                f"flomation-server did not announce its URL within "
+                f"{SERVER_START_TIMEOUT_S:.0f} s; its output: " + b"".join(seen).decode()
+            ) from None
+        raise
+    # Keep reading the server's log so that a full pipe never blocks it.
+    drain = asyncio.create_task(_discard(process.stderr))
+    try:
+        yield ServerProcess(process, url, admin_token)
+    finally:
+        process.terminate()
+        await process.wait()
+        await drain
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    while await stream.read(65536):
+        pass
