@@ -1,8 +1,8 @@
 """The installed distribution's version, shared by the three programs.
 
 Read straight from the ``.dist-info/METADATA`` file that ``importlib.metadata`` would read:
-importing that module costs about 70 ms (half the executor's start-up budget) and ~1 MB of the
-runner's resident memory. Only the standard library is imported here.
+importing that module costs about 70 ms, half the executor's start-up budget
+(docs/benchmarks.md, *Executor*). Only the standard library is imported here.
 """
 
 from __future__ import annotations
