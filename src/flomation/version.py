@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["DEVELOPMENT_VERSION", "distribution_version"]
+__all__ = ["distribution_version"]
 
 _DISTRIBUTION = "flomation_runner"
-DEVELOPMENT_VERSION = "0.0.pkg"
+_DEVELOPMENT_VERSION = "0.0.pkg"
 
 
 def distribution_version() -> str:
@@ -37,4 +37,4 @@ def distribution_version() -> str:
                             break
             except OSError:
                 continue
-    return DEVELOPMENT_VERSION
+    return _DEVELOPMENT_VERSION

@@ -330,35 +330,32 @@ class Outbox:
     def _run(
         self, sql: str, parameters: tuple[object, ...] = (), *, durable: bool = True
     ) -> sqlite3.Cursor:
-        """Execute one statement (its own transaction) under the lock, naming the file on error.
+        """Execute one statement in its own transaction (see :meth:`_transaction`)."""
+        return self._transaction([(sql, parameters)], durable=durable)[0]
 
-        ``durable=False`` commits without an fsync (see the module docstring for which writes).
+    def _transaction(
+        self, statements: list[tuple[str, tuple[object, ...]]], *, durable: bool = True
+    ) -> list[sqlite3.Cursor]:
+        """Execute statements in one transaction under the lock: all or nothing.
+
+        Errors name the file. ``durable=False`` commits without an fsync (the module docstring
+        says which writes may).
         """
         with self._lock:
             try:
-                if durable:
-                    return self._db.execute(sql, parameters)
-                self._db.execute("PRAGMA synchronous=NORMAL")
+                if not durable:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
                 try:
-                    return self._db.execute(sql, parameters)
+                    self._db.execute("BEGIN IMMEDIATE")
+                    try:
+                        cursors = [self._db.execute(sql, values) for sql, values in statements]
+                        self._db.execute("COMMIT")
+                    except BaseException:
+                        self._db.execute("ROLLBACK")
+                        raise
                 finally:
-                    self._db.execute("PRAGMA synchronous=FULL")
-            except sqlite3.Error as error:
-                raise OutboxError(f"outbox {self.path}: {error}") from error
-
-    def _transaction(
-        self, statements: list[tuple[str, tuple[object, ...]]]
-    ) -> list[sqlite3.Cursor]:
-        """Execute statements in one durable transaction under the lock; all or nothing."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    cursors = [self._db.execute(sql, parameters) for sql, parameters in statements]
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+                    if not durable:
+                        self._db.execute("PRAGMA synchronous=FULL")
                 return cursors
             except sqlite3.Error as error:
                 raise OutboxError(f"outbox {self.path}: {error}") from error
