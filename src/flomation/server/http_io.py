@@ -11,9 +11,11 @@ from starlette.responses import Response
 
 __all__ = [
     "HttpError",
+    "decode_body",
     "error_response",
     "json_response",
     "parse_body",
+    "parse_text",
     "read_body",
 ]
 
@@ -79,12 +81,22 @@ def parse_body(model: type[_ModelT], body: bytes, *, empty_as: bytes | None = No
     """
     if not body.strip() and empty_as is not None:
         body = empty_as
+    return parse_text(model, decode_body(body))
+
+
+def decode_body(body: bytes) -> str:
+    """The body as text; HttpError 400 when it is not UTF-8 or is empty."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HttpError(400, f"request body is not valid UTF-8 (byte {exc.start})") from exc
     if not text.strip():
         raise HttpError(400, "request body is empty; a JSON object is required")
+    return text
+
+
+def parse_text(model: type[_ModelT], text: str) -> _ModelT:
+    """Validate a decoded JSON body strictly against ``model``; HttpError 400 names the problem."""
     try:
         return model.model_validate_json(text, strict=True)
     except ValidationError as exc:

@@ -14,7 +14,14 @@ from starlette.types import Receive
 
 from flomation.server.auth import SignatureError, VerifiedKey, client_ip
 from flomation.server.crypto_box import SecretKeyError
-from flomation.server.http_io import HttpError, json_response, parse_body, read_body
+from flomation.server.http_io import (
+    HttpError,
+    decode_body,
+    json_response,
+    parse_body,
+    parse_text,
+    read_body,
+)
 from flomation.server.records import ClaimedExecution, ExecutionCall, RunnerRecord
 from flomation.server.services import Services
 from flomation.server.store import LogBatch, LogBatchError, NewRunner, ResultOutcome
@@ -246,8 +253,8 @@ class RunnerEndpoints:
         """``POST /execution/{id}/logs``: persisted under the cap (8.3)."""
         body = await read_body(request, MAX_LOGS_BODY_BYTES)
         execution, runner = await self._assigned(request, body, body)
-        payload = parse_body(LogsRequest, body)
-        batch = LogBatch(payload.lines, body.decode("utf-8"))
+        text = decode_body(body)
+        batch = LogBatch(parse_text(LogsRequest, text).lines, text)
         try:
             stored = await self._s.store.append_logs(
                 execution.id, runner.id, batch, self._s.settings.max_log_bytes, self._s.clock()
