@@ -335,7 +335,7 @@ async def idle(stack: Stack, seconds: float) -> list[Figure]:
         rss_mib = _memory_kib(runner.pid, "VmRSS") / 1024
     return [
         Figure("idle CPU, 16 slots", f"{cpu:.2f} % of a core", "<= 1 %", cpu <= 1),
-        Figure("idle RSS, 16 slots", f"{rss_mib:.0f} MB", "<= 60 MB", rss_mib <= 60),
+        Figure("idle RSS, 16 slots", f"{rss_mib:.1f} MiB", "<= 60 MiB", rss_mib <= 60),
     ]
 
 
