@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from flomation.wire.signing import (
     load_public_key_pem,
     parse_v2_header,
     public_key_pem,
+    sign_v2,
     verify_v1,
     verify_v2,
 )
@@ -138,6 +141,27 @@ async def test_a_prepared_request_sent_again_carries_a_fresh_v2_signature() -> N
         assert first.headers[SIGNATURE_HEADER] == second.headers[SIGNATURE_HEADER]
         assert first.headers[SIGNATURE_V2_HEADER] != second.headers[SIGNATURE_V2_HEADER]
         assert first.signature_ok and second.signature_ok
+
+
+async def test_signatures_are_made_on_one_thread_beside_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every signature of concurrent requests is made on the same thread, not the loop's."""
+    threads: list[int] = []
+
+    def recording_sign_v2(*args: object) -> str:
+        threads.append(threading.get_ident())
+        return sign_v2(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("flomation.runner.api.sign_v2", recording_sign_v2)
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+        await api.register(_registration())
+        ids = [fake.enqueue(pending_execution()) for _ in range(4)]
+        answers = await asyncio.gather(*(api.set_state(i, "running") for i in ids))
+        assert [answer.status for answer in answers] == [200] * 4
+        assert len(threads) == 5
+        assert len(set(threads)) == 1 and threads[0] != threading.get_ident()
+        assert all(request.signature_ok for request in fake.requests_to("/state"))
 
 
 async def test_v2_can_be_turned_off() -> None:

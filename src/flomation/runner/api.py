@@ -12,10 +12,11 @@ import asyncio
 import json
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 
+_T = TypeVar("_T")
 _STREAM_ABOVE_BYTES = 1024 * 1024
 _STREAM_SLICE_BYTES = 256 * 1024
 # Reused v1 signatures: messages up to this size (ids, small fixed bodies), this many at most.
@@ -202,6 +204,10 @@ class RunnerApi:
         self._key = key
         self._signing_v2 = signing_v2
         self._v1_cache: dict[bytes, str] = {}
+        # One thread of its own signs every request: RSA releases the GIL, so signatures run
+        # beside the event loop on the other core, while a single thread keeps the hand-offs
+        # (thread wake-ups, GIL changes) and the resident memory of a pool of them away.
+        self._signer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flomation-signer")
         self._timeouts = timeouts or ApiTimeouts()
         self._observer = observer
         connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context if ssl_context else True)
@@ -225,8 +231,9 @@ class RunnerApi:
         await self.close()
 
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool and stop the signing thread."""
         await self._session.close()
+        self._signer.shutdown(wait=False, cancel_futures=True)
 
     @property
     def timeouts(self) -> ApiTimeouts:
@@ -306,6 +313,10 @@ class RunnerApi:
             timeout_s=self._timeouts.result_s,
         )
 
+    async def _sign(self, function: Callable[..., _T], *args: Any) -> _T:
+        """Run a signing function on the signing thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._signer, function, *args)
+
     def _signature_headers(
         self, method: str, target: str, body: bytes, v1_message: bytes | None
     ) -> dict[str, str]:
@@ -368,9 +379,7 @@ class RunnerApi:
         """
         method = method.upper()
         url = yarl.URL(self._base_url + path, encoded=True)
-        # RSA signing takes about a millisecond per signature and releases the GIL: done in a
-        # worker thread it neither stalls the event loop nor stays on one core.
-        headers = await asyncio.to_thread(
+        headers = await self._sign(
             self._signature_headers, method, url.raw_path_qs, body, v1_message
         )
         return PreparedRequest(
@@ -384,7 +393,7 @@ class RunnerApi:
         """
         method, url, body = request.method, request.url, request.body
         if request.sent and self._signing_v2:
-            signature = await asyncio.to_thread(sign_v2, self._key, method, url.raw_path_qs, body)
+            signature = await self._sign(sign_v2, self._key, method, url.raw_path_qs, body)
             request.headers[SIGNATURE_V2_HEADER] = signature
         request.sent = True
         headers = dict(request.headers)
