@@ -236,7 +236,7 @@ def test_healthcheck_uses_the_health_endpoint_not_pgrep(final: list[_Instruction
 async def test_healthcheck_follows_the_runner_liveness(final: list[_Instruction]) -> None:
     """Against the runner's real health listener: 0 while alive, non-zero when stalled or gone."""
     status = RunnerStatus()
-    server = HealthServer(status, RunnerMetrics(status))
+    server = HealthServer(status, RunnerMetrics(status, served=True))
     await server.start("127.0.0.1", 0)
     try:
         # The image binds 0.0.0.0; the check must then ask the loopback address.

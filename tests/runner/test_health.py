@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import aiohttp
 
 from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
@@ -19,7 +23,7 @@ async def _get(port: int, path: str) -> tuple[int, str]:
 async def test_readyz_reflects_registration_contact_disk_and_drain() -> None:
     """/readyz is 503 with reasons until registered and in contact, and again when draining."""
     status = RunnerStatus()
-    metrics = RunnerMetrics(status)
+    metrics = RunnerMetrics(status, served=True)
     server = HealthServer(status, metrics, contact_window_s=60)
     await server.start("127.0.0.1", 0)
     try:
@@ -42,7 +46,7 @@ async def test_readyz_reflects_registration_contact_disk_and_drain() -> None:
 def test_contact_window_expires() -> None:
     """Readiness needs a successful API contact within the window; network errors do not count."""
     status = RunnerStatus(registered=True)
-    metrics = RunnerMetrics(status)
+    metrics = RunnerMetrics(status, served=True)
     metrics.observe_request("claim", 0.1, None)
     metrics.observe_request("result", 0.1, 503)
     assert status.last_contact_s is None
@@ -63,10 +67,10 @@ def test_liveness_goes_stale_without_heartbeat() -> None:
 async def test_metrics_exposition() -> None:
     """/metrics exposes slots, claims, results, outbox gauges and API latency from its registry."""
     status = RunnerStatus()
-    metrics = RunnerMetrics(status)
-    metrics.slots.set(4)
-    metrics.claims.labels("work").inc()
-    metrics.results.labels("success").inc()
+    metrics = RunnerMetrics(status, served=True)
+    metrics.set_slots(4)
+    metrics.count_claim("work")
+    metrics.count_result("success")
     metrics.watch_outbox(lambda: OutboxGauges(depth=3, oldest_age_s=12.5))
     metrics.observe_request("claim", 0.02, 200)
     metrics.observe_request("result", 0.02, None)
@@ -84,3 +88,28 @@ async def test_metrics_exposition() -> None:
     assert "flomation_runner_outbox_oldest_age_seconds 12.5" in text
     assert 'flomation_runner_api_request_seconds_count{endpoint="claim"} 1.0' in text
     assert 'flomation_runner_api_errors_total{endpoint="result",kind="network"} 1.0' in text
+
+
+def test_unserved_metrics_track_contact_without_loading_prometheus() -> None:
+    """Without a listener the runner never imports prometheus_client, yet readiness sees contact."""
+    program = textwrap.dedent(
+        """
+        import sys
+        import flomation.runner.cli
+        from flomation.runner.health import RunnerMetrics, RunnerStatus
+        from flomation.runner.logs import ShipperStats
+
+        status = RunnerStatus(registered=True)
+        metrics = RunnerMetrics(status, served=False)
+        metrics.set_slots(2)
+        metrics.count_claim("work")
+        metrics.count_logs(ShipperStats(lines_sent=3))
+        metrics.observe_request("claim", 0.01, 204)
+        assert status.not_ready_reasons(60) == [], status.not_ready_reasons(60)
+        assert "prometheus_client" not in sys.modules, "prometheus_client was imported"
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr

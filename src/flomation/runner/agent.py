@@ -130,12 +130,11 @@ class Agent:
         self._log = log or structlog.get_logger("flomation.runner")
         self._tuning = tuning or AgentTuning()
         self.status = status or RunnerStatus()
-        self.metrics = RunnerMetrics(self.status)
+        self.metrics = RunnerMetrics(self.status, served=config.health_host_port is not None)
         self._stop = _Stop()
         self._running: dict[str, ExecutionControl] = {}
         self._fresh = _FreshResults()
         self._claims_left = _claim_budget(config)
-        self._claims_in_flight = 0
         self._claims_in_flight = 0
         self._last_activity_s = time.monotonic()
         self._last_outcome: OutcomeKind | None = None
@@ -199,7 +198,7 @@ class Agent:
 
     async def _run(self, api: RunnerApi, outbox: Outbox) -> int:
         config = self._config
-        self.metrics.slots.set(self._slots)
+        self.metrics.set_slots(self._slots)
         self.metrics.watch_outbox(
             lambda: OutboxGauges(outbox.depth(), outbox.oldest_age_s(time.time()) or 0.0)
         )
@@ -401,7 +400,7 @@ class Agent:
             claimed_at_s = time.monotonic()
             if claim_error is not None:
                 self._return_claim_budget()
-                self.metrics.claims.labels("error").inc()
+                self.metrics.count_claim("error")
                 delay_s = backoff.next_delay_s()
                 log.warning("claim failed", error=str(claim_error), retry_in_s=round(delay_s, 1))
                 await self._pause(delay_s)
@@ -411,7 +410,7 @@ class Agent:
                 return
             if response.status == 200:
                 backoff.reset()
-                self.metrics.claims.labels("work").inc()
+                self.metrics.count_claim("work")
                 await self._execute(
                     response, claimed_at_s, api, settings, masker, retention, journal, log
                 )
@@ -419,11 +418,11 @@ class Agent:
             self._return_claim_budget()
             if response.status == 204:
                 backoff.reset()
-                self.metrics.claims.labels("empty").inc()
+                self.metrics.count_claim("empty")
                 if time.monotonic() - started_s < tuning.fast_empty_poll_s:
                     await self._pause(random.uniform(*tuning.empty_poll_pause_s))
                 continue
-            self.metrics.claims.labels(str(response.status)).inc()
+            self.metrics.count_claim(str(response.status))
             delay_s = backoff.next_delay_s()
             if response.status == 403:
                 log.warning(
@@ -486,7 +485,7 @@ class Agent:
         control = ExecutionControl()
         key = f"claim-{id(control)}"
         self._running[key] = control
-        self.metrics.running.set(len(self._running))
+        self.metrics.set_running(len(self._running))
         self._last_activity_s = time.monotonic()
         try:
             report = await run_execution(
@@ -507,22 +506,20 @@ class Agent:
             report = ExecutionReport(None, None, None, "unexpected error")
         finally:
             del self._running[key]
-            self.metrics.running.set(len(self._running))
+            self.metrics.set_running(len(self._running))
             self._last_activity_s = time.monotonic()
         self._account(report)
 
     def _account(self, report: ExecutionReport) -> None:
         if report.kind is not None:
-            self.metrics.results.labels(report.kind.value).inc()
+            self.metrics.count_result(report.kind.value)
             self._last_outcome = report.kind
         else:
-            self.metrics.results.labels("not_reported").inc()
+            self.metrics.count_result("not_reported")
             self._last_outcome = OutcomeKind.FAIL
         stats = report.log_stats
         if stats is not None:
-            self.metrics.log_lines_shipped.inc(stats.lines_sent)
-            self.metrics.log_bytes_shipped.inc(stats.bytes_sent)
-            self.metrics.log_lines_dropped.inc(stats.lines_dropped)
+            self.metrics.count_logs(stats)
         # A claim still in flight may bring the last execution of the budget: stopping now
         # would abandon it on the server.
         if self._claims_left == 0 and not self._running and not self._claims_in_flight:
@@ -682,7 +679,7 @@ class Agent:
         log = self._log.bind(execution_id=entry.execution_id)
         if time.time() - entry.created_at > tuning.outbox_max_age_s:
             await asyncio.to_thread(outbox.mark_dead, entry.id, "outbox age limit reached")
-            self.metrics.outbox_dead.inc()
+            self.metrics.count_outbox_dead()
             log.error("result given up: older than the outbox age limit")
             return True
         body = entry.body
@@ -711,14 +708,14 @@ class Agent:
             await asyncio.to_thread(
                 outbox.mark_dead, entry.id, "execution unknown to the server (404)"
             )
-            self.metrics.outbox_dead.inc()
+            self.metrics.count_outbox_dead()
             log.error("result given up: the server does not know this execution (404)")
             return True
         if status == 403 and entry.attempts + 1 >= tuning.forbidden_attempts:
             await asyncio.to_thread(
                 outbox.mark_dead, entry.id, f"refused (403) {tuning.forbidden_attempts} times"
             )
-            self.metrics.outbox_dead.inc()
+            self.metrics.count_outbox_dead()
             log.error("result given up: refused (403) repeatedly")
             return True
         await self._retry_later(outbox, entry, f"HTTP {status}")

@@ -1,9 +1,9 @@
 """Liveness, readiness and Prometheus metrics of the runner.
 
 ``RunnerStatus`` is the small set of facts the agent keeps current (heartbeat, registered,
-draining, disk, last contact with the API). ``RunnerMetrics`` owns a private Prometheus
-registry (never the global one) and is also the API client's request observer. The optional
-HTTP listener that serves them is ``flomation.runner.health_server``.
+draining, disk, last contact with the API). ``RunnerMetrics`` is what the agent counts and the
+API client's request observer; its Prometheus families live in ``flomation.runner.metrics``.
+The optional HTTP listener that serves them is ``flomation.runner.health_server``.
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+if TYPE_CHECKING:
+    from flomation.runner.logs import ShipperStats
+    from flomation.runner.metrics import PrometheusFamilies
 
 __all__ = [
     "OutboxGauges",
@@ -76,81 +73,78 @@ class OutboxGauges:
 
 
 class RunnerMetrics:
-    """The runner's Prometheus metrics, in a registry of its own."""
+    """What the agent counts, and the API observer that keeps readiness's contact time.
 
-    def __init__(self, status: RunnerStatus) -> None:
+    The Prometheus families exist only when ``served`` (the health listener is on): a runner
+    that does not expose ``/metrics`` neither imports prometheus_client (~1.5 MB of resident
+    memory) nor counts into it. API contact is tracked either way.
+    """
+
+    def __init__(self, status: RunnerStatus, *, served: bool) -> None:
         self._status = status
-        self.registry = CollectorRegistry(auto_describe=True)
-        registry = self.registry
-        self.slots = Gauge("flomation_runner_slots", "Execution slots", registry=registry)
-        self.running = Gauge(
-            "flomation_runner_running_executions", "Executions running now", registry=registry
-        )
-        self.claims = Counter(
-            "flomation_runner_claims", "Claim answers by result", ["result"], registry=registry
-        )
-        self.results = Counter(
-            "flomation_runner_results", "Results stored by outcome", ["outcome"], registry=registry
-        )
-        self.outbox_depth = Gauge(
-            "flomation_runner_outbox_depth", "Undelivered outbox entries", registry=registry
-        )
-        self.outbox_oldest_age = Gauge(
-            "flomation_runner_outbox_oldest_age_seconds",
-            "Age of the oldest undelivered outbox entry",
-            registry=registry,
-        )
-        self.outbox_dead = Counter(
-            "flomation_runner_outbox_dead", "Outbox entries given up", registry=registry
-        )
-        self.log_lines_shipped = Counter(
-            "flomation_runner_log_lines_shipped", "Log lines sent to /logs", registry=registry
-        )
-        self.log_bytes_shipped = Counter(
-            "flomation_runner_log_bytes_shipped", "Log bytes sent to /logs", registry=registry
-        )
-        self.log_lines_dropped = Counter(
-            "flomation_runner_log_lines_dropped",
-            "Live log lines dropped (they still reach the final result)",
-            registry=registry,
-        )
-        self.api_latency = Histogram(
-            "flomation_runner_api_request_seconds",
-            "API request latency by endpoint",
-            ["endpoint"],
-            registry=registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-        )
-        self.api_errors = Counter(
-            "flomation_runner_api_errors",
-            "API requests without an answer or answered 5xx, by endpoint",
-            ["endpoint", "kind"],
-            registry=registry,
-        )
         self._outbox_source: Callable[[], OutboxGauges] | None = None
+        self._families: PrometheusFamilies | None = None
+        if served:
+            from flomation.runner.metrics import PrometheusFamilies
+
+            self._families = PrometheusFamilies()
+
+    def set_slots(self, slots: int) -> None:
+        if (families := self._families) is not None:
+            families.slots.set(slots)
+
+    def set_running(self, running: int) -> None:
+        if (families := self._families) is not None:
+            families.running.set(running)
+
+    def count_claim(self, result: str) -> None:
+        """One claim answered: ``work``, ``empty``, ``error`` or the HTTP status."""
+        if (families := self._families) is not None:
+            families.claims.labels(result).inc()
+
+    def count_result(self, outcome: str) -> None:
+        """One execution ended: its outcome, or ``not_reported``."""
+        if (families := self._families) is not None:
+            families.results.labels(outcome).inc()
+
+    def count_logs(self, stats: ShipperStats) -> None:
+        """One execution's live log stream."""
+        if (families := self._families) is not None:
+            families.log_lines_shipped.inc(stats.lines_sent)
+            families.log_bytes_shipped.inc(stats.bytes_sent)
+            families.log_lines_dropped.inc(stats.lines_dropped)
+
+    def count_outbox_dead(self) -> None:
+        if (families := self._families) is not None:
+            families.outbox_dead.inc()
 
     def observe_request(self, endpoint: str, latency_s: float, status: int | None) -> None:
         """Request observer for the API client."""
-        self.api_latency.labels(endpoint).observe(latency_s)
-        if status is None:
-            self.api_errors.labels(endpoint, "network").inc()
-            return
-        if status >= 500:
-            self.api_errors.labels(endpoint, "5xx").inc()
-            return
-        if endpoint != "register" or status in (200, 201):
+        answered = status is not None and status < 500
+        if answered and (endpoint != "register" or status in (200, 201)):
             self._status.contacted()
-        if status >= 400:
-            self.api_errors.labels(endpoint, "4xx").inc()
+        families = self._families
+        if families is None:
+            return
+        families.api_latency.labels(endpoint).observe(latency_s)
+        if status is None:
+            families.api_errors.labels(endpoint, "network").inc()
+        elif status >= 500:
+            families.api_errors.labels(endpoint, "5xx").inc()
+        elif status >= 400:
+            families.api_errors.labels(endpoint, "4xx").inc()
 
     def watch_outbox(self, source: Callable[[], OutboxGauges]) -> None:
         """Read outbox gauges from ``source`` at every scrape."""
         self._outbox_source = source
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of every metric."""
+        """The Prometheus text exposition of every metric (only when ``served``)."""
+        families = self._families
+        if families is None:
+            raise RuntimeError("metrics are not served: create RunnerMetrics with served=True")
         if self._outbox_source is not None:
             gauges = self._outbox_source()
-            self.outbox_depth.set(gauges.depth)
-            self.outbox_oldest_age.set(gauges.oldest_age_s)
-        return generate_latest(self.registry)
+            families.outbox_depth.set(gauges.depth)
+            families.outbox_oldest_age.set(gauges.oldest_age_s)
+        return families.render()
