@@ -40,7 +40,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from support import BIN, Figure, cpu_seconds, percentile, print_figures, server_process
+from support import (
+    BIN,
+    Figure,
+    MachineTimes,
+    cpu_seconds,
+    percentile,
+    print_figures,
+    server_process,
+)
 
 from flomation.server.admin_client import AdminClient
 
@@ -272,9 +280,12 @@ async def throughput(stack: Stack, count: int) -> list[Figure]:
     ids = [await stack.admin.execute(flo_id) for _ in range(count)]
     async with stack.runner("throughput", slots=16) as runner:
         cpu_before, server_cpu_before = cpu_seconds(runner.pid), cpu_seconds(stack.server_pid)
-        executions = await stack.finished(runner, ids, 300)
+        machine_before = MachineTimes.now()
+        await runner.log.wait_delivered(ids, 300)
+        machine = MachineTimes.now().since(machine_before)
         runner_cpu_s = cpu_seconds(runner.pid) - cpu_before
         server_cpu_s = cpu_seconds(stack.server_pid) - server_cpu_before
+        executions = await stack.finished(runner, ids, 300)
     first = min(_timestamp(e["allocated_at"]) for e in executions)
     last = max(_timestamp(e["completed_at"]) for e in executions)
     succeeded = sum(1 for e in executions if e["completion_status"] == "success")
@@ -284,6 +295,13 @@ async def throughput(stack: Stack, count: int) -> list[Figure]:
         Figure("throughput, 16 slots", f"{rate:.0f} executions/s", ">= 100/s", rate >= 100),
         Figure("  runner CPU per execution", f"{per_execution_ms:.1f} ms", "-", None),
         Figure("  server CPU per execution", f"{server_cpu_s / count * 1000:.1f} ms", "-", None),
+        Figure(
+            "  machine CPU per execution (every process)",
+            f"{machine.busy_s / count * 1000:.1f} ms",
+            "-",
+            None,
+        ),
+        Figure("  machine busy / idle / stolen", machine.shares(), "-", None),
     ]
 
 

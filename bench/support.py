@@ -61,6 +61,35 @@ def cpu_seconds(pid: int) -> float:
     return sum(user_system_seconds(pid))
 
 
+@dataclass(frozen=True)
+class MachineTimes:
+    """CPU time of the whole machine (every core, every process) from /proc/stat, in seconds."""
+
+    busy_s: float  # user, nice, system, irq, softirq
+    idle_s: float  # idle and iowait
+    stolen_s: float  # taken by the hypervisor for other guests
+
+    @classmethod
+    def now(cls) -> MachineTimes:
+        fields = [int(value) / CLOCK_TICKS for value in Path("/proc/stat").read_text().split()[1:9]]
+        user, nice, system, idle, iowait, irq, softirq, steal = fields
+        return cls(user + nice + system + irq + softirq, idle + iowait, steal)
+
+    def since(self, earlier: MachineTimes) -> MachineTimes:
+        return MachineTimes(
+            self.busy_s - earlier.busy_s,
+            self.idle_s - earlier.idle_s,
+            self.stolen_s - earlier.stolen_s,
+        )
+
+    def shares(self) -> str:
+        """``busy / idle / stolen`` as percentages of the machine's time."""
+        total = self.busy_s + self.idle_s + self.stolen_s or 1.0
+        return " / ".join(
+            f"{part / total * 100:.0f} %" for part in (self.busy_s, self.idle_s, self.stolen_s)
+        )
+
+
 @dataclass
 class ServerProcess:
     """A running ``flomation-server`` subprocess, its base URL and admin token."""
