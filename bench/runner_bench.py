@@ -397,7 +397,10 @@ async def scale(stack: Stack, concurrent: int, probes: int) -> list[Figure]:
     ok = sum(1 for e in executions if e["completion_status"] == "success")
     return [
         Figure(
-            f"peak RSS, {concurrent} concurrent", f"{peak_mib:.0f} MB", "<= 150 MB", peak_mib <= 150
+            f"peak RSS, {concurrent} concurrent",
+            f"{peak_mib:.0f} MiB",
+            "<= 150 MiB",
+            peak_mib <= 150,
         ),
         Figure(
             f"  {concurrent} started in / succeeded",
