@@ -189,6 +189,48 @@ def test_purge_done_keeps_pending_entries(outbox: Outbox) -> None:
     assert [entry.id for entry in outbox.pending()] == [pending]
 
 
+def test_purge_done_deletes_in_batches(outbox: Outbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each purge call deletes at most PURGE_BATCH entries, so the lock is never held for long."""
+    monkeypatch.setattr("flomation.runner.outbox.PURGE_BATCH", 2)
+    for number in range(5):
+        outbox.mark_delivered(outbox.put(f"e{number}", "result", "/r", b"1", now=1.0), now=2.0)
+    assert [outbox.purge_done(before=10.0) for _ in range(4)] == [2, 2, 1, 0]
+
+
+async def test_call_runs_inline_while_commits_are_fast(tmp_path: Path) -> None:
+    """Outbox.call runs a method on the caller's thread while no inline call was slow."""
+    box = Outbox.open(tmp_path / "outbox.sqlite", slow_call_s=60.0)
+    try:
+        threads: list[int] = []
+
+        def put() -> int:
+            threads.append(threading.get_ident())
+            return box.put("e1", "result", RESULT_PATH, b"{}")
+
+        assert await box.call(put) == 1
+        assert await box.call(box.journal_finish, "e1") is None
+        assert threads == [threading.get_ident()]
+    finally:
+        box.close()
+
+
+async def test_call_moves_to_a_worker_thread_after_a_slow_inline_call(tmp_path: Path) -> None:
+    """Once an inline call took longer than slow_call_s, Outbox.call runs methods in a thread."""
+    box = Outbox.open(tmp_path / "outbox.sqlite", slow_call_s=0.0)  # every call is "slow"
+    try:
+        threads: list[int] = []
+
+        def pending() -> int:
+            threads.append(threading.get_ident())
+            return len(box.pending())
+
+        await box.call(box.put, "e1", "result", RESULT_PATH, b"{}")
+        assert await box.call(pending) == 1
+        assert threads != [threading.get_ident()]
+    finally:
+        box.close()
+
+
 def test_journal_records_in_flight_executions(outbox: Outbox) -> None:
     """journal_start/set_process/finish maintain the list of executions in flight."""
     outbox.journal_start("e2", "f1", Path("/w/f1/e2"), None, None, started_at=20.0)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import math
 import os
@@ -48,7 +47,7 @@ from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
 from flomation.runner.identity import LoadedKey
 from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
 from flomation.runner.masking import SecretMasker
-from flomation.runner.outbox import Outbox, OutboxEntry, OutboxError
+from flomation.runner.outbox import PURGE_BATCH, Outbox, OutboxEntry, OutboxError
 from flomation.runner.outcome import OutcomeKind, StopReason, failure_outcome, result_body
 from flomation.runner.process import kill_group
 from flomation.runner.retry import (
@@ -617,7 +616,8 @@ class Agent:
                 if time.monotonic() >= next_purge_s:
                     # Finished entries are kept a day for inspection, then removed.
                     cutoff = time.time() - self._tuning.outbox_keep_done_s
-                    await asyncio.to_thread(outbox.purge_done, cutoff)
+                    while await asyncio.to_thread(outbox.purge_done, cutoff) == PURGE_BATCH:
+                        pass
                     next_purge_s = time.monotonic() + 3600.0
                 self._fresh.wakeup.clear()
                 for entry, prepared in self._fresh.take():
@@ -678,7 +678,7 @@ class Agent:
         tuning = self._tuning
         log = self._log.bind(execution_id=entry.execution_id)
         if time.time() - entry.created_at > tuning.outbox_max_age_s:
-            await asyncio.to_thread(outbox.mark_dead, entry.id, "outbox age limit reached")
+            await outbox.call(outbox.mark_dead, entry.id, "outbox age limit reached")
             self.metrics.count_outbox_dead()
             log.error("result given up: older than the outbox age limit")
             return True
@@ -701,18 +701,16 @@ class Agent:
         if status == 200:
             if first_attempt:
                 self._fresh.acknowledged(entry.id, time.monotonic())
-            await asyncio.to_thread(outbox.mark_delivered, entry.id)
+            await outbox.call(outbox.mark_delivered, entry.id)
             log.info("result delivered", attempts=entry.attempts + 1)
             return True
         if status == 404:
-            await asyncio.to_thread(
-                outbox.mark_dead, entry.id, "execution unknown to the server (404)"
-            )
+            await outbox.call(outbox.mark_dead, entry.id, "execution unknown to the server (404)")
             self.metrics.count_outbox_dead()
             log.error("result given up: the server does not know this execution (404)")
             return True
         if status == 403 and entry.attempts + 1 >= tuning.forbidden_attempts:
-            await asyncio.to_thread(
+            await outbox.call(
                 outbox.mark_dead, entry.id, f"refused (403) {tuning.forbidden_attempts} times"
             )
             self.metrics.count_outbox_dead()
@@ -725,7 +723,7 @@ class Agent:
         base_s, cap_s = self._tuning.delivery_backoff_s
         delay_s = backoff_s(entry.attempts, base_s=base_s, cap_s=cap_s)
         next_attempt_at = time.time() + delay_s
-        await asyncio.to_thread(outbox.mark_failed_attempt, entry.id, reason, next_attempt_at)
+        await outbox.call(outbox.mark_failed_attempt, entry.id, reason, next_attempt_at)
         self._log.warning(
             "result delivery failed; will retry",
             execution_id=entry.execution_id,
@@ -810,28 +808,32 @@ class _OutboxJournal:
         self._api = api
 
     async def started(self, execution_id: str, flo_id: str, workdir: Path) -> None:
-        await asyncio.to_thread(
+        await self._outbox.call(
             self._outbox.journal_start, execution_id, flo_id, workdir, None, None, time.time()
         )
 
     async def process_started(self, execution_id: str, pgid: int) -> None:
-        await asyncio.to_thread(self._outbox.journal_set_process, execution_id, pgid, pgid)
+        await self._outbox.call(self._outbox.journal_set_process, execution_id, pgid, pgid)
 
     async def store_result(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
         path = execution_path(execution_id)
         now = time.time()
         self._fresh.storing += 1
         try:
-            # The first attempt is signed (worker thread) while the result is committed to
-            # disk (another worker thread): the signatures are off the exit -> ack path.
+            # The first attempt is signed on the signing thread while the result is committed
+            # to disk: the signatures are off the exit -> ack path. The signing task gets its
+            # turn first, so that its job is with the signing thread before the commit starts.
             signing = asyncio.ensure_future(self._api.prepare_result(execution_id, body))
+            await asyncio.sleep(0)
             try:
-                entry_id = await asyncio.to_thread(
-                    functools.partial(self._outbox.put, now=now, finish_journal=True),
+                entry_id = await self._outbox.call(
+                    self._outbox.put,
                     execution_id,
                     "result",
                     path,
                     body,
+                    now=now,
+                    finish_journal=True,
                 )
             except BaseException:
                 signing.cancel()
@@ -858,7 +860,7 @@ class _OutboxJournal:
         )
 
     async def finished(self, execution_id: str) -> None:
-        await asyncio.to_thread(self._outbox.journal_finish, execution_id)
+        await self._outbox.call(self._outbox.journal_finish, execution_id)
 
 
 def _claim_budget(config: RunnerConfig) -> int | None:

@@ -11,20 +11,29 @@ or kernel crash can lose them): a delivery mark (lost, the result is sent again 
 and the server answers 200 without storing it twice) and an executor's process group (after a
 power loss no executor is left to kill). Every other write is on disk when its method returns.
 
-Every method is synchronous and short; async callers may wrap calls in ``asyncio.to_thread``.
-A lock serialises calls, so the outbox may be used from any one thread at a time.
+Every method is synchronous; a lock serialises calls, so they may come from any thread. Async
+code runs the short ones with :meth:`Outbox.call`: on the event loop itself while commits are
+fast, because on a local disk a commit costs less than a thread hand-off, and the GIL hand-offs
+of worker threads are what limits the runner's throughput (docs/benchmarks.md, runner item 18);
+in worker threads for a while after an inline call took longer than ``slow_call_s`` (5 s, doubled
+up to 5 min while the next inline call is slow too), so that a slow or busy disk cannot keep
+stalling the event loop. Calls that may read or delete many rows (:meth:`due`,
+:meth:`purge_done`) belong in a worker thread.
 Timestamps are wall-clock seconds (``time.time()``): they must stay meaningful across restarts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 __all__ = [
     "DELIVERED",
@@ -36,10 +45,18 @@ __all__ = [
     "OutboxError",
 ]
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
 SCHEMA_VERSION = 1
 DELIVERED = "delivered"  # done_reason of a delivered entry; any other reason means dead
 
 EntryKind = Literal["state", "result"]
+
+SLOW_CALL_S = 0.05  # an inline Outbox.call slower than this sends calls to worker threads...
+_FIRST_PAUSE_S = 5.0  # ...for this long, doubled while the inline call after a pause is slow
+_MAX_PAUSE_S = 300.0
+PURGE_BATCH = 1000  # rows deleted per purge_done call, so the lock is never held for long
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -136,13 +153,18 @@ def _journal_entry(row: tuple[Any, ...]) -> JournalEntry:
 class Outbox:
     """The outbox and journal in one SQLite file; create it with :meth:`open`."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self, path: Path, connection: sqlite3.Connection, *, slow_call_s: float = SLOW_CALL_S
+    ) -> None:
         self.path = path
         self._db = connection
         self._lock = threading.Lock()
+        self._slow_call_s = slow_call_s
+        self._threads_until_s = -math.inf  # time.monotonic()
+        self._pause_s = _FIRST_PAUSE_S
 
     @classmethod
-    def open(cls, path: Path) -> Outbox:
+    def open(cls, path: Path, *, slow_call_s: float = SLOW_CALL_S) -> Outbox:
         """Open or create the outbox file (mode 0600, parent directories created)."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +187,7 @@ class Outbox:
         except OutboxError:
             connection.close()
             raise
-        return cls(path, connection)
+        return cls(path, connection, slow_call_s=slow_call_s)
 
     @staticmethod
     def _check_version(connection: sqlite3.Connection, path: Path) -> None:
@@ -184,6 +206,22 @@ class Outbox:
         """Close the file; idempotent."""
         with self._lock:
             self._db.close()
+
+    async def call(self, method: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """Run a short outbox method for async code (inline or in a worker thread, see above)."""
+        started_s = time.monotonic()
+        if started_s < self._threads_until_s:
+            return await asyncio.to_thread(method, *args, **kwargs)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            # Only inline calls are timed: they measure how long the event loop stood still.
+            finished_s = time.monotonic()
+            if finished_s - started_s <= self._slow_call_s:
+                self._pause_s = _FIRST_PAUSE_S
+            else:
+                self._threads_until_s = finished_s + self._pause_s
+                self._pause_s = min(self._pause_s * 2, _MAX_PAUSE_S)
 
     # -- outbox -------------------------------------------------------------------------------
 
@@ -281,9 +319,13 @@ class Outbox:
         return bool(rows)
 
     def purge_done(self, before: float) -> int:
-        """Delete delivered and dead entries finished before ``before``; returns how many."""
+        """Delete delivered and dead entries finished before ``before``, at most
+        :data:`PURGE_BATCH` per call; returns how many (call again while it returns the limit).
+        """
         cursor = self._run(
-            "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?", (before,)
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
+            "WHERE done_at IS NOT NULL AND done_at < ? LIMIT ?)",
+            (before, PURGE_BATCH),
         )
         return cursor.rowcount
 
