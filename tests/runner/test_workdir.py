@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from datetime import UTC, datetime
@@ -183,6 +184,48 @@ def test_read_state_file_errors(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text('{"status": 0, "pad": "' + "x" * 100 + '"}')
     assert "too large" in (read_state_file(tmp_path, max_bytes=50).error or "")
     assert read_state_file(tmp_path).state is not None
+
+
+@pytest.mark.parametrize(
+    ("layout", "removed_in_a_thread"),
+    [
+        ({"execution.flow": "{}", "context.json": "{}", "state.json": "{}"}, False),
+        ({f"file{n}": "x" for n in range(17)}, True),  # more files than are removed inline
+        ({"execution.flow": "{}", "checkout/README": "x"}, True),  # a subdirectory
+        ({"execution.flow": "{}", "link": None}, True),  # a symbolic link (not followed)
+    ],
+)
+async def test_successful_directory_removal_on_the_loop_or_in_a_thread(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    layout: dict[str, str | None],
+    removed_in_a_thread: bool,
+) -> None:
+    """A few plain files are removed inline; anything larger or nested goes to a thread."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    workdir = tmp_path / "root" / "flo" / "e1"
+    for name, content in layout.items():
+        path = workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            path.symlink_to(outside)
+        else:
+            path.write_text(content)
+    threads: list[object] = []
+    real_to_thread = asyncio.to_thread
+
+    async def recording_to_thread(function: Any, /, *args: Any, **kwargs: Any) -> Any:
+        threads.append(function)
+        return await real_to_thread(function, *args, **kwargs)
+
+    monkeypatch.setattr("flomation.runner.workdir.asyncio.to_thread", recording_to_thread)
+    await WorkdirRetention(tmp_path / "root", keep_failed=0).apply(
+        workdir, succeeded=True, suspended=False
+    )
+    assert not workdir.exists() and not workdir.parent.exists()
+    assert bool(threads) is removed_in_a_thread
+    assert outside.read_text() == "keep me"
 
 
 async def test_retention_keeps_newest_failed(tmp_path: Path) -> None:
