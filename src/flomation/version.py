@@ -7,6 +7,7 @@ importing that module costs about 70 ms, half the executor's start-up budget
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -16,8 +17,12 @@ _DISTRIBUTION = "flomation_runner"
 _DEVELOPMENT_VERSION = "0.0.pkg"
 
 
+@functools.cache
 def distribution_version() -> str:
-    """The version in the distribution's METADATA; ``0.0.pkg`` when it is not installed."""
+    """The version in the distribution's METADATA; ``0.0.pkg`` when it is not installed.
+
+    Read once per process (the runner asks at every registration attempt and for its User-Agent).
+    """
     prefix = _DISTRIBUTION + "-"
     for entry in sys.path:
         try:
