@@ -25,12 +25,13 @@ Timestamps are wall-clock seconds (``time.time()``): they must stay meaningful a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -385,9 +386,7 @@ class Outbox:
         """
         with self._lock:
             try:
-                if not durable:
-                    self._db.execute("PRAGMA synchronous=NORMAL")
-                try:
+                with self._synced(durable):
                     self._db.execute("BEGIN IMMEDIATE")
                     try:
                         cursors = [self._db.execute(sql, values) for sql, values in statements]
@@ -395,12 +394,21 @@ class Outbox:
                     except BaseException:
                         self._db.execute("ROLLBACK")
                         raise
-                finally:
-                    if not durable:
-                        self._db.execute("PRAGMA synchronous=FULL")
                 return cursors
             except sqlite3.Error as error:
                 raise OutboxError(f"outbox {self.path}: {error}") from error
+
+    @contextlib.contextmanager
+    def _synced(self, durable: bool) -> Iterator[None]:
+        """Commits inside are fsync'd (the connection's setting) unless ``durable`` is false."""
+        if durable:
+            yield
+            return
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
 
     def _fetch(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of one query (SQLite values are untyped, hence Any)."""
