@@ -1,5 +1,5 @@
 #!/bin/bash
-# The minimal executor for the overhead, throughput and scale benchmarks, in bash without forks.
+# The minimal executor for the overhead and scale benchmarks, in bash without forks.
 #
 # A Python interpreter needs ~20 ms of CPU just to start, which on two cores would cap any runner
 # near 100 executions/s by itself. A POSIX sh script that calls `date`, `cat` and `sed` still

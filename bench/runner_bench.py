@@ -2,8 +2,9 @@
 """Runner benchmarks (issue 7): overhead, throughput, log forwarding, idle cost and scale.
 
 Starts the project's ``flomation-server`` on loopback and ``flomation-runner`` processes driving
-``bench/minimal_executor.bash`` (so the runner's own cost is what is measured), then prints a table
-of figures next to their targets. Run it with ``make bench`` or::
+minimal shell executors (so the runner's own cost is what is measured): ``minimal_executor.sh``
+for throughput, ``minimal_executor.bash`` where the executor must time itself or sleep. It then
+prints a table of figures next to their targets. Run it with ``make bench`` or::
 
     .venv/bin/python bench/runner_bench.py [--quick] [--only STEP]... [--keep]
 
@@ -54,6 +55,7 @@ from flomation.server.admin_client import AdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL_EXECUTOR = ROOT / "bench" / "minimal_executor.bash"
+THROUGHPUT_EXECUTOR = ROOT / "bench" / "minimal_executor.sh"  # no timestamps, no directives
 TIMINGS_EVENT = "execution timings"
 SCALE_SLEEP_S = 20.0
 
@@ -83,8 +85,10 @@ class Stack:
         self.queue_id = queue_id
 
     @contextlib.asynccontextmanager
-    async def runner(self, name: str, slots: int) -> AsyncIterator[Runner]:
-        """A runner with ``slots`` slots, its own state and work directories."""
+    async def runner(
+        self, name: str, slots: int, executor: Path = MINIMAL_EXECUTOR
+    ) -> AsyncIterator[Runner]:
+        """A runner with ``slots`` slots running ``executor``, its own state and work directory."""
         base = self.home / name
         repeat = 1
         while base.exists():  # the same step run again (--only logs --only logs)
@@ -98,9 +102,9 @@ class Stack:
             FLOMATION_RUNNER_STATE_DIRECTORY=str(base / "state"),
             FLOMATION_RUNNER_CERTIFICATE_PATH=str(base / "state" / "key.pem"),
             FLOMATION_RUNNER_EXECUTION_DIRECTORY=str(base / "work"),
-            # A bash executor: a Python one would spend ~20 ms of CPU per execution starting its
-            # interpreter, on the same two cores the runner is measured on.
-            FLOMATION_RUNNER_EXECUTABLE_NAME=shlex.join([str(MINIMAL_EXECUTOR)]),
+            # A shell executor: a Python one would spend ~20 ms of CPU per execution starting
+            # its interpreter, on the same two cores the runner is measured on.
+            FLOMATION_RUNNER_EXECUTABLE_NAME=shlex.join([str(executor)]),
             MINIMAL_EXECUTOR_PYTHON=sys.executable,
             FLOMATION_RUNNER_MAX_EXECUTORS=str(slots),
             FLOMATION_RUNNER_LOG_FORMAT="json",
@@ -278,7 +282,7 @@ async def throughput(stack: Stack, count: int) -> list[Figure]:
     """
     flo_id = await stack.flow({})
     ids = [await stack.admin.execute(flo_id) for _ in range(count)]
-    async with stack.runner("throughput", slots=16) as runner:
+    async with stack.runner("throughput", slots=16, executor=THROUGHPUT_EXECUTOR) as runner:
         cpu_before, server_cpu_before = cpu_seconds(runner.pid), cpu_seconds(stack.server_pid)
         machine_before = MachineTimes.now()
         await runner.log.wait_delivered(ids, 300)
