@@ -296,7 +296,7 @@ async def throughput(stack: Stack, count: int) -> list[Figure]:
     rate = succeeded / (last - first)
     per_execution_ms = runner_cpu_s / count * 1000
     return [
-        Figure("throughput, 16 slots", f"{rate:.0f} executions/s", ">= 100/s", rate >= 100),
+        Figure("throughput, 16 slots", f"{rate:.1f} executions/s", ">= 100/s", rate >= 100),
         Figure("  runner CPU per execution", f"{per_execution_ms:.1f} ms", "-", None),
         Figure("  server CPU per execution", f"{server_cpu_s / count * 1000:.1f} ms", "-", None),
         Figure(
