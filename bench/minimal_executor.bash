@@ -9,21 +9,7 @@
 # state.json, and reads one directive from the flow document: "sleep_s". A flow asking for "lines"
 # (the log forwarding case, which measures write stalls) is handed to minimal_executor.py.
 set -eu
-id="" flow="" manifest="" path="execution.flow" previous=""
-for argument in "$@"; do
-  case "$previous" in
-    --id) id=$argument ;;
-    --flow) flow=$argument ;;
-    --manifest) manifest=$argument ;;
-    --path) path=$argument ;;
-  esac
-  case "$argument" in --version) printf '0.0.bench'; exit 0 ;; esac
-  previous=$argument
-done
-if [[ -n "$manifest" ]]; then
-  printf '{}' > "$manifest"
-  exit 0
-fi
+. "${0%/*}/minimal_executor_args.sh"
 started_at=$EPOCHREALTIME
 IFS= read -r -d '' document < "$path" || true
 if [[ $document == *'"lines"'* ]]; then
