@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,6 +188,20 @@ def test_read_state_file_errors(tmp_path: Path) -> None:
     assert read_state_file(tmp_path).state is not None
 
 
+@pytest.fixture
+def to_thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The functions the workdir module hands to ``asyncio.to_thread`` (which still runs them)."""
+    calls: list[object] = []
+    real_to_thread = asyncio.to_thread
+
+    async def recording_to_thread(function: Any, /, *args: Any, **kwargs: Any) -> Any:
+        calls.append(function)
+        return await real_to_thread(function, *args, **kwargs)
+
+    monkeypatch.setattr("flomation.runner.workdir.asyncio.to_thread", recording_to_thread)
+    return calls
+
+
 @pytest.mark.parametrize(
     ("layout", "removed_in_a_thread"),
     [
@@ -197,7 +213,7 @@ def test_read_state_file_errors(tmp_path: Path) -> None:
 )
 async def test_successful_directory_removal_on_the_loop_or_in_a_thread(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    to_thread_calls: list[object],
     layout: dict[str, str | None],
     removed_in_a_thread: bool,
 ) -> None:
@@ -212,20 +228,30 @@ async def test_successful_directory_removal_on_the_loop_or_in_a_thread(
             path.symlink_to(outside)
         else:
             path.write_text(content)
-    threads: list[object] = []
-    real_to_thread = asyncio.to_thread
-
-    async def recording_to_thread(function: Any, /, *args: Any, **kwargs: Any) -> Any:
-        threads.append(function)
-        return await real_to_thread(function, *args, **kwargs)
-
-    monkeypatch.setattr("flomation.runner.workdir.asyncio.to_thread", recording_to_thread)
     await WorkdirRetention(tmp_path / "root", keep_failed=0).apply(
         workdir, succeeded=True, suspended=False
     )
     assert not workdir.exists() and not workdir.parent.exists()
-    assert bool(threads) is removed_in_a_thread
+    assert bool(to_thread_calls) is removed_in_a_thread
     assert outside.read_text() == "keep me"
+
+
+async def test_an_evicted_failed_checkout_is_removed_in_a_thread(
+    tmp_path: Path, to_thread_calls: list[object]
+) -> None:
+    """A failed directory dropped beyond keep_failed goes the way of any large tree: a thread."""
+    retention = WorkdirRetention(tmp_path, keep_failed=1)
+    old = tmp_path / "flo1" / "e1"
+    (old / "checkout" / "src").mkdir(parents=True)
+    (old / "checkout" / "src" / "main.py").write_text("print()")
+    await retention.apply(old, succeeded=False, suspended=False)
+    assert old.exists() and to_thread_calls == []
+    newer = tmp_path / "flo2" / "e2"
+    newer.mkdir(parents=True)
+    os.utime(old / ".flomation-failed", (1, 1))  # older than the marker written next
+    await retention.apply(newer, succeeded=False, suspended=False)
+    assert not old.exists() and not old.parent.exists() and newer.exists()
+    assert to_thread_calls == [shutil.rmtree]
 
 
 async def test_retention_keeps_newest_failed(tmp_path: Path) -> None:

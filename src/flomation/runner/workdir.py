@@ -312,25 +312,15 @@ class WorkdirRetention:
         self._keep_failed = max(0, keep_failed)
 
     async def apply(self, workdir: Path, *, succeeded: bool, suspended: bool) -> None:
-        """Apply the policy to one finished execution.
-
-        A successful execution's directory that holds only a few plain files (what the runner
-        and a typical executor write) is removed on the event loop: that costs less than a
-        thread hand-off and the GIL hand-offs around it (docs/benchmarks.md, runner item 19).
-        Any other tree could block for much longer and is removed in a worker thread. The
-        flow's directory is removed on the loop, where it cannot interleave with another
-        execution of the same flow creating its directory there.
-        """
+        """Apply the policy to one finished execution."""
         if suspended:
             return
         if succeeded:
-            if not _remove_small_flat_directory(workdir):
-                await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
-            _remove_empty_parent(workdir)
+            await _remove_workdir(workdir)
         else:
-            self._mark_failed(workdir)
+            await self._mark_failed(workdir)
 
-    def _mark_failed(self, workdir: Path) -> None:
+    async def _mark_failed(self, workdir: Path) -> None:
         """Keep this failed directory, dropping the oldest failed ones beyond the limit."""
         try:
             write_private_file(workdir / _FAILED_MARKER, b"")
@@ -338,8 +328,7 @@ class WorkdirRetention:
             return
         marked = sorted(self._root.glob(f"*/*/{_FAILED_MARKER}"), key=_mtime_s, reverse=True)
         for marker in marked[self._keep_failed :]:
-            shutil.rmtree(marker.parent, ignore_errors=True)
-            _remove_empty_parent(marker.parent)
+            await _remove_workdir(marker.parent)
 
 
 def _mtime_s(path: Path) -> float:
@@ -347,6 +336,21 @@ def _mtime_s(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
+
+
+async def _remove_workdir(workdir: Path) -> None:
+    """Remove an execution's directory, then its flow's directory if that is now empty.
+
+    A directory of a few plain files (what the runner and a typical executor write) is removed
+    on the event loop: that costs less than a thread hand-off and the GIL hand-offs around it
+    (docs/benchmarks.md, runner item 19). Any other tree, such as a checkout kept after a
+    failure, could block for much longer and is removed in a worker thread. The flow's
+    directory is removed on the loop, where it cannot interleave with another execution of the
+    same flow creating its directory there.
+    """
+    if not _remove_small_flat_directory(workdir):
+        await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
+    _remove_empty_parent(workdir)
 
 
 def _remove_small_flat_directory(directory: Path) -> bool:
