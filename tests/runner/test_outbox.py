@@ -8,6 +8,8 @@ import stat
 import subprocess
 import sys
 import threading
+import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,7 +210,8 @@ async def test_call_runs_inline_while_commits_are_fast(tmp_path: Path) -> None:
             return box.put("e1", "result", RESULT_PATH, b"{}")
 
         assert await box.call(put) == 1
-        assert await box.call(box.journal_finish, "e1") is None
+        await box.call(box.journal_finish, "e1")
+        assert await box.call(box.has_result, "e1")
         assert threads == [threading.get_ident()]
     finally:
         box.close()
@@ -226,7 +229,44 @@ async def test_call_moves_to_a_worker_thread_after_a_slow_inline_call(tmp_path: 
 
         await box.call(box.put, "e1", "result", RESULT_PATH, b"{}")
         assert await box.call(pending) == 1
-        assert threads != [threading.get_ident()]
+        assert len(threads) == 1 and threads[0] != threading.get_ident()
+    finally:
+        box.close()
+
+
+async def test_call_comes_back_inline_after_the_pause_and_doubles_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a slow inline call calls go to threads for 5 s, then inline again; 10 s if slow again.
+
+    A fast inline call resets the pause to 5 s. The outbox's clock is a fake one that each
+    call advances by the time it "took".
+    """
+    now_s = [0.0]
+    clock = types.SimpleNamespace(monotonic=lambda: now_s[0], time=time.time)
+    monkeypatch.setattr("flomation.runner.outbox.time", clock)
+    box = Outbox.open(tmp_path / "outbox.sqlite", slow_call_s=0.05)
+    try:
+        threads: list[int] = []
+
+        def taking(took_s: float) -> None:
+            threads.append(threading.get_ident())
+            now_s[0] += took_s
+
+        async def inline_at(at_s: float, took_s: float = 0.1) -> bool:
+            """True when a call made at ``at_s`` ran on the event loop's own thread."""
+            now_s[0] = at_s
+            await box.call(taking, took_s)
+            return threads[-1] == threading.get_ident()
+
+        assert await inline_at(1000.0)  # slow: threads until 1005.1
+        assert not await inline_at(1005.0)
+        assert await inline_at(1005.1)  # slow again: threads until 1015.2
+        assert not await inline_at(1015.1)
+        assert await inline_at(1015.2, took_s=0.01)  # fast: the next pause is 5 s again
+        assert await inline_at(1020.0)  # slow: threads until 1025.1
+        assert not await inline_at(1025.0)
+        assert await inline_at(1025.1)
     finally:
         box.close()
 
