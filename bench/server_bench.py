@@ -40,8 +40,8 @@ import aiohttp
 import httptools
 from cryptography.hazmat.primitives.asymmetric import rsa
 from support import (
-    CLOCK_TICKS,
     Figure,
+    MachineTimes,
     ServerProcess,
     cpu_seconds,
     percentile,
@@ -230,13 +230,6 @@ async def _enrol(
     return runners
 
 
-def _machine_busy_s() -> float:
-    """CPU seconds every core of the machine has spent busy since boot (``/proc/stat``)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle, iowait = fields[3], fields[4]
-    return (sum(fields[:8]) - idle - iowait) / CLOCK_TICKS
-
-
 async def wakeup_latency(directory: Path, samples: int) -> list[Figure]:
     """Time from sending an execute call to the held poll's 200."""
     async with (
@@ -285,7 +278,7 @@ async def lifecycle_throughput(
         remaining = executions
         load_1min = os.getloadavg()[0]
         started, (user_start, system_start) = time.perf_counter(), user_system_seconds(server.pid)
-        client_cpu_start, machine_start = time.process_time(), _machine_busy_s()
+        client_cpu_start, machine_start = time.process_time(), MachineTimes.now().busy_s
         elapsed_s = server_cpu_s = server_system_s = client_cpu_s = other_cpu_s = 0.0
 
         async def work(runner: BenchRunner) -> None:
@@ -308,7 +301,7 @@ async def lifecycle_throughput(
                     server_system_s = system_s - system_start
                     server_cpu_s = user_s - user_start + server_system_s
                     client_cpu_s = time.process_time() - client_cpu_start
-                    machine_s = _machine_busy_s() - machine_start
+                    machine_s = MachineTimes.now().busy_s - machine_start
                     other_cpu_s = machine_s - server_cpu_s - client_cpu_s
 
         await asyncio.gather(*(work(runner) for runner in runners))
