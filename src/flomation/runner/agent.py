@@ -203,7 +203,7 @@ class Agent:
         )
         health = None
         if config.health_host_port is not None:
-            from flomation.runner.health_server import HealthServer  # aiohttp.web: ~2 MB
+            from flomation.runner.health_server import HealthServer  # aiohttp.web: ~1.3 MiB
 
             health = HealthServer(
                 self.status, self.metrics, contact_window_s=self._tuning.ready_window_s

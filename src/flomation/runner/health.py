@@ -76,7 +76,7 @@ class RunnerMetrics:
     """What the agent counts, and the API observer that keeps readiness's contact time.
 
     The Prometheus families exist only when ``served`` (the health listener is on): a runner
-    that does not expose ``/metrics`` neither imports prometheus_client (~1.5 MB of resident
+    that does not expose ``/metrics`` neither imports prometheus_client (~1 MiB of resident
     memory) nor counts into it. API contact is tracked either way.
     """
 

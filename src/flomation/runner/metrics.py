@@ -1,7 +1,8 @@
 """The runner's Prometheus metric families, in a registry of their own (never the global one).
 
 Imported only when the health listener serves ``/metrics`` (see ``RunnerMetrics`` in
-``health``): prometheus_client and what it imports cost ~1.5 MB of resident memory.
+``health``): prometheus_client and what it imports cost ~1 MiB of resident memory
+(docs/benchmarks.md, runner item 15).
 """
 
 from __future__ import annotations
