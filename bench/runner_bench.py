@@ -46,6 +46,7 @@ from support import (
     Figure,
     MachineTimes,
     cpu_seconds,
+    memory_kib,
     percentile,
     print_figures,
     server_process,
@@ -62,13 +63,6 @@ SCALE_SLEEP_S = 20.0
 
 def _timestamp(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def _memory_kib(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 class Stack:
@@ -354,7 +348,7 @@ async def idle(stack: Stack, seconds: float) -> list[Figure]:
         cpu_before, wall_before = cpu_seconds(runner.pid), time.monotonic()
         await asyncio.sleep(seconds)
         cpu = (cpu_seconds(runner.pid) - cpu_before) / (time.monotonic() - wall_before) * 100
-        rss_mib = _memory_kib(runner.pid, "VmRSS") / 1024
+        rss_mib = memory_kib(runner.pid, "VmRSS") / 1024
     return [
         Figure("idle CPU, 16 slots", f"{cpu:.2f} % of a core", "<= 1 %", cpu <= 1),
         Figure("idle RSS, 16 slots", f"{rss_mib:.1f} MiB", "<= 60 MiB", rss_mib <= 60),
@@ -396,7 +390,7 @@ async def scale(stack: Stack, concurrent: int, probes: int) -> list[Figure]:
             probed.extend(await stack.finished(runner, [execution_id], 60))
         still_running = not runner.log.delivered.intersection(sleeping)
         executions = await stack.finished(runner, sleeping, 180)
-        peak_mib = _memory_kib(runner.pid, "VmHWM") / 1024
+        peak_mib = memory_kib(runner.pid, "VmHWM") / 1024
         timings = await runner.log.wait_timings([e["id"] for e in probed], 10)
     ok = sum(1 for e in executions if e["completion_status"] == "success")
     return [

@@ -13,7 +13,6 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 SERVER_START_TIMEOUT_S = 120.0
 
 
@@ -54,6 +53,14 @@ def user_system_seconds(pid: int) -> tuple[float, float]:
     """User and system (kernel) CPU time process ``pid`` has consumed so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def memory_kib(pid: int, key: str) -> int:
+    """A memory figure of process ``pid`` from /proc/PID/status (``VmRSS``, ``VmHWM``...), KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(f"{key} not in /proc/{pid}/status")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -104,7 +111,7 @@ class ServerProcess:
 
     def rss_bytes(self) -> int:
         """Resident set size now."""
-        return int(Path(f"/proc/{self.pid}/statm").read_text().split()[1]) * PAGE_BYTES
+        return memory_kib(self.pid, "VmRSS") * 1024
 
 
 @contextlib.asynccontextmanager

@@ -93,7 +93,6 @@ async def test_log_cap_appends_one_marker(
     make_settings: SettingsFactory, http: aiohttp.ClientSession
 ) -> None:
     """Past ``max_log_bytes`` one truncation marker is stored and later lines are dropped."""
-
     settings = make_settings(max_log_bytes=2048)
     async with claimed_execution(settings, http) as (_, admin, runner, execution_id):
         for _ in range(5):
