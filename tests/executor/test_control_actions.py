@@ -15,7 +15,6 @@ import pytest
 
 from executor.engine_harness import Run, edge, flow_document, node, run_engine, value
 from flomation.executor.actions.common.wait import parse_wait_duration
-from flomation.executor.actions.trigger.manual import rfc1123_utc
 from flomation.executor.registry import Registry
 
 TRIGGER = node("t", "trigger/manual", 1)
@@ -72,7 +71,7 @@ def test_if_operators(tmp_path: Path, a: str, operator: str, b: str, result: boo
 
 
 @pytest.mark.parametrize(
-    ("operator", "message"), [("", "operator is required"), ("nope", "unknown operator: nope")]
+    ("operator", "message"), [("", "unknown operator: "), ("nope", "unknown operator: nope")]
 )
 def test_if_operator_errors(tmp_path: Path, operator: str, message: str) -> None:
     """A missing or unknown operator is a hard error."""
@@ -214,6 +213,7 @@ def test_wait_duration_suspends_until_now_plus_duration(tmp_path: Path) -> None:
     [
         ([value("resume_at", "tomorrow")], "invalid resume_at: ", "Invalid resume_at format: "),
         ([value("duration", "5 minutes")], "invalid duration: ", "Invalid duration: "),
+        ([value("resume_at", " 2026-06-15T14:00:00Z")], "invalid resume_at: ", "Invalid "),
         (
             [],
             "either duration or resume_at is required",
@@ -250,10 +250,10 @@ def test_wait_duration_syntax(text: str, seconds: float) -> None:
     assert parse_wait_duration(text).total_seconds() == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "5", "0d", "1y", "h", ".s", "1.5d"])
+@pytest.mark.parametrize("text", ["5", "0d", "1y", "h", ".s", "-2d"])
 def test_wait_duration_rejects(text: str) -> None:
-    """Malformed durations raise ValueError with Go's message."""
-    with pytest.raises(ValueError, match="invalid duration"):
+    """Malformed durations raise ValueError with upstream's message."""
+    with pytest.raises(ValueError, match="unsupported duration format"):
         parse_wait_duration(text)
 
 
@@ -316,16 +316,11 @@ def test_webhook_and_generic_triggers_echo_inputs(tmp_path: Path) -> None:
 
 
 def test_manual_trigger_outputs(tmp_path: Path) -> None:
-    """trigger/manual outputs the RFC 1123 UTC start time and the quote."""
+    """trigger/manual outputs the start time (Go time JSON, UTC) and the quote."""
     run = run_engine(tmp_path, flow_document([TRIGGER], []))
     outputs = run.result.records["t"].outputs or {}
     assert outputs["quote"] == "To err is human"
-    assert re.fullmatch(
-        r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d UTC", outputs["start"]
-    )
-    assert (
-        rfc1123_utc(datetime(2006, 1, 2, 15, 4, 5, tzinfo=UTC)) == "Mon, 02 Jan 2006 15:04:05 UTC"
-    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", outputs["start"])
 
 
 def test_subflow_invoke_without_name_is_a_soft_failure(tmp_path: Path) -> None:

@@ -22,9 +22,13 @@ SPEC = ActionSpec(
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """Suspend with reason ``manual``; when resumed, pass through with ``suspended: false``."""
+    """Suspend with reason ``manual``; when resumed, pass through with ``suspended: false``.
+
+    The resumed ``tool_result`` is ``Resumed: <reason>`` (flomation-co/executor:
+    actions/common/pause/action.go).
+    """
     reason = read_string(ctx.inputs, "reason") or "Manual pause"
     if ctx.resumed:
-        return {"tool_result": reason, "suspended": False, "reason": reason}
+        return {"tool_result": "Resumed: " + reason, "suspended": False, "reason": reason}
     ctx.suspend("manual", {"tool_result": reason, "suspended": True, "reason": reason})
     raise AssertionError("ActionContext.suspend returned")  # suspend never returns

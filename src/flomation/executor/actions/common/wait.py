@@ -28,7 +28,7 @@ _GO_UNITS_S = {
     "h": 3600.0,
 }
 _GO_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-_DAYS_WEEKS = re.compile(r"([0-9]+)([dw])")
+_SCANF_INT = re.compile(r"[ \t\r\n]*([+-]?[0-9]+)")
 
 SPEC = ActionSpec(
     id="common/wait",
@@ -48,14 +48,8 @@ SPEC = ActionSpec(
 )
 
 
-def parse_wait_duration(text: str) -> timedelta:
-    """Go duration syntax (``300ms``, ``2h45m``) or ``<n>d`` / ``<n>w``; ValueError if not."""
-    days_weeks = _DAYS_WEEKS.fullmatch(text)
-    if days_weeks is not None:
-        count = int(days_weeks.group(1))
-        if count <= 0:
-            raise ValueError(f'time: invalid duration "{text}"')
-        return timedelta(days=count * (7 if days_weeks.group(2) == "w" else 1))
+def _go_duration(text: str) -> timedelta:
+    """Go's ``time.ParseDuration`` (``300ms``, ``-1.5h``, ``2h45m``); ValueError if invalid."""
     body = text[1:] if text[:1] in "+-" else text
     if body == "0":
         return timedelta(0)
@@ -71,8 +65,44 @@ def parse_wait_duration(text: str) -> timedelta:
     return timedelta(seconds=-total_s if text.startswith("-") else total_s)
 
 
+def _scanned_count(text: str) -> int | None:
+    """Go's ``fmt.Sscanf(text, "%d", &n)``: leading spaces, sign, digits; the rest is ignored."""
+    scanned = _SCANF_INT.match(text)
+    return None if scanned is None else int(scanned.group(1))
+
+
+def parse_wait_duration(text: str) -> timedelta:
+    """The wait's duration: Go duration syntax first, then ``<n>d`` / ``<n>w`` (n > 0).
+
+    Mirrors flomation-co/executor: actions/common/wait/action.go (parseDuration): the text is
+    trimmed, a ``d``/``w`` suffix is stripped and the count read like ``fmt.Sscanf("%d")``, which
+    ignores whatever follows the digits (``1.5d`` is one day). ValueError carries upstream's text.
+    """
+    trimmed = text.strip()
+    if not trimmed:
+        raise ValueError("empty duration")
+    try:
+        return _go_duration(trimmed)
+    except ValueError:
+        pass
+    for suffix, days in (("d", 1), ("w", 7)):
+        if trimmed.endswith(suffix):
+            trimmed = trimmed[: -len(suffix)]
+            count = _scanned_count(trimmed)
+            if count is not None and count > 0:
+                return timedelta(days=count * days)
+    raise ValueError(f"unsupported duration format: {trimmed} (use s, m, h, d, or w)")
+
+
 def _seconds_rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Go's ``Format(time.RFC3339)``: whole seconds, in the moment's own offset (``Z`` for 0)."""
+    offset = moment.utcoffset()
+    if offset is None or not offset:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f"{sign}{hours:02d}:{minutes:02d}"
 
 
 def _failure(message: str, tool_result: str) -> HardError:
@@ -81,19 +111,24 @@ def _failure(message: str, tool_result: str) -> HardError:
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """Suspend with reason ``wait``; when resumed, pass through with ``Resumed``."""
-    duration = (read_string(ctx.inputs, "duration") or "").strip()
-    resume_text = (read_string(ctx.inputs, "resume_at") or "").strip()
+    """Suspend with reason ``wait``; when resumed, pass through with ``Resumed after wait``.
+
+    As flomation-co/executor: actions/common/wait/action.go: on resume every other output is
+    empty; ``resume_at`` is parsed as given (untrimmed); ``duration`` is echoed as given.
+    """
     if ctx.resumed:
-        stored = (ctx.resumed_suspend_info or {}).get("resume_at")
         return {
-            "tool_result": "Resumed",
+            "tool_result": "Resumed after wait",
             "suspended": False,
-            "resume_at": stored if isinstance(stored, str) else "",
-            "duration": duration,
+            "resume_at": "",
+            "duration": "",
         }
+    duration = read_string(ctx.inputs, "duration") or ""
+    resume_text = read_string(ctx.inputs, "resume_at") or ""
     if resume_text:
         try:
+            if resume_text != resume_text.strip():  # Go's time.Parse takes no spaces
+                raise ValueError(f"not an RFC 3339 time: {resume_text!r}")
             resume_at = parse_rfc3339(resume_text)
         except ValueError as error:
             raise _failure(

@@ -36,10 +36,16 @@ SPEC = ActionSpec(
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """``{result: bool}``; a missing or unknown operator is a hard error."""
-    operator = (read_string(ctx.inputs, "operator") or "").strip()
-    if not operator:
+    """``{result: bool}``; a missing or unknown operator is a hard error.
+
+    An empty operator is unknown (``unknown operator: ``); only a missing one (or one that cannot
+    be read as text) is ``operator is required`` (flomation-co/executor:
+    actions/conditional/if/action.go).
+    """
+    operator_text = read_string(ctx.inputs, "operator")
+    if operator_text is None:
         raise HardError("operator is required")
+    operator = operator_text.strip()
     value_a = read_string(ctx.inputs, "value_a") or ""
     value_b = read_string(ctx.inputs, "value_b") or ""
     result = compare(operator, value_a, value_b)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from flomation.executor.accessors import find_input, read_kv, read_string
@@ -13,14 +12,16 @@ from flomation.executor.actions.base import (
     HardError,
     Outputs,
 )
+from flomation.executor.goregexp import GoRegexpError, match_string
 
 __all__ = ["SPEC", "run"]
 
 
 def _regex(value: str, pattern: str) -> bool:
+    """Go's ``regexp.MatchString`` (RE2 syntax); an invalid pattern never matches."""
     try:
-        return re.search(pattern, value) is not None
-    except re.error:  # an invalid pattern never matches
+        return match_string(pattern, value)
+    except GoRegexpError:
         return False
 
 
@@ -57,13 +58,17 @@ SPEC = ActionSpec(
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """``{matched_case, value, matched}``; unknown operators compare with ``equals``."""
+    """``{matched_case, value, matched}``; unknown operators compare with ``equals``.
+
+    The operator is used as given, untrimmed (`` regex `` is unknown, so ``equals``), as in
+    flomation-co/executor: actions/conditional/switch/action.go.
+    """
     value = read_string(ctx.inputs, "value")
     if value is None:
         raise HardError("value is required")
     if find_input(ctx.inputs, "cases") is None:
         raise HardError("cases are required")
-    operator = (read_string(ctx.inputs, "operator") or "").strip() or "equals"
+    operator = read_string(ctx.inputs, "operator") or "equals"
     matches = _MATCHERS.get(operator, _MATCHERS["equals"])
     for index, case in enumerate(read_kv(ctx.inputs, "cases")):
         if matches(value, case.value):

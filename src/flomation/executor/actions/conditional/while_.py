@@ -43,10 +43,15 @@ SPEC = ActionSpec(
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """``{result, iterations: 0, max_iterations}``; an unknown operator compares false."""
-    operator = (read_string(ctx.inputs, "operator") or "").strip()
-    if not operator:
+    """``{result, iterations: 0, max_iterations}``; an unknown or empty operator compares false.
+
+    Only a missing operator (or one that cannot be read as text) is an error; an empty one is
+    simply unknown (flomation-co/executor: actions/conditional/while/action.go).
+    """
+    operator_text = read_string(ctx.inputs, "operator")
+    if operator_text is None:
         raise HardError("operator is required")
+    operator = operator_text.strip()
     value_a = read_string(ctx.inputs, "value_a") or ""
     value_b = read_string(ctx.inputs, "value_b") or ""
     limit = read_number(ctx.inputs, "max_iterations")

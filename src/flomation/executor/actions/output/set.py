@@ -22,9 +22,14 @@ SPEC = ActionSpec(
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """``{set: true}`` when both inputs exist (the raw resolved value is stored)."""
+    """``{set: true}`` when the name reads as text and a value input exists (stored raw).
+
+    A name that cannot be read as text (an ``integer`` input holding ``"x"``, a missing one) sets
+    nothing and returns ``set: false`` (flomation-co/executor: actions/output/set/action.go).
+    """
+    name = read_string(ctx.inputs, "name")
     value = find_input(ctx.inputs, "value")
-    if find_input(ctx.inputs, "name") is None or value is None:
+    if name is None or value is None:
         return {"set": False}
-    ctx.set_flow_output(read_string(ctx.inputs, "name") or "", value.value)
+    ctx.set_flow_output(name, value.value)
     return {"set": True}

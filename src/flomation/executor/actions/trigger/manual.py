@@ -1,12 +1,19 @@
-"""``trigger/manual``: a run started by hand; outputs the start time and a quote (§10.2)."""
+"""``trigger/manual``: a run started by hand; outputs the start time and a quote (§10.2).
+
+Upstream's newest manual trigger (flomation-co/executor: actions/trigger/manual/action.go) returns
+``start`` as a Go ``time.Time``, which reaches events, ``state.json`` and later nodes in the form
+Go's JSON encoder gives it: RFC 3339 with nanoseconds, trailing zeros dropped, ``Z`` for UTC
+(``2026-12-06T21:03:45.123456789Z``). Earlier upstream versions formatted it as RFC 1123.
+"""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from flomation.executor.actions.base import ActionContext, ActionSpec, Connection, Outputs
 
-__all__ = ["SPEC", "run"]
+__all__ = ["SPEC", "go_time_json", "run"]
 
 SPEC = ActionSpec(
     id="trigger/manual",
@@ -20,19 +27,17 @@ SPEC = ActionSpec(
     ),
 )
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_NS_PER_S = 1_000_000_000
 
 
-def rfc1123_utc(moment: datetime) -> str:
-    """``Mon, 02 Jan 2006 15:04:05 UTC`` with English names whatever the locale."""
-    utc = moment.astimezone(UTC)
-    return (
-        f"{_DAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year:04d} "
-        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d} UTC"
-    )
+def go_time_json(unix_ns: int) -> str:
+    """A UTC instant as Go's ``time.Time.MarshalJSON`` writes it (``time.RFC3339Nano``)."""
+    seconds, nanoseconds = divmod(unix_ns, _NS_PER_S)
+    whole = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{nanoseconds:09d}".rstrip("0")
+    return f"{whole}.{fraction}Z" if fraction else f"{whole}Z"
 
 
 def run(ctx: ActionContext) -> Outputs:
     """The current UTC time and the quote; the engine adds injected trigger data."""
-    return {"start": rfc1123_utc(datetime.now(UTC)), "quote": "To err is human"}
+    return {"start": go_time_json(time.time_ns()), "quote": "To err is human"}

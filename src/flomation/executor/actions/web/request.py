@@ -51,6 +51,8 @@ SPEC = ActionSpec(
         Connection("timeout_seconds", "integer", label="Timeout (seconds)", placeholder="30"),
     ),
     outputs=(
+        # Declared by upstream but never set (flomation-co/executor: actions/web/request/action.go).
+        Connection("tool_result", "string", "Result summary"),
         Connection("status_code", "integer"),
         Connection("response_body", "string"),
         Connection("response_headers", "string"),
