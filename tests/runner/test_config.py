@@ -366,6 +366,13 @@ PROJECT_FIELDS = [
         ("*_X", "MY_*"),
     ),
     (
+        "FLOMATION_RUNNER_SECRET_ENV_PASSTHROUGH",
+        ["--secret-env-passthrough", "AWS_SECRET_ACCESS_KEY, GH_TOKEN"],
+        "secret_env_passthrough",
+        "AWS_SECRET_ACCESS_KEY, GH_TOKEN",
+        ("AWS_SECRET_ACCESS_KEY", "GH_TOKEN"),
+    ),
+    (
         "FLOMATION_RUNNER_HEALTH_ADDR",
         ["--health-addr", "127.0.0.1:9310"],
         "health_addr",
@@ -967,8 +974,9 @@ def test_secret_values_select_by_name_pattern(cwd: Path) -> None:
     assert values == sorted(values, key=len, reverse=True)
 
 
-def test_runner_environment_drops_runner_settings_and_secrets() -> None:
-    """The executor inherits the environment minus FLOMATION_*, MTLS_* and RUNNER_* settings."""
+def test_runner_environment_drops_runner_settings_and_secrets(cwd: Path) -> None:
+    """The executor inherits the environment minus the runner's settings and secret-named
+    variables, except those named in secret_env_passthrough."""
     environ = {
         "PATH": "/usr/bin",
         "HOME": "/home/x",
@@ -977,14 +985,23 @@ def test_runner_environment_drops_runner_settings_and_secrets() -> None:
         "MTLS_KEY": "/k.pem",
         "RUNNER_REGISTRATION_CODE": "code",
         "RUNNER_URL": "https://a.example",
-        "MY_TOKEN": "kept-for-flows",
+        "MY_TOKEN": "not-for-flows",
+        "db_password": "not-for-flows",
+        "AWS_SECRET_ACCESS_KEY": "passed-on-request",
     }
+    config = RunnerConfig(
+        url="https://a.example", execution_directory=cwd, executable=("flomation-executor",)
+    )
 
-    assert runner_environment(environ) == {
+    assert runner_environment(config, environ) == {"PATH": "/usr/bin", "HOME": "/home/x"}
+    passing = config.model_copy(update={"secret_env_passthrough": ("AWS_SECRET_ACCESS_KEY",)})
+    assert runner_environment(passing, environ) == {
         "PATH": "/usr/bin",
         "HOME": "/home/x",
-        "MY_TOKEN": "kept-for-flows",
+        "AWS_SECRET_ACCESS_KEY": "passed-on-request",
     }
+    extra = passing.model_copy(update={"secret_env_passthrough": ("PLAIN_NAME",)})
+    assert "value-of-plain" in secret_values(extra, {"PLAIN_NAME": "value-of-plain"})
 
 
 def test_help_lists_every_upstream_flag() -> None:

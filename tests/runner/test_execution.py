@@ -7,6 +7,7 @@ the agent tests; what these tests pin is what one execution hands over.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import structlog
@@ -291,8 +293,9 @@ async def test_secrets_are_masked_everywhere(harness: _Harness) -> None:
 
 async def test_runner_variables_do_not_reach_the_executor(harness: _Harness) -> None:
     """FLOMATION_* and MTLS_* variables are not inherited by the executor."""
-    from flomation.runner.config import runner_environment
+    from flomation.runner.config import RunnerConfig, runner_environment
 
+    config = RunnerConfig(url="http://127.0.0.1:1", execution_directory=Path(), executable=("x",))
     environ = {
         **os.environ,
         "SCRIPTED_EXECUTOR_RECORD_DIR": str(harness.records),
@@ -301,7 +304,7 @@ async def test_runner_variables_do_not_reach_the_executor(harness: _Harness) -> 
         "KEEP_ME": "1",
     }
     claim = pending_execution()
-    await harness.run(claim, environment=runner_environment(environ))
+    await harness.run(claim, environment=runner_environment(config, environ))
     keys = harness.record(claim["execution"]["id"])["environ_keys"]
     assert "KEEP_ME" in keys
     assert "FLOMATION_REGISTRATION_CODE" not in keys and "MTLS_KEY" not in keys
@@ -413,3 +416,61 @@ async def _wait_for(condition: Any, timeout_s: float = 10.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not condition():
             await asyncio.sleep(0.02)
+
+
+async def test_secrets_in_structured_result_fields_are_masked(harness: _Harness) -> None:
+    """Every string of the result, and a secret's encoded forms in it, is masked when stored."""
+    secret = 'hunter2-s/cr3t "välue"'
+    harness.secrets.append(secret)
+    encoded = base64.b64encode(b"x" + secret.encode()).decode()
+    outputs = {
+        "plain": f"the token is {secret}",
+        "nested": [{"deep": secret}, 7, None],
+        secret: "a key holding the secret",
+        "base64": encoded,
+        "url": "https://h/?q=" + quote(secret, safe=""),
+        "json": json.dumps({"t": secret}),
+    }
+    claim = pending_execution(script={"outputs": outputs, "echo": [encoded]})
+    execution_id = claim["execution"]["id"]
+    await harness.run(claim)
+    stored = json.dumps(harness.fake.state.results[execution_id])
+    for form in (secret, encoded[4:20], quote(secret, safe=""), "hunter2"):
+        assert form not in stored
+    state_outputs = harness.fake.state.results[execution_id]["state"]["outputs"]
+    assert state_outputs["plain"] == "the token is ********"
+    assert state_outputs["nested"] == [{"deep": "********"}, 7, None]
+    assert state_outputs["********"] == "a key holding the secret"
+    assert state_outputs["json"] == '{"t": "********"}'
+    assert "hunter2" not in "".join(harness.fake.state.logs[execution_id])
+
+
+async def test_secret_variables_stay_out_of_the_executor_unless_passed(
+    harness: _Harness, tmp_path: Path
+) -> None:
+    """Secret-named variables are not inherited unless passed through; passed ones are masked."""
+    from flomation.runner.config import RunnerConfig, runner_environment, secret_values
+
+    config = RunnerConfig(
+        url="http://127.0.0.1:1",
+        execution_directory=tmp_path,
+        executable=("x",),
+        secret_env_passthrough=("CLOUD_API_KEY",),
+    )
+    environ = {
+        **os.environ,
+        "SCRIPTED_EXECUTOR_RECORD_DIR": str(harness.records),
+        "MY_API_TOKEN": "tok-never-in-executor",
+        "DB_PASSWORD": "pw-never-in-executor",
+        "CLOUD_API_KEY": "cloud-key-passed-masked",
+        "KEEP_ME": "1",
+    }
+    harness.secrets.extend(secret_values(config, environ))
+    claim = pending_execution(script={"echo_env": ["CLOUD_API_KEY", "MY_API_TOKEN"]})
+    execution_id = claim["execution"]["id"]
+    await harness.run(claim, environment=runner_environment(config, environ))
+    keys = harness.record(execution_id)["environ_keys"]
+    assert "KEEP_ME" in keys and "CLOUD_API_KEY" in keys
+    assert "MY_API_TOKEN" not in keys and "DB_PASSWORD" not in keys
+    shipped = "\n".join(harness.fake.state.logs[execution_id])
+    assert "cloud-key-passed-masked" not in shipped and "********" in shipped

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import contextlib
+import io
+import itertools
+import json
 import os
+import re
 import sys
 from pathlib import Path
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import pytest
+import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flomation.runner.logging import configure_logging
 from flomation.runner.masking import SecretMasker
 from flomation.runner.process import ExecutorProcess
 
@@ -111,3 +122,141 @@ def test_no_secret_survives_masking(
     for secret in secrets:
         assert secret not in masked
         assert all(secret not in line for line in masked_lines)
+
+
+# --- encoded forms (docs/security.md) ----------------------------------------------------------
+
+SECRETS = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=4, max_size=24
+).filter(lambda text: text.strip() == text and len(text.strip()) >= 4)
+SURROUNDINGS = st.binary(max_size=12)
+BASE64_RUN = re.compile(r"[A-Za-z0-9+/=_-]+")
+
+
+def _decodes_to_contain(text: str, secret: bytes) -> bool:
+    """Whether any base64 run in ``text``, read from any start and in either alphabet, holds
+    ``secret`` once decoded (what an attacker would try on the masked output)."""
+    for run in BASE64_RUN.findall(text):
+        for start in range(4):
+            chunk = run[start:].replace("=", "")
+            chunk = chunk[: len(chunk) - len(chunk) % 4]
+            for altchars in (b"+/", b"-_"):
+                with contextlib.suppress(binascii.Error, ValueError):
+                    if secret in base64.b64decode(chunk, altchars=altchars):
+                        return True
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(secret=SECRETS, before=SURROUNDINGS, after=SURROUNDINGS, urlsafe=st.booleans())
+def test_base64_forms_are_masked_at_every_alignment(
+    secret: str, before: bytes, after: bytes, urlsafe: bool
+) -> None:
+    """A secret base64-encoded inside longer data cannot be decoded back out of the masked text."""
+    data = before + secret.encode("utf-8") + after
+    text = (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(data).decode("ascii")
+    masked = SecretMasker([secret]).mask(f"value: {text} end")
+    assert not _decodes_to_contain(masked, secret.encode("utf-8"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    secret=SECRETS,
+    before=st.text(max_size=10),
+    after=st.text(max_size=10),
+    encoding=st.sampled_from(["quote", "quote_slash", "quote_plus", "lower", "json", "json_utf8"]),
+)
+def test_url_and_json_forms_are_masked(secret: str, before: str, after: str, encoding: str) -> None:
+    """URL-encoded (any escape case) and JSON-escaped secrets inside longer text are masked."""
+    whole = before + secret + after
+    encoded = {
+        "quote": lambda: quote(whole, safe=""),
+        "quote_slash": lambda: quote(whole),
+        "quote_plus": lambda: quote_plus(whole, safe=""),
+        "lower": lambda: re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(whole)),
+        "json": lambda: json.dumps(whole),
+        "json_utf8": lambda: json.dumps(whole, ensure_ascii=False),
+    }[encoding]()
+    masked = SecretMasker([secret]).mask(encoded)
+    assert secret not in masked
+    decode = json.loads if encoding.startswith("json") else unquote_plus
+    with contextlib.suppress(ValueError):  # a masked span may end inside an escape
+        assert secret not in decode(masked)
+
+
+def test_mask_value_masks_every_string_keys_included() -> None:
+    """Strings anywhere in a JSON-like value are masked, keys too; other values are untouched."""
+    masker = SecretMasker(["hunter22"])
+    value = {"a": ["x hunter22", 1, 2.5, None, True], "hunter22": {"b": ("hunter22",)}}
+    assert masker.mask_value(value) == {
+        "a": ["x ********", 1, 2.5, None, True],
+        "********": {"b": ["********"]},
+    }
+    assert SecretMasker([]).mask_value(value) is value
+
+
+def test_runner_log_lines_are_masked() -> None:
+    """With a masker configured, the runner's own log lines carry no secret in any field."""
+    stream = io.StringIO()
+    configure_logging(log_format="json", stream=stream, masker=SecretMasker(["reg-code-1234"]))
+    try:
+        structlog.get_logger("t").error(
+            "failed with reg-code-1234", error={"detail": ["reg-code-1234"]}, code="reg-code-1234"
+        )
+    finally:
+        structlog.reset_defaults()
+    line = json.loads(stream.getvalue())
+    assert "reg-code-1234" not in stream.getvalue()
+    assert line["event"] == "failed with ********" and line["error"] == {"detail": ["********"]}
+
+
+_CHUNK_WRITER = (
+    "import os, sys, json\n"
+    "for chunk in json.loads(sys.argv[1]):\n"
+    "    os.write(1, chunk.encode('latin-1'))\n"
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    secret=st.text("abcdefXYZ0123+/=%", min_size=6, max_size=16),
+    encoding=st.sampled_from(["raw", "base64", "url"]),
+    prefix=st.text("qrs ", max_size=5),
+    cuts=st.lists(st.integers(min_value=0, max_value=60), max_size=6),
+)
+def test_secret_split_across_chunks_of_a_real_process_is_masked(
+    tmp_path_factory: pytest.TempPathFactory,
+    secret: str,
+    encoding: str,
+    prefix: str,
+    cuts: list[int],
+) -> None:
+    """A line holding a secret (or its encoded form), written by a process in random pieces,
+    is masked once assembled, whatever the split points."""
+    form = {
+        "raw": secret,
+        "base64": base64.b64encode((prefix + secret).encode()).decode(),
+        "url": quote(secret, safe=""),
+    }[encoding]
+    output = f"{prefix}{form} tail\nnext line\n"
+    points = sorted({cut for cut in cuts if cut < len(output)} | {0, len(output)})
+    chunks = [output[a:b] for a, b in itertools.pairwise(points)]
+    masker = SecretMasker([secret])
+
+    async def run() -> list[str]:
+        process = await ExecutorProcess.start(
+            [sys.executable, "-c", _CHUNK_WRITER, json.dumps(chunks)],
+            cwd=tmp_path_factory.mktemp("chunks"),
+            env={"PATH": os.environ["PATH"]},
+        )
+        lines = [line.text async for line in process.lines()]
+        assert await process.wait() == 0
+        return masker.mask_lines(lines)
+
+    masked = asyncio.run(run())
+    assert masked[1] == "next line"
+    assert secret not in masked[0]
+    if encoding == "base64":
+        assert not _decodes_to_contain(masked[0], secret.encode())
+    if encoding == "url":
+        assert secret not in unquote(masked[0])

@@ -328,7 +328,7 @@ class Agent:
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=self._config.execution_directory,
-                env=runner_environment(self._environ),
+                env=runner_environment(self._config, self._environ),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
@@ -545,7 +545,7 @@ class Agent:
                 key_path=self._key.path,
                 tls=tls,
             ),
-            environment=runner_environment(self._environ),
+            environment=runner_environment(self._config, self._environ),
             kill_grace_s=config.kill_grace_s,
             status_poll_interval_s=config.status_poll_interval_s,
             execution_timeout_s=config.execution_timeout_s or None,

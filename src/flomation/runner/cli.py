@@ -31,9 +31,11 @@ from flomation.runner.config import (
     load_config,
     normalise_go_flags,
     redacted,
+    secret_values,
 )
 from flomation.runner.identity import IdentityError, load_or_create_identifier, load_or_create_key
 from flomation.runner.logging import configure_logging
+from flomation.runner.masking import SecretMasker
 
 __all__ = ["COMMANDS", "main", "print_config_command", "run_command"]
 
@@ -74,7 +76,12 @@ def run_command(argv: list[str]) -> int:
         config = _load("run", argv)
     except ConfigError as exc:
         return _fail(str(exc))
-    configure_logging(level=config.log_level, log_format=config.log_format)
+    # From here on every log line of the runner is masked like the executor's output.
+    configure_logging(
+        level=config.log_level,
+        log_format=config.log_format,
+        masker=SecretMasker(secret_values(config, os.environ)),
+    )
     try:
         identifier = load_or_create_identifier(config.state_file)
         key = load_or_create_key(config.certificate)

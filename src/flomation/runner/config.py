@@ -141,7 +141,17 @@ class RunnerConfig(BaseModel):
             "*_PRIVATE_KEY",
             "*_CONNECTION_STRING",
         ),
-        description="names of environment variables whose values are masked (comma-separated)",
+        description=(
+            "names of environment variables whose values are masked and, unless passed through,"
+            " kept from the executor (comma-separated patterns)"
+        ),
+    )
+    secret_env_passthrough: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "secret-named environment variables still passed to the executor, masked"
+            " (comma-separated names)"
+        ),
     )
     health_addr: str | None = Field(
         default=None, description="HOST:PORT of the health and metrics listener (off when unset)"
@@ -483,6 +493,7 @@ _OPTIONS: tuple[_Option, ...] = (
     _added("max_line_bytes", "execution", _count(1)),
     _added("max_result_log_bytes", "execution", _count(1)),
     _added("secret_env_patterns", "runner", _patterns),
+    _added("secret_env_passthrough", "execution", _patterns),
     _added("health_addr", "runner", _host_port),
     _added("keep_failed_workdirs", "execution", _count(0)),
     _added("min_free_disk_bytes", "execution", _count(0)),
@@ -533,6 +544,7 @@ _METAVARS: Mapping[str, str] = {
     "max_concurrent_executors": "N",
     "executable": "COMMAND",
     "secret_env_patterns": "PATTERNS",
+    "secret_env_passthrough": "NAMES",
     "health_addr": "HOST:PORT",
     "keep_failed_workdirs": "N",
     "max_executions": "N",
@@ -896,12 +908,27 @@ def redacted(config: RunnerConfig) -> dict[str, object]:
     return data
 
 
-def runner_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment for the executor: inherited, minus the runner's own settings and secrets."""
+def _is_secret_name(name: str, upper_patterns: Sequence[str]) -> bool:
+    """Whether an environment variable's name matches ``secret_env_patterns`` (any case)."""
+    return any(fnmatch.fnmatchcase(name.upper(), pattern) for pattern in upper_patterns)
+
+
+def runner_environment(config: RunnerConfig, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for the executor: inherited, minus the runner's settings and secrets.
+
+    Removed: the runner's own settings (``FLOMATION_*``, ``MTLS_*``, the Docker ``RUNNER_*``
+    ones) and every variable whose name matches ``secret_env_patterns``, unless its exact name
+    is in ``secret_env_passthrough`` (docs/security.md). The upstream Go runner passes every
+    variable but its own settings; docs/migrating.md notes the difference.
+    """
+    patterns = [pattern.upper() for pattern in config.secret_env_patterns]
+    passed = frozenset(config.secret_env_passthrough)
     return {
         name: value
         for name, value in environ.items()
-        if not name.startswith(_PRIVATE_ENV_PREFIXES) and name not in _PRIVATE_ENV_NAMES
+        if not name.startswith(_PRIVATE_ENV_PREFIXES)
+        and name not in _PRIVATE_ENV_NAMES
+        and (name in passed or not _is_secret_name(name, patterns))
     }
 
 
@@ -910,13 +937,16 @@ def secret_values(config: RunnerConfig, environ: Mapping[str, str]) -> list[str]
 
     Environment values whose upper-cased names match ``secret_env_patterns`` (case-sensitive
     ``fnmatch`` against upper-cased patterns), plus the registration code; values shorter than
-    four characters are skipped, since masking them would garble ordinary output.
+    four characters are skipped, since masking them would garble ordinary output. Variables
+    passed through to the executor (``secret_env_passthrough``) are masked whatever their
+    names.
     """
     patterns = [pattern.upper() for pattern in config.secret_env_patterns]
+    passed = frozenset(config.secret_env_passthrough)
     found = {
         value
         for name, value in environ.items()
-        if any(fnmatch.fnmatchcase(name.upper(), pattern) for pattern in patterns)
+        if name in passed or _is_secret_name(name, patterns)
     }
     if config.registration_code is not None:
         found.add(config.registration_code)

@@ -16,7 +16,7 @@ import functools
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -232,7 +232,7 @@ class _Run:
         """Report a failure found before the executor ran (nothing on disk to keep)."""
         self._log.error("execution failed before the executor started", error=error)
         outcome = failure_outcome(error)
-        await self._store(execution_id, compact_json(result_body(outcome, "")))
+        await self._store(execution_id, self._result_bytes(outcome, ""))
         return ExecutionReport(execution_id, flo_id, outcome.kind, error)
 
     async def execute(self, pending: PendingExecution, flow_document: Any) -> ExecutionReport:
@@ -295,7 +295,7 @@ class _Run:
             error = str(exc)
             self._log.error("executor could not be started", error=error)
             outcome = failure_outcome(error)
-            await self._store(execution_id, compact_json(result_body(outcome, "")))
+            await self._store(execution_id, self._result_bytes(outcome, ""))
             await self._finish(workdir, outcome)
             return ExecutionReport(execution_id, flo_id, outcome.kind, error)
         spawned_at_s = time.monotonic()
@@ -329,7 +329,7 @@ class _Run:
             stop_reason=self._control.reason,
             output=logs if state_file.state is None else "",
         )
-        body = compact_json(result_body(outcome, logs))
+        body = self._result_bytes(outcome, logs)
         # The output can be the largest object of the runner: let it go before the result is
         # stored and sent, which hold their own copies for a while.
         del logs
@@ -462,6 +462,15 @@ class _Run:
             return send
 
         return prepare
+
+    def _result_bytes(self, outcome: Outcome, logs: str) -> bytes:
+        """The result body with every string of the executor's state masked (docs/security.md).
+
+        ``logs`` is masked already, line by line as it was read; the state (outputs, node
+        results, errors, trigger data echoes) is masked here, before anything is stored.
+        """
+        masked = replace(outcome, state=self._masker.mask_value(outcome.state))
+        return compact_json(result_body(masked, logs))
 
     async def _store(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
         # Shielded: once the executor is done, its result must reach the outbox even if the

@@ -1,20 +1,74 @@
-"""Replacing secret values in executor output before it leaves the runner.
+"""Replacing secret values in everything that leaves the runner (docs/security.md).
+
+One masker serves the executor's output lines, every string of the result body (outputs, node
+results, errors, trigger data echoes) before it is written to the outbox, and the runner's own
+log lines. Besides each secret as it is, it hides the forms a flow can print it in without
+meaning to or on purpose: base64 (standard and URL-safe alphabets, at each of the three byte
+alignments the secret can have within a longer encoded text), URL-encoded (``%XX`` in upper and
+lower case, ``+`` or ``%20`` for spaces) and JSON-escaped. These are the forms GitHub Actions'
+masker covers too. Other transformations (hex, reversed, split by the flow itself) are not
+hidden: a flow author who wants a secret out can always get it out (docs/security.md).
 
 Masking is applied to complete lines (the process module assembles lines across pipe reads), so
-a secret written in two pieces is still hidden. Every occurrence of every secret is replaced,
-and overlapping occurrences of different secrets are merged into one replaced span, so no
-character of a secret survives. A secret containing line breaks cannot appear within one line:
-each of its lines is masked as a secret of its own instead.
+a secret written in two pieces is still hidden. Every occurrence of every form is replaced,
+and overlapping occurrences of different forms are merged into one replaced span, so no
+character of them survives. A secret containing line breaks cannot appear within one line:
+each of its lines is masked as a secret of its own instead (its encoded forms hold no line
+break and are masked whole).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, quote_plus
 
-__all__ = ["DEFAULT_REPLACEMENT", "SecretMasker"]
+__all__ = ["DEFAULT_REPLACEMENT", "SecretMasker", "encoded_forms"]
 
 DEFAULT_REPLACEMENT = "********"
+# Encoded forms shorter than this are not masked: a 3-character base64 fragment occurs in
+# ordinary output far too often. The runner only masks secrets of 4 characters or more
+# (runner/config.py), whose every encoded form is at least 4 characters long.
+_MIN_ENCODED_CHARS = 4
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+_URLSAFE = str.maketrans("+/", "-_")
+
+
+def _base64_cores(data: bytes) -> set[str]:
+    """The base64 characters that depend on ``data`` alone, for each of the 3 alignments.
+
+    Within a longer base64 text, ``data`` starts at a byte offset; character ``i`` of the
+    encoding covers bits ``6i .. 6i+6`` of the stream, so the characters whose bits all lie
+    inside ``data`` are the same whatever surrounds it. Those are the ones masked.
+    """
+    cores = set()
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + data).decode("ascii")
+        first = -(-8 * offset // 6)  # ceil: the first character with no bit of the padding
+        end = 8 * (offset + len(data)) // 6  # floor: characters up to here are complete
+        core = encoded[first:end]
+        cores.add(core)
+        cores.add(core.translate(_URLSAFE))
+    return cores
+
+
+def _url_forms(secret: str) -> set[str]:
+    forms = {quote(secret, safe=""), quote(secret), quote_plus(secret, safe="")}
+    lower = {_PERCENT_ESCAPE.sub(lambda match: match.group(0).lower(), form) for form in forms}
+    return forms | lower
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """``secret`` and the encoded forms of it that are masked too (see the module docstring)."""
+    forms = {secret}
+    forms |= _base64_cores(secret.encode("utf-8"))
+    forms |= _url_forms(secret)
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    return {form for form in forms if form == secret or len(form) >= _MIN_ENCODED_CHARS}
 
 
 def _line_pieces(secret: str) -> list[str]:
@@ -28,10 +82,10 @@ def _line_pieces(secret: str) -> list[str]:
 
 
 class SecretMasker:
-    """Replaces every occurrence of the given secrets by ``replacement``.
+    """Replaces every occurrence of the given secrets and their encoded forms by ``replacement``.
 
     Blank secrets are ignored (they would mask every space). A text without any secret is
-    returned unchanged (the same object) after one substring test per secret.
+    returned unchanged (the same object) after one substring test per masked form.
     """
 
     __slots__ = ("_pattern", "_pieces", "_replacement")
@@ -39,7 +93,13 @@ class SecretMasker:
     def __init__(self, secrets: Iterable[str], replacement: str = DEFAULT_REPLACEMENT) -> None:
         if "\n" in replacement or "\r" in replacement:
             raise ValueError("the secret replacement must not contain line breaks")
-        pieces = {piece for secret in secrets for piece in _line_pieces(secret)}
+        pieces = {
+            piece
+            for secret in secrets
+            if secret.strip()
+            for form in encoded_forms(secret)
+            for piece in _line_pieces(form)
+        }
         self._replacement = replacement
         # Longest first: at each position the longest secret wins.
         self._pieces = tuple(sorted(pieces, key=lambda piece: (-len(piece), piece)))
@@ -50,7 +110,7 @@ class SecretMasker:
 
     @property
     def secret_count(self) -> int:
-        """How many distinct values are masked (after splitting multi-line secrets)."""
+        """How many distinct texts are masked (encoded forms, multi-line secrets split)."""
         return len(self._pieces)
 
     def mask(self, text: str) -> str:
@@ -92,3 +152,23 @@ class SecretMasker:
             if piece in joined:
                 return [self.mask(line) for line in lines]
         return lines
+
+    def mask_value(self, value: Any) -> Any:
+        """A JSON-like value with every string in it masked, object keys included.
+
+        Used on the result body before it is stored: outputs, node results, errors and trigger
+        data echoes are all strings somewhere inside it. Containers are copied (lists for
+        tuples); numbers, booleans and None come back as they are.
+        """
+        if not self._pieces:
+            return value
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, dict):
+            return {
+                self.mask(key) if isinstance(key, str) else key: self.mask_value(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self.mask_value(item) for item in value]
+        return value
