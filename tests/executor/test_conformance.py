@@ -1,71 +1,27 @@
-"""The black-box conformance suite (shared cases and this project's own) against our executor."""
+"""The executor conformance cases of ``tests/conformance/executor`` against our executor program."""
 
 from __future__ import annotations
 
-import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-_REPOSITORY = Path(__file__).resolve().parents[2]
-_OWN_CASES = _REPOSITORY / "tests" / "conformance" / "executor"
-_SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$", re.MULTILINE)
+from executor.conformance import case_dirs, observe, problems
+
+_EXECUTOR = (sys.executable, "-m", "flomation_executor")
 
 
-def _shared_conformance() -> Path | None:
-    """``shared/conformance`` beside the repository (or any of its parents)."""
-    for parent in _REPOSITORY.parents:
-        candidate = parent / "shared" / "conformance"
-        if (candidate / "run.py").is_file():
-            return candidate
-    return None
+def test_the_repository_holds_the_cases() -> None:
+    """The cases live in the repository: upstream-derived ones (NN-…) and the project's (pNN-…)."""
+    names = [case.name for case in case_dirs()]
+    assert sum(name[:2].isdigit() for name in names) >= 47
+    assert sum(name.startswith("p") for name in names) >= 10
 
 
-_SHARED = _shared_conformance()
-pytestmark = pytest.mark.skipif(
-    _SHARED is None, reason="shared/conformance/run.py not found beside the repository"
-)
-
-
-def _run_suite(*options: str) -> tuple[int, int, str]:
-    assert _SHARED is not None
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(_SHARED / "run.py"),
-            "-v",
-            *options,
-            "--",
-            sys.executable,
-            "-m",
-            "flomation_executor",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    summary = _SUMMARY.search(completed.stdout)
-    assert summary is not None, completed.stdout + completed.stderr
-    assert completed.returncode == 0, completed.stdout
-    return int(summary.group(1)), int(summary.group(2)), completed.stdout
-
-
-def test_shared_cases_all_pass() -> None:
-    """Every shared executor case passes (47 at the time of writing)."""
-    assert _SHARED is not None
-    expected = sum(
-        1 for case in (_SHARED / "executor").iterdir() if (case / "expected.json").exists()
-    )
-    passed, failed, output = _run_suite()
-    assert (passed, failed) == (expected, 0), output
-    assert passed >= 47
-
-
-def test_project_cases_all_pass() -> None:
-    """This project's own cases (loops, sub-flows, wait, masking, truncation, …) pass."""
-    expected = sum(1 for case in _OWN_CASES.iterdir() if (case / "expected.json").exists())
-    passed, failed, output = _run_suite("--cases", str(_OWN_CASES))
-    assert (passed, failed) == (expected, 0), output
+@pytest.mark.parametrize("case", case_dirs(), ids=lambda case: case.name)
+def test_case_passes(case: Path, tmp_path: Path) -> None:
+    """The executor's events, state.json and exit code match the case's expected.json."""
+    seen = observe(case, _EXECUTOR, tmp_path, timeout_s=60)
+    found = problems(case, seen)
+    assert not found, "\n".join([*found, "stderr tail:", *seen.stderr.splitlines()[-5:]])
