@@ -34,6 +34,22 @@ async def test_admin_routes_need_the_token(
                 assert await response.json() == {"error": "unauthorized"}
 
 
+async def test_bearer_scheme_is_case_insensitive(
+    server: EmbeddedServer, http: aiohttp.ClientSession
+) -> None:
+    """The ``Bearer`` scheme is matched in any case (RFC 7235 2.1); the token itself is not."""
+    url = server.url + "/api/v1/queue"
+    token = server.admin_token
+    for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+        headers = {"Authorization": f"{scheme} {token}"}
+        async with http.get(url, headers=headers) as response:
+            assert response.status == 200, scheme
+    refused = (f"Bearer {token.upper()}x", f"Bearerx {token}", f"Basic {token}", token)
+    for value in refused:
+        async with http.get(url, headers={"Authorization": value}) as response:
+            assert response.status == 401, value
+
+
 async def test_queue_codes_are_unique_hex(admin: AdminClient) -> None:
     """Queues get 32-hex registration codes; duplicate names are 409."""
     first = await admin.create_queue("a")

@@ -32,6 +32,7 @@ __all__ = [
     "SignatureError",
     "VerifiedKey",
     "admin_authorised",
+    "bearer_token",
     "client_ip",
 ]
 
@@ -131,11 +132,22 @@ class RequestVerifier:
         )
 
 
+def bearer_token(request: Request) -> str | None:
+    """The credentials of ``Authorization: Bearer <token>``, None for any other header.
+
+    The scheme is matched without regard to case (RFC 7235 section 2.1: ``bearer`` and
+    ``BEARER`` are ``Bearer``).
+    """
+    scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None
+
+
 def admin_authorised(request: Request, admin_token: str) -> bool:
-    """Constant-time check of ``Authorization: Bearer <admin_token>``."""
-    supplied = request.headers.get("authorization", "")
-    expected = f"Bearer {admin_token}"
-    return hmac.compare_digest(supplied.encode("utf-8", "replace"), expected.encode("utf-8"))
+    """Constant-time check of ``Authorization: Bearer <admin_token>`` (any case of the scheme)."""
+    supplied = bearer_token(request) or ""
+    return hmac.compare_digest(supplied.encode("utf-8", "replace"), admin_token.encode("utf-8"))
 
 
 def client_ip(request: Request, trusted_proxies: tuple[str, ...]) -> str | None:
