@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from flomation.executor.environment import EnvironmentClient
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer
-from flomation.wire.signing import sign_v1
+from flomation.wire.signing import SIGNATURE_V2_HEADER, private_key_pem_pkcs1, sign_v1, sign_v2
 
 from .runner_client import FLOW, SigningRunner, claim_new
 
@@ -90,3 +92,65 @@ async def test_duplicate_environment_name_is_409(admin: AdminClient) -> None:
         assert getattr(exc, "status", None) == 409
     else:
         raise AssertionError("a duplicate environment must be refused")
+
+
+def _executor_lookup(url: str, execution_id: str, key_path: Path, name: str) -> Any:
+    """The project executor's own client (--key: ``?token=`` plus a v2 header) reading a secret."""
+    warnings: list[dict[str, Any]] = []
+
+    def log(level: str, message: str, **fields: Any) -> None:
+        warnings.append({"level": level, "message": message, **fields})
+
+    client = EnvironmentClient(
+        url, execution_id, "prod", str(key_path), None, None, None, "http://127.0.0.1:9", log
+    )
+    return client.resolve("secret", name), warnings
+
+
+async def test_lookups_are_refused_once_the_execution_is_terminal(
+    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, tmp_path: Path
+) -> None:
+    """Every signature form reads secrets while the execution runs and gets 403 once it ended."""
+    environment = await admin.create_environment("prod")
+    await admin.put_secret(environment["id"], "db_password", "s3cr3t-value")
+    flo = await admin.create_flo("f", FLOW, environment_id=environment["id"])
+    key_path = tmp_path / "runner.pem"
+    key_path.write_bytes(private_key_pem_pkcs1(runner.key))
+    path = "/prod/secret/db_password"
+
+    async def every_form(execution_id: str) -> list[int]:
+        full = f"/api/v1/execution/{execution_id}/environment{path}"
+        v2 = sign_v2(runner.key, "GET", full, b"")
+        answers = [
+            await _token_get(runner, execution_id, path),  # the upstream executor's form
+            await runner.get(execution_id, f"/environment{path}"),  # v1 header
+            await runner.get(execution_id, f"/environment{path}", v1=False, v2=True),
+            await runner.send("GET", full, v1=False, headers={SIGNATURE_V2_HEADER: v2}),
+        ]
+        return [answer.status for answer in answers]
+
+    finished = await claim_new(runner, admin, flo["id"])
+    cancelled = await claim_new(runner, admin, flo["id"])
+    assert await every_form(finished) == [200, 200, 200, 200]
+    value, _ = await asyncio.to_thread(
+        _executor_lookup, server.url, finished, key_path, "db_password"
+    )
+    assert value == "s3cr3t-value"
+    # The executor's other credential, a bearer token (--token), is no credential here at all.
+    bearer = {"Authorization": f"Bearer {server.admin_token}"}
+    full = f"/api/v1/execution/{finished}/environment{path}"
+    assert (await runner.send("GET", full, v1=False, headers=bearer)).status == 403
+
+    assert (await runner.result(finished)).status == 200
+    await admin.cancel(cancelled)
+    for execution_id in (finished, cancelled):
+        assert await every_form(execution_id) == [403, 403, 403, 403]
+        refused = await _token_get(runner, execution_id, path)
+        assert "only readable while it runs" in refused.json["error"]
+        value, warnings = await asyncio.to_thread(
+            _executor_lookup, server.url, execution_id, key_path, "db_password"
+        )
+        assert value is None
+        assert "HTTP 403" in warnings[-1]["error"]
+    # The runner still learns the outcome of a finished execution.
+    assert (await runner.status(cancelled)).json["completion_status"] == "cancel"

@@ -55,6 +55,7 @@ MAX_LOGS_BODY_BYTES = 4 * _MIB
 MAX_CLAIM_BODY_BYTES = 64 * 1024
 _DEFAULT_RUNNER_NAME = "Flo Runner"
 _ITEM_KINDS = ("property", "secret", "credential")
+_RUNNING_STATUSES = ("allocated", "running")
 
 _log = structlog.get_logger("flomation.server.runner")
 
@@ -66,6 +67,23 @@ async def _watch_disconnect(receive: Receive, on_gone: Callable[[], None]) -> No
         if message["type"] == "http.disconnect":
             on_gone()
             return
+
+
+def _environment_refusal(execution: ExecutionCall) -> str | None:
+    """Why the environment of ``execution`` may not be read now, or None while it runs.
+
+    A look-up is signed over the execution id alone (protocol.md 3.2), and the executor reuses
+    that one signature for the whole execution (3.3), so a signature seen once would read
+    secrets forever. Answering only while the execution is allocated or running bounds what a
+    leaked signature, a finished executor's leftover process or a captured request can read.
+    """
+    if execution.execution_status in _RUNNING_STATUSES and execution.completion_status == "pending":
+        return None
+    if execution.execution_status == "executed":
+        state = f"finished ({execution.completion_status})"
+    else:
+        state = execution.execution_status
+    return f"execution {execution.id} is {state}: its environment is only readable while it runs"
 
 
 class RunnerEndpoints:
@@ -302,6 +320,9 @@ class RunnerEndpoints:
         """(execution id, environment id, environment record) after the checks of 4.7."""
         execution_id = request.path_params["execution_id"]
         execution, runner = await self._assigned(request, b"", execution_id.encode("utf-8"))
+        refusal = _environment_refusal(execution)
+        if refusal is not None:
+            raise HttpError(403, refusal)
         await self._s.store.touch_execution(execution.id, runner.id, self._s.clock())
         flo = await self._s.store.get_flo(execution.flo_id)
         if flo is None or flo.environment_id is None:
