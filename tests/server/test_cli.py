@@ -20,7 +20,9 @@ from .runner_client import SigningRunner
 SCRIPT = Path(sys.executable).parent / "flomation-server"
 
 
-def _start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def _start(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, umask: int = -1
+) -> subprocess.Popen[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOMATION_SERVER_")}
     environ.update(env or {})
     return subprocess.Popen(
@@ -30,6 +32,7 @@ def _start(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> sub
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        umask=umask,
     )
 
 
@@ -143,3 +146,46 @@ def test_unusable_database_exits_1_with_reason(tmp_path: Path) -> None:
         )
         assert result.returncode == 1, result.stderr
         assert '"cannot start"' in result.stderr
+
+
+async def test_database_files_are_private_even_with_umask_0(tmp_path: Path) -> None:
+    """The database directory is created 0700 and the database, -wal, -shm and key files 0600."""
+    process = _start(tmp_path, env={"FLOMATION_SERVER_ADMIN_TOKEN": "t0ken"}, umask=0)
+    try:
+        url, lines = _read_startup(process)
+        async with AdminClient(url, "t0ken") as admin:
+            await admin.create_queue("q")  # a registration code is now on disk
+        state = tmp_path / ".flomation"
+        modes = {path.name: path.stat().st_mode & 0o777 for path in state.iterdir()}
+        assert state.stat().st_mode & 0o777 == 0o700
+        assert modes == {
+            name: 0o600 for name in ("server.db", "server.db-wal", "server.db-shm", "secret-key")
+        }
+        assert not [line for line in lines if "other users" in str(line.get("event"))]
+    finally:
+        assert _stop(process) == 0
+
+
+async def test_start_warns_about_files_other_users_can_read(tmp_path: Path) -> None:
+    """A database or directory left readable by others is named in a warning at start."""
+    env = {"FLOMATION_SERVER_ADMIN_TOKEN": "t0ken"}
+    process = _start(tmp_path, env=env)
+    _read_startup(process)
+    assert _stop(process) == 0
+    state = tmp_path / ".flomation"
+    state.chmod(0o755)
+    (state / "server.db").chmod(0o644)
+
+    process = _start(tmp_path, env=env)
+    try:
+        _, lines = _read_startup(process)
+    finally:
+        assert _stop(process) == 0
+    warned = {
+        str(line["path"]): line["mode"]
+        for line in lines
+        if line.get("level") == "warning" and "other users" in str(line.get("event"))
+    }
+    assert warned[str(state)] == "0755"
+    assert warned[str(state / "server.db")] == "0644"
+    assert str(state / "secret-key") not in warned

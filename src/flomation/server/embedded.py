@@ -23,6 +23,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 
+import structlog
 import uvicorn
 
 from flomation.server import state_files
@@ -35,6 +36,7 @@ from flomation.server.store import Store, sqlite_path
 
 __all__ = ["EmbeddedServer", "ServerStartError", "running_server"]
 
+_log = structlog.get_logger("flomation.server")
 _GRACEFUL_SHUTDOWN_S = 10
 _STARTUP_POLL_S = 0.01
 
@@ -89,10 +91,18 @@ def _bind(host: str, port: int) -> socket.socket:
 @contextlib.asynccontextmanager
 async def running_server(settings: ServerSettings) -> AsyncIterator[EmbeddedServer]:
     """Start the server on ``settings.listen`` (port 0 = any free port) and yield it."""
-    directory = sqlite_path(settings.database).parent
+    database = sqlite_path(settings.database)
+    state_files.create_private_database(database)
+    directory = database.parent
     token, generated = state_files.admin_token(settings.admin_token, directory)
     box = SecretBox(state_files.secret_key(settings.secret_key, directory))
     store = await Store.open(settings.database)
+    for exposed, mode in state_files.exposed_files(database):
+        _log.warning(
+            "server file is accessible to other users; chmod go-rwx it",
+            path=str(exposed.absolute()),
+            mode=f"{mode:04o}",
+        )
     try:
         services = Services(settings=settings, store=store, admin_token=token, secret_box=box)
         sock = _bind(settings.host, settings.port)

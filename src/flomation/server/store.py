@@ -79,6 +79,7 @@ from flomation.server.records import (
     RunnerRecord,
     RunnerScope,
 )
+from flomation.server.state_files import create_private_database
 
 __all__ = [
     "CancelOutcome",
@@ -1470,7 +1471,7 @@ class Store:
     async def open(cls, database_url: str) -> Store:
         """Create the SQLite file (and its directory) if needed and apply pending migrations."""
         path = sqlite_path(database_url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_database(path)
         engine = create_engine(
             f"sqlite:///{path}",
             connect_args={"check_same_thread": False},
