@@ -314,7 +314,7 @@ def test_entrypoint_docker_variables_mode(final: list[_Instruction], home: Path)
     assert config["name"] == "docker-runner"
     assert config["registration_code"] == "********"
     assert Path(config["execution_directory"]) == home / "workspace"
-    # The upstream image's defaults (runner-config.md section 3) and this image's ENV defaults.
+    # The upstream image's defaults (docs/migrating.md §1.3) and this image's ENV defaults.
     assert config["max_concurrent_executors"] == 5
     assert config["checkin_timeout_s"] == 5
     assert config["executable"][0] == "flomation-executor"

@@ -1,4 +1,7 @@
-"""Typed input accessors (executor.md §6)."""
+"""Typed input accessors (docs/flows.md §6).
+
+Test docstrings starting ``C<n>:`` pin the numbered rules of docs/flows.md §12.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checkpoint rendering and loading (executor.md §4.12, §7.5)."""
+"""Checkpoint rendering and loading (docs/flows.md §4.12, §7.5)."""
 
 from __future__ import annotations
 

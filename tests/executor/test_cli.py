@@ -1,4 +1,7 @@
-"""The ``flomation-executor`` command line as the runner uses it: real subprocesses (§2, §9.1)."""
+"""The ``flomation-executor`` command line as the runner uses it: real subprocesses.
+
+See docs/flows.md §2, §9.1; docstrings starting ``C<n>:`` pin the rules of docs/flows.md §12.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Trigger, output, conditional, loop, error, sub-flow and common control actions (§10.2-§10.4).
+"""Trigger, output, conditional, loop, error, sub-flow and common control actions.
+
+See docs/flows.md §10.2-§10.4.
 
 Each action runs inside a real two-node flow (manual trigger → the action) through the engine.
 """

@@ -1,4 +1,7 @@
-"""The engine's traversal semantics (executor.md §4) on real flows, run in-process."""
+"""The engine's traversal semantics (docs/flows.md §4) on real flows, run in-process.
+
+Test docstrings starting ``C<n>:`` pin the numbered rules of docs/flows.md §12.
+"""
 
 from __future__ import annotations
 

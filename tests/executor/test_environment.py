@@ -1,4 +1,7 @@
-"""The environment client against a real HTTP API on 127.0.0.1 (executor.md §8, protocol §9)."""
+"""The environment client against a real HTTP API on 127.0.0.1.
+
+See docs/flows.md §8, docs/protocol.md §9.
+"""
 
 from __future__ import annotations
 

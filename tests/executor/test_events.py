@@ -1,4 +1,7 @@
-"""Log lines, node events, masking, truncation and state.json (executor.md §7)."""
+"""Log lines, node events, masking, truncation and state.json (docs/flows.md §7).
+
+Test docstrings starting ``C<n>:`` pin the numbered rules of docs/flows.md §12.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Go ``flag`` package parsing rules (executor.md §2.1)."""
+"""Go ``flag`` package parsing rules (docs/flows.md §2.1)."""
 
 from __future__ import annotations
 

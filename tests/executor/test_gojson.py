@@ -1,4 +1,7 @@
-"""Go-JSON and Go-text rendering (executor.md §5.4)."""
+"""Go-JSON and Go-text rendering (docs/flows.md §5.4).
+
+Test docstrings starting ``C<n>:`` pin the numbered rules of docs/flows.md §12.
+"""
 
 from __future__ import annotations
 

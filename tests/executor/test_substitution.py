@@ -1,4 +1,7 @@
-"""Variable substitution (executor.md §5) on the Substituter itself."""
+"""Variable substitution (docs/flows.md §5) on the Substituter itself.
+
+Test docstrings starting ``C<n>:`` pin the numbered rules of docs/flows.md §12.
+"""
 
 from __future__ import annotations
 

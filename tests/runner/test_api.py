@@ -1,4 +1,4 @@
-"""The signed API client against a real HTTP server on loopback (protocol.md §3, §4, §9)."""
+"""The signed API client against a real HTTP server on loopback (docs/protocol.md §3, §4, §9)."""
 
 from __future__ import annotations
 

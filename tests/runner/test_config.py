@@ -24,7 +24,7 @@ from flomation.runner.config import (
     secret_values,
 )
 
-# The example of runner-config.md §1, verbatim but for the execution directory.
+# The example of docs/migrating.md §1.1, verbatim but for the execution directory.
 UPSTREAM_EXAMPLE = """{
   "runner": {
     "name": "My Runner",
@@ -115,7 +115,7 @@ def _expected(value: object, cwd: Path) -> object:
 
 
 def test_upstream_example_config_loads_unchanged(cwd: Path) -> None:
-    """The runner-config.md example config.json loads with every field as upstream means it."""
+    """The docs/migrating.md §1 example config.json loads with every field as upstream means it."""
     text = UPSTREAM_EXAMPLE.replace("EXECUTION_DIRECTORY", str(cwd / "workspace"))
     (cwd / "config.json").write_text(text)
 

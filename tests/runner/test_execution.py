@@ -1,4 +1,4 @@
-"""One execution's lifecycle (protocol.md §5) with a real executor process and a real HTTP fake.
+"""One execution's lifecycle (docs/protocol.md §5) with a real executor process and an HTTP fake.
 
 The journal here posts results straight to the fake server: the durable outbox is exercised by
 the agent tests; what these tests pin is what one execution hands over.

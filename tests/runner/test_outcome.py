@@ -1,4 +1,4 @@
-"""Outcome table of protocol.md §5.8 and result body of §5.9."""
+"""Outcome table of docs/protocol.md §5.8 and result body of §5.9."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Work directory files and the executor argument list (protocol.md §5.1-§5.6)."""
+"""Work directory files and the executor argument list (docs/protocol.md §5.1-§5.6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The admin API (protocol.md 10): bearer token, queues, flows, executions, runners."""
+"""The admin API (docs/protocol.md §10): bearer token, queues, flows, executions, runners."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad input gets a 4xx JSON error naming the problem, and the server keeps serving (8.4)."""
+"""Bad input gets a 4xx JSON error naming the problem, and the server keeps serving (§8.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The long-poll claim (protocol.md 4.2, 8.1 A1/A2/A12)."""
+"""The long-poll claim (docs/protocol.md §4.2, §8.1 A1/A2/A12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Many runners, many executions: every execution is claimed by exactly one runner (8.1 A2)."""
+"""Many runners, many executions: every execution is claimed by exactly one runner (§8.1 A2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Server settings precedence and validation (protocol.md 8.4)."""
+"""Server settings precedence and validation (docs/protocol.md §8.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The wake-up registry on its own (protocol.md 8.1 A12): no lost wake-ups, no herd."""
+"""The wake-up registry on its own (docs/protocol.md §8.1 A12): no lost wake-ups, no herd."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Environment look-ups made by the executor (protocol.md 4.7) backed by the admin API (10.5)."""
+"""Environment look-ups made by the executor (docs/protocol.md §4.7) backed by the admin API.
+
+The admin side is docs/protocol.md §10.5.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""An execution's life after the claim: state, logs, status, result (protocol.md 4.3-4.6, 8.2)."""
+"""An execution's life after the claim: state, logs, status, result.
+
+See docs/protocol.md §4.3-4.6, §8.2.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The reaper (protocol.md 8.2): silent runners and over-long executions."""
+"""The reaper (docs/protocol.md §8.2): silent runners and over-long executions."""
 
 from __future__ import annotations
 

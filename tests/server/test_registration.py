@@ -1,4 +1,4 @@
-"""Registration (protocol.md 4.1, 8.1 A3/A5/A7)."""
+"""Registration (docs/protocol.md §4.1, §8.1 A3/A5/A7)."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ async def test_non_rsa_short_or_missing_keys_are_400(
 async def test_pkcs1_public_key_is_accepted(
     server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
 ) -> None:
-    """A public key sent as ``RSA PUBLIC KEY`` (PKCS#1) PEM is accepted (3.4)."""
+    """A public key sent as ``RSA PUBLIC KEY`` (PKCS#1) PEM is accepted (§3.4)."""
     runner = SigningRunner(server.url, http)
     pkcs1 = (
         runner.key.public_key()

@@ -1,4 +1,4 @@
-"""Several server instances on one database (protocol.md 8.4): wake-ups, nonces, restarts."""
+"""Several server instances on one database (docs/protocol.md §8.4): wake-ups, nonces, restarts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""v2 request signatures (protocol.md 9): binding, timestamp window, nonce replay, require_v2."""
+"""v2 request signatures (docs/protocol.md §9): binding, time window, nonce replay, require_v2."""
 
 from __future__ import annotations
 

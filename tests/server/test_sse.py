@@ -1,4 +1,4 @@
-"""The live stream (protocol.md 10.6): replay, live lines, status and complete."""
+"""The live stream (docs/protocol.md §10.6): replay, live lines, status and complete."""
 
 from __future__ import annotations
 

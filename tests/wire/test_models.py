@@ -1,4 +1,4 @@
-"""Tests of the protocol body models (protocol.md §4)."""
+"""Tests of the protocol body models (docs/protocol.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of work directory path safety (protocol.md §5.1, defect R7)."""
+"""Tests of work directory path safety (docs/protocol.md §5.1, defect R7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of v1 and v2 request signatures (protocol.md §3 and §9)."""
+"""Tests of v1 and v2 request signatures (docs/protocol.md §3 and §9)."""
 
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def test_public_key_pem_is_spki_and_loads_back() -> None:
 
 
 def test_short_and_non_rsa_public_keys_are_refused() -> None:
-    """Public keys under 2048 bits or not RSA are refused (protocol.md §8.1 A3)."""
+    """Public keys under 2048 bits or not RSA are refused (docs/protocol.md §8.1 A3)."""
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     with pytest.raises(signing.KeyFormatError, match="1024 bits"):
         signing.load_public_key_pem(signing.public_key_pem(small))

@@ -1,4 +1,4 @@
-"""Typed accessors over a node's resolved inputs (executor.md §6).
+"""Typed accessors over a node's resolved inputs (docs/flows.md §6).
 
 Actions read inputs only through these functions. The first input with the given name wins; a
 missing input, or a value the accessor does not accept, yields ``None`` ("none" in the spec).

@@ -1,4 +1,4 @@
-"""Checkpoints of suspended executions (executor.md §4.12, §7.5): rendering and loading.
+"""Checkpoints of suspended executions (docs/flows.md §4.12, §7.5): rendering and loading.
 
 A checkpoint is written inside ``state.json`` when a run suspends; ``--checkpoint FILE`` restores
 it (a whole ``state.json`` is accepted too: its ``checkpoint`` member is used).

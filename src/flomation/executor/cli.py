@@ -1,4 +1,4 @@
-"""``flomation-executor``: the command line and start-up order of executor.md §2.
+"""``flomation-executor``: the command line and start-up order of docs/flows.md §2.
 
 Runs one execution of one flow and exits 0 whatever the flow's status (set-up errors exit 1,
 flag errors 2). Imports only the standard library up front: start-up is paid once per execution.

@@ -1,4 +1,4 @@
-"""The execution context (``context.json``, executor.md §11.2) and its ``${flow.*}``/``${user.*}``.
+"""The execution context (``context.json``, docs/flows.md §11.2), ``${flow.*}`` and ``${user.*}``.
 
 Only the names listed in §11.2 are exposed through ``${flow.NAME}``; everything else (including
 ``api_url``, ``token`` and ``system_flow``) reads as ``""``.

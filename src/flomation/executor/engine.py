@@ -1,4 +1,4 @@
-"""The execution engine (executor.md §4): entry choice, reachability, the two-phase traversal,
+"""The execution engine (docs/flows.md §4): entry choice, reachability, the two-phase traversal,
 unmatched branches, loops, sub-flows, On Error, suspension and cancellation.
 
 Names follow the spec: ``execute_node`` is ExecuteNode (§4.3), ``_run_node`` is phase 1 (§4.4,

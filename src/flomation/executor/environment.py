@@ -1,12 +1,12 @@
 """The environment client: resolves ``${env.*}``, ``${secret(s).*}`` and ``${credentials.*}``.
 
-Specification: executor.md §8 and protocol.md §4.7 and §9. Nothing is contacted and nothing heavy
-is imported until the first token needs a value: then the credentials are prepared once (the
+Specification: docs/flows.md §8 and docs/protocol.md §4.7 and §9. Nothing is contacted and nothing
+heavy is imported until the first token needs a value: then the credentials are prepared once (the
 ``--key`` PEM is loaded and the execution id signed, importing ``cryptography``; or the identity
 service is asked for a token) and the environment identifier is looked up. A failed identifier
-look-up is retried at the next token. Property and secret values are cached for 30 seconds per
-name, credentials never. Every failure is logged as a warning and reported as ``None`` so that the
-caller leaves the literal ``${...}`` text in place.
+look-up is retried at the next token. Property and secret values are cached for 30 seconds per name,
+credentials never. Every failure is logged as a warning and reported as ``None`` so that the caller
+leaves the literal ``${...}`` text in place.
 
 ``log`` is called as ``log(level, message, **fields)`` (levels ``warning`` and ``error`` here).
 """
@@ -33,7 +33,7 @@ Namespace = Literal["env", "secret", "credentials"]
 _API_TIMEOUT_S = 30.0
 _IDENTITY_TIMEOUT_S = 10.0
 _CACHE_TTL_S = 30.0
-# Characters kept in a path segment besides the unreserved ones (executor.md §8.3).
+# Characters kept in a path segment besides the unreserved ones (docs/flows.md §8.3).
 _SEGMENT_SAFE = "$&+,:;=@"
 _MAX_ERROR_BODY_CHARS = 200
 

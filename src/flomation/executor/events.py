@@ -1,4 +1,4 @@
-"""What the executor writes (executor.md §7): log lines, node events, node records, state.json.
+"""What the executor writes (docs/flows.md §7): log lines, node events, node records, state.json.
 
 Everything goes through ``os.write`` on the raw file descriptors: each line is one unbuffered
 write (so stdout is "flushed" after every line and a signal handler can log without re-entering

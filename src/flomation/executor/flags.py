@@ -1,4 +1,4 @@
-"""Command-line parsing with the exact rules of Go's standard ``flag`` package (executor.md §2.1).
+"""Command-line parsing with the exact rules of Go's standard ``flag`` package (docs/flows.md §2.1).
 
 ``-name`` and ``--name`` are equivalent, ``--name value`` and ``--name=value`` too; boolean flags
 take a value only with ``=``; parsing stops at the first non-flag argument or after ``--``; the

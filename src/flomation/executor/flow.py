@@ -1,4 +1,4 @@
-"""The flow document (a ReactFlow graph, executor.md §3): loading, validation and graph queries.
+"""The flow document (a ReactFlow graph, docs/flows.md §3): loading, validation and graph queries.
 
 Only the fields the engine reads are kept. Node inputs stay mutable dictionaries because trigger
 data (§11.1) and sub-flow parameters (§4.9) are injected into them.

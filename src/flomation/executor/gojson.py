@@ -1,4 +1,4 @@
-"""JSON and text rendering exactly as the Go executor produces them (executor.md §5.4).
+"""JSON and text rendering exactly as the Go executor produces them (docs/flows.md §5.4).
 
 *Go-JSON* is compact, sorts object keys, escapes ``<``, ``>``, ``&``, U+2028 and U+2029, prints
 integral floats without ``.0`` and uses exponent form only outside ``[1e-6, 1e21)``.

@@ -1,6 +1,6 @@
 """Go ``time`` layouts: format and parse datetimes exactly as Go's ``Format`` and ``Parse`` do.
 
-A layout is text written for the reference time ``Mon Jan 2 15:04:05 MST 2006`` (executor.md
+A layout is text written for the reference time ``Mon Jan 2 15:04:05 MST 2006`` (docs/flows.md
 §10.8). Tokens are recognised with Go's rules (``Jan`` only when not followed by a lower-case
 letter, ``.000`` only when not followed by a digit, ``_2006`` is a literal ``_`` then the year,
 …); all other text is literal. Parse errors carry Go's messages, e.g.

@@ -1,4 +1,4 @@
-"""The action manifest written by ``--manifest PATH`` (executor.md §7.6).
+"""The action manifest written by ``--manifest PATH`` (docs/flows.md §7.6).
 
 One object keyed by action id, generated from the registry's action definitions; each entry has a
 ``hash`` over its own Go-JSON and the source file implementing the action.

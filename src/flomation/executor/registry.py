@@ -3,7 +3,8 @@
 An action's module path is its id (``actions/string/upper_case.py`` serves ``string/upper_case``),
 so adding a node type is adding one module. Modules are imported only when a flow uses them, which
 keeps executor start-up fast; ``all_actions`` imports every module (for ``--manifest``).
-Any ``trigger/...`` id without a module of its own is served by ``trigger/webhook`` (§10.2).
+Any ``trigger/...`` id without a module of its own is served by ``trigger/webhook``
+(docs/flows.md §10.2).
 
 Alias rule: an id segment that is a Python keyword (``if``, ``for``, ``while``) cannot be a module
 name, so its module carries a trailing underscore: ``actions/conditional/if_.py`` serves

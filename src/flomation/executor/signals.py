@@ -1,4 +1,4 @@
-"""SIGTERM / SIGINT handling (executor.md §9.1).
+"""SIGTERM / SIGINT handling (docs/flows.md §9.1).
 
 The first signal sets the cancel event (checked before every node and watched by long-running
 actions) and logs ``Received signal, cancelling execution``; later signals are ignored and the

@@ -1,4 +1,4 @@
-"""Variable substitution in node inputs (executor.md §5).
+"""Variable substitution in node inputs (docs/flows.md §5).
 
 For each configured input: auto-wire from the last parent, then template strings (structures leaf
 by leaf): a whole-value ``${ref}`` keeps the referenced value's type, otherwise every ``${...}``

@@ -1,4 +1,4 @@
-"""The signed HTTP client of the runner protocol (protocol.md §3, §4, §9).
+"""The signed HTTP client of the runner protocol (docs/protocol.md §3, §4, §9).
 
 One pooled aiohttp session; one method per endpoint; no retries here (see ``retry`` and the
 outbox). Every body is serialised once to compact JSON, and exactly those bytes are signed and
@@ -59,7 +59,7 @@ class RequestObserver(Protocol):
 
 @dataclass(frozen=True)
 class ApiTimeouts:
-    """Whole-request timeouts per endpoint (protocol.md §4 table, project defaults)."""
+    """Whole-request timeouts per endpoint (docs/protocol.md §4 table, project defaults)."""
 
     register_s: float = 30.0
     claim_s: float = 35.0
@@ -159,7 +159,7 @@ def registration_body(
     manifest: Any,
     public_key_pem: str,
 ) -> dict[str, Any]:
-    """The registration request of protocol.md §4.1."""
+    """The registration request of docs/protocol.md §4.1."""
     return {
         "identifier": identifier,
         "name": name,

@@ -1,6 +1,6 @@
 """Runner configuration: config.json, environment and flags merged into one validated RunnerConfig.
 
-Precedence, highest first (runner-config.md; defect R5 of protocol.md §6):
+Precedence, highest first (docs/migrating.md §1; defect R5 of docs/protocol.md §6):
 
 1. command-line flags: the upstream spellings (``--api-url``, ``--max_concurrent_executors``, ...),
    hyphenated aliases of the underscore ones, and Go-style single-dash forms (``-api-url x``,
@@ -88,7 +88,7 @@ class RunnerConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # Upstream fields (runner-config.md §1-3).
+    # Upstream fields (docs/migrating.md §1).
     url: str = Field(description="API base URL, without /api/v1")
     registration_code: str | None = Field(
         default=None, repr=False, description="queue registration code (secret)"
@@ -178,7 +178,7 @@ class RunnerConfig(BaseModel):
 
     @property
     def state_file(self) -> Path:
-        """``flo.state``, the file holding the runner identifier (protocol.md §2.1)."""
+        """``flo.state``, the file holding the runner identifier (docs/protocol.md §2.1)."""
         return self.state_directory / _STATE_FILE_NAME
 
     @property

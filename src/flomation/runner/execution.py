@@ -1,4 +1,4 @@
-"""One execution from claim to stored result (protocol.md §5).
+"""One execution from claim to stored result (docs/protocol.md §5).
 
 Steps: validate the ids, prepare the work directory, mark the execution ``running``, start the
 executor, stream its masked output to ``/logs`` and to a spool file, poll ``/status`` for a

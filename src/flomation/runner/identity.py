@@ -1,4 +1,4 @@
-"""The runner's identity: the identifier in ``flo.state`` and the RSA key (protocol.md §2).
+"""The runner's identity: the identifier in ``flo.state`` and the RSA key (docs/protocol.md §2).
 
 Both are created once, written atomically with mode 0600, and then kept forever: an unreadable
 or invalid file is an :class:`IdentityError`, never silently replaced (defects R6 and R15),

@@ -7,7 +7,7 @@ queue. When the queue is full its oldest lines leave memory; with a backlog read
 executor writing faster than the API accepts loses nothing and is never slowed down. Without one
 (or when the spool cannot give them back) they are dropped, and a marker line tells viewers how
 many lines the live stream lost. :class:`OutputSpool` keeps every line in a file in the work
-directory, so the complete output reaches the server in the result (``state.logs``, protocol.md
+directory, so the complete output reaches the server in the result (``state.logs``, docs/protocol.md
 §5.9) without holding it in memory.
 
 Sizes of queued lines are measured in characters, which equals UTF-8 bytes for ASCII output and

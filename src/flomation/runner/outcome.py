@@ -1,4 +1,4 @@
-"""Pure decisions about how an execution ended (protocol.md §5.8) and the result body (§5.9).
+"""Pure decisions about how an execution ended (docs/protocol.md §5.8) and the result body (§5.9).
 
 Nothing here touches files, processes or the network: the execution lifecycle gathers the facts
 (state.json content or why it is unusable, exit code, whether a cancel was requested) and these
@@ -59,7 +59,7 @@ class Outcome:
 
 
 def _kind(has_errored: bool, cancelled: bool, suspended: bool) -> OutcomeKind:
-    # Same precedence as the server (protocol.md §7 T6/T7): suspended, cancelled, has_errored.
+    # Same precedence as the server (docs/protocol.md §7 T6/T7): suspended, cancelled, has_errored.
     if suspended:
         return OutcomeKind.SUSPENDED
     if cancelled:
@@ -88,7 +88,7 @@ def decide_outcome(
     stop_reason: StopReason | None,
     output: str,
 ) -> Outcome:
-    """Map what the executor left behind to the result flags of protocol.md §5.8.
+    """Map what the executor left behind to the result flags of docs/protocol.md §5.8.
 
     ``state`` is the parsed state.json object, or None with ``state_error`` saying why it is
     unusable. ``stop_reason`` is set when the runner itself stopped the executor.
@@ -126,7 +126,7 @@ def _note_stop(state: dict[str, Any], stop_reason: StopReason | None) -> None:
 
 
 def result_body(outcome: Outcome, logs: str) -> dict[str, Any]:
-    """The JSON body of ``POST /api/v1/execution/{id}`` (protocol.md §4.6, §5.9).
+    """The JSON body of ``POST /api/v1/execution/{id}`` (docs/protocol.md §4.6, §5.9).
 
     ``cancelled`` and ``suspended`` are omitted when false, as the Go runner does.
     """

@@ -1,7 +1,7 @@
 """Supervision of one executor process: spawn, read its output lines, wait, terminate.
 
 The executor runs in a new session (its own process group) with stdin on /dev/null and stdout and
-stderr on pipes (protocol.md §5.6, §5.7). Output is read by an asyncio subprocess protocol that
+stderr on pipes (docs/protocol.md §5.6, §5.7). Output is read by an asyncio subprocess protocol that
 splits the raw pipe chunks into lines in the event loop callback itself (no per-chunk task, no
 double buffering), which keeps the per-line cost to a slice and a small record. Guarantees:
 

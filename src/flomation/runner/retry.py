@@ -1,6 +1,6 @@
 """Retry policies above the API client: back-off, registration until accepted, state ``running``.
 
-The API client never retries; the policies of protocol.md §4.1 (registration, R4) and §4.3
+The API client never retries; the policies of docs/protocol.md §4.1 (registration, R4) and §4.3
 (``running`` state: three retries, 1 s / 2 s / 4 s, then carry on) live here. Result delivery is
 retried by the outbox, not here.
 """
@@ -64,7 +64,7 @@ async def register_until_accepted(
     backoff: Backoff,
     log: structlog.typing.FilteringBoundLogger,
 ) -> ApiResponse:
-    """Call ``register_once`` until the server answers 200 or 201 (protocol.md §4.1, R4).
+    """Call ``register_once`` until the server answers 200 or 201 (docs/protocol.md §4.1, R4).
 
     404 raises RegistrationRejectedError. Network errors, other statuses and PreflightError are
     retried with ``backoff`` for as long as it takes; cancel the caller to give up. The
@@ -98,7 +98,7 @@ async def post_running_state(
 ) -> bool:
     """``POST /state {"state":"running"}``, retried after each delay; False if never accepted.
 
-    The execution goes on either way (protocol.md §4.3).
+    The execution goes on either way (docs/protocol.md §4.3).
     """
     delays = list(retry_delays_s)
     while True:

@@ -1,6 +1,6 @@
 """The work directory of one execution: the files handed to the executor and what it leaves.
 
-Implements protocol.md §5.1-§5.6: directory layout and modes, ``execution.flow``,
+Implements docs/protocol.md §5.1-§5.6: directory layout and modes, ``execution.flow``,
 ``trigger-data.json``, ``context.json``, ``checkpoint.json``, the executor argument list, reading
 ``state.json`` back, and the retention policy applied once the result is safely in the outbox.
 """
@@ -120,7 +120,7 @@ def _decoded(raw: Any) -> Any:
 
 
 def trigger_data_object(raw: Any) -> dict[str, Any] | None:
-    """The trigger data to write (protocol.md §5.3, project column), or None for no file.
+    """The trigger data to write (docs/protocol.md §5.3, project column), or None for no file.
 
     A JSON-encoded string is decoded first; only an object with at least one key is written.
     """
@@ -137,7 +137,7 @@ def _string(value: Any) -> str:
 def context_document(
     pending: PendingExecution, settings: ExecutorSettings, now: datetime
 ) -> dict[str, Any]:
-    """Every key of context.json (protocol.md §5.4)."""
+    """Every key of context.json (docs/protocol.md §5.4)."""
     execution, flo = pending.execution, pending.flo
     trigger = _decoded(execution.data)
     trigger = trigger if isinstance(trigger, dict) else {}
@@ -179,7 +179,7 @@ def executor_argv(
     context: bool,
     checkpoint: bool,
 ) -> list[str]:
-    """The exact executor command line of protocol.md §5.6, in order."""
+    """The exact executor command line of docs/protocol.md §5.6, in order."""
     execution = pending.execution
     argv = [
         *settings.executable,

@@ -1,4 +1,4 @@
-"""Strict request bodies of the admin API (protocol.md 10): unknown fields are errors."""
+"""Strict request bodies of the admin API (docs/protocol.md §10): unknown fields are errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A small typed async client of the admin API (protocol.md 10), built on aiohttp.
+"""A small typed async client of the admin API (docs/protocol.md §10), built on aiohttp.
 
 Usage::
 

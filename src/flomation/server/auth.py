@@ -1,6 +1,6 @@
-"""Who may call what: runner signatures (protocol.md 3, 9) and the admin bearer token (10).
+"""Who may call what: runner signatures (docs/protocol.md §3, §9) and the admin bearer token (§10).
 
-Key lookup (3.4) is the caller's job; this module checks a request against a given key.
+Key lookup (§3.4) is the caller's job; this module checks a request against a given key.
 Parsed keys are cached per PEM because a runner's key never changes.
 """
 
@@ -59,7 +59,7 @@ def _fingerprint(key: rsa.RSAPublicKey) -> str:
 
 
 def _request_target(request: Request) -> str:
-    """The path and query exactly as sent on the wire (9.2)."""
+    """The path and query exactly as sent on the wire (§9.2)."""
     raw_path = request.scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else request.url.path
     query = request.scope.get("query_string", b"").decode("latin-1")
@@ -151,7 +151,7 @@ def admin_authorised(request: Request, admin_token: str) -> bool:
 
 
 def client_ip(request: Request, trusted_proxies: tuple[str, ...]) -> str | None:
-    """The peer address; ``X-Forwarded-For`` only when the peer is a trusted proxy (8.1 A14)."""
+    """The peer address; ``X-Forwarded-For`` only when the peer is a trusted proxy (§8.1 A14)."""
     peer = request.client.host if request.client else None
     if peer is None or not trusted_proxies:
         return peer

@@ -1,7 +1,7 @@
-"""Server settings (protocol.md 8.4): flags > ``FLOMATION_SERVER_*`` environment > file > defaults.
+"""Server settings (docs/protocol.md §8.4): flags > ``FLOMATION_SERVER_*`` > file > defaults.
 
 The configuration file is TOML (``.toml``) or JSON (any other name) holding the setting names of
-protocol.md 8.4 (``poll_hold``, ``runner_lost_after``...) or the field names of
+docs/protocol.md §8.4 (``poll_hold``, ``runner_lost_after``...) or the field names of
 :class:`ServerSettings`. Any invalid value is fatal (:class:`SettingsError`).
 """
 
@@ -100,7 +100,7 @@ class ServerSettings(BaseModel):
         return split_listen(self.listen)[1]
 
 
-# Spec setting name (protocol.md 8.4) -> ServerSettings field.
+# Spec setting name (docs/protocol.md §8.4) -> ServerSettings field.
 _SPEC_NAMES: dict[str, str] = {
     "poll_hold": "poll_hold_s",
     "runner_lost_after": "runner_lost_after_s",

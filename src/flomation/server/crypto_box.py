@@ -1,4 +1,4 @@
-"""AES-GCM sealing of secret and credential values at rest (protocol.md 10.5).
+"""AES-GCM sealing of secret and credential values at rest (docs/protocol.md §10.5).
 
 The associated data binds a ciphertext to its environment, kind and name, so a sealed value
 copied to another row does not decrypt.

@@ -1,4 +1,4 @@
-"""Long-poll wake-ups without a lost-wake-up window (protocol.md 8.1 A12).
+"""Long-poll wake-ups without a lost-wake-up window (docs/protocol.md §8.1 A12).
 
 A poll registers a :class:`Ticket` *before* its first claim query, so a notification that lands
 between an empty claim and the wait is never missed. ``notify`` wakes one eligible ticket per

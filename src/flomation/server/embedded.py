@@ -111,7 +111,7 @@ async def running_server(settings: ServerSettings) -> AsyncIterator[EmbeddedServ
             create_app(services),
             lifespan="on",
             http=GatheringHttpToolsProtocol,
-            # Forwarded headers are honoured by the app, and only from trusted_proxies (8.1 A14).
+            # Forwarded headers are honoured by the app, and only from trusted_proxies (§8.1 A14).
             proxy_headers=False,
             log_config=None,
             access_log=False,

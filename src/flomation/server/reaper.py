@@ -1,4 +1,4 @@
-"""Background work of the app: the reaper (protocol.md 8.2: lost runners, execution timeouts,
+"""Background work of the app: the reaper (docs/protocol.md §8.2: lost runners, execution timeouts,
 old nonces) and shared wake-ups (executions made claimable by another server process)."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ async def run_shared_wakeups(services: Services, stop: asyncio.Event) -> None:
     """Every ``shared_wakeup_interval_s``, wake polls for executions that became claimable.
 
     In-process notifications already cover executions created by this process; this pass makes
-    several server processes on one database wake each other (protocol.md 8.4) within about
+    several server processes on one database wake each other (docs/protocol.md §8.4) within about
     one interval. Extra wakes are harmless: a woken poll whose claim finds nothing waits again.
     """
     interval_s = services.settings.shared_wakeup_interval_s

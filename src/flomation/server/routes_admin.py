@@ -1,4 +1,4 @@
-"""The admin API under the bearer admin token (protocol.md 10)."""
+"""The admin API under the bearer admin token (docs/protocol.md §10)."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ class AdminEndpoints:
     # ------------------------------------------------------------------ queues
 
     async def create_queue(self, request: Request) -> Response:
-        """Create a queue with a fresh registration code (10.1)."""
+        """Create a queue with a fresh registration code (§10.1)."""
         payload = parse_body(QueueCreate, await self._body(request))
         try:
             queue = await self._s.store.create_queue(
@@ -116,7 +116,7 @@ class AdminEndpoints:
     # ------------------------------------------------------------------- flows
 
     async def create_flo(self, request: Request) -> Response:
-        """Create a flow and its revision 1 (10.2)."""
+        """Create a flow and its revision 1 (§10.2)."""
         payload = parse_body(FloCreate, await self._body(request))
         try:
             flo = await self._s.store.create_flo(
@@ -162,7 +162,7 @@ class AdminEndpoints:
     # -------------------------------------------------------------- executions
 
     async def get_execution(self, request: Request) -> Response:
-        """One execution (10.3)."""
+        """One execution (§10.3)."""
         execution = await self._s.store.get_execution(request.path_params["execution_id"])
         if execution is None:
             raise HttpError(404, "execution not found")
@@ -222,7 +222,7 @@ class AdminEndpoints:
         return json_response(execution_view(execution))
 
     async def stream(self, request: Request) -> Response:
-        """Server-Sent Events of the execution's log and status (10.6)."""
+        """Server-Sent Events of the execution's log and status (§10.6)."""
         execution_id = request.path_params["execution_id"]
         if await self._s.store.get_execution(execution_id) is None:
             raise HttpError(404, "execution not found")
@@ -237,7 +237,7 @@ class AdminEndpoints:
     # ----------------------------------------------------------------- runners
 
     async def list_runners(self, request: Request) -> Response:
-        """All runners, without registration codes or manifests (10.4)."""
+        """All runners, without registration codes or manifests (§10.4)."""
         now_s = self._s.clock()
         runners = await self._s.store.list_runners()
         return json_response([runner_admin_view(runner, now_s) for runner in runners])
@@ -255,7 +255,7 @@ class AdminEndpoints:
     # ------------------------------------------------------------ environments
 
     async def create_environment(self, request: Request) -> Response:
-        """Create an environment (10.5)."""
+        """Create an environment (§10.5)."""
         payload = parse_body(EnvironmentCreate, await self._body(request))
         try:
             environment = await self._s.store.create_environment(

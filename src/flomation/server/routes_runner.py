@@ -1,4 +1,4 @@
-"""Runner-facing endpoints (protocol.md 4, with the fixes of 8 and signatures of 3 and 9)."""
+"""Runner-facing endpoints (docs/protocol.md §4, with the fixes of §8 and signatures of §3, §9)."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ class RunnerEndpoints:
     # ------------------------------------------------------------ registration
 
     async def register(self, request: Request) -> Response:
-        """``POST /api/v1/runner`` (4.1, 8.1 A3/A5/A7)."""
+        """``POST /api/v1/runner`` (§4.1, §8.1 A3/A5/A7)."""
         body = await read_body(request, MAX_REGISTRATION_BODY_BYTES)
         payload = parse_body(RegistrationRequest, body)
         if not is_safe_id(payload.identifier):
@@ -194,7 +194,7 @@ class RunnerEndpoints:
     # ------------------------------------------------------------------- claim
 
     async def claim(self, request: Request) -> Response:
-        """``POST /api/v1/runner/{identifier}/execution``: the long-poll (4.2, 8.1 A2/A12)."""
+        """``POST /api/v1/runner/{identifier}/execution``: the long-poll (§4.2, §8.1 A2/A12)."""
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
         identifier = request.path_params["identifier"]
         runner = await self._s.store.find_runner(identifier)
@@ -255,7 +255,7 @@ class RunnerEndpoints:
         return execution, runner
 
     async def state(self, request: Request) -> Response:
-        """``POST /execution/{id}/state``: only ``running`` is accepted (8.2)."""
+        """``POST /execution/{id}/state``: only ``running`` is accepted (§8.2)."""
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
         execution, runner = await self._assigned(request, body, body)
         payload = parse_body(StateRequest, body)
@@ -268,7 +268,7 @@ class RunnerEndpoints:
         return Response(status_code=200)
 
     async def logs(self, request: Request) -> Response:
-        """``POST /execution/{id}/logs``: persisted under the cap (8.3)."""
+        """``POST /execution/{id}/logs``: persisted under the cap (§8.3)."""
         body = await read_body(request, MAX_LOGS_BODY_BYTES)
         execution, runner = await self._assigned(request, body, body)
         text = decode_body(body)
@@ -284,7 +284,7 @@ class RunnerEndpoints:
         return Response(status_code=200)
 
     async def status(self, request: Request) -> Response:
-        """``GET /execution/{id}/status``: the cancellation poll (4.5)."""
+        """``GET /execution/{id}/status``: the cancellation poll (§4.5)."""
         execution_id = request.path_params["execution_id"]
         execution, runner = await self._assigned(request, b"", execution_id.encode("utf-8"))
         await self._s.store.touch_execution(execution.id, runner.id, self._s.clock())
@@ -296,7 +296,7 @@ class RunnerEndpoints:
         )
 
     async def result(self, request: Request) -> Response:
-        """``POST /execution/{id}``: the final or suspended result, idempotent (4.6, 8.2)."""
+        """``POST /execution/{id}``: the final or suspended result, idempotent (§4.6, §8.2)."""
         body = await read_body(request, MAX_RESULT_BODY_BYTES)
         execution, runner = await self._assigned(request, body, body)
         payload = parse_body(ResultRequest, body)
@@ -337,12 +337,12 @@ class RunnerEndpoints:
         return execution.id, environment.id, environment
 
     async def environment(self, request: Request) -> Response:
-        """``GET /execution/{id}/environment/{environment}`` (4.7)."""
+        """``GET /execution/{id}/environment/{environment}`` (§4.7)."""
         _, _, environment = await self._flow_environment(request)
         return json_response(environment_view(environment))
 
     async def environment_item(self, request: Request) -> Response:
-        """``GET .../environment/{environment}/{property|secret|credential}/{name}`` (4.7)."""
+        """``GET .../environment/{environment}/{property|secret|credential}/{name}`` (§4.7)."""
         kind = request.path_params["kind"]
         if kind not in _ITEM_KINDS:
             raise HttpError(404, f"unknown environment item kind {kind!r}")

@@ -1,4 +1,4 @@
-"""Every SQL statement of the server, behind one class (protocol.md 8).
+"""Every SQL statement of the server, behind one class (docs/protocol.md §8).
 
 SQLite in WAL mode is the only backend today; a PostgreSQL backend would implement the same
 async methods (claims with ``FOR UPDATE SKIP LOCKED``) without touching handlers.
@@ -169,7 +169,7 @@ class RegistrationOutcome:
 
 @dataclass(frozen=True)
 class ExecutionFilter:
-    """Filters of ``GET /api/v1/execution`` (10.3)."""
+    """Filters of ``GET /api/v1/execution`` (§10.3)."""
 
     flo_id: str | None = None
     execution_status: str | None = None
@@ -712,7 +712,7 @@ class _Queries:
     def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
         """Enrol a new identifier into the queue of its code, all or nothing.
 
-        A concurrent enrolment of the same identifier is reported as ``known`` (8.1 A7).
+        A concurrent enrolment of the same identifier is reported as ``known`` (§8.1 A7).
         """
         try:
             with self._write() as conn:
@@ -770,7 +770,7 @@ class _Queries:
         signed_manifest: Any = None,
         signed: bool = False,
     ) -> None:
-        """Re-registration of a known identifier (8.1 A5); the key never changes."""
+        """Re-registration of a known identifier (§8.1 A5); the key never changes."""
         values: dict[str, Any] = {
             "version": version,
             "executor_version": executor_version,
@@ -850,7 +850,7 @@ class _Queries:
     def resolve_environment(
         self, id_or_name: str, organisation_id: str | None
     ) -> EnvironmentRecord | None:
-        """An environment by UUID, else by name within the organisation (4.7)."""
+        """An environment by UUID, else by name within the organisation (§4.7)."""
         with self._read() as conn:
             row = (
                 conn.execute(
@@ -1064,7 +1064,7 @@ class _Queries:
         return execution_id, DispatchTarget(queue_id, organisation_id or "")
 
     def claim_next(self, runner_id: str, now_s: float) -> ClaimedExecution | None:
-        """Claim the oldest eligible execution for this runner in one transaction (8.1 A2).
+        """Claim the oldest eligible execution for this runner in one transaction (§8.1 A2).
 
         Executions whose flow has no revision are failed with a reason and skipped.
         """
@@ -1171,7 +1171,7 @@ class _Queries:
             return [_execution_from(row) for row in rows]
 
     def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
-        """Record runner contact on an execution and on the runner (8.1)."""
+        """Record runner contact on an execution and on the runner (§8.1)."""
         with self._sqlite_write() as db:
             _touch(db, execution_id, runner_id, now_s)
 
@@ -1190,7 +1190,7 @@ class _Queries:
         max_log_bytes: int,
         now_s: float,
     ) -> bool:
-        """Append a batch under the per-execution cap (8.3); True when any line was stored.
+        """Append a batch under the per-execution cap (§8.3); True when any line was stored.
 
         When the cap is reached one marker line is stored and later lines are discarded.
         """
@@ -1371,7 +1371,7 @@ class _Queries:
     def reap(
         self, now_s: float, runner_lost_after_s: float, execution_timeout_s: float
     ) -> list[ReapedExecution]:
-        """Fail executions whose runner went silent; time out those running too long (8.2)."""
+        """Fail executions whose runner went silent; time out those running too long (§8.2)."""
         in_progress = and_(
             _executions.c.execution_status.in_(_IN_PROGRESS),
             _executions.c.completion_status == "pending",
@@ -1528,7 +1528,7 @@ class Store:
     async def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
         """Enrol a new identifier into the queue of its code, all or nothing.
 
-        A concurrent enrolment of the same identifier is reported as ``known`` (8.1 A7).
+        A concurrent enrolment of the same identifier is reported as ``known`` (§8.1 A7).
         """
         return self._queries.register_runner(new, now_s)
 
@@ -1544,7 +1544,7 @@ class Store:
         signed_manifest: Any = None,
         signed: bool = False,
     ) -> None:
-        """Re-registration of a known identifier (8.1 A5); the key never changes."""
+        """Re-registration of a known identifier (§8.1 A5); the key never changes."""
         return self._queries.refresh_runner(
             runner_id,
             version=version,
@@ -1578,7 +1578,7 @@ class Store:
     async def resolve_environment(
         self, id_or_name: str, organisation_id: str | None
     ) -> EnvironmentRecord | None:
-        """An environment by UUID, else by name within the organisation (4.7)."""
+        """An environment by UUID, else by name within the organisation (§4.7)."""
         return self._queries.resolve_environment(id_or_name, organisation_id)
 
     async def put_environment_item(
@@ -1662,7 +1662,7 @@ class Store:
         )
 
     async def claim_next(self, runner_id: str, now_s: float) -> ClaimedExecution | None:
-        """Claim the oldest eligible execution for this runner in one transaction (8.1 A2).
+        """Claim the oldest eligible execution for this runner in one transaction (§8.1 A2).
 
         Executions whose flow has no revision are failed with a reason and skipped. An empty
         answer comes from a read, without a write transaction; callers register for wake-ups
@@ -1697,7 +1697,7 @@ class Store:
         return await self._run(self._readers, self._queries.list_executions, where)
 
     async def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
-        """Record runner contact on an execution and on the runner (8.1)."""
+        """Record runner contact on an execution and on the runner (§8.1)."""
         return self._queries.touch_execution(execution_id, runner_id, now_s)
 
     async def set_running(self, execution_id: str, runner_id: str, now_s: float) -> bool:
@@ -1712,7 +1712,7 @@ class Store:
         max_log_bytes: int,
         now_s: float,
     ) -> bool:
-        """Append a batch under the per-execution cap (8.3); True when any line was stored.
+        """Append a batch under the per-execution cap (§8.3); True when any line was stored.
 
         When the cap is reached one marker line is stored and later lines are discarded.
         """
@@ -1766,7 +1766,7 @@ class Store:
     async def reap(
         self, now_s: float, runner_lost_after_s: float, execution_timeout_s: float
     ) -> list[ReapedExecution]:
-        """Fail executions whose runner went silent; time out those running too long (8.2)."""
+        """Fail executions whose runner went silent; time out those running too long (§8.2)."""
         return self._queries.reap(now_s, runner_lost_after_s, execution_timeout_s)
 
     async def remember_nonce(self, key_id: str, nonce: str, now_s: float) -> bool:

@@ -1,4 +1,4 @@
-"""JSON shapes of the server's answers (protocol.md 4.1, 4.2.1, 10)."""
+"""JSON shapes of the server's answers (docs/protocol.md §4.1, §4.2.1, 10)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def rfc3339(timestamp_s: float | None) -> str | None:
 
 
 def runner_state(last_contact_at: float | None, now_s: float) -> str:
-    """``active`` (<= 1 h since contact), ``suspended`` (1-6 h) or ``terminated`` (4.1)."""
+    """``active`` (<= 1 h since contact), ``suspended`` (1-6 h) or ``terminated`` (§4.1)."""
     if last_contact_at is None:
         return "terminated"
     age_s = now_s - last_contact_at
@@ -78,12 +78,12 @@ def runner_registration_view(
 
 
 def runner_admin_view(runner: RunnerRecord, now_s: float) -> dict[str, Any]:
-    """A runner in the admin listing: never the registration code or the manifest (10.4)."""
+    """A runner in the admin listing: never the registration code or the manifest (§10.4)."""
     return {**_runner_common(runner, now_s), "queue_ids": list(runner.queue_ids)}
 
 
 def queue_view(queue: QueueRecord) -> dict[str, Any]:
-    """A queue with its registration code (10.1)."""
+    """A queue with its registration code (§10.1)."""
     return {
         "id": queue.id,
         "name": queue.name,
@@ -154,7 +154,7 @@ def _pending_execution_member(execution: ExecutionRecord) -> dict[str, Any]:
 
 
 def pending_execution_view(claimed: ClaimedExecution) -> dict[str, Any]:
-    """The 200 body of a claim (4.2.1): status ``allocated``, the claiming runner's UUID."""
+    """The 200 body of a claim (§4.2.1): status ``allocated``, the claiming runner's UUID."""
     view: dict[str, Any] = {
         "flo": flo_view(claimed.flo),
         "execution": _pending_execution_member(claimed.execution),
@@ -166,7 +166,7 @@ def pending_execution_view(claimed: ClaimedExecution) -> dict[str, Any]:
 
 
 def execution_view(execution: ExecutionRecord) -> dict[str, Any]:
-    """The admin execution object (10.3)."""
+    """The admin execution object (§10.3)."""
     return {
         "id": execution.id,
         "flo_id": execution.flo_id,
@@ -196,7 +196,7 @@ def execution_view(execution: ExecutionRecord) -> dict[str, Any]:
 
 
 def environment_view(environment: EnvironmentRecord) -> dict[str, Any]:
-    """An environment (10.5, 4.7)."""
+    """An environment (§10.5, §4.7)."""
     return {
         "id": environment.id,
         "name": environment.name,

@@ -1,4 +1,4 @@
-"""Typed models of the runner protocol's JSON bodies (protocol.md §4).
+"""Typed models of the runner protocol's JSON bodies (docs/protocol.md §4).
 
 Inbound models ignore unknown fields (clients MUST ignore them); the server builds outbound
 bodies from these models too, so both sides agree on one shape.

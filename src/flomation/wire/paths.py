@@ -1,4 +1,4 @@
-"""Safe path components for work directories (protocol.md §5.1, defect R7)."""
+"""Safe path components for work directories (docs/protocol.md §5.1, defect R7)."""
 
 from __future__ import annotations
 

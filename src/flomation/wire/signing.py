@@ -1,4 +1,4 @@
-"""RSA-PSS request signatures: v1 (upstream) and the v2 binding extension (protocol.md §3, §9).
+"""RSA-PSS request signatures: v1 (upstream) and the v2 binding extension (docs/protocol.md §3, §9).
 
 v1 signs the exact body bytes of a POST, or the UTF-8 execution id of a GET, with RSASSA-PSS,
 SHA-256, MGF1-SHA-256 and the maximum salt length (what Go's signer produces). Verification
@@ -145,7 +145,7 @@ def verify_v1(key: rsa.RSAPublicKey, message: bytes, signature_hex: str) -> bool
 
 
 def v2_message(method: str, target: str, timestamp_s: int, nonce: str, body: bytes) -> bytes:
-    """The exact bytes a v2 signature covers (protocol.md §9.2)."""
+    """The exact bytes a v2 signature covers (docs/protocol.md §9.2)."""
     return "\n".join(
         (
             V2_PREFIX,

@@ -1,4 +1,4 @@
-"""Tests of the arithmetic actions (executor.md §10.5)."""
+"""Tests of the arithmetic actions (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Tests of the common data actions: object_get, array_*, data_combine/extract/rename (§10.4)."""
+"""Tests of the common data actions: object_get, array_*, data_combine/extract/rename.
+
+See docs/flows.md §10.4.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of ``file/write`` and ``file/read`` and their confinement (executor.md §10.6, C25)."""
+"""``file/write`` and ``file/read`` and their confinement (docs/flows.md §10.6, §12 C25)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of ``common/format_date`` (executor.md §10.4 and §10.8)."""
+"""Tests of ``common/format_date`` (docs/flows.md §10.4 and §10.8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of the Go time-layout formatter and parser (executor.md §10.8)."""
+"""Tests of the Go time-layout formatter and parser (docs/flows.md §10.8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""script/bash, script/python and script/javascript run real processes (executor.md §10.6-7)."""
+"""script/bash, script/python and script/javascript run real processes (docs/flows.md §10.6-7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of the string actions (executor.md §10.5)."""
+"""Tests of the string actions (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

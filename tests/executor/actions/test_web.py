@@ -1,4 +1,4 @@
-"""web/request and web/fetch against a real HTTP server on 127.0.0.1 (executor.md §10.6, §9)."""
+"""web/request and web/fetch against a real HTTP server on 127.0.0.1 (docs/flows.md §10.6, §9)."""
 
 from __future__ import annotations
 

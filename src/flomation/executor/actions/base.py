@@ -52,7 +52,7 @@ class Connection:
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """The manifest definition of an action (executor.md §7.6)."""
+    """The manifest definition of an action (docs/flows.md §7.6)."""
 
     id: str
     name: str

@@ -1,3 +1,3 @@
-"""Arithmetic actions: addition, subtraction, multiplication and division (executor.md §10.5)."""
+"""Arithmetic actions: addition, subtraction, multiplication and division (docs/flows.md §10.5)."""
 
 __all__: list[str] = []

@@ -1,7 +1,8 @@
 """Operand parsing, result formatting and the shared run logic of the arithmetic actions.
 
 Operands are read from the raw resolved value, not through the Number accessor, so that decimal
-text such as ``"234.7"`` works (executor.md §10.5). Arithmetic is done in float64, as upstream does.
+text such as ``"234.7"`` works (docs/flows.md §10.5). Arithmetic is done in float64, as upstream
+does.
 """
 
 from __future__ import annotations

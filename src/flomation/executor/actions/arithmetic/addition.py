@@ -1,4 +1,4 @@
-"""`arithmetic/addition`: add two numbers (executor.md §10.5)."""
+"""`arithmetic/addition`: add two numbers (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

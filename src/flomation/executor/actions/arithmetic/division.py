@@ -1,4 +1,4 @@
-"""`arithmetic/division`: divide the numerator by the denominator (executor.md §10.5)."""
+"""`arithmetic/division`: divide the numerator by the denominator (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`arithmetic/multiplication`: multiply two numbers (executor.md §10.5)."""
+"""`arithmetic/multiplication`: multiply two numbers (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

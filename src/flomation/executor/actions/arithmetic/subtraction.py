@@ -1,4 +1,4 @@
-"""`arithmetic/subtraction`: subtract b from a (executor.md §10.5)."""
+"""`arithmetic/subtraction`: subtract b from a (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Common actions: variables, waiting, data shaping and dates (executor.md §10.4)."""
+"""Common actions: variables, waiting, data shaping and dates (docs/flows.md §10.4)."""

@@ -1,4 +1,4 @@
-"""`common/array_find`: pick array items by index or by matching a field (executor.md §10.4)."""
+"""`common/array_find`: pick array items by index or by matching a field (docs/flows.md §10.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`common/array_index`: the item at an index of an array (executor.md §10.4)."""
+"""`common/array_index`: the item at an index of an array (docs/flows.md §10.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`common/array_length`: the number of items in an array (executor.md §10.4)."""
+"""`common/array_length`: the number of items in an array (docs/flows.md §10.4)."""
 
 from __future__ import annotations
 

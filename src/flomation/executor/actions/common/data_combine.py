@@ -1,4 +1,7 @@
-"""`common/data_combine`: merge the outputs of every parent into one object (executor.md §10.4)."""
+"""`common/data_combine`: merge the outputs of every parent into one object.
+
+See docs/flows.md §10.4.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`common/data_extract`: keep only the named keys of the parents' outputs (executor.md §10.4)."""
+"""`common/data_extract`: keep only the named keys of the parents' outputs (docs/flows.md §10.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`common/data_rename`: expose a parent's output under another name (executor.md §10.4)."""
+"""`common/data_rename`: expose a parent's output under another name (docs/flows.md §10.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`common/format_date`: parse, convert and format a date and time (executor.md §10.4, §10.8)."""
+"""`common/format_date`: parse, convert and format a date and time (docs/flows.md §10.4, §10.8)."""
 
 from __future__ import annotations
 

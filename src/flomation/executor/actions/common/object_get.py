@@ -1,4 +1,4 @@
-"""`common/object_get`: read a field of an object by dot path (executor.md §10.4)."""
+"""`common/object_get`: read a field of an object by dot path (docs/flows.md §10.4)."""
 
 from __future__ import annotations
 

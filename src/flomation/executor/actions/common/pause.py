@@ -1,4 +1,7 @@
-"""``common/pause``: suspend the execution until it is resumed by hand (§10.4, §4.12)."""
+"""``common/pause``: suspend the execution until it is resumed by hand.
+
+See docs/flows.md §10.4, §4.12.
+"""
 
 from __future__ import annotations
 

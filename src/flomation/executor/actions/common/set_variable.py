@@ -1,4 +1,7 @@
-"""``common/set_variable``: store a flow variable readable as ``${var.NAME}`` (§10.4)."""
+"""``common/set_variable``: store a flow variable readable as ``${var.NAME}``.
+
+See docs/flows.md §10.4.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``common/sleep``: wait a while, waking up at once when the execution is cancelled (§10.4)."""
+"""``common/sleep``: wait a while, waking up at once when the execution is cancelled.
+
+See docs/flows.md §10.4.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``common/wait``: suspend until a time (``resume_at``) or for a duration (§10.4, §4.12)."""
+"""``common/wait``: suspend until a time (``resume_at``) or for a duration.
+
+See docs/flows.md §10.4, §4.12.
+"""
 
 from __future__ import annotations
 

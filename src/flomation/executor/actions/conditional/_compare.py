@@ -1,4 +1,4 @@
-"""The comparison shared by ``conditional/if`` and ``conditional/while`` (§10.3)."""
+"""The comparison shared by ``conditional/if`` and ``conditional/while`` (docs/flows.md §10.3)."""
 
 from __future__ import annotations
 

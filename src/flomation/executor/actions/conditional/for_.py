@@ -1,4 +1,7 @@
-"""``conditional/for``: a loop (type 5) that runs its body ``count`` times (§10.3, §4.8)."""
+"""``conditional/for``: a loop (type 5) that runs its body ``count`` times.
+
+See docs/flows.md §10.3, §4.8.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``conditional/if``: compare two values; routes to ``true-branch``/``false-branch`` (§10.3)."""
+"""``conditional/if``: compare two values; routes to ``true-branch``/``false-branch``.
+
+See docs/flows.md §10.3.
+"""
 
 from __future__ import annotations
 

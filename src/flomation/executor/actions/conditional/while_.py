@@ -1,4 +1,7 @@
-"""``conditional/while``: a loop (type 5) re-evaluated before every iteration (§10.3, §4.8)."""
+"""``conditional/while``: a loop (type 5) re-evaluated before every iteration.
+
+See docs/flows.md §10.3, §4.8.
+"""
 
 from __future__ import annotations
 

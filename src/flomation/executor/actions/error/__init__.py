@@ -1,3 +1,3 @@
-"""Error handling actions (executor.md §4.10)."""
+"""Error handling actions (docs/flows.md §4.10)."""
 
 __all__: list[str] = []

@@ -1,4 +1,4 @@
-"""``error/on_error``: the start of the flow's error chain (executor.md §4.10).
+"""``error/on_error``: the start of the flow's error chain (docs/flows.md §4.10).
 
 The engine never calls it: after a hard error it gives this node the error details as outputs
 and walks its children.

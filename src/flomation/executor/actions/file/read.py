@@ -1,4 +1,4 @@
-"""`file/read`: read a text file inside the work directory (executor.md §10.6)."""
+"""`file/read`: read a text file inside the work directory (docs/flows.md §10.6)."""
 
 from __future__ import annotations
 

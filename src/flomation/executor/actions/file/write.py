@@ -1,4 +1,4 @@
-"""`file/write`: write or append text to a file inside the work directory (executor.md §10.6)."""
+"""`file/write`: write or append text to a file inside the work directory (docs/flows.md §10.6)."""
 
 from __future__ import annotations
 

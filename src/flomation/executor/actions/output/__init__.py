@@ -1,3 +1,3 @@
-"""Output actions (executor.md §10.3): the only writers of the flow outputs."""
+"""Output actions (docs/flows.md §10.3): the only writers of the flow outputs."""
 
 __all__: list[str] = []

@@ -1,4 +1,4 @@
-"""``output/set``: store one flow output ``name`` ← ``value`` (typed) (§10.3)."""
+"""``output/set``: store one flow output ``name`` ← ``value`` (typed) (docs/flows.md §10.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``output/set_outputs``: copy every output of every parent into the flow outputs (§10.3)."""
+"""``output/set_outputs``: copy every output of every parent into the flow outputs.
+
+See docs/flows.md §10.3.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``output/web_response``: the HTTP response a web trigger returns, as flow output (§10.3)."""
+"""``output/web_response``: the HTTP response a web trigger returns, as flow output.
+
+See docs/flows.md §10.3.
+"""
 
 from __future__ import annotations
 

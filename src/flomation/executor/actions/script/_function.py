@@ -1,4 +1,4 @@
-"""The shared driver of ``script/python`` and ``script/javascript`` (executor.md §10.7).
+"""The shared driver of ``script/python`` and ``script/javascript`` (docs/flows.md §10.7).
 
 Validates the code (size, literal-secret guard), builds the script inputs and the declared
 outputs, runs a bootstrap program (``_python_bootstrap.py`` or ``_javascript_bootstrap.js``) in a

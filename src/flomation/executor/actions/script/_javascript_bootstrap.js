@@ -1,4 +1,4 @@
-// Bootstrap program for script/javascript (executor.md section 10.7).
+// Bootstrap program for script/javascript (docs/flows.md §10.7).
 //
 // Started as `node _javascript_bootstrap.js <request fd> <result fd>` by the executor's
 // actions/script/_function.py. The request fd holds {"code", "inputs"} as JSON. The code becomes
@@ -49,7 +49,7 @@ console.debug = logWriter('');
 console.warn = logWriter('[warn] ');
 console.error = logWriter('[error] ');
 
-// Values JSON cannot hold are sent as their String() (executor.md section 10.7 step 7).
+// Values JSON cannot hold are sent as their String() (docs/flows.md §10.7 step 7).
 function jsonReplacer(key, value) {
   if (typeof value === 'bigint' || typeof value === 'function' || typeof value === 'symbol') {
     return String(value);

@@ -53,7 +53,7 @@ def _payload(request: dict[str, Any]) -> str:
     outputs: dict[str, Any] = {}
     try:
         returned = _run_user_code(str(request["code"]), request["inputs"], outputs)
-        # Values that JSON cannot hold are sent as their str() (executor.md §10.7 step 7).
+        # Values that JSON cannot hold are sent as their str() (docs/flows.md §10.7 step 7).
         return json.dumps({"ok": True, "outputs": outputs, "returned": returned}, default=str)
     except BaseException as exc:
         return json.dumps({"ok": False, "error": _exception_line(exc)})

@@ -1,6 +1,6 @@
 """Run one script process: own process group, capped output, timeout and prompt cancellation.
 
-Shared by ``script/bash``, ``script/python`` and ``script/javascript`` (executor.md §9, §10.6,
+Shared by ``script/bash``, ``script/python`` and ``script/javascript`` (docs/flows.md §9, §10.6,
 §10.7). The child starts a new session, so the whole tree it spawns can be killed with one
 SIGKILL to its process group: on timeout, on cancellation (the cancel event is polled every
 100 ms) and also after a normal exit, so that no background process outlives the node and keeps

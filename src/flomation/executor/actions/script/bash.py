@@ -1,4 +1,7 @@
-"""``script/bash``: run a Bash script in the work directory or a throw-away one (§10.6)."""
+"""``script/bash``: run a Bash script in the work directory or a throw-away one.
+
+See docs/flows.md §10.6.
+"""
 
 from __future__ import annotations
 

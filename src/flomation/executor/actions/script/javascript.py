@@ -1,4 +1,6 @@
-"""``script/javascript``: run JavaScript code as a function body with ``node`` (executor.md §10.7).
+"""``script/javascript``: run JavaScript code as a function body with ``node``.
+
+See docs/flows.md §10.7.
 
 ``node`` is looked up on the executor's ``PATH`` each time the action runs; without it the node
 fails with the message the editor shows users.

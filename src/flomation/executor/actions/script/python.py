@@ -1,4 +1,6 @@
-"""``script/python``: run Python code as a function body in a separate process (executor.md §10.7).
+"""``script/python``: run Python code as a function body in a separate process.
+
+See docs/flows.md §10.7.
 
 The executor's own interpreter runs the bootstrap in isolated mode (``-I``: no user site, no
 ``PYTHON*`` variables, no script directory on ``sys.path``) and unbuffered (``-u``) so that the

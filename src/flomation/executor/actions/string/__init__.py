@@ -1,3 +1,3 @@
-"""String actions: case, trimming, searching, slicing and joining text (executor.md §10.5)."""
+"""String actions: case, trimming, searching, slicing and joining text (docs/flows.md §10.5)."""
 
 __all__: list[str] = []

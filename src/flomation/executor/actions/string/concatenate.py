@@ -1,4 +1,4 @@
-"""`string/concatenate`: join up to four texts end to end (executor.md §10.5)."""
+"""`string/concatenate`: join up to four texts end to end (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`string/contains`: whether a text contains another, case-sensitively (executor.md §10.5)."""
+"""`string/contains`: whether a text contains another, case-sensitively (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

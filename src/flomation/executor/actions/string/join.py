@@ -1,4 +1,4 @@
-"""`string/join`: join the items of an array with a separator (executor.md §10.5)."""
+"""`string/join`: join the items of an array with a separator (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`string/lower_case`: convert a string to lower case (executor.md §10.5)."""
+"""`string/lower_case`: convert a string to lower case (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`string/repeat`: repeat a text a number of times with a separator (executor.md §10.5)."""
+"""`string/repeat`: repeat a text a number of times with a separator (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

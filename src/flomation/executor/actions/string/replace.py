@@ -1,4 +1,4 @@
-"""`string/replace`: replace every occurrence of a text (executor.md §10.5)."""
+"""`string/replace`: replace every occurrence of a text (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

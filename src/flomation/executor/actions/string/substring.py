@@ -1,4 +1,4 @@
-"""`string/substring`: a slice of a text by character positions (executor.md §10.5)."""
+"""`string/substring`: a slice of a text by character positions (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

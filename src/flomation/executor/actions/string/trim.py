@@ -1,4 +1,4 @@
-"""`string/trim`: remove characters from both ends of a text (executor.md §10.5)."""
+"""`string/trim`: remove characters from both ends of a text (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

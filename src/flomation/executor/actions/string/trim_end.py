@@ -1,4 +1,4 @@
-"""`string/trim_end`: remove characters from the end of a text (executor.md §10.5)."""
+"""`string/trim_end`: remove characters from the end of a text (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

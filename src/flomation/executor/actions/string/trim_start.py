@@ -1,4 +1,4 @@
-"""`string/trim_start`: remove characters from the start of a text (executor.md §10.5)."""
+"""`string/trim_start`: remove characters from the start of a text (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`string/upper_case`: convert a string to upper case (executor.md §10.5)."""
+"""`string/upper_case`: convert a string to upper case (docs/flows.md §10.5)."""
 
 from __future__ import annotations
 

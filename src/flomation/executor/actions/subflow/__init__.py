@@ -1,3 +1,3 @@
-"""Sub-flow actions (executor.md §4.9, §10.3): invoke a named region of the same flow."""
+"""Sub-flow actions (docs/flows.md §4.9, §10.3): invoke a named region of the same flow."""
 
 __all__: list[str] = []

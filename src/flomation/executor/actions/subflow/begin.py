@@ -1,4 +1,4 @@
-"""``subflow/begin``: the entry of a named sub-flow; echoes its parameters (§10.3)."""
+"""``subflow/begin``: the entry of a named sub-flow; echoes its parameters (docs/flows.md §10.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``subflow/end``: the result of a sub-flow; its children are never walked (§10.3)."""
+"""``subflow/end``: the result of a sub-flow; its children are never walked.
+
+See docs/flows.md §10.3.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``subflow/invoke``: call the sub-flow named ``sub_flow_name`` (§10.3); the engine runs it."""
+"""``subflow/invoke``: call the sub-flow named ``sub_flow_name``; the engine runs it.
+
+See docs/flows.md §10.3 and §4.9.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""``trigger/manual``: a run started by hand; outputs the start time and a quote (§10.2).
+"""``trigger/manual``: a run started by hand; outputs the start time and a quote.
+
+See docs/flows.md §10.2.
 
 Upstream's newest manual trigger (flomation-co/executor: actions/trigger/manual/action.go) returns
 ``start`` as a Go ``time.Time``, which reaches events, ``state.json`` and later nodes in the form

@@ -1,4 +1,7 @@
-"""``trigger/webhook`` (and every other ``trigger/...`` id): echo each non-null input (§10.2)."""
+"""``trigger/webhook`` (and every other ``trigger/...`` id): echo each non-null input.
+
+See docs/flows.md §10.2.
+"""
 
 from __future__ import annotations
 

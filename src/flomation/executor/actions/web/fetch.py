@@ -1,4 +1,4 @@
-"""``web/fetch``: GET a page and reduce its HTML to text (executor.md §10.6).
+"""``web/fetch``: GET a page and reduce its HTML to text (docs/flows.md §10.6).
 
 The reduction uses the same regular expressions as upstream, not an HTML parser, so that the text
 handed to AI tools is identical: drop ``<script>``/``<style>`` elements, replace every tag with a

@@ -1,4 +1,4 @@
-"""``web/request``: send one HTTP request and capture the response (executor.md §10.6).
+"""``web/request``: send one HTTP request and capture the response (docs/flows.md §10.6).
 
 A non-2xx status is a soft failure (``success: false``, no ``error``); a transport failure is a
 hard error ``request failed: ...``; cancellation aborts the transfer (§9.1).
