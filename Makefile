@@ -1,5 +1,5 @@
 # Conveniences; every target is a thin wrapper around a script.
-.PHONY: demo test test-all bench bench-executor bench-server
+.PHONY: demo test test-all bench bench-executor bench-server reference
 
 demo:
 	./scripts/demo
@@ -21,3 +21,6 @@ bench-executor:
 bench-server:
 	./scripts/bootstrap
 	.venv/bin/python bench/server_bench.py
+
+reference: ## regenerate docs/nodes.md and the flow JSON Schema from the node types
+	.venv/bin/python -m flomation.executor.reference

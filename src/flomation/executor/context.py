@@ -13,7 +13,7 @@ from typing import Any
 
 from flomation.executor.gojson import go_json, go_json_fields
 
-__all__ = ["ContextError", "ExecutionContext", "load_context"]
+__all__ = ["FLOW_FIELDS", "ContextError", "ExecutionContext", "load_context"]
 
 _EXPOSED_STRINGS = frozenset(
     {
@@ -41,6 +41,8 @@ _EXPOSED_STRINGS = frozenset(
     }
 )
 _IDENTITY_FIELDS = ("channel_type", "external_id", "display_name")
+# Every name ``${flow.NAME}`` can read (validation warns about any other).
+FLOW_FIELDS = _EXPOSED_STRINGS | {"sequence", "identities"}
 
 
 class ContextError(Exception):

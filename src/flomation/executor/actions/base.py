@@ -48,6 +48,9 @@ class Connection:
     required: bool | None = None
     options: tuple[Mapping[str, str], ...] | None = None
     visible_when: Mapping[str, Any] | None = None
+    default: Any = None
+    """What the action uses when the input is missing or empty (docs/nodes.md; not in the
+    manifest, whose connections carry ``value: null`` as upstream's do)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class ActionSpec:
     icon: str = ""
     date: str = "27/11/2026"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    open_outputs: bool = False
+    """True when the output keys depend on the flow (trigger data, declared script outputs,
+    sub-flow parameters), so a reference to a key not in ``outputs`` may still resolve."""
 
 
 class HardError(Exception):

@@ -36,6 +36,7 @@ SPEC = ActionSpec(
                 _option("First Match", "first"),
                 _option("All Matches", "all"),
             ),
+            default="index",
         ),
         Connection(
             "index",

@@ -20,6 +20,7 @@ SPEC = ActionSpec(
     name="Data Rename",
     description="Rename a key from the outputs of connected parent nodes",
     icon="pen",
+    open_outputs=True,
     inputs=(
         Connection("input_key", "string", "Input Key", placeholder="old_name", required=True),
         Connection("output_key", "string", "Output Key", placeholder="new_name", required=True),

@@ -88,6 +88,7 @@ SPEC = ActionSpec(
                 _option("Unix Timestamp", "unix"),
                 _option("Custom", "custom"),
             ),
+            default="iso8601",
         ),
         Connection(
             "custom_output_format",
@@ -100,6 +101,7 @@ SPEC = ActionSpec(
             "string",
             "Timezone",
             placeholder="UTC (e.g. Europe/London, America/New_York)",
+            default="UTC",
         ),
     ),
     outputs=(

@@ -15,7 +15,11 @@ SPEC = ActionSpec(
     name="Pause",
     description="Suspend the flow until it is resumed",
     icon="pause",
-    inputs=(Connection("reason", "string", "Reason", placeholder="Manual pause"),),
+    inputs=(
+        Connection(
+            "reason", "string", "Reason", placeholder="Manual pause", default="Manual pause"
+        ),
+    ),
     outputs=(
         Connection("tool_result", "string", "Result"),
         Connection("suspended", "boolean", "Suspended"),

@@ -31,6 +31,7 @@ SPEC = ActionSpec(
             "string",
             "Unit",
             options=tuple({"name": unit, "value": unit} for unit in _UNIT_SECONDS),
+            default="seconds",
         ),
     ),
     outputs=(

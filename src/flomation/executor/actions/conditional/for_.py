@@ -25,7 +25,7 @@ SPEC = ActionSpec(
     icon="repeat",
     inputs=(
         Connection("count", "integer", "Count", placeholder="10", required=True),
-        Connection("start", "integer", "Start", placeholder="0"),
+        Connection("start", "integer", "Start", placeholder="0", default=0),
     ),
     outputs=(
         Connection("result", "boolean", "Result"),

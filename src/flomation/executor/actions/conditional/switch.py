@@ -46,6 +46,7 @@ SPEC = ActionSpec(
             "string",
             "Operator",
             options=tuple({"name": name, "value": name} for name in _MATCHERS),
+            default="equals",
         ),
         Connection("cases", "key_value_array", "Cases", required=True),
     ),

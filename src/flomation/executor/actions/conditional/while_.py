@@ -35,7 +35,9 @@ SPEC = ActionSpec(
             options=tuple({"name": name, "value": name} for name in OPERATORS),
         ),
         Connection("value_b", "string", "Value B"),
-        Connection("max_iterations", "integer", "Maximum Iterations", placeholder="1000"),
+        Connection(
+            "max_iterations", "integer", "Maximum Iterations", placeholder="1000", default=1000
+        ),
     ),
     outputs=(
         Connection("result", "boolean", "Result"),

@@ -46,7 +46,9 @@ SHARED_INPUTS = (
         label="Inputs (JSON object — advanced)",
         placeholder="Optional. A whole JSON object merged under the named Inputs above.",
     ),
-    Connection("timeout_seconds", "integer", label="Timeout (seconds)", placeholder="30"),
+    Connection(
+        "timeout_seconds", "integer", label="Timeout (seconds)", placeholder="30", default=30
+    ),
 )
 
 

@@ -39,7 +39,9 @@ SPEC = ActionSpec(
             placeholder='#!/bin/bash\necho "Hello, World!"',
             required=True,
         ),
-        Connection("timeout_seconds", "integer", label="Timeout (seconds)", placeholder="60"),
+        Connection(
+            "timeout_seconds", "integer", label="Timeout (seconds)", placeholder="60", default=60
+        ),
         Connection("sandboxed", "boolean", label="Run in Sandboxed Directory"),
         Connection("environment_variables", "key_value_array", label="Environment Variables"),
     ),

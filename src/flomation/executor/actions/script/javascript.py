@@ -35,6 +35,7 @@ SPEC = ActionSpec(
     name="Run JavaScript",
     description="Execute a JavaScript script as a function body with Node.js",
     icon="code",
+    open_outputs=True,
     inputs=(
         Connection(
             "code",

@@ -33,6 +33,7 @@ SPEC = ActionSpec(
     name="Run Python",
     description="Execute a Python script as a function body in a separate process",
     icon="code",
+    open_outputs=True,
     inputs=(
         Connection(
             "code",

@@ -21,7 +21,13 @@ SPEC = ActionSpec(
     icon="font",
     inputs=(
         Connection("array", "object", "Array of Strings", required=True),
-        Connection("separator", "string", "Separator", placeholder=_DEFAULT_SEPARATOR),
+        Connection(
+            "separator",
+            "string",
+            "Separator",
+            placeholder=_DEFAULT_SEPARATOR,
+            default=_DEFAULT_SEPARATOR,
+        ),
     ),
     outputs=outputs_for("Joined String"),
 )

@@ -11,6 +11,7 @@ SPEC = ActionSpec(
     name="Sub-flow Begin",
     description="Start of a sub-flow that Invoke Sub-flow can call by name",
     icon="right-to-bracket",
+    open_outputs=True,
     inputs=(Connection("name", "string", "Name", placeholder="Sub-flow name", required=True),),
 )
 

@@ -16,6 +16,7 @@ SPEC = ActionSpec(
     name="Sub-flow End",
     description="End of a sub-flow: its inputs become the invoking node's outputs",
     icon="right-from-bracket",
+    open_outputs=True,
     inputs=(Connection("result", "string", "Result"),),
     outputs=(Connection("tool_result", "string", "Result"),),
 )

@@ -15,6 +15,7 @@ SPEC = ActionSpec(
     name="Invoke Sub-flow",
     description="Run a sub-flow of this flow by name and return its result",
     icon="diagram-project",
+    open_outputs=True,
     inputs=(Connection("sub_flow_name", "string", "Sub-flow Name", required=True),),
     outputs=(
         Connection("tool_result", "string", "Result"),

@@ -23,6 +23,7 @@ SPEC = ActionSpec(
     description="Start the flow by hand",
     type=1,
     icon="hand",
+    open_outputs=True,
     outputs=(
         Connection("start", "string", "Start Time"),
         Connection("quote", "string", "Quote"),

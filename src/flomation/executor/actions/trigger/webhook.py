@@ -15,6 +15,7 @@ SPEC = ActionSpec(
     description="Start the flow from an HTTP call; its payload becomes the trigger's outputs",
     type=1,
     icon="globe",
+    open_outputs=True,
 )
 
 

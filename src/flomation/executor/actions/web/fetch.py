@@ -28,7 +28,9 @@ SPEC = ActionSpec(
     icon="globe+arrow-down",
     inputs=(
         Connection("url", "string", label="URL", placeholder="https://example.com", required=True),
-        Connection("max_length", "integer", label="Max Content Length", placeholder="10000"),
+        Connection(
+            "max_length", "integer", label="Max Content Length", placeholder="10000", default=10000
+        ),
     ),
     outputs=(
         Connection("tool_result", "string", label="Page Content (text)"),

@@ -48,7 +48,9 @@ SPEC = ActionSpec(
             placeholder="Content-Type: application/json\nAuthorization: Bearer ...",
         ),
         Connection("body", "text", label="Request Body"),
-        Connection("timeout_seconds", "integer", label="Timeout (seconds)", placeholder="30"),
+        Connection(
+            "timeout_seconds", "integer", label="Timeout (seconds)", placeholder="30", default=30
+        ),
     ),
     outputs=(
         # Declared by upstream but never set (flomation-co/executor: actions/web/request/action.go).
