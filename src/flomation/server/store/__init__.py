@@ -1,0 +1,41 @@
+"""The server's database: every SQL statement, grouped by area behind one facade.
+
+``Store`` (facade.py) is what handlers call. Each area keeps its queries next to their
+neighbours: runners.py (queues, runners), environments.py, flows.py, executions.py, logs.py,
+nonces.py; schema.py holds the tables and migrations, database.py the connections, rows.py the
+conversions between rows and records. Section numbers (§) refer to docs/protocol.md.
+"""
+
+from flomation.server.store.database import sqlite_path
+from flomation.server.store.facade import Store
+from flomation.server.store.types import (
+    CancelOutcome,
+    ConflictError,
+    DatabaseUrlError,
+    ExecutionFilter,
+    LogBatch,
+    LogBatchError,
+    NewRunner,
+    ReapedExecution,
+    RegistrationOutcome,
+    ResultOutcome,
+    ResumeOutcome,
+    StoreNotFoundError,
+)
+
+__all__ = [
+    "CancelOutcome",
+    "ConflictError",
+    "DatabaseUrlError",
+    "ExecutionFilter",
+    "LogBatch",
+    "LogBatchError",
+    "NewRunner",
+    "ReapedExecution",
+    "RegistrationOutcome",
+    "ResultOutcome",
+    "ResumeOutcome",
+    "Store",
+    "StoreNotFoundError",
+    "sqlite_path",
+]

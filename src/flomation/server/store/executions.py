@@ -1,0 +1,526 @@
+"""Executions through their lifecycle: create, claim, run, finish, cancel, resume, reap."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, select, text, update
+
+from flomation.server.records import (
+    ClaimedExecution,
+    DispatchTarget,
+    ExecutionCall,
+    ExecutionRecord,
+)
+from flomation.server.store import schema
+from flomation.server.store.database import Database
+from flomation.server.store.rows import (
+    columns,
+    dump,
+    execution_from,
+    flo_from,
+    load,
+    new_id,
+    runner_from,
+)
+from flomation.server.store.types import (
+    CancelOutcome,
+    ExecutionFilter,
+    ReapedExecution,
+    ResultOutcome,
+    ResumeOutcome,
+)
+
+__all__ = ["ExecutionQueries", "touch"]
+
+_IN_PROGRESS = ("allocated", "running")
+
+_TERMINAL = ("success", "fail", "cancel", "timeout")
+
+_ELIGIBLE_SQL = """
+    e.execution_status = 'created' AND e.completion_status = 'pending'
+    AND (
+        f.queue_id IN (SELECT queue_id FROM queue_members WHERE runner_id = :runner_id)
+        OR (
+            f.queue_id IS NULL
+            AND COALESCE(e.organisation_id, '') IN (
+                SELECT COALESCE(q.organisation_id, '') FROM queues q
+                JOIN queue_members m ON m.queue_id = q.id WHERE m.runner_id = :runner_id
+            )
+        )
+    )
+"""
+
+_PENDING_PER_QUEUE = text(
+    """
+    SELECT q.name, COUNT(e.id) FROM queues q
+    LEFT JOIN flos f ON (f.queue_id = q.id OR f.queue_id IS NULL)
+    LEFT JOIN executions e ON e.flo_id = f.id
+        AND e.execution_status = 'created' AND e.completion_status = 'pending'
+        AND (f.queue_id = q.id
+             OR COALESCE(e.organisation_id, '') = COALESCE(q.organisation_id, ''))
+    GROUP BY q.id, q.name
+    """
+)
+
+_EXECUTION_BY_ID = select(schema.executions).where(
+    schema.executions.c.id == bindparam("b_execution_id")
+)
+
+_SQL_CLAIM_CANDIDATE = f"""
+    SELECT e.id, e.flo_id FROM executions e JOIN flos f ON f.id = e.flo_id
+    WHERE {_ELIGIBLE_SQL}
+    ORDER BY e.created_at, e.rowid
+    LIMIT 1
+"""
+
+_SQL_FLO_BY_ID = """
+    SELECT f.id, f.name, f.organisation_id, f.author_id, f.environment_id, v.name, f.queue_id,
+           f.created_at, f.execution_count, f.last_run
+    FROM flos f LEFT JOIN environments v ON v.id = f.environment_id WHERE f.id = ?
+"""
+
+_SQL_LATEST_REVISION = "SELECT data FROM revisions WHERE flo_id = ? ORDER BY number DESC LIMIT 1"
+
+_SQL_FAIL_UNRUNNABLE = """
+    UPDATE executions SET execution_status = 'executed', completion_status = 'fail',
+        completion_reason = 'flow or revision missing', completed_at = :now, updated_at = :now
+    WHERE id = :execution_id
+"""
+
+_SQL_ALLOCATE = """
+    UPDATE executions SET execution_status = 'allocated', runner_id = :runner_id,
+        allocated_at = :now, last_contact_at = :now, updated_at = :now
+    WHERE id = :execution_id AND execution_status = 'created'
+"""
+
+_SQL_EXECUTION_BY_ID = (
+    f"SELECT {columns(schema.executions.c, 'e')} FROM executions e WHERE e.id = ?"
+)
+
+_SQL_EXECUTION_CALL = f"""
+    SELECT e.id, e.flo_id, e.execution_status, e.completion_status,
+           {columns(schema.RUNNER_RECORD_COLUMNS, "r")}
+    FROM executions e LEFT JOIN runners r ON r.id = e.runner_id WHERE e.id = ?
+"""
+
+_SQL_TOUCH_EXECUTION = "UPDATE executions SET last_contact_at = ? WHERE id = ?"
+
+_SQL_TOUCH_RUNNER = "UPDATE runners SET last_contact_at = ? WHERE id = ?"
+
+_SQL_SET_RUNNING = """
+    UPDATE executions SET execution_status = 'running', started_at = :now, updated_at = :now
+    WHERE id = :execution_id AND execution_status = 'allocated' AND completion_status = 'pending'
+"""
+
+_SQL_RESULT_STATE = (
+    "SELECT execution_status, completion_status, result FROM executions WHERE id = ?"
+)
+
+_SQL_SUSPEND = """
+    UPDATE executions SET execution_status = 'suspended', completion_status = 'suspended',
+        result = :result, checkpoint = :checkpoint, suspend_count = suspend_count + 1,
+        updated_at = :now
+    WHERE id = :execution_id
+"""
+
+_SQL_COMPLETE = """
+    UPDATE executions SET execution_status = 'executed', completion_status = :completion,
+        completion_reason = :reason, result = :result, completed_at = :now, updated_at = :now
+    WHERE id = :execution_id
+"""
+
+_SQL_ADD_RESULT = "UPDATE executions SET result = ?, updated_at = ? WHERE id = ?"
+
+_SQL_FLO_FOR_EXECUTE = (
+    "SELECT name, organisation_id, queue_id, execution_count FROM flos WHERE id = ?"
+)
+
+_SQL_INSERT_EXECUTION = """
+    INSERT INTO executions (
+        id, flo_id, name, owner_id, organisation_id, sequence, trigger_type, entry_node_id, data,
+        execution_status, completion_status, suspend_count, created_at, updated_at,
+        log_bytes, log_truncated, log_seq
+    ) VALUES (
+        :id, :flo_id, :name, :owner_id, :organisation_id, :sequence, 'manual', :entry_node_id,
+        :data, 'created', 'pending', 0, :now, :now, 0, 0, 0
+    )
+"""
+
+_SQL_COUNT_EXECUTION = "UPDATE flos SET execution_count = ?, last_run = ? WHERE id = ?"
+
+
+def _is_pending(status: str, completion: str) -> bool:
+    return completion == "pending" and status in ("created", "allocated", "running")
+
+
+def touch(db: sqlite3.Connection, execution_id: str, runner_id: str, now_s: float) -> None:
+    db.execute(_SQL_TOUCH_EXECUTION, (now_s, execution_id))
+    db.execute(_SQL_TOUCH_RUNNER, (now_s, runner_id))
+
+
+class ExecutionQueries:
+    """Executions through their lifecycle: create, claim, run, finish, cancel, reap."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create_execution(
+        self,
+        flo_id: str,
+        *,
+        data: Any,
+        entry_node_id: str | None,
+        owner_id: str,
+        now_s: float,
+    ) -> tuple[str, DispatchTarget] | None:
+        """A ``created``/``pending`` execution (T1); None for an unknown flow."""
+        with self._db.sqlite_write() as db:
+            flo = db.execute(_SQL_FLO_FOR_EXECUTE, (flo_id,)).fetchone()
+            if flo is None:
+                return None
+            name, organisation_id, queue_id, execution_count = flo
+            execution_id = new_id()
+            sequence = execution_count + 1
+            db.execute(
+                _SQL_INSERT_EXECUTION,
+                {
+                    "id": execution_id,
+                    "flo_id": flo_id,
+                    "name": name,
+                    "owner_id": owner_id,
+                    "organisation_id": organisation_id,
+                    "sequence": sequence,
+                    "entry_node_id": entry_node_id,
+                    "data": dump(data),
+                    "now": now_s,
+                },
+            )
+            db.execute(_SQL_COUNT_EXECUTION, (sequence, now_s, flo_id))
+        return execution_id, DispatchTarget(queue_id, organisation_id or "")
+
+    def claim_next(self, runner_id: str, now_s: float) -> ClaimedExecution | None:
+        """Claim the oldest eligible execution for this runner in one transaction (§8.1 A2).
+
+        Executions whose flow has no revision are failed with a reason and skipped.
+        """
+        with self._db.sqlite_write() as db:
+            while True:
+                candidate = db.execute(_SQL_CLAIM_CANDIDATE, {"runner_id": runner_id}).fetchone()
+                if candidate is None:
+                    return None
+                execution_id, flo_id = candidate
+                flo_row = db.execute(_SQL_FLO_BY_ID, (flo_id,)).fetchone()
+                revision = db.execute(_SQL_LATEST_REVISION, (flo_id,)).fetchone()
+                if flo_row is None or revision is None:
+                    db.execute(_SQL_FAIL_UNRUNNABLE, {"execution_id": execution_id, "now": now_s})
+                    continue
+                db.execute(
+                    _SQL_ALLOCATE,
+                    {"execution_id": execution_id, "runner_id": runner_id, "now": now_s},
+                )
+                claimed = db.execute(_SQL_EXECUTION_BY_ID, (execution_id,)).fetchone()
+                return ClaimedExecution(
+                    execution=execution_from(claimed),
+                    flo=flo_from(flo_row),
+                    revision_data=load(revision[0]),
+                )
+
+    def has_candidate(self, runner_id: str) -> bool:
+        """True when some execution is currently claimable by this runner."""
+        db = self._db.sqlite()
+        return db.execute(_SQL_CLAIM_CANDIDATE, {"runner_id": runner_id}).fetchone() is not None
+
+    def release_claim(self, execution_id: str, runner_id: str, now_s: float) -> bool:
+        """Undo a claim whose 200 could not be delivered (guarded: still allocated to us)."""
+        with self._db.write() as conn:
+            result = conn.execute(
+                update(schema.executions)
+                .where(
+                    schema.executions.c.id == execution_id,
+                    schema.executions.c.runner_id == runner_id,
+                    schema.executions.c.execution_status == "allocated",
+                    schema.executions.c.completion_status == "pending",
+                )
+                .values(
+                    execution_status="created",
+                    runner_id=None,
+                    allocated_at=None,
+                    last_contact_at=None,
+                    updated_at=now_s,
+                )
+            )
+            return bool(result.rowcount)
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord | None:
+        """The execution with this id."""
+        with self._db.read() as conn:
+            row = conn.execute(_EXECUTION_BY_ID, {"b_execution_id": execution_id}).first()
+        return None if row is None else execution_from(row)
+
+    def execution_call(self, execution_id: str) -> ExecutionCall | None:
+        """The execution's status and assigned runner, in one read (None when unknown)."""
+        row = self._db.sqlite().execute(_SQL_EXECUTION_CALL, (execution_id,)).fetchone()
+        if row is None:
+            return None
+        runner = None if row[4] is None else runner_from(row[4:])
+        return ExecutionCall(row[0], row[1], row[2], row[3], runner)
+
+    def dispatch_target(self, execution_id: str) -> DispatchTarget | None:
+        """Which runners may take this execution."""
+        with self._db.read() as conn:
+            row = (
+                conn.execute(
+                    select(schema.flos.c.queue_id, schema.executions.c.organisation_id)
+                    .join(schema.flos, schema.flos.c.id == schema.executions.c.flo_id)
+                    .where(schema.executions.c.id == execution_id)
+                )
+            ).first()
+        return None if row is None else DispatchTarget(row.queue_id, row.organisation_id or "")
+
+    def claimable_targets_since(self, since_s: float) -> set[DispatchTarget]:
+        """Targets of ``created``/``pending`` executions created, resumed or released since."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(schema.flos.c.queue_id, schema.executions.c.organisation_id)
+                .join(schema.flos, schema.flos.c.id == schema.executions.c.flo_id)
+                .where(
+                    schema.executions.c.execution_status == "created",
+                    schema.executions.c.completion_status == "pending",
+                    schema.executions.c.updated_at >= since_s,
+                )
+            )
+            return {DispatchTarget(row.queue_id, row.organisation_id or "") for row in rows}
+
+    def list_executions(self, where: ExecutionFilter) -> list[ExecutionRecord]:
+        """Executions matching the filter, newest first."""
+        query = select(schema.executions)
+        if where.flo_id is not None:
+            query = query.where(schema.executions.c.flo_id == where.flo_id)
+        if where.execution_status is not None:
+            query = query.where(schema.executions.c.execution_status == where.execution_status)
+        if where.completion_status is not None:
+            query = query.where(schema.executions.c.completion_status == where.completion_status)
+        query = query.order_by(schema.executions.c.created_at.desc(), text("executions.rowid DESC"))
+        with self._db.read() as conn:
+            rows = conn.execute(query.limit(where.limit))
+            return [execution_from(row) for row in rows]
+
+    def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
+        """Record runner contact on an execution and on the runner (§8.1)."""
+        with self._db.sqlite_write() as db:
+            touch(db, execution_id, runner_id, now_s)
+
+    def set_running(self, execution_id: str, runner_id: str, now_s: float) -> bool:
+        """``allocated`` -> ``running`` (T5); True when the status changed."""
+        with self._db.sqlite_write() as db:
+            touch(db, execution_id, runner_id, now_s)
+            cursor = db.execute(_SQL_SET_RUNNING, {"execution_id": execution_id, "now": now_s})
+            return cursor.rowcount > 0
+
+    def store_result(
+        self,
+        execution_id: str,
+        runner_id: str,
+        *,
+        has_errored: bool,
+        cancelled: bool,
+        suspended: bool,
+        state: Any,
+        now_s: float,
+    ) -> ResultOutcome:
+        """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent."""
+        with self._db.sqlite_write() as db:
+            touch(db, execution_id, runner_id, now_s)
+            status, completion_status, stored_result = db.execute(
+                _SQL_RESULT_STATE, (execution_id,)
+            ).fetchone()
+            if completion_status == "pending" and status in _IN_PROGRESS:
+                checkpoint = state.get("checkpoint") if isinstance(state, dict) else None
+                if suspended and isinstance(checkpoint, dict):
+                    db.execute(
+                        _SQL_SUSPEND,
+                        {
+                            "execution_id": execution_id,
+                            "result": dump(state),
+                            "checkpoint": dump(checkpoint),
+                            "now": now_s,
+                        },
+                    )
+                    return ResultOutcome.SUSPENDED
+                reason: str | None = None
+                if suspended:
+                    completion, reason = "fail", "suspended without checkpoint"
+                elif cancelled:
+                    completion = "cancel"
+                elif has_errored:
+                    completion = "fail"
+                else:
+                    completion = "success"
+                db.execute(
+                    _SQL_COMPLETE,
+                    {
+                        "execution_id": execution_id,
+                        "completion": completion,
+                        "reason": reason,
+                        "result": dump(state),
+                        "now": now_s,
+                    },
+                )
+                return ResultOutcome.COMPLETED
+            if completion_status in _TERMINAL and stored_result is None:
+                db.execute(_SQL_ADD_RESULT, (dump(state), now_s, execution_id))
+                return ResultOutcome.RESULT_ADDED
+            return ResultOutcome.UNCHANGED
+
+    def cancel(
+        self, execution_id: str, reason: str, now_s: float
+    ) -> tuple[CancelOutcome, ExecutionRecord | None]:
+        """Operator cancel (T8); a terminal execution is left alone."""
+        with self._db.write() as conn:
+            row = (
+                conn.execute(
+                    select(schema.executions).where(schema.executions.c.id == execution_id)
+                )
+            ).first()
+            if row is None:
+                return CancelOutcome.NOT_FOUND, None
+            cancellable = _is_pending(row.execution_status, row.completion_status) or (
+                row.execution_status == "suspended" and row.completion_status == "suspended"
+            )
+            if not cancellable:
+                return CancelOutcome.NOT_IN_PROGRESS, execution_from(row)
+            conn.execute(
+                update(schema.executions)
+                .where(schema.executions.c.id == execution_id)
+                .values(
+                    execution_status="executed",
+                    completion_status="cancel",
+                    completion_reason=reason,
+                    completed_at=now_s,
+                    updated_at=now_s,
+                )
+            )
+            fresh = (
+                conn.execute(
+                    select(schema.executions).where(schema.executions.c.id == execution_id)
+                )
+            ).one()
+            return CancelOutcome.CANCELLED, execution_from(fresh)
+
+    def resume(
+        self, execution_id: str, resume_data: Any, has_resume_data: bool, now_s: float
+    ) -> tuple[ResumeOutcome, ExecutionRecord | None]:
+        """Operator resume (T9): back to ``created``/``pending`` with the checkpoint kept.
+
+        ``resume_data`` is stored as the checkpoint's ``resume_data`` (what the executor reads).
+        """
+        with self._db.write() as conn:
+            row = (
+                conn.execute(
+                    select(schema.executions).where(schema.executions.c.id == execution_id)
+                )
+            ).first()
+            if row is None:
+                return ResumeOutcome.NOT_FOUND, None
+            if row.execution_status != "suspended" or row.completion_status != "suspended":
+                return ResumeOutcome.NOT_SUSPENDED, execution_from(row)
+            checkpoint = load(row.checkpoint)
+            if has_resume_data:
+                checkpoint = dict(checkpoint) if isinstance(checkpoint, dict) else {}
+                checkpoint["resume_data"] = resume_data
+            conn.execute(
+                update(schema.executions)
+                .where(schema.executions.c.id == execution_id)
+                .values(
+                    execution_status="created",
+                    completion_status="pending",
+                    runner_id=None,
+                    allocated_at=None,
+                    started_at=None,
+                    last_contact_at=None,
+                    checkpoint=dump(checkpoint),
+                    updated_at=now_s,
+                )
+            )
+            fresh = (
+                conn.execute(
+                    select(schema.executions).where(schema.executions.c.id == execution_id)
+                )
+            ).one()
+            return ResumeOutcome.RESUMED, execution_from(fresh)
+
+    def reap(
+        self, now_s: float, runner_lost_after_s: float, execution_timeout_s: float
+    ) -> list[ReapedExecution]:
+        """Fail executions whose runner went silent; time out those running too long (§8.2)."""
+        in_progress = and_(
+            schema.executions.c.execution_status.in_(_IN_PROGRESS),
+            schema.executions.c.completion_status == "pending",
+        )
+        reaped: list[ReapedExecution] = []
+        with self._db.write() as conn:
+            timed_out = (
+                (
+                    conn.execute(
+                        select(schema.executions.c.id).where(
+                            in_progress,
+                            schema.executions.c.allocated_at < now_s - execution_timeout_s,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if timed_out:
+                conn.execute(
+                    update(schema.executions)
+                    .where(in_progress, schema.executions.c.id.in_(timed_out))
+                    .values(
+                        execution_status="executed",
+                        completion_status="timeout",
+                        completion_reason="execution timeout",
+                        completed_at=now_s,
+                        updated_at=now_s,
+                    )
+                )
+                reaped += [ReapedExecution(id_, "timeout") for id_ in timed_out]
+            lost = (
+                (
+                    conn.execute(
+                        select(schema.executions.c.id).where(
+                            in_progress,
+                            func.coalesce(
+                                schema.executions.c.last_contact_at,
+                                schema.executions.c.allocated_at,
+                            )
+                            < now_s - runner_lost_after_s,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if lost:
+                conn.execute(
+                    update(schema.executions)
+                    .where(in_progress, schema.executions.c.id.in_(lost))
+                    .values(
+                        execution_status="executed",
+                        completion_status="fail",
+                        completion_reason=(
+                            f"runner lost: no contact for {round(runner_lost_after_s)} s"
+                        ),
+                        completed_at=now_s,
+                        updated_at=now_s,
+                    )
+                )
+                reaped += [ReapedExecution(id_, "fail") for id_ in lost]
+        return reaped
+
+    def pending_per_queue(self) -> dict[str, int]:
+        """Per queue name, how many ``created``/``pending`` executions it could serve."""
+        with self._db.read() as conn:
+            rows = conn.execute(_PENDING_PER_QUEUE)
+            return {row[0]: int(row[1]) for row in rows}

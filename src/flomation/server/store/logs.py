@@ -1,0 +1,98 @@
+"""Execution log lines: appended in batches under a per-execution cap, read back in order."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from flomation.server.store import schema
+from flomation.server.store.database import Database
+from flomation.server.store.executions import touch
+from flomation.server.store.types import (
+    LogBatch,
+    LogBatchError,
+)
+
+__all__ = ["LogQueries"]
+
+_SQL_LOG_STATE = "SELECT log_bytes, log_truncated, log_seq FROM executions WHERE id = ?"
+
+_SQL_INSERT_LOG_LINE = "INSERT INTO execution_logs (execution_id, seq, line) VALUES (?, ?, ?)"
+
+_SQL_INSERT_LOG_LINES = """
+    INSERT INTO execution_logs (execution_id, seq, line)
+    SELECT ?1, ?2 + key, value FROM json_each(?3, '$.lines')
+    WHERE (SELECT count(*) FROM json_each(?3)) = 1
+"""
+
+_SQL_SET_LOG_STATE = (
+    "UPDATE executions SET log_bytes = ?, log_seq = ?, log_truncated = ? WHERE id = ?"
+)
+
+
+class LogQueries:
+    """Execution log lines, appended in batches and read back in order."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def append_logs(
+        self,
+        execution_id: str,
+        runner_id: str,
+        batch: LogBatch,
+        max_log_bytes: int,
+        now_s: float,
+    ) -> bool:
+        """Append a batch under the per-execution cap (§8.3); True when any line was stored.
+
+        When the cap is reached one marker line is stored and later lines are discarded.
+        """
+        lines = batch.lines
+        with self._db.sqlite_write() as db:
+            touch(db, execution_id, runner_id, now_s)
+            log_bytes, log_truncated, seq = db.execute(_SQL_LOG_STATE, (execution_id,)).fetchone()
+            if log_truncated or not lines:
+                return False
+            joined = "".join(lines)
+            batch_bytes = len(joined.encode("utf-8")) + len(lines)
+            # json_each() cuts a string at NUL: lines holding one go in one by one below.
+            if log_bytes + batch_bytes <= max_log_bytes and "\x00" not in joined:
+                cursor = db.execute(_SQL_INSERT_LOG_LINES, (execution_id, seq + 1, batch.document))
+                if cursor.rowcount != len(lines):
+                    # A parser keeps the last of duplicated keys, SQLite the first (no insert).
+                    raise LogBatchError("the body has more than one 'lines' member")
+                log_bytes += batch_bytes
+                db.execute(_SQL_SET_LOG_STATE, (log_bytes, seq + len(lines), False, execution_id))
+                return True
+            stored: list[tuple[int, str]] = []
+            truncated = False
+            for line in lines:
+                size = len(line.encode("utf-8")) + 1
+                if log_bytes + size > max_log_bytes:
+                    seq += 1
+                    marker = (
+                        f"[flomation-server] log truncated: limit of {max_log_bytes} bytes reached"
+                    )
+                    stored.append((seq, marker))
+                    truncated = True
+                    break
+                seq += 1
+                log_bytes += size
+                stored.append((seq, line))
+            db.executemany(_SQL_INSERT_LOG_LINE, [(execution_id, s, text_) for s, text_ in stored])
+            db.execute(_SQL_SET_LOG_STATE, (log_bytes, seq, truncated, execution_id))
+            return bool(stored)
+
+    def read_logs(self, execution_id: str, after_seq: int, limit: int) -> list[tuple[int, str]]:
+        """Persisted log lines with ``seq > after_seq``, in order."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(schema.execution_logs.c.seq, schema.execution_logs.c.line)
+                .where(
+                    schema.execution_logs.c.execution_id == execution_id,
+                    schema.execution_logs.c.seq > after_seq,
+                )
+                .order_by(schema.execution_logs.c.seq)
+                .limit(limit)
+            )
+            return [(row.seq, row.line) for row in rows]

@@ -1,0 +1,36 @@
+"""Replay protection: the signature nonces seen recently, per key."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy import delete
+
+from flomation.server.store import schema
+from flomation.server.store.database import Database
+
+__all__ = ["NonceQueries"]
+
+_SQL_REMEMBER_NONCE = "INSERT INTO nonces (key_id, nonce, seen_at) VALUES (?, ?, ?)"
+
+
+class NonceQueries:
+    """The signature nonces seen recently, per key."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def remember_nonce(self, key_id: str, nonce: str, now_s: float) -> bool:
+        """Record a v2 nonce for a key; False when it was already seen (a replay)."""
+        try:
+            with self._db.sqlite_write() as db:
+                db.execute(_SQL_REMEMBER_NONCE, (key_id, nonce, now_s))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def forget_nonces_before(self, cutoff_s: float) -> int:
+        """Drop nonces older than the retention window; returns how many."""
+        with self._db.write() as conn:
+            result = conn.execute(delete(schema.nonces).where(schema.nonces.c.seen_at < cutoff_s))
+            return int(result.rowcount)

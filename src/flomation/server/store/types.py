@@ -1,0 +1,119 @@
+"""The store's vocabulary: errors, outcomes and the small inputs its callers build."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from flomation.server.records import RunnerRecord
+
+__all__ = [
+    "CancelOutcome",
+    "ConflictError",
+    "DatabaseUrlError",
+    "ExecutionFilter",
+    "LogBatch",
+    "LogBatchError",
+    "NewRunner",
+    "ReapedExecution",
+    "RegistrationOutcome",
+    "ResultOutcome",
+    "ResumeOutcome",
+    "StoreNotFoundError",
+]
+
+
+class DatabaseUrlError(ValueError):
+    """A ``--database`` URL the server cannot use."""
+
+
+class ConflictError(Exception):
+    """A uniqueness rule was violated (duplicate queue name, environment name...)."""
+
+
+class StoreNotFoundError(Exception):
+    """A referenced row (environment, queue...) does not exist; the message names it."""
+
+
+class ResultOutcome(Enum):
+    """What storing a runner's result did (protocol 8.2)."""
+
+    COMPLETED = "completed"
+    SUSPENDED = "suspended"
+    RESULT_ADDED = "result_added"
+    UNCHANGED = "unchanged"
+
+
+class CancelOutcome(Enum):
+    """What an operator cancel did."""
+
+    CANCELLED = "cancelled"
+    NOT_IN_PROGRESS = "not_in_progress"
+    NOT_FOUND = "not_found"
+
+
+class ResumeOutcome(Enum):
+    """What an operator resume did."""
+
+    RESUMED = "resumed"
+    NOT_SUSPENDED = "not_suspended"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class NewRunner:
+    """A registration for an identifier the server does not know yet."""
+
+    identifier: str
+    name: str
+    registration_code: str
+    version: str | None
+    executor_version: str | None
+    manifest: Any
+    public_key: str
+    ip_address: str | None
+
+
+@dataclass(frozen=True)
+class RegistrationOutcome:
+    """``runner`` is set for a new enrolment; ``known`` for an identifier already enrolled."""
+
+    runner: RunnerRecord | None
+    known: bool
+    unknown_code: bool
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    """Filters of ``GET /api/v1/execution`` (§10.3)."""
+
+    flo_id: str | None = None
+    execution_status: str | None = None
+    completion_status: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """Lines to append, with the JSON document they were parsed from.
+
+    ``document`` is a JSON object whose only member is ``lines``, the array ``lines`` came from:
+    SQLite inserts straight from it instead of from the lines encoded again.
+    """
+
+    lines: Sequence[str]
+    document: str
+
+
+class LogBatchError(ValueError):
+    """The batch's document does not hold exactly its lines (e.g. a duplicated key)."""
+
+
+@dataclass(frozen=True)
+class ReapedExecution:
+    """An execution the reaper finished, with the completion it was given."""
+
+    execution_id: str
+    completion_status: str
