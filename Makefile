@@ -1,5 +1,5 @@
 # Conveniences; every target is a thin wrapper around a script.
-.PHONY: demo test test-all bench bench-executor bench-server reference
+.PHONY: demo test test-all bench bench-executor bench-server bench-local reference
 
 demo:
 	./scripts/demo
@@ -21,6 +21,10 @@ bench-executor:
 bench-server:
 	./scripts/bootstrap
 	.venv/bin/python bench/server_bench.py
+
+bench-local: ## the edit-run loop: flomation-runner local examples/hello.flow.json (issue 14)
+	./scripts/bootstrap
+	.venv/bin/python bench/local_bench.py
 
 reference: ## regenerate docs/nodes.md and the flow JSON Schema from the node types
 	.venv/bin/python -m flomation.executor.reference

@@ -1,7 +1,12 @@
 """``flomation-runner local`` and ``flomation-runner dev``.
 
+``local`` validates the flow (docs/flows.md), then runs it through the runner's execution steps
+on this machine (``flomation.local.execute``; no server), showing node events, script output,
+warnings and failure reasons as they come. ``dev`` keeps a server and a runner up.
+
 Exit codes of ``local``: 0 the flow succeeded, 1 it failed (or was cancelled or timed out),
-2 bad input (flow file, trigger data, options), 3 it suspended and ``--resume`` was not given.
+2 bad input (flow file, trigger data, options, a flow that fails validation), 3 it suspended and
+``--resume`` was not given.
 """
 
 from __future__ import annotations
@@ -11,24 +16,23 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from flomation.local.flowfile import InputError, load_flow_file, parse_trigger_data
-from flomation.local.progress import NodeProgress
+from flomation.local.progress import NodeProgress, failure_reason
+from flomation.runner.outcome import OutcomeKind
 
 if TYPE_CHECKING:
-    from flomation.local.stack import LocalStack
+    from flomation.local.execute import LocalExecution
 
 __all__ = ["main"]
 
 EXIT_SUCCESS, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_SUSPENDED = 0, 1, 2, 3
-_LOG_TAIL_LINES = 20
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,7 +50,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="when the flow suspends, resume it at once (optionally with resume data)",
     )
-    local.add_argument("--home", type=Path, help="keep the server database and work dirs here")
+    local.add_argument(
+        "--home", type=Path, help="keep work directories and results here (default: a temp dir)"
+    )
+    local.add_argument(
+        "-v", "--verbose", action="store_true", help="also show node outputs and executor info"
+    )
+    local.add_argument(
+        "--no-validate", action="store_true", help="run the flow even if validation finds errors"
+    )
     dev = commands.add_parser("dev", help="keep a local server and runner up")
     dev.add_argument("--listen", default="127.0.0.1:8888", help="server address (HOST:PORT)")
     dev.add_argument("--slots", type=int, default=4, help="concurrent executions")
@@ -57,13 +69,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``local`` and ``dev`` commands."""
     args = _parser().parse_args(argv)
-    # The embedded server's own info lines would drown the node events; keep its warnings.
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
     try:
         if args.command == "dev":
+            _quiet_server_logs()
             home = args.home.resolve()
             home.mkdir(parents=True, exist_ok=True)
             return asyncio.run(_dev(home, args.listen, args.slots))
@@ -75,8 +83,39 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _quiet_server_logs() -> None:
+    """The embedded server's own info lines would drown the runner's; keep its warnings."""
+    import structlog  # only ``dev`` runs the server: ``local`` stays free of this import
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+
+
+def _validate(path: Path, text: str, data: dict[str, Any] | None) -> bool:
+    """Print the flow's problems (docs/flows.md); False when it has errors."""
+    from flomation.executor.catalogue import load_catalogue
+    from flomation.executor.reference import load_upstream
+    from flomation.executor.validation import format_problem, validate_flow_text
+
+    problems = validate_flow_text(
+        text, load_catalogue(), upstream=load_upstream(), trigger_data_keys=list(data or {})
+    )
+    for problem in problems:
+        print(format_problem(str(path), problem), file=sys.stderr)
+    if any(problem.severity == "error" for problem in problems):
+        print(
+            f"flomation-runner local: {path} is not a valid flow; not running it "
+            "(fix it, or run it anyway with --no-validate)",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
 def _local(args: argparse.Namespace) -> int:
-    flow = load_flow_file(args.flow_file)
+    flow, text = load_flow_file(args.flow_file)
     data = parse_trigger_data(args.data, args.data_file)
     resume_data: Any = None
     if args.resume is not None:
@@ -87,126 +126,77 @@ def _local(args: argparse.Namespace) -> int:
     entry = args.entry
     if entry is not None and entry not in {node["id"] for node in flow.get("nodes", [])}:
         raise InputError(f"--entry {entry!r}: no node with that id in {args.flow_file}")
+    if not args.no_validate and not _validate(args.flow_file, text, data):
+        return EXIT_BAD_INPUT
+    from flomation.local.execute import LocalExecution
+
+    run = LocalExecution(
+        name=args.flow_file.name.removesuffix(".json").removesuffix(".flow"),
+        flow=flow,
+        data=data,
+        entry=entry,
+        resume=args.resume is not None,
+        resume_data=resume_data,
+    )
     with contextlib.ExitStack() as stack:
         if args.home is None:
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flomation-")))
         else:
             home = args.home.resolve()
             home.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(
-            _run_flow(
-                home,
-                name=args.flow_file.name.removesuffix(".json").removesuffix(".flow"),
-                flow=flow,
-                data=data,
-                entry=entry,
-                resume=args.resume is not None,
-                resume_data=resume_data,
+        return asyncio.run(_run_flow(home, run, verbose=args.verbose))
+
+
+async def _run_flow(home: Path, run: LocalExecution, *, verbose: bool) -> int:
+    from flomation.local.execute import run_local_execution
+    from flomation.runner.workdir import WorkdirError
+
+    progress = NodeProgress(sys.stderr, live=sys.stderr.isatty(), verbose=verbose)
+    try:
+        result = await run_local_execution(run, home, progress, dict(os.environ))
+    except WorkdirError as exc:
+        print(f"flomation-runner local: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(result.outputs, indent=2, sort_keys=True, ensure_ascii=False))
+    kind = result.outcome.kind
+    if kind is OutcomeKind.SUCCESS:
+        soft = [event for event in progress.failures if event.get("status") == "failed"]
+        if soft:
+            progress.message(
+                f"flow succeeded; {len(soft)} node(s) failed without stopping it: "
+                + "; ".join(f"{e.get('id')}: {failure_reason(e)}" for e in soft)
             )
-        )
-
-
-async def _run_flow(
-    home: Path,
-    *,
-    name: str,
-    flow: dict[str, Any],
-    data: dict[str, Any] | None,
-    entry: str | None,
-    resume: bool,
-    resume_data: Any,
-) -> int:
-    from flomation.local.stack import local_stack  # the server stack: only once input is valid
-
-    progress = NodeProgress(sys.stderr, live=sys.stderr.isatty())
-    async with local_stack(home, once=False) as stack:
-        flo = await stack.admin.create_flo(name, flow, queue_id=stack.queue_id)
-        execution_id = await stack.admin.execute(flo["id"], data=data, entry_node_id=entry)
-        progress.message(f"execution {execution_id} of {name} queued")
-        completion = await _follow(stack, execution_id, progress)
-        while completion == "suspended" and resume:
-            progress.message("flow suspended: resuming it (--resume)")
-            await stack.admin.resume(execution_id, resume_data)
-            completion = await _follow(stack, execution_id, progress)
-        if completion is None:
-            _print_runner_log(stack)
-            print(
-                "flomation-runner local: the runner stopped before the flow finished",
-                file=sys.stderr,
-            )
-            return EXIT_FAILED
-        execution = await stack.admin.get_execution(execution_id)
-    return _report(execution, progress)
-
-
-async def _follow(stack: LocalStack, execution_id: str, progress: NodeProgress) -> str | None:
-    """Print the execution's events until it completes or suspends; None if the runner died."""
-
-    async def events() -> str | None:
-        last_id: int | None = None
-        async for event in stack.admin.stream(execution_id):
-            if event.id is not None and event.id.isdigit():
-                last_id = int(event.id)
-            if event.event == "node":
-                progress.node_event(event.data)
-            elif event.event == "complete":
-                return event.data
-        del last_id
-        return None
-
-    stream = asyncio.ensure_future(events())
-    runner_exit = asyncio.ensure_future(stack.runner.wait())
-    done, _ = await asyncio.wait({stream, runner_exit}, return_when=asyncio.FIRST_COMPLETED)
-    if stream in done:
-        runner_exit.cancel()
-        return stream.result()
-    stream.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await stream
-    return None
-
-
-def _report(execution: dict[str, Any], progress: NodeProgress) -> int:
-    completion = execution.get("completion_status")
-    result = execution.get("result") if isinstance(execution.get("result"), dict) else {}
-    assert isinstance(result, dict)
-    outputs = result.get("outputs")
-    print(json.dumps(outputs, indent=2, sort_keys=True, ensure_ascii=False))
-    if completion == "success":
-        progress.message("flow succeeded")
+        else:
+            progress.message("flow succeeded")
         return EXIT_SUCCESS
-    if completion == "suspended":
+    if kind is OutcomeKind.SUSPENDED:
         progress.message("flow suspended; run again with --resume to continue it")
         return EXIT_SUSPENDED
-    reason = _failure_reason(execution, result, progress)
-    print(f"flomation-runner local: flow {completion}: {reason}", file=sys.stderr)
+    state = result.outcome.state
+    reason = _failure_reason(state, progress)
+    label = "cancelled" if kind is OutcomeKind.CANCEL else "failed"
+    print(f"flomation-runner local: flow {label}: {reason}", file=sys.stderr)
+    print(f"flomation-runner local: result and logs in {result.result_path}", file=sys.stderr)
     return EXIT_FAILED
 
 
-def _failure_reason(
-    execution: dict[str, Any], result: dict[str, Any], progress: NodeProgress
-) -> str:
+def _failure_reason(state: dict[str, Any], progress: NodeProgress) -> str:
     for event in progress.failures:
         if event.get("error"):
             return f"node {event.get('id')} ({event.get('action')}) failed: {event['error']}"
-    node_results = result.get("node_results")
+    node_results = state.get("node_results")
     if isinstance(node_results, dict):
         for record in node_results.values():
             if isinstance(record, dict) and record.get("status") == "failed":
                 return (
                     f"node {record.get('id')} ({record.get('action')}) failed: "
-                    f"{record.get('error') or 'no error text'}"
+                    f"{failure_reason(record)}"
                 )
-    if result.get("error"):
-        return str(result["error"])
-    return str(execution.get("completion_reason") or "see the execution's logs")
-
-
-def _print_runner_log(stack: LocalStack) -> None:
-    with contextlib.suppress(OSError):
-        lines = stack.runner_log.read_text(encoding="utf-8", errors="replace").splitlines()
-        for line in lines[-_LOG_TAIL_LINES:]:
-            print(f"runner: {line}", file=sys.stderr)
+    if state.get("error"):
+        return str(state["error"])
+    if state.get("output"):
+        return "the executor said: " + str(state["output"]).strip().splitlines()[-1]
+    return "no reason recorded"
 
 
 async def _dev(home: Path, listen: str, slots: int) -> int:

@@ -13,8 +13,9 @@ class InputError(Exception):
     """Bad command-line input: the message names the file or option and the problem."""
 
 
-def load_flow_file(path: Path) -> dict[str, Any]:
-    """The flow document in ``path``: a JSON object whose ``nodes``/``edges`` are lists."""
+def load_flow_file(path: Path) -> tuple[dict[str, Any], str]:
+    """The flow document in ``path`` (a JSON object whose ``nodes``/``edges`` are lists) and
+    its text."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -38,7 +39,7 @@ def load_flow_file(path: Path) -> dict[str, Any]:
     for index, node in enumerate(nodes):
         if not isinstance(node, dict) or not isinstance(node.get("id"), str):
             raise InputError(f"{path}: nodes[{index}] must be an object with a string 'id'")
-    return flow
+    return flow, text
 
 
 def parse_trigger_data(data: str | None, data_file: Path | None) -> dict[str, Any] | None:

@@ -14,9 +14,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from flomation.wire.models import PendingExecution
+from typing import Any, Protocol
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -25,6 +23,7 @@ __all__ = [
     "MAX_STATE_BYTES",
     "STATE_FILE",
     "TRIGGER_DATA_FILE",
+    "ClaimedExecution",
     "ExecutorSettings",
     "PreparedWorkdir",
     "StateFile",
@@ -61,6 +60,57 @@ _TRIGGER_DATA_CONTEXT_KEYS = (
     "thread_id",
     "role",
 )
+
+
+class _ClaimedFlo(Protocol):
+    """The fields of a claim's ``flo`` the work directory needs."""
+
+    @property
+    def organisation_id(self) -> str | None: ...
+    @property
+    def environment_id(self) -> str | None: ...
+    @property
+    def system_prompt(self) -> str | None: ...
+    @property
+    def system_flow(self) -> bool: ...
+
+
+class _ClaimedRun(Protocol):
+    """The fields of a claim's ``execution`` the work directory needs."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def flo_id(self) -> str: ...
+    @property
+    def owner_id(self) -> str: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def data(self) -> Any: ...
+    @property
+    def trigger_type(self) -> str | None: ...
+    @property
+    def author_email(self) -> str | None: ...
+    @property
+    def triggerer_email(self) -> str | None: ...
+    @property
+    def entry_node_id(self) -> str | None: ...
+    @property
+    def checkpoint(self) -> Any: ...
+
+
+class ClaimedExecution(Protocol):
+    """What the work directory is made from: a claimed ``PendingExecution`` (wire.models) on a
+    runner, or the plain record ``flomation-runner local`` builds without importing pydantic
+    (its start-up time is the edit-run loop's, docs/benchmarks.md)."""
+
+    @property
+    def flo(self) -> _ClaimedFlo: ...
+    @property
+    def execution(self) -> _ClaimedRun: ...
+    @property
+    def checkpoint(self) -> Any: ...
 
 
 class WorkdirError(Exception):
@@ -135,7 +185,7 @@ def _string(value: Any) -> str:
 
 
 def context_document(
-    pending: PendingExecution, settings: ExecutorSettings, now: datetime
+    pending: ClaimedExecution, settings: ExecutorSettings, now: datetime
 ) -> dict[str, Any]:
     """Every key of context.json (docs/protocol.md §5.4)."""
     execution, flo = pending.execution, pending.flo
@@ -172,7 +222,7 @@ def context_document(
 
 
 def executor_argv(
-    pending: PendingExecution,
+    pending: ClaimedExecution,
     settings: ExecutorSettings,
     *,
     trigger_data: bool,
@@ -236,7 +286,7 @@ def _make_dir(path: Path) -> bool:
 
 def prepare_workdir(
     path: Path,
-    pending: PendingExecution,
+    pending: ClaimedExecution,
     flow_document: Any,
     settings: ExecutorSettings,
     now: datetime,

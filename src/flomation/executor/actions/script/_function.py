@@ -25,6 +25,7 @@ from flomation.executor.actions.base import ActionContext, Connection, HardError
 from flomation.executor.actions.script._subprocess import (
     ProcessResult,
     ProcessStartError,
+    log_script_lines,
     run_process,
     utf8_prefix,
 )
@@ -241,6 +242,7 @@ def _run_bootstrap(
                     cancel_event=ctx.cancel_event,
                     max_output_bytes=_MAX_LOG_BYTES + 1,
                     pass_fds=fds,
+                    on_line=log_script_lines(ctx),
                 )
             except ProcessStartError as exc:
                 raise _failure(f"failed to start {runtime.language}: {exc}", "", 0) from exc

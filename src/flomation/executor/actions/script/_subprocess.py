@@ -5,6 +5,10 @@ Shared by ``script/bash``, ``script/python`` and ``script/javascript`` (docs/flo
 SIGKILL to its process group: on timeout, on cancellation (the cancel event is polled every
 100 ms) and also after a normal exit, so that no background process outlives the node and keeps
 the output pipes open.
+
+Each line the script prints is also forwarded as it comes (``on_line``; the script actions log it as
+``script output``, docs/flows.md "Scripts"), so the runner's live logs show a long script's
+progress and nothing printed before a cancel is lost.
 """
 
 from __future__ import annotations
@@ -14,20 +18,32 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from flomation.executor.actions.base import ActionCancelled
+from flomation.executor.actions.base import ActionCancelled, ActionContext
 
-__all__ = ["ProcessResult", "ProcessStartError", "run_process", "utf8_prefix"]
+__all__ = [
+    "LineSink",
+    "ProcessResult",
+    "ProcessStartError",
+    "log_script_lines",
+    "run_process",
+    "utf8_prefix",
+]
+
+LineSink = Callable[[str, str], None]
+"""Gets the stream name (``stdout``/``stderr``) and one printed line, in a reader thread."""
 
 _POLL_S = 0.1
 _READ_CHUNK_BYTES = 64 * 1024
 # How long to wait for the pipe readers once the process group is gone; only a grandchild that
 # escaped the group (setsid) can keep a pipe open longer, and it must not hang the node.
 _READER_JOIN_S = 2.0
+# A forwarded line longer than this is cut (the captured output keeps its own, larger cap).
+_FORWARDED_LINE_MAX_BYTES = 16 * 1024
 
 
 class ProcessStartError(Exception):
@@ -51,18 +67,35 @@ class ProcessResult:
 class _CappedReader:
     """Drains one pipe in a thread, keeping the first ``max_bytes`` and discarding the rest."""
 
-    def __init__(self, stream: IO[bytes], max_bytes: int) -> None:
+    def __init__(
+        self, stream: IO[bytes], max_bytes: int, name: str, on_line: LineSink | None
+    ) -> None:
         self._stream = stream
         self._max_bytes = max_bytes
+        self._name = name
+        self._on_line = on_line
+        self._partial = b""
         self._chunks: list[bytes] = []
         self._kept_bytes = 0
         self.truncated = False
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
+    def _forward(self, chunk: bytes, *, final: bool) -> None:
+        if self._on_line is None:
+            return
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        if (final and self._partial) or len(self._partial) > _FORWARDED_LINE_MAX_BYTES:
+            lines.append(self._partial)
+            self._partial = b""
+        for line in lines:
+            text = utf8_prefix(line, _FORWARDED_LINE_MAX_BYTES).decode("utf-8", "replace")
+            self._on_line(self._name, text.removesuffix("\r"))
+
     def _drain(self) -> None:
         with self._stream:
             while chunk := os.read(self._stream.fileno(), _READ_CHUNK_BYTES):
+                self._forward(chunk, final=False)
                 room = self._max_bytes - self._kept_bytes
                 if len(chunk) > room:
                     self.truncated = True
@@ -70,6 +103,7 @@ class _CappedReader:
                 if chunk:
                     self._chunks.append(chunk)
                     self._kept_bytes += len(chunk)
+            self._forward(b"", final=True)
 
     def result(self, timeout_s: float) -> bytes:
         self._thread.join(timeout_s)
@@ -92,8 +126,9 @@ def run_process(
     cancel_event: threading.Event,
     max_output_bytes: int,
     pass_fds: Sequence[int] = (),
+    on_line: LineSink | None = None,
 ) -> ProcessResult:
-    """Run ``argv`` to completion, timeout or cancellation.
+    """Run ``argv`` to completion, timeout or cancellation; ``on_line`` gets each printed line.
 
     Raises ActionCancelled when ``cancel_event`` is set while the process runs (the process group
     has been killed by then) and ProcessStartError when the process cannot be started.
@@ -113,8 +148,8 @@ def run_process(
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         raise ProcessStartError(str(exc)) from exc
     assert process.stdout is not None and process.stderr is not None
-    stdout = _CappedReader(process.stdout, max_output_bytes)
-    stderr = _CappedReader(process.stderr, max_output_bytes)
+    stdout = _CappedReader(process.stdout, max_output_bytes, "stdout", on_line)
+    stderr = _CappedReader(process.stderr, max_output_bytes, "stderr", on_line)
     deadline = started + timeout_s
     timed_out = cancelled = False
     try:
@@ -144,6 +179,20 @@ def run_process(
         timed_out=timed_out,
         duration_ms=duration_ms,
     )
+
+
+def log_script_lines(ctx: ActionContext) -> LineSink:
+    """A LineSink logging each line as ``info`` ``script output`` (fields id, stream, line).
+
+    The two reader threads share one lock, so their lines never interleave within a write.
+    """
+    lock = threading.Lock()
+
+    def forward(stream: str, line: str) -> None:
+        with lock:
+            ctx.log("info", "script output", id=ctx.node_id, stream=stream, line=line)
+
+    return forward
 
 
 def utf8_prefix(data: bytes, max_bytes: int) -> bytes:

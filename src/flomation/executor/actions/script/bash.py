@@ -20,6 +20,7 @@ from flomation.executor.actions.base import (
 )
 from flomation.executor.actions.script._subprocess import (
     ProcessStartError,
+    log_script_lines,
     run_process,
     utf8_prefix,
 )
@@ -102,6 +103,7 @@ def _run_in(ctx: ActionContext, script: str, work_dir: Path) -> Outputs:
             timeout_s=timeout_s,
             cancel_event=ctx.cancel_event,
             max_output_bytes=_MAX_OUTPUT_BYTES,
+            on_line=log_script_lines(ctx),
         )
     except ProcessStartError as exc:
         raise HardError(f"failed to execute script: {exc}") from exc
