@@ -12,11 +12,11 @@ lean and its cost is reported beside the server's:
 
 * Requests go over one keep-alive connection per runner, written by hand and parsed with
   httptools (aiohttp's client cost several times the server's per-request CPU).
-* No RSA signing happens in the timed window (signing costs ~1 ms, 20x a verification). Bodies
-  that never change (poll, state, logs, result) are signed once per runner and reused (v1
-  signatures are not bound to a moment, which the server accepts); the status poll's signature
-  covers the execution id, so those are signed before the clock starts, once the executions
-  exist. The server still verifies every request's signature.
+* No RSA signing happens in the timed window (signing costs ~1 ms, 20x a verification). The
+  server accepts a v1 signature once (a repeat is a replay, docs/protocol.md 8.1 A4), so every
+  request needs its own: they are all made before the clock starts (``Signatures``), the
+  status polls' once the executions exist. The server still verifies every request's
+  signature and records each one in its replay store, as it does for a Go runner.
 * The throughput run reports the server's CPU per execution and what that gives on one
   dedicated core, the bench client's CPU, and the CPU every other process on the machine used
   meanwhile (the figures are only comparable on an otherwise idle machine).
@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import secrets
 import string
@@ -129,30 +130,40 @@ def _head(method: str, path: str, signature: str, body: bytes) -> bytes:
     ).encode("ascii")
 
 
+POLL_BODY = b'{"requested_at":"bench"}'
+STATE_BODY = b'{"state":"running"}'
+LOGS_BODY = b'{"lines":["step one","__NODE__:{}","step two"]}'
+RESULT_BODY = b'{"has_errored":false,"state":{"ok":true}}'
+
+
+class Signatures:
+    """v1 signatures made ahead of time, each used once (RSA-PSS makes every one different)."""
+
+    def __init__(self, key: rsa.RSAPrivateKey) -> None:
+        self.key = key
+        self._made: dict[bytes, list[str]] = {}
+
+    def make(self, message: bytes, count: int) -> None:
+        """Sign ``message`` ``count`` more times."""
+        self._made.setdefault(message, []).extend(sign_v1(self.key, message) for _ in range(count))
+
+    def take(self, message: bytes) -> str:
+        """A signature of ``message`` not used before (signed now if none is left)."""
+        made = self._made.get(message)
+        return made.pop() if made else sign_v1(self.key, message)
+
+
 class BenchRunner:
-    """A simulated runner with pre-signed constant bodies on its own connection."""
+    """A simulated runner with constant bodies, signed ahead of time, on its own connection."""
 
-    _POLL_BODY = b'{"requested_at":"bench"}'
-    _STATE_BODY = b'{"state":"running"}'
-    _LOGS_BODY = b'{"lines":["step one","__NODE__:{}","step two"]}'
-    _RESULT_BODY = b'{"has_errored":false,"state":{"ok":true}}'
-
-    def __init__(self, url: str, session: aiohttp.ClientSession, key: rsa.RSAPrivateKey) -> None:
+    def __init__(self, url: str, session: aiohttp.ClientSession, signatures: Signatures) -> None:
         self.url = url
         self.session = session
-        self.key = key
+        self.key = signatures.key
+        self.signatures = signatures
         self.identifier = _identifier()
         self._connection: _Connection | None = None
-        self._signatures = {
-            body: sign_v1(key, body)
-            for body in (self._POLL_BODY, self._STATE_BODY, self._LOGS_BODY, self._RESULT_BODY)
-        }
-        self._poll_head = _head(
-            "POST",
-            f"/api/v1/runner/{self.identifier}/execution",
-            self._signatures[self._POLL_BODY],
-            self._POLL_BODY,
-        )
+        self._poll_path = f"/api/v1/runner/{self.identifier}/execution"
 
     async def connect(self) -> None:
         """Open the runner's keep-alive connection."""
@@ -167,7 +178,7 @@ class BenchRunner:
     async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
         assert self._connection is not None
         return await self._connection.request(
-            _head("POST", path, self._signatures[body], body), body
+            _head("POST", path, self.signatures.take(body), body), body
         )
 
     async def register(self, code: str) -> None:
@@ -187,7 +198,8 @@ class BenchRunner:
     async def poll(self) -> dict[str, object] | None:
         """One long-poll; the PendingExecution or None for 204."""
         assert self._connection is not None
-        status, body = await self._connection.request(self._poll_head, self._POLL_BODY)
+        head = _head("POST", self._poll_path, self.signatures.take(POLL_BODY), POLL_BODY)
+        status, body = await self._connection.request(head, POLL_BODY)
         if status == 204:
             return None
         if status != 200:
@@ -195,14 +207,12 @@ class BenchRunner:
         result: dict[str, object] = json.loads(body)
         return result
 
-    async def lifecycle(self, execution_id: str, status_signature: str) -> None:
-        """state -> logs -> status -> result, each checked for 200.
-
-        ``status_signature`` is the v1 signature of the execution id (made before timing).
-        """
+    async def lifecycle(self, execution_id: str) -> None:
+        """state -> logs -> status -> result, each checked for 200."""
         assert self._connection is not None
         base = f"/api/v1/execution/{execution_id}"
-        for path, body in ((base + "/state", self._STATE_BODY), (base + "/logs", self._LOGS_BODY)):
+        status_signature = self.signatures.take(execution_id.encode())
+        for path, body in ((base + "/state", STATE_BODY), (base + "/logs", LOGS_BODY)):
             status, _ = await self._post(path, body)
             if status != 200:
                 raise RuntimeError(f"{path} answered {status}")
@@ -211,18 +221,20 @@ class BenchRunner:
         )
         if status != 200:
             raise RuntimeError(f"status answered {status}")
-        status, _ = await self._post(base, self._RESULT_BODY)
+        status, _ = await self._post(base, RESULT_BODY)
         if status != 200:
             raise RuntimeError(f"result answered {status}")
 
 
 async def _enrol(
-    url: str, session: aiohttp.ClientSession, admin: AdminClient, count: int
+    url: str, session: aiohttp.ClientSession, admin: AdminClient, count: int, polls: int
 ) -> list[BenchRunner]:
+    """``count`` runners sharing ``polls`` poll signatures made now (more are made as needed)."""
     # One key shared by all simulated runners keeps set-up fast; identifiers stay unique.
-    key = generate_private_key()
+    signatures = Signatures(generate_private_key())
+    signatures.make(POLL_BODY, polls)
     queue = await admin.create_queue(f"bench-{secrets.token_hex(4)}")
-    runners = [BenchRunner(url, session, key) for _ in range(count)]
+    runners = [BenchRunner(url, session, signatures) for _ in range(count)]
     for start in range(0, count, 50):
         batch = runners[start : start + 50]
         await asyncio.gather(*(runner.register(queue["registration_code"]) for runner in batch))
@@ -237,7 +249,7 @@ async def wakeup_latency(directory: Path, samples: int) -> list[Figure]:
         aiohttp.ClientSession() as session,
         AdminClient(server.url, ADMIN_TOKEN) as admin,
     ):
-        (runner,) = await _enrol(server.url, session, admin, 1)
+        (runner,) = await _enrol(server.url, session, admin, 1, samples)
         flo = await admin.create_flo("wake", FLOW)
         latencies_ms: list[float] = []
         for _ in range(samples):
@@ -266,15 +278,19 @@ async def lifecycle_throughput(
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
         AdminClient(server.url, ADMIN_TOKEN) as admin,
     ):
-        runners = await _enrol(server.url, session, admin, runners_count)
+        # Every execution is claimed by a poll; each runner's last polls find nothing (204).
+        polls = executions + 3 * runners_count
+        runners = await _enrol(server.url, session, admin, runners_count, polls)
+        signatures = runners[0].signatures
+        for body in (STATE_BODY, LOGS_BODY, RESULT_BODY):
+            signatures.make(body, executions)
         flo = await admin.create_flo("throughput", FLOW)
-        status_signatures: dict[str, str] = {}
         for start in range(0, executions, 100):
             count = min(100, executions - start)
             for execution_id in await asyncio.gather(
                 *(admin.execute(flo["id"]) for _ in range(count))
             ):
-                status_signatures[execution_id] = sign_v1(runners[0].key, execution_id.encode())
+                signatures.make(execution_id.encode(), 1)
         remaining = executions
         load_1min = os.getloadavg()[0]
         started, (user_start, system_start) = time.perf_counter(), user_system_seconds(server.pid)
@@ -291,7 +307,7 @@ async def lifecycle_throughput(
                 execution = pending["execution"]
                 assert isinstance(execution, dict)
                 execution_id = str(execution["id"])
-                await runner.lifecycle(execution_id, status_signatures[execution_id])
+                await runner.lifecycle(execution_id)
                 remaining -= 1
                 if remaining == 0:
                     # Stop the clock at the last result, not when the other runners' polls,
@@ -344,7 +360,8 @@ async def idle_polls(
         AdminClient(server.url, ADMIN_TOKEN) as admin,
     ):
         rss_before = server.rss_bytes()
-        runners = await _enrol(server.url, session, admin, count)
+        polls_each = math.ceil((window_s + 2.5 * poll_hold_s) / poll_hold_s) + 1
+        runners = await _enrol(server.url, session, admin, count, count * polls_each)
         stop = asyncio.Event()
 
         async def idle(runner: BenchRunner) -> None:

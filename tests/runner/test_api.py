@@ -143,6 +143,26 @@ async def test_a_prepared_request_sent_again_carries_a_fresh_v2_signature() -> N
         assert first.signature_ok and second.signature_ok
 
 
+async def test_without_v2_every_send_carries_a_v1_signature_of_its_own() -> None:
+    """With signing_v2 off, repeated polls and a resent request each get a fresh, valid v1."""
+    async with (
+        FakeControlPlane() as fake,
+        RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY, signing_v2=False) as api,
+    ):
+        await api.register(_registration())
+        execution_id = fake.enqueue(pending_execution())
+        for _ in range(2):
+            assert (await api.get_status(execution_id)).status == 200
+        logs = await api.prepare_logs(execution_id, ["one"])
+        for _ in range(2):
+            assert (await api.send_prepared(logs)).status == 200
+        for path, method in (("/status", "GET"), ("/logs", "POST")):
+            first, second = fake.requests_to(path, method=method)
+            assert first.headers[SIGNATURE_HEADER] != second.headers[SIGNATURE_HEADER]
+            assert first.signature_ok and second.signature_ok
+            assert SIGNATURE_V2_HEADER not in second.headers
+
+
 async def test_signatures_are_made_on_one_thread_beside_the_event_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -97,6 +97,7 @@ class PreparedRequest:
     headers: dict[str, str]
     endpoint: str
     timeout_s: float
+    v1_message: bytes
     sent: bool = False
 
 
@@ -318,22 +319,24 @@ class RunnerApi:
         return await asyncio.get_running_loop().run_in_executor(self._signer, function, *args)
 
     def _signature_headers(
-        self, method: str, target: str, body: bytes, v1_message: bytes | None
+        self, method: str, target: str, body: bytes, v1_message: bytes
     ) -> dict[str, str]:
-        headers = {SIGNATURE_HEADER: self._v1_signature(body if v1_message is None else v1_message)}
+        headers = {SIGNATURE_HEADER: self._v1_signature(v1_message)}
         if self._signing_v2:
             headers[SIGNATURE_V2_HEADER] = sign_v2(self._key, method, target, body)
         return headers
 
     def _v1_signature(self, message: bytes) -> str:
-        """The v1 signature, reused for short messages that repeat.
+        """The v1 signature, reused for short messages that repeat while v2 is sent too.
 
-        A v1 signature covers only the message (no time, no nonce), so anyone who saw it can
-        replay it anyway: signing ``{"state":"running"}`` or an execution id (status polls)
-        again would cost an RSA operation (~1 ms) and add nothing. Called from worker threads:
-        plain dict operations only (a race signs twice, nothing worse).
+        Beside a v2 header the v1 signature is not what the server checks for replays (the v2
+        nonce is), so signing ``{"state":"running"}`` or an execution id (status polls) again
+        would cost an RSA operation (~1 ms) and add nothing. Without v2 every request needs a
+        v1 signature of its own: the server refuses one it has already seen (docs/protocol.md
+        8.1 A4). Called from worker threads: plain dict operations only (a race signs twice,
+        nothing worse).
         """
-        if len(message) > _V1_CACHE_MAX_MESSAGE_BYTES:
+        if not self._signing_v2 or len(message) > _V1_CACHE_MAX_MESSAGE_BYTES:
             return sign_v1(self._key, message)
         signature = self._v1_cache.get(message)
         if signature is None:
@@ -379,22 +382,27 @@ class RunnerApi:
         """
         method = method.upper()
         url = yarl.URL(self._base_url + path, encoded=True)
+        v1_message = body if v1_message is None else v1_message
         headers = await self._sign(
             self._signature_headers, method, url.raw_path_qs, body, v1_message
         )
         return PreparedRequest(
-            method, url, body, headers, endpoint, timeout_s or self._timeouts.result_s
+            method, url, body, headers, endpoint, timeout_s or self._timeouts.result_s, v1_message
         )
 
     async def send_prepared(self, request: PreparedRequest) -> ApiResponse:
         """Send a request from :meth:`prepare`; again as often as needed (retries).
 
-        A v2 signature's nonce is accepted once: every send after the first signs v2 afresh.
+        A v2 signature's nonce is accepted once: every send after the first signs v2 afresh,
+        or v1 when v2 is off (the server accepts a v1-only signature once too).
         """
         method, url, body = request.method, request.url, request.body
         if request.sent and self._signing_v2:
             signature = await self._sign(sign_v2, self._key, method, url.raw_path_qs, body)
             request.headers[SIGNATURE_V2_HEADER] = signature
+        elif request.sent:
+            signature = await self._sign(sign_v1, self._key, request.v1_message)
+            request.headers[SIGNATURE_HEADER] = signature
         request.sent = True
         headers = dict(request.headers)
         if method != "GET":

@@ -66,6 +66,20 @@ def _request_target(request: Request) -> str:
     return f"{path}?{query}" if query else path
 
 
+def _v1_nonce(signature_hex: str) -> str:
+    """The key under which an accepted v1 signature is remembered in the v2 nonce store.
+
+    RSA-PSS signing is randomised (a fresh salt each time: the upstream Go runner's
+    ``rsa.SignPSS(rand.Reader, ...)`` in flomation-co/runner: internal/runner/service.go), so
+    a runner never sends the same v1 signature twice; a repeat is a replay of a captured
+    request (protocol.md 8.1 A4). The decoded bytes are hashed so that another spelling of
+    the same signature (upper case hex) is the same entry; the prefix keeps these apart from
+    v2 nonces, which are 32 hex characters.
+    """
+    decoded = bytes.fromhex(signature_hex.strip())  # verify_v1 accepted it, so it decodes
+    return "v1:" + hashlib.sha256(decoded).hexdigest()
+
+
 class RequestVerifier:
     """Checks v1 and v2 signatures; remembers v2 nonces in the shared database."""
 
@@ -95,9 +109,19 @@ class RequestVerifier:
         return cached
 
     async def verify(
-        self, request: Request, body: bytes, v1_message: bytes, key: VerifiedKey
+        self,
+        request: Request,
+        body: bytes,
+        v1_message: bytes,
+        key: VerifiedKey,
+        *,
+        v1_single_use: bool = True,
     ) -> None:
-        """Raise SignatureError unless the request is signed with ``key`` (3.1-3.3, 9.3)."""
+        """Raise SignatureError unless the request is signed with ``key`` (3.1-3.3, 9.3).
+
+        A request signed with v1 only is refused when the same signature was already accepted
+        within the nonce retention (``v1_single_use``), see :func:`_v1_nonce`.
+        """
         v1 = request.headers.get(SIGNATURE_HEADER) or request.query_params.get("token") or ""
         v2_text = request.headers.get(SIGNATURE_V2_HEADER)
         if v2_text:
@@ -122,6 +146,10 @@ class RequestVerifier:
             raise SignatureError("missing signature")
         if not verify_v1(key.key, v1_message, v1):
             raise SignatureError("invalid signature")
+        if v1_single_use and not await self._store.remember_nonce(
+            key.fingerprint, _v1_nonce(v1), self._clock()
+        ):
+            raise SignatureError("replayed v1 signature")
 
     def is_signed(self, request: Request) -> bool:
         """True when the request carries any signature (header or ``?token=``)."""

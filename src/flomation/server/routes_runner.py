@@ -108,10 +108,18 @@ class RunnerEndpoints:
         ]
 
     async def _verify(
-        self, request: Request, body: bytes, v1_message: bytes, key: VerifiedKey
+        self,
+        request: Request,
+        body: bytes,
+        v1_message: bytes,
+        key: VerifiedKey,
+        *,
+        v1_single_use: bool = True,
     ) -> None:
         try:
-            await self._s.verifier.verify(request, body, v1_message, key)
+            await self._s.verifier.verify(
+                request, body, v1_message, key, v1_single_use=v1_single_use
+            )
         except SignatureError as exc:
             self._s.metrics.rejected_signatures.inc()
             raise HttpError(403, str(exc)) from exc
@@ -241,7 +249,7 @@ class RunnerEndpoints:
     # ------------------------------------------------------ execution requests
 
     async def _assigned(
-        self, request: Request, body: bytes, v1_message: bytes
+        self, request: Request, body: bytes, v1_message: bytes, *, v1_single_use: bool = True
     ) -> tuple[ExecutionCall, RunnerRecord]:
         """The execution and its runner, once the request is proven to come from that runner."""
         execution_id = request.path_params["execution_id"]
@@ -251,7 +259,9 @@ class RunnerEndpoints:
         runner = execution.runner
         if runner is None:
             raise HttpError(403, "execution is not assigned to a runner")
-        await self._verify(request, body, v1_message, self._runner_key(runner))
+        await self._verify(
+            request, body, v1_message, self._runner_key(runner), v1_single_use=v1_single_use
+        )
         return execution, runner
 
     async def state(self, request: Request) -> Response:
@@ -319,7 +329,12 @@ class RunnerEndpoints:
     async def _flow_environment(self, request: Request) -> tuple[str, str, Any]:
         """(execution id, environment id, environment record) after the checks of 4.7."""
         execution_id = request.path_params["execution_id"]
-        execution, runner = await self._assigned(request, b"", execution_id.encode("utf-8"))
+        # The executor signs its ?token= once and sends it on every look-up (docs/protocol.md
+        # 3.3; flomation-co/executor: internal/environment/environment.go, Key), so a repeated
+        # v1 signature is legitimate here: _environment_refusal bounds look-ups instead.
+        execution, runner = await self._assigned(
+            request, b"", execution_id.encode("utf-8"), v1_single_use=False
+        )
         refusal = _environment_refusal(execution)
         if refusal is not None:
             raise HttpError(403, refusal)
