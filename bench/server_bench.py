@@ -13,7 +13,7 @@ lean and its cost is reported beside the server's:
 * Requests go over one keep-alive connection per runner, written by hand and parsed with
   httptools (aiohttp's client cost several times the server's per-request CPU).
 * No RSA signing happens in the timed window (signing costs ~1 ms, 20x a verification). The
-  server accepts a v1 signature once (a repeat is a replay, docs/protocol.md 8.1 A4), so every
+  server accepts a v1 signature once (a repeat is a replay, docs/protocol.md §8.1 A4), so every
   request needs its own: they are all made before the clock starts (``Signatures``), the
   status polls' once the executions exist. The server still verifies every request's
   signature and records each one in its replay store, as it does for a Go runner.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -169,3 +171,80 @@ async def test_concurrent_enrolment_of_one_identifier(
     answers = await asyncio.gather(*(copy.register(queue["registration_code"]) for copy in copies))
     assert sorted(answer.status for answer in answers) == [200, 201, 201, 201, 201]
     assert len(await admin.runners()) == 1
+
+
+async def _raw_answer(url: str, request: bytes, timeout_s: float = 10) -> tuple[int, bytes]:
+    """Send ``request`` (possibly an unfinished body) and read one answer within ``timeout_s``."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        async with asyncio.timeout(timeout_s):
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            length = next(
+                int(line.split(":", 1)[1])
+                for line in lines
+                if line.lower().startswith("content-length:")
+            )
+            return int(lines[0].split()[1]), await reader.readexactly(length)
+    finally:
+        writer.close()
+
+
+def _start_of_registration(code: str, identifier: str, size_bytes: int) -> bytes:
+    """The first ``size_bytes`` of a registration whose manifest makes it 60 MiB."""
+    start = f'{{"identifier":"{identifier}","registration_code":"{code}","manifest":"'
+    return (start.encode() + b"x" * size_bytes)[:size_bytes]
+
+
+async def test_unauthenticated_registration_over_16_kib_is_413_before_the_rest_is_read(
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+) -> None:
+    """60 MiB announced (or streamed) with an unknown code: 413 after 16 KiB, nothing more read."""
+    sent = _start_of_registration("not-a-code", "floodfloodfloodx", 17 * 1024)
+    head = "POST /api/v1/runner HTTP/1.1\r\nHost: t\r\n"
+    sized = f"{head}Content-Length: {60 * 1024 * 1024}\r\n\r\n".encode() + sent
+    chunked = f"{head}Transfer-Encoding: chunked\r\n\r\n".encode()
+    chunked += b"".join(
+        b"%x\r\n%b\r\n" % (1024, sent[i : i + 1024]) for i in range(0, len(sent), 1024)
+    )
+    for request in (sized, chunked):
+        # The body is never finished: an answer proves the server did not wait for the rest.
+        status, body = await _raw_answer(server.url, request)
+        assert status == 413
+        assert "must carry a known registration_code" in json.loads(body)["error"]
+    async with http.get(server.url + "/healthz") as response:
+        assert response.status == 200
+    # A known code in the same place lets the server read on (here: until the client stops).
+    known = _start_of_registration(queue["registration_code"], "floodfloodfloodx", 17 * 1024)
+    with pytest.raises(TimeoutError):
+        await _raw_answer(server.url, sized.replace(sent, known), timeout_s=1)
+
+
+async def test_registration_over_64_mib_is_413_whatever_it_carries(
+    server: EmbeddedServer, queue: dict[str, Any]
+) -> None:
+    """A declared length over the registration limit is refused from the headers alone."""
+    head = f"POST /api/v1/runner HTTP/1.1\r\nHost: t\r\nContent-Length: {64 * 1024 * 1024 + 1}"
+    status, body = await _raw_answer(server.url, f"{head}\r\n\r\n".encode())
+    assert status == 413 and json.loads(body) == {"error": "request body too large"}
+
+
+async def test_large_manifests_are_read_for_a_known_code_or_a_signed_known_runner(
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+) -> None:
+    """A 2 MiB manifest enrols with a valid code; a signed known runner may resend it codeless."""
+    manifest = {f"action/{index}": {"label": "x" * 200} for index in range(10_000)}
+    runner = SigningRunner(server.url, http)
+    assert (
+        len(compact(runner.registration_body(queue["registration_code"], manifest=manifest)))
+        > 2 * 1024 * 1024
+    )
+    assert (await runner.register(queue["registration_code"], manifest=manifest)).status == 200
+    assert (await runner.register("", manifest=manifest, signed=True)).status == 201
+    unsigned = await runner.register("", manifest=manifest)
+    assert unsigned.status == 413
+    stranger = SigningRunner(server.url, http)
+    assert (await stranger.register("", manifest=manifest, signed=True)).status == 413

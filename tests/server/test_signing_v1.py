@@ -1,4 +1,4 @@
-"""v1-only signatures (docs/protocol.md 3, 8.1 A4): accepted once, so the Go runner keeps working.
+"""v1-only signatures (docs/protocol.md §3, §8.1 A4): accepted once, so the Go runner keeps working.
 
 The upstream Go runner signs every request afresh with randomised RSA-PSS and sends v1 only
 (flomation-co/runner: internal/runner/service.go, ``rsa.SignPSS(rand.Reader, ...)`` before each

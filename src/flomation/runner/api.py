@@ -333,7 +333,7 @@ class RunnerApi:
         nonce is), so signing ``{"state":"running"}`` or an execution id (status polls) again
         would cost an RSA operation (~1 ms) and add nothing. Without v2 every request needs a
         v1 signature of its own: the server refuses one it has already seen (docs/protocol.md
-        8.1 A4). Called from worker threads: plain dict operations only (a race signs twice,
+        §8.1 A4). Called from worker threads: plain dict operations only (a race signs twice,
         nothing worse).
         """
         if not self._signing_v2 or len(message) > _V1_CACHE_MAX_MESSAGE_BYTES:

@@ -72,7 +72,7 @@ def _v1_nonce(signature_hex: str) -> str:
     RSA-PSS signing is randomised (a fresh salt each time: the upstream Go runner's
     ``rsa.SignPSS(rand.Reader, ...)`` in flomation-co/runner: internal/runner/service.go), so
     a runner never sends the same v1 signature twice; a repeat is a replay of a captured
-    request (protocol.md 8.1 A4). The decoded bytes are hashed so that another spelling of
+    request (§8.1 A4). The decoded bytes are hashed so that another spelling of
     the same signature (upper case hex) is the same entry; the prefix keeps these apart from
     v2 nonces, which are 32 hex characters.
     """
@@ -117,7 +117,7 @@ class RequestVerifier:
         *,
         v1_single_use: bool = True,
     ) -> None:
-        """Raise SignatureError unless the request is signed with ``key`` (3.1-3.3, 9.3).
+        """Raise SignatureError unless the request is signed with ``key`` (§3.1-§3.3, §9.3).
 
         A request signed with v1 only is refused when the same signature was already accepted
         within the nonce retention (``v1_single_use``), see :func:`_v1_nonce`.

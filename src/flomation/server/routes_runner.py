@@ -18,9 +18,12 @@ from flomation.server.http_io import (
     HttpError,
     decode_body,
     json_response,
+    leading_fields,
     parse_body,
+    parse_body_off_loop,
     parse_text,
     read_body,
+    read_body_gated,
 )
 from flomation.server.records import ClaimedExecution, ExecutionCall, RunnerRecord
 from flomation.server.services import Services
@@ -43,6 +46,7 @@ from flomation.wire.signing import KeyFormatError
 __all__ = [
     "MAX_CLAIM_BODY_BYTES",
     "MAX_LOGS_BODY_BYTES",
+    "MAX_OPEN_REGISTRATION_BODY_BYTES",
     "MAX_REGISTRATION_BODY_BYTES",
     "MAX_RESULT_BODY_BYTES",
     "RunnerEndpoints",
@@ -50,6 +54,11 @@ __all__ = [
 
 _MIB = 1024 * 1024
 MAX_REGISTRATION_BODY_BYTES = 64 * _MIB
+# What anybody may make the server read of a registration before showing a credential: the
+# fields before the manifest (identifier, name, registration code) fit many times over, in the
+# order both runners send them (flomation-co/runner: internal/runner/service.go, the Runner
+# struct; flomation.runner.api.registration_body).
+MAX_OPEN_REGISTRATION_BODY_BYTES = 16 * 1024
 MAX_RESULT_BODY_BYTES = 32 * _MIB
 MAX_LOGS_BODY_BYTES = 4 * _MIB
 MAX_CLAIM_BODY_BYTES = 64 * 1024
@@ -72,8 +81,8 @@ async def _watch_disconnect(receive: Receive, on_gone: Callable[[], None]) -> No
 def _environment_refusal(execution: ExecutionCall) -> str | None:
     """Why the environment of ``execution`` may not be read now, or None while it runs.
 
-    A look-up is signed over the execution id alone (protocol.md 3.2), and the executor reuses
-    that one signature for the whole execution (3.3), so a signature seen once would read
+    A look-up is signed over the execution id alone (§3.2), and the executor reuses
+    that one signature for the whole execution (§3.3), so a signature seen once would read
     secrets forever. Answering only while the execution is allocated or running bounds what a
     leaked signature, a finished executor's leftover process or a captured request can read.
     """
@@ -134,8 +143,14 @@ class RunnerEndpoints:
 
     async def register(self, request: Request) -> Response:
         """``POST /api/v1/runner`` (§4.1, §8.1 A3/A5/A7)."""
-        body = await read_body(request, MAX_REGISTRATION_BODY_BYTES)
-        payload = parse_body(RegistrationRequest, body)
+
+        async def may_read_more(prefix: bytes) -> str | None:
+            return await self._large_registration_refusal(request, prefix)
+
+        body = await read_body_gated(
+            request, MAX_OPEN_REGISTRATION_BODY_BYTES, MAX_REGISTRATION_BODY_BYTES, may_read_more
+        )
+        payload = await parse_body_off_loop(RegistrationRequest, body)
         if not is_safe_id(payload.identifier):
             raise HttpError(400, "field 'identifier': must be 1-128 letters, digits, '-' or '_'")
         now_s = self._s.clock()
@@ -176,6 +191,31 @@ class RunnerEndpoints:
             runner_registration_view(outcome.runner, payload.registration_code, now_s)
         )
 
+    async def _large_registration_refusal(self, request: Request, prefix: bytes) -> str | None:
+        """Why a registration over MAX_OPEN_REGISTRATION_BODY_BYTES may not be read further.
+
+        Only these are worth reading up to MAX_REGISTRATION_BODY_BYTES (large manifests): a body
+        whose start carries a registration code the server issued, or a signed one from a
+        runner it knows. Anybody else is answered before the rest is read, so the server's
+        memory and event loop stay free whatever is sent without credentials.
+        """
+        fields = leading_fields(prefix)
+        code = fields.get("registration_code")
+        if isinstance(code, str) and code and await self._s.store.registration_code_exists(code):
+            return None
+        identifier = fields.get("identifier")
+        if (
+            isinstance(identifier, str)
+            and self._s.verifier.is_signed(request)
+            and await self._s.store.find_runner(identifier) is not None
+        ):
+            return None
+        return (
+            f"registration body over {MAX_OPEN_REGISTRATION_BODY_BYTES} bytes: its first "
+            f"{MAX_OPEN_REGISTRATION_BODY_BYTES} bytes must carry a known registration_code, "
+            "or the identifier of a known runner with a signature"
+        )
+
     async def _reregister(
         self,
         request: Request,
@@ -203,11 +243,11 @@ class RunnerEndpoints:
 
     async def claim(self, request: Request) -> Response:
         """``POST /api/v1/runner/{identifier}/execution``: the long-poll (§4.2, §8.1 A2/A12)."""
-        body = await read_body(request, MAX_CLAIM_BODY_BYTES)
         identifier = request.path_params["identifier"]
         runner = await self._s.store.find_runner(identifier)
         if runner is None:
             raise HttpError(403, "unknown runner")
+        body = await read_body(request, MAX_CLAIM_BODY_BYTES)
         await self._verify(request, body, body, self._runner_key(runner))
         store, dispatcher = self._s.store, self._s.dispatcher
         ip_address = client_ip(request, self._s.settings.trusted_proxies)
@@ -309,7 +349,7 @@ class RunnerEndpoints:
         """``POST /execution/{id}``: the final or suspended result, idempotent (§4.6, §8.2)."""
         body = await read_body(request, MAX_RESULT_BODY_BYTES)
         execution, runner = await self._assigned(request, body, body)
-        payload = parse_body(ResultRequest, body)
+        payload = await parse_body_off_loop(ResultRequest, body)
         outcome = await self._s.store.store_result(
             execution.id,
             runner.id,
@@ -330,7 +370,7 @@ class RunnerEndpoints:
         """(execution id, environment id, environment record) after the checks of 4.7."""
         execution_id = request.path_params["execution_id"]
         # The executor signs its ?token= once and sends it on every look-up (docs/protocol.md
-        # 3.3; flomation-co/executor: internal/environment/environment.go, Key), so a repeated
+        # §3.3; flomation-co/executor: internal/environment/environment.go, Key), so a repeated
         # v1 signature is legitimate here: _environment_refusal bounds look-ups instead.
         execution, runner = await self._assigned(
             request, b"", execution_id.encode("utf-8"), v1_single_use=False

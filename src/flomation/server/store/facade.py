@@ -121,6 +121,10 @@ class Store:
         """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
         return self._runners.find_runner(identifier)
 
+    async def registration_code_exists(self, code: str) -> bool:
+        """True when a queue has this registration code (one read by the unique index)."""
+        return self._runners.registration_code_exists(code)
+
     async def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
         """Enrol a new identifier into the queue of its code, all or nothing.
 

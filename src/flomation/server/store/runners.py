@@ -34,6 +34,8 @@ _SQL_RUNNER_BY_IDENTIFIER = (
     f"SELECT {columns(schema.RUNNER_RECORD_COLUMNS, 'r')} FROM runners r WHERE r.identifier = ?"
 )
 
+_SQL_QUEUE_BY_CODE = "SELECT 1 FROM queues WHERE registration_code = ?"
+
 _SQL_HEARTBEAT = "UPDATE runners SET last_contact_at = ?, ip_address = ? WHERE id = ?"
 
 _SQL_RUNNER_SCOPE = """
@@ -76,6 +78,11 @@ class RunnerQueries:
         """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
         row = self._db.sqlite().execute(_SQL_RUNNER_BY_IDENTIFIER, (identifier,)).fetchone()
         return None if row is None else runner_from(row)
+
+    def registration_code_exists(self, code: str) -> bool:
+        """True when a queue has this registration code."""
+        row = self._db.sqlite().execute(_SQL_QUEUE_BY_CODE, (code,)).fetchone()
+        return row is not None
 
     def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
         """Enrol a new identifier into the queue of its code, all or nothing.
