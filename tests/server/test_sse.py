@@ -35,6 +35,11 @@ async def test_stream_replays_then_follows_then_completes(
         await seen_first_two.wait()
     await runner.set_running(execution_id)
     await runner.logs(execution_id, ["__STATUS__:halfway", "__COMPLETE__", "last"])
+    # A viewer reports the status it finds when it looks, so a result posted before it looked
+    # again would turn "running" straight into "executed": wait until it has seen "running".
+    async with asyncio.timeout(5):
+        while SseEvent("status", "running", None) not in events:
+            await asyncio.sleep(0.01)
     await runner.result(execution_id)
     async with asyncio.timeout(5):
         await viewer
