@@ -190,3 +190,50 @@ def test_missing_flow_file_exits_2(tmp_path: Path) -> None:
     result = _local(str(tmp_path / "absent.json"))
     assert result.returncode == 2
     assert "absent.json: no such flow file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("colour", "action"), [("green", "go"), ("RED", "stop"), ("blue", "look again")]
+)
+def test_switch_follows_the_matching_case_or_default(colour: str, action: str) -> None:
+    """The switch example follows case_<i> of the first matching case, else default."""
+    result = _local(str(EXAMPLES / "switch.flow.json"), "--data", json.dumps({"colour": colour}))
+    assert result.returncode == 0, result.stderr
+    assert _outputs(result) == {"action": action}
+
+
+def test_loop_web_calls_the_server_once_per_round(json_server: str) -> None:
+    """The loop-web example requests page 0, 1 and 2 in turn and collects the answered paths."""
+    result = _local(
+        str(EXAMPLES / "loop-web.flow.json"), "--data", json.dumps({"url": json_server})
+    )
+    assert result.returncode == 0, result.stderr
+    assert _outputs(result) == {"fetched": "/status?page=0 /status?page=1 /status?page=2"}
+    assert result.stderr.count("node fetch (web/request) success") == 3
+
+
+def test_subflow_doubles_through_the_invoked_chain() -> None:
+    """The sub-flow example invokes 'double' with n and returns the end node's result."""
+    result = _local(str(EXAMPLES / "subflow.flow.json"), "--data", '{"n": 21}')
+    assert result.returncode == 0, result.stderr
+    assert _outputs(result) == {"doubled": "42"}
+    assert "node times-two (arithmetic/multiplication) success" in result.stderr
+
+
+def test_bash_lines_are_shown_and_returned() -> None:
+    """The bash example's printed lines are shown one by one and returned as stdout."""
+    result = _local(str(EXAMPLES / "bash.flow.json"))
+    assert result.returncode == 0, result.stderr
+    assert _outputs(result) == {"printed": "line 1\nline 2\nline 3"}
+    shown = [line for line in result.stderr.splitlines() if line.startswith("  count | ")]
+    assert shown == ["  count | line 1", "  count | line 2", "  count | line 3"]
+
+
+def test_scopes_reads_parents_nodes_variables_and_flow_facts() -> None:
+    """The scopes example resolves ${x}, ${node.x}, ${var.x} and ${flow.x}; ${env.x} stays."""
+    result = _local(str(EXAMPLES / "scopes.flow.json"), "--data", '{"name": "Ada"}')
+    assert result.returncode == 0, result.stderr
+    assert _outputs(result) == {
+        "shouted": "HELLO, ADA",
+        "summary": "Hello, Ada (manual run, region ${env.REGION})",
+    }

@@ -314,7 +314,7 @@ class _Checker:
     # ------------------------------------------------------------------ references
 
     def _provided(self, node_id: str, seen: set[str]) -> set[str] | _Any:
-        """The output keys node ``node_id`` can give its children (docs/flows.md 'Substitution')."""
+        """The output keys node ``node_id`` can give its children (docs/flows.md 'Substitution scopes')."""
         node = self.nodes.get(node_id)
         if node is None or node.node_type is None or node_id in seen:
             return _ANY
@@ -391,7 +391,7 @@ class _Checker:
                 return None
             return (
                 "reads as empty: no common/set_variable node sets it and it is not a loop "
-                "variable (docs/flows.md 'Substitution')"
+                "variable (docs/flows.md 'Substitution scopes')"
             )
         if isinstance(flat, _Any) or name in flat:
             return None
@@ -401,7 +401,7 @@ class _Checker:
             return self._bare_reference_problem(name, node, parents)
         return (
             f"reads as empty: there is no node {head!r} and no direct parent outputs {name!r} "
-            "(docs/flows.md 'Substitution')"
+            "(docs/flows.md 'Substitution scopes')"
         )
 
     def _node_reference_problem(self, node_id: str, path: str, user: _Node) -> str | None:
@@ -441,16 +441,16 @@ class _Checker:
             return (
                 f"reads as empty: a bare name only sees the outputs of direct parents "
                 f"({shown_parents}); {givers[0]!r} outputs {name!r}, so write "
-                f"${{{givers[0]}.{name}}} (docs/flows.md 'Substitution')"
+                f"${{{givers[0]}.{name}}} (docs/flows.md 'Substitution scopes')"
             )
         if self._trigger_data_keys is not None and self._entry in parents:
             return (
                 f"reads as empty: no direct parent outputs {name!r} and the trigger data has no "
-                "such key (give it with --data; docs/flows.md 'Substitution')"
+                "such key (give it with --data; docs/flows.md 'Substitution scopes')"
             )
         return (
             f"reads as empty: no direct parent ({shown_parents}) outputs {name!r} "
-            "(docs/flows.md 'Substitution')"
+            "(docs/flows.md 'Substitution scopes')"
         )
 
 
