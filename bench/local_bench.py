@@ -2,7 +2,8 @@
 
 Runs the command ``--runs`` times after one warm-up run and reports the median and p90 wall time
 around each subprocess, with the machine's busy/idle share over the measurement (the machine may
-be shared). The child runs without ``PYTHONDONTWRITEBYTECODE``, so bytecode is cached after the
+be shared; the CPU time of the command and the executor it starts does not depend on that). The
+child runs without ``PYTHONDONTWRITEBYTECODE``, so bytecode is cached after the
 warm-up, as after a user's first run or from an installed wheel. Each run validates the flow and
 goes through the runner's work-directory, output spool and result handling
 (flomation.local.execute), with a fresh temporary home.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import time
@@ -37,13 +39,20 @@ _COMMAND = [
 ]
 
 
-def _run_once(env: dict[str, str]) -> float:
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run_once(env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (the command and the executor it waits for) of one run."""
+    cpu_before_s = _children_cpu_s()
     started = time.perf_counter()
     result = subprocess.run(_COMMAND, capture_output=True, text=True, check=False, env=env)
     elapsed_s = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"local run failed (exit {result.returncode}):\n{result.stderr}")
-    return elapsed_s
+    return elapsed_s, _children_cpu_s() - cpu_before_s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     _run_once(env)  # warm-up: bytecode compiled and cached
     machine_before = MachineTimes.now()
-    walls_s = [_run_once(env) for _ in range(args.runs)]
+    runs = [_run_once(env) for _ in range(args.runs)]
+    walls_s = [wall_s for wall_s, _ in runs]
+    cpus_s = [cpu_s for _, cpu_s in runs]
     machine = MachineTimes.now().since(machine_before)
     median_s = statistics.median(walls_s)
     figures = [
@@ -67,6 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         Figure("local hello, p90 wall", f"{percentile(walls_s, 0.9) * 1000:.0f} ms", "", None),
         Figure("local hello, min wall", f"{min(walls_s) * 1000:.0f} ms", "", None),
+        Figure(
+            "local hello, median CPU (user+sys, all processes)",
+            f"{statistics.median(cpus_s) * 1000:.0f} ms",
+            "",
+            None,
+        ),
         Figure("machine busy / idle / stolen", machine.shares(), "", None),
     ]
     print(f"{args.runs} runs of: {' '.join(_COMMAND[1:])}\n")
