@@ -314,7 +314,7 @@ class _Checker:
     # ------------------------------------------------------------------ references
 
     def _provided(self, node_id: str, seen: set[str]) -> set[str] | _Any:
-        """The output keys node ``node_id`` can give its children (docs/flows.md 'Substitution scopes')."""
+        """The output keys ``node_id`` gives its children (docs/flows.md 'Substitution scopes')."""
         node = self.nodes.get(node_id)
         if node is None or node.node_type is None or node_id in seen:
             return _ANY
