@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -14,7 +15,10 @@ from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import EmbeddedServer, running_server
 
+from .databases import fresh_database
 from .runner_client import FLOW, SigningRunner, claim_new
+
+_TEST_SECRET_KEY = base64.b64encode(bytes(range(32))).decode()
 
 SettingsFactory = Callable[..., ServerSettings]
 
@@ -45,16 +49,28 @@ async def claimed_execution(
         yield ClaimedStack(server, admin, runner, execution_id)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each server test runs on SQLite (a file under tmp_path) and on a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/state/server.db"
+        return
+    with fresh_database() as url:
+        yield url
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path) -> SettingsFactory:
-    """Settings for a test server: free port, database under tmp_path, 0.5 s polls."""
+def make_settings(database_url: str) -> SettingsFactory:
+    """Settings for a test server: free port, the test's database, 0.5 s polls."""
 
     def make(**overrides: Any) -> ServerSettings:
         values: dict[str, Any] = {
             "listen": "127.0.0.1:0",
-            "database": f"sqlite:///{tmp_path}/state/server.db",
+            "database": database_url,
             "poll_hold_s": 0.5,
             "admin_token": "test-admin-token",
+            # A server on PostgreSQL needs it configured; on SQLite it is generated in a file.
+            "secret_key": _TEST_SECRET_KEY if database_url.startswith("postgresql") else None,
         }
         values.update(overrides)
         return ServerSettings(**values)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 import time
 from typing import Any
 
@@ -13,9 +11,9 @@ import aiohttp
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import EmbeddedServer, running_server
-from flomation.server.store import sqlite_path
 
 from .conftest import SettingsFactory
+from .databases import run_sql
 from .runner_client import FLOW, SigningRunner
 
 
@@ -166,9 +164,7 @@ async def test_execution_whose_flow_lost_its_revisions_is_failed_not_claimed(
     broken = await admin.create_flo("broken", FLOW)
     doomed = await admin.execute(broken["id"])
     runnable = await admin.execute(flo["id"])
-    database = sqlite_path(server.settings.database)
-    with contextlib.closing(sqlite3.connect(database)) as db, db:
-        db.execute("DELETE FROM revisions WHERE flo_id = ?", (broken["id"],))
+    run_sql(server.settings.database, "DELETE FROM revisions WHERE flo_id = :id", id=broken["id"])
     answer = await runner.poll()
     assert answer.status == 200 and answer.json["execution"]["id"] == runnable
     failed = await admin.get_execution(doomed)

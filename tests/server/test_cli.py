@@ -132,20 +132,33 @@ def test_bad_configuration_exits_non_zero(tmp_path: Path) -> None:
 
 
 def test_unusable_database_exits_1_with_reason(tmp_path: Path) -> None:
-    """A file that is not a SQLite database, or a non-SQLite URL, stops the script with 1."""
+    """A corrupt SQLite file, an unsupported database, an unreachable PostgreSQL, or PostgreSQL
+    without the secrets every replica shares, stop the script with 1 and the reason."""
     corrupt = tmp_path / "server.db"
     corrupt.write_bytes(b"not a database " * 20)
-    for url in (f"sqlite:///{corrupt}", "postgresql://db/flomation"):
+    key = "A" * 43 + "="
+    cases = [
+        (f"sqlite:///{corrupt}", {"FLOMATION_SERVER_SECRET_KEY": key}, "file is not a database"),
+        ("mysql://db/flomation", {}, "unsupported database 'mysql'"),
+        (
+            "postgresql://postgres:hunter2@127.0.0.1:1/flomation",
+            {"FLOMATION_SERVER_SECRET_KEY": key},
+            "Connection refused",
+        ),
+        ("postgresql://postgres@127.0.0.1:1/flomation", {}, "FLOMATION_SERVER_SECRET_KEY"),
+    ]
+    for url, env, reason in cases:
         result = subprocess.run(
             [str(SCRIPT), "--listen", "127.0.0.1:0", "--database", url],
             cwd=tmp_path,
-            env={**os.environ, "FLOMATION_SERVER_ADMIN_TOKEN": "t"},
+            env={**os.environ, "FLOMATION_SERVER_ADMIN_TOKEN": "t", **env},
             capture_output=True,
             text=True,
             timeout=30,
         )
         assert result.returncode == 1, result.stderr
-        assert '"cannot start"' in result.stderr
+        assert '"cannot start"' in result.stderr and reason in result.stderr, result.stderr
+        assert "hunter2" not in result.stderr
 
 
 async def test_database_files_are_private_even_with_umask_0(tmp_path: Path) -> None:

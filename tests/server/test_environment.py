@@ -6,7 +6,6 @@ The admin side is docs/protocol.md §10.5.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer
 from flomation.wire.signing import SIGNATURE_V2_HEADER, private_key_pem_pkcs1, sign_v1, sign_v2
 
+from .databases import dump_database
 from .runner_client import FLOW, SigningRunner, claim_new
 
 
@@ -56,11 +56,11 @@ async def test_executor_reads_properties_secrets_and_credentials(
     missing = await _token_get(runner, execution_id, "/prod/property/nope")
     assert missing.status == 404
 
-    database = tmp_path / "state" / "server.db"
-    with sqlite3.connect(database) as conn:
-        dump = "\n".join(conn.iterdump())
+    dump = dump_database(server.settings.database)
+    assert "db_password" in dump
     assert "s3cr3t-value" not in dump and "ghp_token_value" not in dump
-    assert (tmp_path / "state" / "secret-key").stat().st_mode & 0o777 == 0o600
+    if server.services.store.backend == "sqlite":
+        assert (tmp_path / "state" / "secret-key").stat().st_mode & 0o777 == 0o600
 
 
 async def test_other_environment_or_none_is_403(

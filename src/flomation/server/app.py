@@ -32,7 +32,7 @@ def create_app(services: Services) -> Starlette:
     """
 
     async def healthz(request: Request) -> Response:
-        await services.store.schema_version()
+        await services.store.ping()
         return json_response({"status": "ok"})
 
     async def metrics(request: Request) -> Response:

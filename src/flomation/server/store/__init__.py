@@ -2,11 +2,12 @@
 
 ``Store`` (facade.py) is what handlers call. Each area keeps its queries next to their
 neighbours: runners.py (queues, runners), environments.py, flows.py, executions.py, logs.py,
-nonces.py; schema.py holds the tables and migrations, database.py the connections, rows.py the
+nonces.py; schema.py holds the tables, migrations.py (with alembic/) their migrations,
+database.py the connections (SQLite or PostgreSQL), rows.py the
 conversions between rows and records. Section numbers (§) refer to docs/protocol.md.
 """
 
-from flomation.server.store.database import sqlite_path
+from flomation.server.store.database import Backend, database_backend, sqlite_path
 from flomation.server.store.facade import Store
 from flomation.server.store.types import (
     CancelOutcome,
@@ -24,6 +25,7 @@ from flomation.server.store.types import (
 )
 
 __all__ = [
+    "Backend",
     "CancelOutcome",
     "ConflictError",
     "DatabaseUrlError",
@@ -37,5 +39,6 @@ __all__ = [
     "ResumeOutcome",
     "Store",
     "StoreNotFoundError",
+    "database_backend",
     "sqlite_path",
 ]

@@ -1,59 +1,169 @@
 """The connection to the database: engine, per-thread connections and transactions.
 
-SQLite in WAL mode is the embedded backend. Every operation is one call of a synchronous
-function over a persistent connection. The runner protocol's hot paths (claim, heartbeat, state,
-logs, status, result, execute, v2 nonces) run plain SQL on the sqlite3 DBAPI connection under
-SQLAlchemy's (``sqlite()`` / ``sqlite_write()``): SQLAlchemy Core's per-statement overhead cost
-several times what SQLite takes to run these by-key statements (with it, the lifecycle
-benchmark's server CPU per execution fell from ~8 ms to ~2.9 ms). Everything else uses SQLAlchemy
-Core (``read()`` / ``write()``). Each write is a ``BEGIN IMMEDIATE`` transaction, so several
-processes sharing the file stay correct (they then wait on SQLite's lock, up to
-``busy_timeout``).
+Two backends, chosen by the database URL: SQLite (``sqlite:///PATH``, the embedded default, WAL
+mode) and PostgreSQL (``postgresql://...``, for several server replicas on one database).
+
+Every operation is one call of a synchronous function over a persistent connection. The runner
+protocol's hot paths (claim, heartbeat, state, logs, status, result, execute, nonces) run plain
+SQL on the DBAPI connection under SQLAlchemy's (``raw()`` / ``raw_write()``): SQLAlchemy Core's
+per-statement overhead cost several times what SQLite takes to run these by-key statements
+(with it, the lifecycle benchmark's server CPU per execution fell from ~8 ms to ~2.9 ms). That
+SQL is written once, with SQLite's ``?`` and ``:name`` placeholders; on PostgreSQL
+:class:`PostgresRaw` rewrites them to psycopg's. Everything else uses SQLAlchemy Core
+(``read()`` / ``write()``).
+
+Both backends run their DBAPI connections in autocommit mode and open transactions themselves:
+``BEGIN IMMEDIATE`` on SQLite, so that several processes sharing the file stay correct (they
+wait on SQLite's lock, up to ``busy_timeout``), and ``BEGIN`` (read committed) on PostgreSQL,
+where claims lock their row with ``FOR UPDATE SKIP LOCKED``. A read outside a transaction is
+one statement in its own implicit transaction on both.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import structlog
-from sqlalchemy import create_engine, event, insert, select, update
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from flomation.server.store import schema
 from flomation.server.store.types import DatabaseUrlError
 
-__all__ = ["READER_THREADS", "Database", "sqlite_path"]
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "READER_THREADS",
+    "Backend",
+    "Database",
+    "PostgresRaw",
+    "RawConnection",
+    "RawCursor",
+    "database_backend",
+    "sqlite_path",
+]
 
 _log = structlog.get_logger("flomation.server.store")
 _BUSY_TIMEOUT_MS = 10_000
 READER_THREADS = 4
+# Connections PostgreSQL keeps for one server process: the event loop's, the reader threads'
+# and the maintenance thread's (pruning); LISTEN uses one more, outside the pool.
+_POSTGRES_POOL_SIZE = READER_THREADS + 2
+
+Backend = Literal["sqlite", "postgresql"]
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+class RawCursor(Protocol):
+    """What the hot paths use of a DBAPI cursor (sqlite3's or psycopg's)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class RawConnection(Protocol):
+    """What the hot paths use of a DBAPI connection (sqlite3's, or :class:`PostgresRaw`)."""
+
+    def execute(self, sql: str, parameters: Params = ..., /) -> RawCursor: ...
+
+    def executemany(self, sql: str, parameters: Sequence[Params], /) -> Any: ...
 
 
 def sqlite_path(database_url: str) -> Path:
     """The file behind a ``sqlite:///`` URL; DatabaseUrlError for anything else."""
-    try:
-        url = make_url(database_url)
-    except Exception as exc:
-        raise DatabaseUrlError(f"invalid database URL {database_url!r}: {exc}") from exc
+    url = _parse(database_url)
     if url.get_backend_name() != "sqlite":
-        raise DatabaseUrlError(
-            f"unsupported database {url.get_backend_name()!r}: only sqlite:/// URLs are supported"
-        )
+        raise DatabaseUrlError(f"{_redacted(url)} is not a sqlite:/// URL")
+    return _sqlite_file(url)
+
+
+def database_backend(database_url: str) -> Backend:
+    """Which backend a URL selects; DatabaseUrlError for one the server cannot use."""
+    url = _parse(database_url)
+    name = url.get_backend_name()
+    if name == "sqlite":
+        _sqlite_file(url)
+        return "sqlite"
+    if name in ("postgresql", "postgres"):
+        if url.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
+            raise DatabaseUrlError(
+                f"unsupported PostgreSQL driver {url.drivername!r}: use postgresql://..."
+            )
+        if not url.database:
+            raise DatabaseUrlError("the PostgreSQL URL must name a database, e.g. .../flomation")
+        return "postgresql"
+    raise DatabaseUrlError(
+        f"unsupported database {name!r}: use sqlite:///PATH or postgresql://USER@HOST/DATABASE"
+    )
+
+
+def _parse(database_url: str) -> URL:
+    try:
+        return make_url(database_url)
+    except Exception as exc:
+        raise DatabaseUrlError(f"invalid database URL: {exc}") from exc
+
+
+def _redacted(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _sqlite_file(url: URL) -> Path:
     if not url.database or url.database == ":memory:":
         raise DatabaseUrlError("the database URL must name a file, e.g. sqlite:///./server.db")
     return Path(url.database)
 
 
+@functools.lru_cache(maxsize=256)
+def _pyformat(sql: str) -> str:
+    """SQLite's ``?`` and ``:name`` placeholders as psycopg's ``%s`` and ``%(name)s``."""
+    if "%" in sql:
+        raise ValueError("hot-path SQL must not contain '%' (psycopg reads it as a placeholder)")
+    sql = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql)
+    return sql.replace("?", "%s")
+
+
+class PostgresRaw:
+    """psycopg's connection, taking the hot paths' SQLite-style placeholders."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, parameters: Params = (), /) -> RawCursor:
+        """Run one statement; the cursor holds its rows."""
+        return self._connection.execute(_pyformat(sql), parameters)
+
+    def executemany(self, sql: str, parameters: Sequence[Params], /) -> None:
+        """Run one statement for each set of parameters (pipelined by psycopg)."""
+        with self._connection.cursor() as cursor:
+            cursor.executemany(_pyformat(sql), parameters)
+
+    @property
+    def in_transaction(self) -> bool:
+        """True between BEGIN and COMMIT/ROLLBACK (also in a failed transaction)."""
+        import psycopg.pq
+
+        return self._connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+
 class Database:
     """An engine plus one persistent connection per thread, and the transactions on them."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, backend: Backend) -> None:
         self._engine = engine
+        self.backend: Backend = backend
+        self._begin_write = "BEGIN IMMEDIATE" if backend == "sqlite" else "BEGIN"
         # One connection per worker thread, kept for the thread's life: checking a connection
         # out of the pool and resetting it costs more than the statements of most operations.
         self._local = threading.local()
@@ -61,16 +171,32 @@ class Database:
         self._connections_lock = threading.Lock()
 
     @classmethod
-    def open_sqlite(cls, path: Path) -> Database:
-        """An engine on the SQLite file at ``path`` with WAL and explicit BEGINs."""
+    def open(cls, database_url: str) -> Database:
+        """An engine for ``database_url`` (whose backend :func:`database_backend` accepted)."""
+        if database_backend(database_url) == "sqlite":
+            engine = create_engine(
+                f"sqlite:///{sqlite_path(database_url)}",
+                connect_args={"check_same_thread": False},
+                pool_size=READER_THREADS + 1,  # the loop thread and each reader thread
+                max_overflow=0,
+            )
+            _install_sqlite_hooks(engine)
+            return cls(engine, "sqlite")
+        url = make_url(database_url).set(drivername="postgresql+psycopg")
         engine = create_engine(
-            f"sqlite:///{path}",
-            connect_args={"check_same_thread": False},
-            pool_size=READER_THREADS + 1,  # the loop thread and each reader thread
+            url,
+            isolation_level="AUTOCOMMIT",
+            pool_size=_POSTGRES_POOL_SIZE,
             max_overflow=0,
+            pool_pre_ping=True,
         )
-        _install_sqlite_hooks(engine)
-        return cls(engine)
+        _install_begin_hook(engine)
+        return cls(engine, "postgresql")
+
+    @property
+    def url(self) -> URL:
+        """The engine's URL (with the password)."""
+        return self._engine.url
 
     def _connection(self) -> Connection:
         conn: Connection | None = getattr(self._local, "connection", None)
@@ -89,24 +215,28 @@ class Database:
             conn.close()
         self._engine.dispose()
 
-    def sqlite(self) -> sqlite3.Connection:
-        """This thread's connection as the sqlite3 DBAPI object, for the hot paths' SQL."""
-        db: sqlite3.Connection | None = getattr(self._local, "sqlite", None)
-        if db is None:
-            db = cast(sqlite3.Connection, self._connection().connection.driver_connection)
-            self._local.sqlite = db
-        return db
+    def raw(self) -> RawConnection:
+        """This thread's DBAPI connection, for the hot paths' SQL."""
+        raw: RawConnection | None = getattr(self._local, "raw", None)
+        if raw is None:
+            driver = self._connection().connection.driver_connection
+            if self.backend == "sqlite":
+                raw = cast(sqlite3.Connection, driver)
+            else:
+                raw = PostgresRaw(cast("psycopg.Connection[Any]", driver))
+            self._local.raw = raw
+        return raw
 
     @contextmanager
-    def sqlite_write(self) -> Iterator[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction on the sqlite3 connection, committed at the end."""
-        db = self.sqlite()
-        db.execute("BEGIN IMMEDIATE")
+    def raw_write(self) -> Iterator[RawConnection]:
+        """A write transaction on the DBAPI connection, committed at the end."""
+        db = self.raw()
+        db.execute(self._begin_write)
         try:
             yield db
             db.execute("COMMIT")
         except BaseException:
-            if db.in_transaction:
+            if cast(Any, db).in_transaction:
                 db.execute("ROLLBACK")
             raise
 
@@ -114,44 +244,32 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A write transaction through SQLAlchemy Core, committed at the end."""
         conn = self._connection()
-        conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        conn.execution_options(begin_statement=self._begin_write)
         with conn.begin():
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A connection for reads through SQLAlchemy Core."""
-        # No BEGIN: each read statement runs in SQLite's own implicit transaction.
+        """A connection for reads through SQLAlchemy Core, one implicit transaction each."""
         conn = self._connection()
-        conn.execution_options(sqlite_begin=None)
+        conn.execution_options(begin_statement=None)
         try:
             yield conn
         finally:
             conn.rollback()
 
-    def migrate(self) -> None:
-        """Apply the migrations that are newer than ``schema_version``."""
-        with self.write() as conn:
-            schema.schema_version.create(conn, checkfirst=True)
-            current = conn.execute(select(schema.schema_version.c.version)).scalar()
-            if current is None:
-                conn.execute(insert(schema.schema_version).values(version=0))
-                current = 0
-            for number, migration in enumerate(schema.MIGRATIONS, start=1):
-                if number > current:
-                    # Said before it runs: rebuilding a large table takes a while.
-                    _log.info(
-                        "applying database migration",
-                        migration=number,
-                        name=migration.__name__.removeprefix(f"_migration_{number}_"),
-                    )
-                    migration(conn)
-                    conn.execute(update(schema.schema_version).values(version=number))
 
-    def schema_version(self) -> int:
-        """Number of migrations applied."""
-        with self.read() as conn:
-            return int((conn.execute(select(schema.schema_version.c.version))).scalar_one())
+def _install_begin_hook(engine: Engine) -> None:
+    """Emit the connection's ``begin_statement`` when SQLAlchemy begins a transaction.
+
+    The DBAPI connections are in autocommit mode, so nothing else would open one.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        statement = conn.get_execution_options().get("begin_statement", "BEGIN")
+        if statement is not None:
+            conn.exec_driver_sql(statement)
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:
@@ -159,7 +277,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" hook emit BEGIN itself (pysqlite's own handling is off).
+        # Autocommit at the DBAPI level: the "begin" hook emits BEGIN itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -172,8 +290,4 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        statement = conn.get_execution_options().get("sqlite_begin", "BEGIN")
-        if statement is not None:
-            conn.exec_driver_sql(statement)
+    _install_begin_hook(engine)

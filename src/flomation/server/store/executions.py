@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, text, update
@@ -14,7 +13,7 @@ from flomation.server.records import (
     ExecutionRecord,
 )
 from flomation.server.store import schema
-from flomation.server.store.database import Database
+from flomation.server.store.database import Backend, Database, RawConnection
 from flomation.server.store.rows import (
     columns,
     dump,
@@ -68,12 +67,25 @@ _EXECUTION_BY_ID = select(schema.executions).where(
     schema.executions.c.id == bindparam("b_execution_id")
 )
 
-_SQL_CLAIM_CANDIDATE = f"""
-    SELECT e.id, e.flo_id FROM executions e JOIN flos f ON f.id = e.flo_id
-    WHERE {_ELIGIBLE_SQL}
-    ORDER BY e.created_at, e.rowid
-    LIMIT 1
-"""
+# Oldest first; among executions created in the same microsecond, in insertion order on SQLite.
+_INSERTION_ORDER: dict[Backend, str] = {"sqlite": "rowid", "postgresql": "id"}
+
+
+def _claim_candidate_sql(backend: Backend, *, lock: bool) -> str:
+    """The oldest eligible execution; ``lock``ed rows are skipped by concurrent claims.
+
+    On PostgreSQL the claiming transaction locks its candidate (``FOR UPDATE SKIP LOCKED``), so
+    replicas claiming at once each take a different execution instead of waiting on one row.
+    SQLite's ``BEGIN IMMEDIATE`` already makes claims take turns.
+    """
+    locking = " FOR UPDATE OF e SKIP LOCKED" if lock and backend == "postgresql" else ""
+    return f"""
+        SELECT e.id, e.flo_id FROM executions e JOIN flos f ON f.id = e.flo_id
+        WHERE {_ELIGIBLE_SQL}
+        ORDER BY e.created_at, e.{_INSERTION_ORDER[backend]}
+        LIMIT 1{locking}
+    """
+
 
 _SQL_FLO_BY_ID = """
     SELECT f.id, f.name, f.organisation_id, f.author_id, f.environment_id, v.name, f.queue_id,
@@ -144,7 +156,7 @@ _SQL_INSERT_EXECUTION = """
         log_bytes, log_truncated, log_seq
     ) VALUES (
         :id, :flo_id, :name, :owner_id, :organisation_id, :sequence, 'manual', :entry_node_id,
-        :data, 'created', 'pending', 0, :now, :now, 0, 0, 0
+        :data, 'created', 'pending', 0, :now, :now, 0, FALSE, 0
     )
 """
 
@@ -155,7 +167,7 @@ def _is_pending(status: str, completion: str) -> bool:
     return completion == "pending" and status in ("created", "allocated", "running")
 
 
-def touch(db: sqlite3.Connection, execution_id: str, runner_id: str, now_s: float) -> None:
+def touch(db: RawConnection, execution_id: str, runner_id: str, now_s: float) -> None:
     db.execute(_SQL_TOUCH_EXECUTION, (now_s, execution_id))
     db.execute(_SQL_TOUCH_RUNNER, (now_s, runner_id))
 
@@ -165,6 +177,9 @@ class ExecutionQueries:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._sql_claim_candidate = _claim_candidate_sql(db.backend, lock=True)
+        self._sql_any_candidate = _claim_candidate_sql(db.backend, lock=False)
+        self._insertion_order = text(f"executions.{_INSERTION_ORDER[db.backend]} DESC")
 
     def create_execution(
         self,
@@ -176,7 +191,7 @@ class ExecutionQueries:
         now_s: float,
     ) -> tuple[str, DispatchTarget] | None:
         """A ``created``/``pending`` execution (T1); None for an unknown flow."""
-        with self._db.sqlite_write() as db:
+        with self._db.raw_write() as db:
             flo = db.execute(_SQL_FLO_FOR_EXECUTE, (flo_id,)).fetchone()
             if flo is None:
                 return None
@@ -205,9 +220,11 @@ class ExecutionQueries:
 
         Executions whose flow has no revision are failed with a reason and skipped.
         """
-        with self._db.sqlite_write() as db:
+        with self._db.raw_write() as db:
             while True:
-                candidate = db.execute(_SQL_CLAIM_CANDIDATE, {"runner_id": runner_id}).fetchone()
+                candidate = db.execute(
+                    self._sql_claim_candidate, {"runner_id": runner_id}
+                ).fetchone()
                 if candidate is None:
                     return None
                 execution_id, flo_id = candidate
@@ -229,8 +246,8 @@ class ExecutionQueries:
 
     def has_candidate(self, runner_id: str) -> bool:
         """True when some execution is currently claimable by this runner."""
-        db = self._db.sqlite()
-        return db.execute(_SQL_CLAIM_CANDIDATE, {"runner_id": runner_id}).fetchone() is not None
+        db = self._db.raw()
+        return db.execute(self._sql_any_candidate, {"runner_id": runner_id}).fetchone() is not None
 
     def release_claim(self, execution_id: str, runner_id: str, now_s: float) -> bool:
         """Undo a claim whose 200 could not be delivered (guarded: still allocated to us)."""
@@ -261,7 +278,7 @@ class ExecutionQueries:
 
     def execution_call(self, execution_id: str) -> ExecutionCall | None:
         """The execution's status and assigned runner, in one read (None when unknown)."""
-        row = self._db.sqlite().execute(_SQL_EXECUTION_CALL, (execution_id,)).fetchone()
+        row = self._db.raw().execute(_SQL_EXECUTION_CALL, (execution_id,)).fetchone()
         if row is None:
             return None
         runner = None if row[4] is None else runner_from(row[4:])
@@ -302,19 +319,19 @@ class ExecutionQueries:
             query = query.where(schema.executions.c.execution_status == where.execution_status)
         if where.completion_status is not None:
             query = query.where(schema.executions.c.completion_status == where.completion_status)
-        query = query.order_by(schema.executions.c.created_at.desc(), text("executions.rowid DESC"))
+        query = query.order_by(schema.executions.c.created_at.desc(), self._insertion_order)
         with self._db.read() as conn:
             rows = conn.execute(query.limit(where.limit))
             return [execution_from(row) for row in rows]
 
     def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
         """Record runner contact on an execution and on the runner (§8.1)."""
-        with self._db.sqlite_write() as db:
+        with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
 
     def set_running(self, execution_id: str, runner_id: str, now_s: float) -> bool:
         """``allocated`` -> ``running`` (T5); True when the status changed."""
-        with self._db.sqlite_write() as db:
+        with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
             cursor = db.execute(_SQL_SET_RUNNING, {"execution_id": execution_id, "now": now_s})
             return cursor.rowcount > 0
@@ -331,7 +348,7 @@ class ExecutionQueries:
         now_s: float,
     ) -> ResultOutcome:
         """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent."""
-        with self._db.sqlite_write() as db:
+        with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
             status, completion_status, stored_result = db.execute(
                 _SQL_RESULT_STATE, (execution_id,)

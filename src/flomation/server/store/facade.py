@@ -29,11 +29,18 @@ from flomation.server.records import (
     RunnerScope,
 )
 from flomation.server.state_files import create_private_database
-from flomation.server.store.database import READER_THREADS, Database, sqlite_path
+from flomation.server.store.database import (
+    READER_THREADS,
+    Backend,
+    Database,
+    database_backend,
+    sqlite_path,
+)
 from flomation.server.store.environments import EnvironmentQueries
 from flomation.server.store.executions import ExecutionQueries
 from flomation.server.store.flows import FlowQueries
 from flomation.server.store.logs import LogQueries
+from flomation.server.store.migrations import current_revision, migrate
 from flomation.server.store.nonces import NonceQueries
 from flomation.server.store.runners import RunnerQueries
 from flomation.server.store.types import (
@@ -73,16 +80,24 @@ class Store:
 
     @classmethod
     async def open(cls, database_url: str) -> Store:
-        """Create the SQLite file (and its directory) if needed and apply pending migrations."""
-        path = sqlite_path(database_url)
-        create_private_database(path)
-        store = cls(Database.open_sqlite(path))
+        """Connect (creating a SQLite file and its directory, privately, if needed) and migrate.
+
+        DatabaseUrlError for a URL the server cannot use.
+        """
+        if database_backend(database_url) == "sqlite":
+            create_private_database(sqlite_path(database_url))
+        store = cls(Database.open(database_url))
         try:
-            store._db.migrate()
+            migrate(store._db)
         except BaseException:
             await store.close()
             raise
         return store
+
+    @property
+    def backend(self) -> Backend:
+        """``sqlite`` or ``postgresql``."""
+        return self._db.backend
 
     async def close(self) -> None:
         """Finish queued reads, stop the reader threads and close every connection."""
@@ -103,9 +118,14 @@ class Store:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(executor, functools.partial(operation, *args, **kwargs))
 
-    async def schema_version(self) -> int:
-        """Number of migrations applied."""
-        return self._db.schema_version()
+    async def ping(self) -> None:
+        """One round trip to the database (raises when it cannot be reached)."""
+        self._db.raw().execute("SELECT 1").fetchone()
+
+    async def schema_revision(self) -> str | None:
+        """The schema migration the database is at."""
+        with self._db.read() as conn:
+            return current_revision(conn)
 
     async def create_queue(
         self, name: str, organisation_id: str | None, now_s: float

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from sqlalchemy import delete
 
 from flomation.server.store import schema
@@ -11,7 +9,9 @@ from flomation.server.store.database import Database
 
 __all__ = ["NonceQueries"]
 
-_SQL_REMEMBER_NONCE = "INSERT INTO nonces (key_id, nonce, seen_at) VALUES (?, ?, ?)"
+_SQL_REMEMBER_NONCE = (
+    "INSERT INTO nonces (key_id, nonce, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
 
 
 class NonceQueries:
@@ -22,12 +22,8 @@ class NonceQueries:
 
     def remember_nonce(self, key_id: str, nonce: str, now_s: float) -> bool:
         """Record a v2 nonce for a key; False when it was already seen (a replay)."""
-        try:
-            with self._db.sqlite_write() as db:
-                db.execute(_SQL_REMEMBER_NONCE, (key_id, nonce, now_s))
-        except sqlite3.IntegrityError:
-            return False
-        return True
+        with self._db.raw_write() as db:
+            return db.execute(_SQL_REMEMBER_NONCE, (key_id, nonce, now_s)).rowcount == 1
 
     def forget_nonces_before(self, cutoff_s: float) -> int:
         """Drop nonces older than the retention window; returns how many."""

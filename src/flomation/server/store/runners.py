@@ -76,7 +76,7 @@ class RunnerQueries:
 
     def find_runner(self, identifier: str) -> RunnerRecord | None:
         """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
-        row = self._db.sqlite().execute(_SQL_RUNNER_BY_IDENTIFIER, (identifier,)).fetchone()
+        row = self._db.raw().execute(_SQL_RUNNER_BY_IDENTIFIER, (identifier,)).fetchone()
         return None if row is None else runner_from(row)
 
     def registration_code_exists(self, code: str) -> bool:
@@ -166,7 +166,7 @@ class RunnerQueries:
     def heartbeat(self, runner_id: str, ip_address: str | None, now_s: float) -> RunnerScope:
         """Record a poll as the runner's heartbeat; returns the queues and organisations whose
         executions it may take."""
-        with self._db.sqlite_write() as db:
+        with self._db.raw_write() as db:
             db.execute(_SQL_HEARTBEAT, (now_s, ip_address, runner_id))
             rows = db.execute(_SQL_RUNNER_SCOPE, (runner_id,)).fetchall()
         pairs = [(queue_id, organisation_id or "") for queue_id, organisation_id in rows]
