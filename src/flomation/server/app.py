@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from flomation.server.changes import PostgresChangeFeed
 from flomation.server.http_io import HttpError, error_response, json_response
 from flomation.server.metrics import CONTENT_TYPE
 from flomation.server.reaper import run_reaper, run_shared_wakeups
@@ -59,6 +60,11 @@ def create_app(services: Services) -> Starlette:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(run_reaper(services, stop), name="reaper")
             tasks.create_task(run_shared_wakeups(services, stop), name="shared-wakeups")
+            if services.store.backend == "postgresql":
+                feed = PostgresChangeFeed(
+                    services.settings.database, services.dispatcher, services.events
+                )
+                tasks.create_task(feed.run(stop), name="replica-changes")
             try:
                 yield
             finally:

@@ -49,6 +49,11 @@ class Dispatcher:
         self._tickets: dict[int, Ticket] = {}
         self._numbers = itertools.count()
         self._closing = False
+        self._relays: list[Callable[[DispatchTarget], None]] = []
+
+    def add_relay(self, relay: Callable[[DispatchTarget], None]) -> None:
+        """Also pass every execution made claimable here to ``relay`` (other replicas)."""
+        self._relays.append(relay)
 
     @property
     def waiting(self) -> int:
@@ -74,10 +79,16 @@ class Dispatcher:
         pending = [*ticket.handoff, *([ticket.wake] if ticket.wake is not None else [])]
         ticket.handoff, ticket.wake = [], None
         for target in pending:
-            self.notify(target)
+            self.notify(target, relay=False)
 
-    def notify(self, target: DispatchTarget) -> None:
-        """An execution with ``target`` became claimable: wake the oldest eligible idle ticket."""
+    def notify(self, target: DispatchTarget, *, relay: bool = True) -> None:
+        """An execution with ``target`` became claimable: wake the oldest eligible idle ticket.
+
+        ``relay`` passes it on to the relays too (False for what other replicas said).
+        """
+        if relay:
+            for send in self._relays:
+                send(target)
         for ticket in self._tickets.values():
             if ticket.wake is None and not ticket.abandoned and ticket.scope.accepts(target):
                 ticket.wake = target

@@ -4,7 +4,7 @@ the database, so a viewer never misses or reorders anything."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 __all__ = ["ExecutionEvents"]
@@ -16,6 +16,11 @@ class ExecutionEvents:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[asyncio.Event]] = {}
         self._closing = False
+        self._relays: list[Callable[[str], None]] = []
+
+    def add_relay(self, relay: Callable[[str], None]) -> None:
+        """Also pass every change published here to ``relay`` (other replicas' viewers)."""
+        self._relays.append(relay)
 
     @property
     def closing(self) -> bool:
@@ -38,8 +43,14 @@ class ExecutionEvents:
                 if not subscribers:
                     del self._subscribers[execution_id]
 
-    def publish(self, execution_id: str) -> None:
-        """Something about the execution changed (logs or status)."""
+    def publish(self, execution_id: str, *, relay: bool = True) -> None:
+        """Something about the execution changed (logs or status).
+
+        ``relay`` passes it on to the relays too (False for what other replicas said).
+        """
+        if relay:
+            for send in self._relays:
+                send(execution_id)
         for changed in self._subscribers.get(execution_id, ()):
             changed.set()
 

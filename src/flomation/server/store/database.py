@@ -22,6 +22,7 @@ one statement in its own implicit transaction on both.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import sqlite3
 import threading
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import structlog
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from flomation.server.store.types import DatabaseUrlError
@@ -46,6 +47,7 @@ __all__ = [
     "PostgresRaw",
     "RawConnection",
     "RawCursor",
+    "advisory_key",
     "database_backend",
     "sqlite_path",
 ]
@@ -157,6 +159,11 @@ class PostgresRaw:
         return self._connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
 
+def advisory_key(task: str) -> int:
+    """The PostgreSQL advisory lock key of a server-wide task ("reap", "migrate"...)."""
+    return int.from_bytes(hashlib.sha256(task.encode()).digest()[:8], "big", signed=True)
+
+
 class Database:
     """An engine plus one persistent connection per thread, and the transactions on them."""
 
@@ -239,6 +246,19 @@ class Database:
             if cast(Any, db).in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+    def only_one(self, conn: Connection, task: str) -> bool:
+        """In a write transaction: False when another server runs ``task`` (reap, prune) now.
+
+        On PostgreSQL a transaction-scoped advisory lock lets one replica at a time do it; on
+        SQLite the write transaction itself already excludes every other writer.
+        """
+        if self.backend == "sqlite":
+            return True
+        taken = conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": advisory_key(task)}
+        )
+        return bool(taken.scalar())
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

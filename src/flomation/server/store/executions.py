@@ -478,6 +478,8 @@ class ExecutionQueries:
         )
         reaped: list[ReapedExecution] = []
         with self._db.write() as conn:
+            if not self._db.only_one(conn, "reap"):
+                return reaped
             timed_out = (
                 (
                     conn.execute(

@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from flomation.server.store.database import Database
+from flomation.server.store.database import Database, advisory_key
 
 __all__ = ["HEAD_REVISION", "current_revision", "migrate"]
 
@@ -27,8 +27,6 @@ _log = structlog.get_logger("flomation.server.store")
 # The newest revision under alembic/versions (a test keeps them equal).
 HEAD_REVISION = "0002"
 _SCRIPT_LOCATION = Path(__file__).with_name("alembic")
-# pg_advisory_xact_lock key held while migrating: "flomigr" in ASCII.
-_MIGRATION_LOCK_KEY = 0x666C6F6D696772
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -63,7 +61,9 @@ def migrate(db: Database) -> None:
     config.set_main_option("script_location", str(_SCRIPT_LOCATION))
     with db.write() as conn:
         if db.backend == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key("migrate")}
+            )
         current = current_revision(conn)
         config.attributes["connection"] = conn
         if current is not None and not inspect(conn).has_table("alembic_version"):
