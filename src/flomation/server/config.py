@@ -65,6 +65,15 @@ class ServerSettings(BaseModel):
     sse_keepalive_s: float = Field(default=15.0, gt=0)
     sse_recheck_s: float = Field(default=1.0, gt=0)
     shared_wakeup_interval_s: float = Field(default=1.0, gt=0)
+    retention_s: float = Field(
+        default=30 * 86400.0, ge=0, description="finished executions kept this long (0: forever)"
+    )
+    max_total_log_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="logs of the oldest finished executions dropped above (0: no cap)",
+    )
+    prune_interval_s: float = Field(default=60.0, gt=0)
     trusted_proxies: tuple[str, ...] = ()
     admin_principal_id: str = NIL_UUID
     log_level: str = "info"
@@ -122,6 +131,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "FLOMATION_SERVER_TRUSTED_PROXIES": "trusted_proxies",
     "FLOMATION_SERVER_ADMIN_PRINCIPAL_ID": "admin_principal_id",
     "FLOMATION_SERVER_LOG_LEVEL": "log_level",
+    "FLOMATION_SERVER_RETENTION": "retention_s",
+    "FLOMATION_SERVER_MAX_TOTAL_LOG_BYTES": "max_total_log_bytes",
+    "FLOMATION_SERVER_PRUNE_INTERVAL": "prune_interval_s",
 }
 
 

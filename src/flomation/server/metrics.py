@@ -44,6 +44,21 @@ class ServerMetrics:
             ["completion_status"],
             registry=self.registry,
         )
+        self.pruned_executions = Counter(
+            "flomation_pruned_executions",
+            "Finished executions deleted by retention (with their logs)",
+            registry=self.registry,
+        )
+        self.pruned_log_lines = Counter(
+            "flomation_pruned_log_lines",
+            "Log lines deleted by retention (by age or by the total size cap)",
+            registry=self.registry,
+        )
+        self.stored_log_bytes = Gauge(
+            "flomation_stored_log_bytes",
+            "Log bytes stored over all executions, as of the last retention pass with a size cap",
+            registry=self.registry,
+        )
         self.rejected_signatures = Counter(
             "flomation_rejected_signatures", "Runner requests answered 403", registry=self.registry
         )

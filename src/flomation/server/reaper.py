@@ -1,17 +1,23 @@
 """Background work of the app: the reaper (docs/protocol.md §8.2: lost runners, execution timeouts,
-old nonces) and shared wake-ups (executions made claimable by another server process)."""
+old nonces), retention (old executions and logs) and shared wake-ups (executions made claimable by
+another server process)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import structlog
 
 from flomation.server.services import Services
+from flomation.server.store import PruneBatch
 
-__all__ = ["reap_once", "run_reaper", "run_shared_wakeups"]
+__all__ = ["prune_once", "reap_once", "run_pruner", "run_reaper", "run_shared_wakeups"]
 
 _log = structlog.get_logger("flomation.server.reaper")
+# Log lines deleted per retention transaction: a few milliseconds of work, so that requests
+# interleave with a large prune instead of waiting behind it.
+_PRUNE_LINES_PER_BATCH = 2_000
 
 
 async def reap_once(services: Services) -> int:
@@ -33,18 +39,67 @@ async def reap_once(services: Services) -> int:
     return len(reaped)
 
 
-async def run_reaper(services: Services, stop: asyncio.Event) -> None:
-    """Reap every ``reaper_interval_s`` until ``stop`` is set; a failing pass is logged."""
+async def prune_once(services: Services, stop: asyncio.Event) -> PruneBatch:
+    """Apply retention by age, then the total log size cap, in small batches; the totals."""
+    settings, store, metrics = services.settings, services.store, services.metrics
+    executions = lines = 0
+
+    def count(batch: PruneBatch) -> None:
+        nonlocal executions, lines
+        executions += batch.executions
+        lines += batch.log_lines
+        metrics.pruned_executions.inc(batch.executions)
+        metrics.pruned_log_lines.inc(batch.log_lines)
+
+    if settings.retention_s > 0:
+        cutoff_s = services.clock() - settings.retention_s
+        while not stop.is_set():
+            batch = await store.prune_finished_before(cutoff_s, _PRUNE_LINES_PER_BATCH)
+            if batch.empty:
+                break
+            count(batch)
+            await asyncio.sleep(0)  # let waiting requests in between two batches
+    if settings.max_total_log_bytes > 0:
+        stored = await store.total_log_bytes()
+        while stored > settings.max_total_log_bytes and not stop.is_set():
+            batch = await store.drop_oldest_logs(_PRUNE_LINES_PER_BATCH)
+            if batch.empty:
+                break
+            count(batch)
+            stored -= batch.log_bytes
+            await asyncio.sleep(0)
+        metrics.stored_log_bytes.set(stored)
+    if executions or lines:
+        _log.info("retention pruned", executions=executions, log_lines=lines)
+    return PruneBatch(executions, lines)
+
+
+async def _every(
+    interval_s: float, stop: asyncio.Event, name: str, work: Callable[[], Awaitable[object]]
+) -> None:
+    """Run ``work`` every ``interval_s`` until ``stop`` is set; a failing pass is logged."""
     while not stop.is_set():
         try:
-            await reap_once(services)
+            await work()
         except Exception:
-            _log.exception("reaper pass failed")
+            _log.exception(f"{name} pass failed")
         try:
-            async with asyncio.timeout(services.settings.reaper_interval_s):
+            async with asyncio.timeout(interval_s):
                 await stop.wait()
         except TimeoutError:
             continue
+
+
+async def run_reaper(services: Services, stop: asyncio.Event) -> None:
+    """Reap every ``reaper_interval_s`` until ``stop`` is set; a failing pass is logged."""
+    await _every(services.settings.reaper_interval_s, stop, "reaper", lambda: reap_once(services))
+
+
+async def run_pruner(services: Services, stop: asyncio.Event) -> None:
+    """Apply retention every ``prune_interval_s`` until ``stop`` is set."""
+    await _every(
+        services.settings.prune_interval_s, stop, "retention", lambda: prune_once(services, stop)
+    )
 
 
 async def run_shared_wakeups(services: Services, stop: asyncio.Event) -> None:

@@ -9,6 +9,7 @@ conversions between rows and records. Section numbers (§) refer to docs/protoco
 
 from flomation.server.store.database import Backend, database_backend, sqlite_path
 from flomation.server.store.facade import Store
+from flomation.server.store.retention import PruneBatch
 from flomation.server.store.types import (
     CancelOutcome,
     ConflictError,
@@ -33,6 +34,7 @@ __all__ = [
     "LogBatch",
     "LogBatchError",
     "NewRunner",
+    "PruneBatch",
     "ReapedExecution",
     "RegistrationOutcome",
     "ResultOutcome",

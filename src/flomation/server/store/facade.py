@@ -42,6 +42,7 @@ from flomation.server.store.flows import FlowQueries
 from flomation.server.store.logs import LogQueries
 from flomation.server.store.migrations import current_revision, migrate
 from flomation.server.store.nonces import NonceQueries
+from flomation.server.store.retention import PruneBatch, RetentionQueries
 from flomation.server.store.runners import RunnerQueries
 from flomation.server.store.types import (
     CancelOutcome,
@@ -74,6 +75,7 @@ class Store:
         self._executions = ExecutionQueries(db)
         self._logs = LogQueries(db)
         self._nonces = NonceQueries(db)
+        self._retention = RetentionQueries(db)
         self._readers = ThreadPoolExecutor(
             max_workers=READER_THREADS, thread_name_prefix="store-reader"
         )
@@ -398,3 +400,15 @@ class Store:
     async def pending_per_queue(self) -> dict[str, int]:
         """Per queue name, how many ``created``/``pending`` executions it could serve."""
         return await self._run(self._readers, self._executions.pending_per_queue)
+
+    async def prune_finished_before(self, cutoff_s: float, max_lines: int) -> PruneBatch:
+        """One small transaction of retention by age (see store/retention.py)."""
+        return self._retention.prune_finished_before(cutoff_s, max_lines)
+
+    async def total_log_bytes(self) -> int:
+        """Bytes of log stored over every execution."""
+        return await self._run(self._readers, self._retention.total_log_bytes)
+
+    async def drop_oldest_logs(self, max_lines: int) -> PruneBatch:
+        """One small transaction of retention by total log size (see store/retention.py)."""
+        return self._retention.drop_oldest_logs(max_lines)

@@ -1,0 +1,120 @@
+"""Retention: old finished executions pruned with their logs in small batches, and the total
+log size capped by dropping the oldest finished executions' logs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from flomation.server.admin_client import AdminApiError, AdminClient
+from flomation.server.embedded import EmbeddedServer, running_server
+from flomation.server.reaper import prune_once
+
+from .conftest import SettingsFactory
+from .databases import run_sql
+from .runner_client import FLOW, SigningRunner, claim_new
+
+_DAY_S = 86400.0
+
+
+async def _finished(
+    runner: SigningRunner, admin: AdminClient, flo_id: str, lines: list[str]
+) -> str:
+    execution_id = await claim_new(runner, admin, flo_id)
+    for start in range(0, len(lines), 1000):
+        assert (await runner.logs(execution_id, lines[start : start + 1000])).status == 200
+    assert (await runner.result(execution_id)).status == 200
+    return execution_id
+
+
+def _age(server: EmbeddedServer, execution_id: str, days: float) -> None:
+    run_sql(
+        server.settings.database,
+        "UPDATE executions SET created_at = created_at - :age WHERE id = :id",
+        age=days * _DAY_S,
+        id=execution_id,
+    )
+
+
+async def _metrics(http: aiohttp.ClientSession, server: EmbeddedServer) -> str:
+    async with http.get(server.url + "/metrics") as response:
+        return await response.text()
+
+
+def _log_lines(server: EmbeddedServer, execution_id: str) -> int:
+    rows = run_sql(
+        server.settings.database,
+        "SELECT count(*) FROM execution_logs WHERE execution_id = :id",
+        id=execution_id,
+    )
+    return int(rows[0][0])
+
+
+async def test_old_finished_executions_go_with_their_logs_and_nothing_else_does(
+    make_settings: SettingsFactory, http: aiohttp.ClientSession
+) -> None:
+    """Finished executions older than the retention go (a 4,500-line log over several batches);
+    recent ones, old unfinished ones and the flows stay."""
+    async with (
+        running_server(make_settings(retention_s=7 * _DAY_S)) as server,
+        AdminClient(server.url, server.admin_token) as admin,
+    ):
+        queue = await admin.create_queue("q")
+        runner = SigningRunner(server.url, http)
+        assert (await runner.register(queue["registration_code"])).status == 200
+        flo = await admin.create_flo("f", FLOW)
+        long_log = await _finished(runner, admin, flo["id"], [f"l{n}" for n in range(4500)])
+        short_log = await _finished(runner, admin, flo["id"], ["one", "two"])
+        recent = await _finished(runner, admin, flo["id"], ["kept"])
+        unfinished = await claim_new(runner, admin, flo["id"])
+        for old in (long_log, short_log, unfinished):
+            _age(server, old, days=8)
+
+        pruned = await prune_once(server.services, asyncio.Event())
+
+        assert (pruned.executions, pruned.log_lines) == (2, 4502)
+        for gone in (long_log, short_log):
+            with pytest.raises(AdminApiError, match="404"):
+                await admin.get_execution(gone)
+            assert _log_lines(server, gone) == 0
+        assert (await admin.get_execution(recent))["completion_status"] == "success"
+        assert _log_lines(server, recent) == 1
+        assert (await admin.get_execution(unfinished))["execution_status"] == "allocated"
+        flows = run_sql(server.settings.database, "SELECT id FROM flos")
+        assert flows == [(flo["id"],)]
+        metrics = await _metrics(http, server)
+        assert "flomation_pruned_executions_total 2.0" in metrics
+        assert "flomation_pruned_log_lines_total 4502.0" in metrics
+
+
+async def test_total_log_size_cap_drops_the_oldest_finished_logs_first(
+    make_settings: SettingsFactory, http: aiohttp.ClientSession
+) -> None:
+    """Above the cap the oldest finished execution's log is dropped (marked truncated) until the
+    total fits; the executions themselves stay."""
+    line = "x" * 99  # 100 bytes a line, counting its newline
+    settings = make_settings(retention_s=0, max_total_log_bytes=25_000)
+    async with (
+        running_server(settings) as server,
+        AdminClient(server.url, server.admin_token) as admin,
+    ):
+        queue = await admin.create_queue("q")
+        runner = SigningRunner(server.url, http)
+        assert (await runner.register(queue["registration_code"])).status == 200
+        flo = await admin.create_flo("f", FLOW)
+        oldest, middle, newest = [
+            await _finished(runner, admin, flo["id"], [line] * 100) for _ in range(3)
+        ]
+
+        pruned = await prune_once(server.services, asyncio.Event())
+
+        assert pruned.log_lines == 100
+        dropped = await admin.get_execution(oldest)
+        assert (dropped["log_bytes"], dropped["log_truncated"]) == (0, True)
+        assert _log_lines(server, oldest) == 0
+        for kept in (middle, newest):
+            assert (await admin.get_execution(kept))["log_bytes"] == 10_000
+            assert _log_lines(server, kept) == 100
+        assert "flomation_stored_log_bytes 20000.0" in await _metrics(http, server)
