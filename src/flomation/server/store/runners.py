@@ -81,7 +81,7 @@ class RunnerQueries:
 
     def registration_code_exists(self, code: str) -> bool:
         """True when a queue has this registration code."""
-        row = self._db.sqlite().execute(_SQL_QUEUE_BY_CODE, (code,)).fetchone()
+        row = self._db.raw().execute(_SQL_QUEUE_BY_CODE, (code,)).fetchone()
         return row is not None
 
     def register_runner(self, new: NewRunner, now_s: float) -> RegistrationOutcome:
