@@ -33,7 +33,7 @@ _MANIFESTS = _REPO / "deploy" / "kubernetes"
 _VALIDATOR = Path(sys.executable).parent / "kubernetes-validate"
 # Both bundled with kubernetes-validate (offline); the oldest and newest versions we target.
 _KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
-_CRD_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
+_CRD_KINDS = {("keda.sh/v1alpha1", "ScaledObject"), ("postgresql.cnpg.io/v1", "Cluster")}
 # Time the runner needs after the kill grace to write results to the outbox and flush it.
 _FLUSH_MARGIN_S = 5.0
 _HEALTH_PORT = 9310
@@ -97,7 +97,7 @@ def test_every_manifest_passes_kubernetes_validate_strict_offline() -> None:
     # Each built-in resource must really have been checked against a schema, not skipped.
     assert len(passed) == len(builtin) * len(_KUBERNETES_VERSIONS), result.stdout
     skipped = [line for line in result.stdout.splitlines() if line.startswith("WARN ")]
-    assert all("ScaledObject" in line for line in skipped), result.stdout
+    assert all("ScaledObject" in line or "Cluster" in line for line in skipped), result.stdout
 
 
 def test_validator_rejects_an_unknown_field(tmp_path: Path) -> None:
@@ -310,3 +310,38 @@ def test_config_map_is_accepted_by_the_runner_loader(
     assert config.health_addr == environ["FLOMATION_RUNNER_HEALTH_ADDR"]
     assert config.executable[0] == "flomation-executor"
     assert config.max_concurrent_executors == 5
+
+
+def test_server_runs_two_replicas_on_the_postgresql_cluster() -> None:
+    """Two server replicas, updated one at a time and kept available, get the database URL from
+    the Secret CloudNativePG makes for the Cluster's application user, and share their secrets."""
+    deployment = _one("Deployment", "flomation-server")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    container = spec["template"]["spec"]["containers"][0]
+    env = _env(container)
+    cluster = _one("Cluster", "flomation-db")
+    database = env["FLOMATION_SERVER_DATABASE"]["valueFrom"]["secretKeyRef"]
+    # CloudNativePG's Secret for the application user is "<cluster>-app", with the URL in "uri".
+    assert database == {"name": f"{cluster['metadata']['name']}-app", "key": "uri"}
+    for shared in ("FLOMATION_SERVER_ADMIN_TOKEN", "FLOMATION_SERVER_SECRET_KEY"):
+        assert env[shared]["valueFrom"]["secretKeyRef"]["name"] == "flomation-server"
+    assert "volumes" not in spec["template"]["spec"] or all(
+        "persistentVolumeClaim" not in volume for volume in spec["template"]["spec"]["volumes"]
+    ), "replicas are stateless: no volume claim"
+    budget = _one("PodDisruptionBudget", "flomation-server")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+
+
+def test_postgresql_cluster_structure() -> None:
+    """The CloudNativePG Cluster (a CRD, no bundled schema) has the fields the operator requires:
+    instances for failover, an initdb bootstrap of the application database, storage."""
+    cluster = _one("Cluster", "flomation-db")
+    spec = cluster["spec"]
+    assert isinstance(spec["instances"], int) and spec["instances"] >= 2
+    initdb = spec["bootstrap"]["initdb"]
+    assert isinstance(initdb["database"], str) and isinstance(initdb["owner"], str)
+    assert re.fullmatch(r"\d+(Gi|Mi)", spec["storage"]["size"])
+    assert spec["imageName"].split(":")[-1].split(".")[0] >= "13"

@@ -1,4 +1,4 @@
-"""The systemd unit: drain-friendly stop, restart policy, hardening, and systemd's own checks.
+"""The systemd units (runner and server): stop, restart policy, hardening, systemd's own checks.
 
 The unit is parsed with the rules systemd uses for the settings asserted here (sections,
 ``Key=value`` lines, repeated keys accumulate, ``#``/``;`` comments). When ``systemd-analyze`` is
@@ -20,6 +20,10 @@ _REPO = Path(__file__).resolve().parents[2]
 _UNIT = _REPO / "deploy" / "systemd" / "flomation-runner.service"
 _GUIDE = _REPO / "deploy" / "systemd" / "README.md"
 _INSTALLED_RUNNER = "/opt/flomation-runner/bin/flomation-runner"
+_SERVER_UNIT = _REPO / "deploy" / "systemd" / "flomation-server.service"
+_INSTALLED_SERVER = "/opt/flomation-server/bin/flomation-server"
+# The server's own graceful shutdown budget (src/flomation/server/embedded.py).
+_SERVER_GRACEFUL_SHUTDOWN_S = 10.0
 
 # Runner defaults (src/flomation/runner/config.py): drain_timeout_s and kill_grace_s.
 _DRAIN_TIMEOUT_S = 15.0
@@ -143,17 +147,19 @@ def test_guide_covers_install_config_and_stop() -> None:
         assert needle in guide, f"deploy/systemd/README.md does not mention {needle!r}"
 
 
-def _verifiable_copy(tmp_path: Path) -> Path:
+def _verifiable_copy(
+    tmp_path: Path, unit: Path = _UNIT, installed: str = _INSTALLED_RUNNER
+) -> Path:
     """The unit with ExecStart pointing at an executable that exists on this machine.
 
     systemd-analyze verify checks that the ExecStart binary exists; the unit names the
     installed location, so the copy points at the project's own console script instead.
     """
-    runner = Path(sys.executable).parent / "flomation-runner"
-    if not runner.exists():
-        runner = Path(sys.executable)
-    text = _UNIT.read_text(encoding="utf-8").replace(_INSTALLED_RUNNER, str(runner))
-    copy = tmp_path / _UNIT.name
+    script = Path(sys.executable).parent / Path(installed).name
+    if not script.exists():
+        script = Path(sys.executable)
+    text = unit.read_text(encoding="utf-8").replace(installed, str(script))
+    copy = tmp_path / unit.name
     copy.write_text(text, encoding="utf-8")
     return copy
 
@@ -161,23 +167,30 @@ def _verifiable_copy(tmp_path: Path) -> Path:
 _ANALYZE = shutil.which("systemd-analyze")
 
 
+_UNITS = [(_UNIT, _INSTALLED_RUNNER), (_SERVER_UNIT, _INSTALLED_SERVER)]
+
+
 @pytest.mark.skipif(_ANALYZE is None, reason="systemd-analyze is not installed on this machine")
-def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("unit_path", "installed"), _UNITS, ids=["runner", "server"])
+def test_systemd_analyze_verify_accepts_the_unit(
+    tmp_path: Path, unit_path: Path, installed: str
+) -> None:
     """systemd itself finds no error in the unit."""
     assert _ANALYZE is not None
     result = subprocess.run(
-        [_ANALYZE, "verify", str(_verifiable_copy(tmp_path))],
+        [_ANALYZE, "verify", str(_verifiable_copy(tmp_path, unit_path, installed))],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "flomation-runner.service" not in result.stderr, result.stderr
+    assert unit_path.name not in result.stderr, result.stderr
 
 
 @pytest.mark.skipif(_ANALYZE is None, reason="systemd-analyze is not installed on this machine")
-def test_security_exposure_stays_low(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("unit_path", "installed"), _UNITS, ids=["runner", "server"])
+def test_security_exposure_stays_low(tmp_path: Path, unit_path: Path, installed: str) -> None:
     """systemd-analyze's offline security exposure of the unit is at most 3.0 of 10 ("OK")."""
     assert _ANALYZE is not None
     result = subprocess.run(
@@ -186,7 +199,7 @@ def test_security_exposure_stays_low(tmp_path: Path) -> None:
             "security",
             "--offline=yes",
             f"--threshold={_MAX_EXPOSURE_PERCENT}",
-            str(_verifiable_copy(tmp_path)),
+            str(_verifiable_copy(tmp_path, unit_path, installed)),
         ],
         capture_output=True,
         text=True,
@@ -196,3 +209,28 @@ def test_security_exposure_stays_low(tmp_path: Path) -> None:
     if "--offline" in result.stderr and "unrecognized" in result.stderr:
         pytest.skip("this systemd-analyze has no offline security analysis")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+
+
+@pytest.fixture(scope="module")
+def server_unit() -> _Unit:
+    return _parse_unit(_SERVER_UNIT.read_text(encoding="utf-8"))
+
+
+def test_server_unit_stops_gracefully_and_keeps_its_state_private(server_unit: _Unit) -> None:
+    """The server unit: SIGTERM with time for the graceful shutdown, no restart loop on a
+    configuration error, its own user, a 0700 state directory holding the SQLite default."""
+    assert _last(server_unit, "Service", "KillSignal") == "SIGTERM"
+    timeout_s = _seconds(_last(server_unit, "Service", "TimeoutStopSec"))
+    assert timeout_s > _SERVER_GRACEFUL_SHUTDOWN_S
+    assert "2" in _last(server_unit, "Service", "RestartPreventExitStatus").split()
+    assert _last(server_unit, "Service", "User") == "flomation-server"
+    assert _last(server_unit, "Service", "StateDirectoryMode") == "0700"
+    assert _last(server_unit, "Service", "UMask") == "0077"
+    environment = dict(value.split("=", 1) for value in server_unit["Service"]["Environment"])
+    assert (
+        environment["FLOMATION_SERVER_DATABASE"] == "sqlite:////var/lib/flomation-server/server.db"
+    )
+    assert _last(server_unit, "Service", "ExecStart").split()[0] == _INSTALLED_SERVER
+    guide = _GUIDE.read_text(encoding="utf-8")
+    for needle in ("flomation-server.service", "FLOMATION_SERVER_SECRET_KEY", "pg_dump"):
+        assert needle in guide, f"deploy/systemd/README.md does not mention {needle!r}"
