@@ -31,6 +31,9 @@ def _downgrade_to_version_1(path: Path) -> None:
                 execution_id TEXT NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL,
                 PRIMARY KEY (execution_id, seq)
             );
+            DROP TABLE claim_lapses;
+            DROP TABLE log_batch_keys;
+            DROP TABLE sealed_logs;
             UPDATE schema_version SET version = 1;
             COMMIT;
             """
@@ -54,10 +57,11 @@ async def test_version_1_log_lines_survive_the_clustered_log_table(tmp_path: Pat
     with capture_logs() as logs:
         store = await Store.open(f"sqlite:///{path}")
     assert [(e["event"], e["migration"], e["name"]) for e in logs] == [
-        ("applying database migration", 2, "clustered_log_lines")
+        ("applying database migration", 2, "clustered_log_lines"),
+        ("applying database migration", 3, "delivery_guarantees"),
     ]
     try:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == 3
         lines = await store.read_logs(_EXECUTION_ID, 0, 10)
     finally:
         await store.close()

@@ -1,15 +1,24 @@
 """Background work of the app: the reaper (docs/protocol.md §8.2: lost runners, execution timeouts,
-old nonces) and shared wake-ups (executions made claimable by another server process)."""
+old nonces; the claim leases of docs/protocol.md §11) and shared wake-ups
+(executions made claimable by another server process)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 
 import structlog
 
 from flomation.server.services import Services
 
-__all__ = ["reap_once", "run_reaper", "run_shared_wakeups"]
+__all__ = [
+    "expire_claim_leases_once",
+    "reap_once",
+    "run_claim_leases",
+    "run_reaper",
+    "run_shared_wakeups",
+]
 
 _log = structlog.get_logger("flomation.server.reaper")
 
@@ -28,23 +37,60 @@ async def reap_once(services: Services) -> int:
             "execution reaped",
             execution_id=item.execution_id,
             completion_status=item.completion_status,
+            reason=item.reason,
         )
     await services.store.forget_nonces_before(now_s - settings.nonce_retention_s)
     return len(reaped)
 
 
-async def run_reaper(services: Services, stop: asyncio.Event) -> None:
-    """Reap every ``reaper_interval_s`` until ``stop`` is set; a failing pass is logged."""
+async def expire_claim_leases_once(services: Services) -> int:
+    """Offer again what was claimed but never confirmed, and wake runners for it; how many."""
+    lease_s = services.settings.claim_lease_s
+    lapsed_claims = await services.store.expire_claim_leases(services.clock(), lease_s)
+    for lapsed in lapsed_claims:
+        services.metrics.claim_leases_expired.inc()
+        _log.info(
+            "claim lease expired; execution offered again",
+            execution_id=lapsed.execution_id,
+            runner_id=lapsed.runner_id,
+            reason=f"not confirmed within {lease_s:g} s of the claim",
+        )
+        target = await services.store.dispatch_target(lapsed.execution_id)
+        if target is not None:
+            services.dispatcher.notify(target)
+        services.events.publish(lapsed.execution_id)
+    return len(lapsed_claims)
+
+
+async def _every(
+    interval_s: float, stop: asyncio.Event, action: Callable[[], Awaitable[int]], what: str
+) -> None:
+    """Run ``action`` every ``interval_s`` until ``stop`` is set; a failing pass is logged."""
     while not stop.is_set():
         try:
-            await reap_once(services)
+            await action()
         except Exception:
-            _log.exception("reaper pass failed")
+            _log.exception(f"{what} failed")
         try:
-            async with asyncio.timeout(services.settings.reaper_interval_s):
+            async with asyncio.timeout(interval_s):
                 await stop.wait()
         except TimeoutError:
             continue
+
+
+async def run_reaper(services: Services, stop: asyncio.Event) -> None:
+    """Reap every ``reaper_interval_s`` until ``stop`` is set; a failing pass is logged."""
+    interval_s = services.settings.reaper_interval_s
+    await _every(interval_s, stop, functools.partial(reap_once, services), "reaper pass")
+
+
+async def run_claim_leases(services: Services, stop: asyncio.Event) -> None:
+    """Expire claim leases until ``stop`` is set, checking five times per lease (at least as
+    often as the reaper): an unconfirmed claim is offered again within 1.2 leases."""
+    settings = services.settings
+    interval_s = min(settings.reaper_interval_s, settings.claim_lease_s / 5)
+    action = functools.partial(expire_claim_leases_once, services)
+    await _every(interval_s, stop, action, "claim lease pass")
 
 
 async def run_shared_wakeups(services: Services, stop: asyncio.Event) -> None:

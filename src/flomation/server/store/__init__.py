@@ -7,6 +7,7 @@ conversions between rows and records. Section numbers (§) refer to docs/protoco
 """
 
 from flomation.server.store.database import sqlite_path
+from flomation.server.store.delivery import ConfirmOutcome
 from flomation.server.store.facade import Store
 from flomation.server.store.types import (
     CancelOutcome,
@@ -25,6 +26,7 @@ from flomation.server.store.types import (
 
 __all__ = [
     "CancelOutcome",
+    "ConfirmOutcome",
     "ConflictError",
     "DatabaseUrlError",
     "ExecutionFilter",

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 __all__ = [
+    "DELIVERY_TABLES",
     "EXECUTION_NAMES",
     "MIGRATIONS",
     "RUNNER_RECORD_COLUMNS",
@@ -206,6 +207,33 @@ nonces = Table(
 )
 
 
+# The tables of docs/protocol.md §11 (claim lapses, log batch keys, sealed live logs), created by
+# migration 3 alone: they are not in ``metadata``, which migration 1 creates in full.
+DELIVERY_TABLES = (
+    """
+    CREATE TABLE claim_lapses (
+        execution_id TEXT NOT NULL,
+        runner_id TEXT NOT NULL,
+        lapsed_at FLOAT NOT NULL,
+        PRIMARY KEY (execution_id, runner_id)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE log_batch_keys (
+        execution_id TEXT NOT NULL,
+        batch_key TEXT NOT NULL,
+        PRIMARY KEY (execution_id, batch_key)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE sealed_logs (
+        execution_id TEXT PRIMARY KEY,
+        sealed_at FLOAT NOT NULL
+    ) WITHOUT ROWID
+    """,
+)
+
+
 def _migration_1_initial_schema(conn: Connection) -> None:
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not schema_version])
 
@@ -221,7 +249,14 @@ def _migration_2_clustered_log_lines(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE execution_logs_rowid")
 
 
+def _migration_3_delivery_guarantees(conn: Connection) -> None:
+    """Claim lapses, log batch keys and sealed live logs (docs/protocol.md §11)."""
+    for statement in DELIVERY_TABLES:
+        conn.exec_driver_sql(statement)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migration_1_initial_schema,
     _migration_2_clustered_log_lines,
+    _migration_3_delivery_guarantees,
 )
