@@ -16,7 +16,7 @@ from starlette.routing import Route
 from flomation.server.changes import PostgresChangeFeed
 from flomation.server.http_io import HttpError, error_response, json_response
 from flomation.server.metrics import CONTENT_TYPE
-from flomation.server.reaper import run_pruner, run_reaper, run_shared_wakeups
+from flomation.server.reaper import run_claim_leases, run_pruner, run_reaper, run_shared_wakeups
 from flomation.server.routes_admin import AdminEndpoints
 from flomation.server.routes_runner import RunnerEndpoints
 from flomation.server.services import Services
@@ -60,6 +60,7 @@ def create_app(services: Services) -> Starlette:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(run_reaper(services, stop), name="reaper")
             tasks.create_task(run_pruner(services, stop), name="retention")
+            tasks.create_task(run_claim_leases(services, stop), name="claim-leases")
             tasks.create_task(run_shared_wakeups(services, stop), name="shared-wakeups")
             if services.store.backend == "postgresql":
                 feed = PostgresChangeFeed(

@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
         "--execution-timeout", type=float, dest="execution_timeout_s", help="seconds"
     )
     parser.add_argument("--reaper-interval", type=float, dest="reaper_interval_s", help="seconds")
+    parser.add_argument(
+        "--claim-lease",
+        type=float,
+        dest="claim_lease_s",
+        help="seconds a claimed execution waits for its runner's confirmation (POST /state) "
+        "before it is offered again (default 15; env FLOMATION_SERVER_CLAIM_LEASE)",
+    )
     parser.add_argument("--max-log-bytes", type=int, help="per-execution log cap in bytes")
     parser.add_argument(
         "--require-v2",

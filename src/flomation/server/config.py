@@ -59,6 +59,7 @@ class ServerSettings(BaseModel):
     runner_lost_after_s: float = Field(default=90.0, gt=0)
     execution_timeout_s: float = Field(default=3600.0, gt=0)
     reaper_interval_s: float = Field(default=10.0, gt=0)
+    claim_lease_s: float = Field(default=15.0, gt=0)
     max_log_bytes: int = Field(default=16 * _MIB, ge=1024)
     signature_window_s: int = Field(default=300, ge=1)
     nonce_retention_s: int = Field(default=600, ge=1)
@@ -115,6 +116,7 @@ _SPEC_NAMES: dict[str, str] = {
     "runner_lost_after": "runner_lost_after_s",
     "execution_timeout": "execution_timeout_s",
     "reaper_interval": "reaper_interval_s",
+    "claim_lease": "claim_lease_s",
 }
 
 ENVIRONMENT_VARIABLES: dict[str, str] = {
@@ -127,6 +129,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "FLOMATION_SERVER_RUNNER_LOST_AFTER": "runner_lost_after_s",
     "FLOMATION_SERVER_EXECUTION_TIMEOUT": "execution_timeout_s",
     "FLOMATION_SERVER_REAPER_INTERVAL": "reaper_interval_s",
+    "FLOMATION_SERVER_CLAIM_LEASE": "claim_lease_s",
     "FLOMATION_SERVER_MAX_LOG_BYTES": "max_log_bytes",
     "FLOMATION_SERVER_TRUSTED_PROXIES": "trusted_proxies",
     "FLOMATION_SERVER_ADMIN_PRINCIPAL_ID": "admin_principal_id",

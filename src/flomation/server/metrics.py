@@ -59,6 +59,16 @@ class ServerMetrics:
             "Log bytes stored over all executions, as of the last retention pass with a size cap",
             registry=self.registry,
         )
+        self.claim_leases_expired = Counter(
+            "flomation_claim_leases_expired",
+            "Claimed executions offered again because their runner did not confirm them in time",
+            registry=self.registry,
+        )
+        self.log_lines_filled = Counter(
+            "flomation_log_lines_filled",
+            "Live log lines filled in from results because the live stream did not deliver them",
+            registry=self.registry,
+        )
         self.rejected_signatures = Counter(
             "flomation_rejected_signatures", "Runner requests answered 403", registry=self.registry
         )

@@ -1,10 +1,11 @@
 """Background work of the app: the reaper (docs/protocol.md §8.2: lost runners, execution timeouts,
-old nonces), retention (old executions and logs) and shared wake-ups (executions made claimable by
-another server process)."""
+old nonces; the claim leases of docs/protocol.md §11), retention (old executions and
+logs) and shared wake-ups (executions made claimable by another server process)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -12,7 +13,15 @@ import structlog
 from flomation.server.services import Services
 from flomation.server.store import PruneBatch
 
-__all__ = ["prune_once", "reap_once", "run_pruner", "run_reaper", "run_shared_wakeups"]
+__all__ = [
+    "expire_claim_leases_once",
+    "prune_once",
+    "reap_once",
+    "run_claim_leases",
+    "run_pruner",
+    "run_reaper",
+    "run_shared_wakeups",
+]
 
 _log = structlog.get_logger("flomation.server.reaper")
 # Log lines deleted per retention transaction: a few milliseconds of work, so that requests
@@ -34,6 +43,7 @@ async def reap_once(services: Services) -> int:
             "execution reaped",
             execution_id=item.execution_id,
             completion_status=item.completion_status,
+            reason=item.reason,
         )
     await services.store.forget_nonces_before(now_s - settings.nonce_retention_s)
     return len(reaped)
@@ -74,15 +84,34 @@ async def prune_once(services: Services, stop: asyncio.Event) -> PruneBatch:
     return PruneBatch(executions, lines)
 
 
+async def expire_claim_leases_once(services: Services) -> int:
+    """Offer again what was claimed but never confirmed, and wake runners for it; how many."""
+    lease_s = services.settings.claim_lease_s
+    lapsed_claims = await services.store.expire_claim_leases(services.clock(), lease_s)
+    for lapsed in lapsed_claims:
+        services.metrics.claim_leases_expired.inc()
+        _log.info(
+            "claim lease expired; execution offered again",
+            execution_id=lapsed.execution_id,
+            runner_id=lapsed.runner_id,
+            reason=f"not confirmed within {lease_s:g} s of the claim",
+        )
+        target = await services.store.dispatch_target(lapsed.execution_id)
+        if target is not None:
+            services.dispatcher.notify(target)
+        services.events.publish(lapsed.execution_id)
+    return len(lapsed_claims)
+
+
 async def _every(
-    interval_s: float, stop: asyncio.Event, name: str, work: Callable[[], Awaitable[object]]
+    interval_s: float, stop: asyncio.Event, action: Callable[[], Awaitable[object]], what: str
 ) -> None:
-    """Run ``work`` every ``interval_s`` until ``stop`` is set; a failing pass is logged."""
+    """Run ``action`` every ``interval_s`` until ``stop`` is set; a failing pass is logged."""
     while not stop.is_set():
         try:
-            await work()
+            await action()
         except Exception:
-            _log.exception(f"{name} pass failed")
+            _log.exception(f"{what} failed")
         try:
             async with asyncio.timeout(interval_s):
                 await stop.wait()
@@ -92,14 +121,23 @@ async def _every(
 
 async def run_reaper(services: Services, stop: asyncio.Event) -> None:
     """Reap every ``reaper_interval_s`` until ``stop`` is set; a failing pass is logged."""
-    await _every(services.settings.reaper_interval_s, stop, "reaper", lambda: reap_once(services))
+    interval_s = services.settings.reaper_interval_s
+    await _every(interval_s, stop, functools.partial(reap_once, services), "reaper pass")
+
+
+async def run_claim_leases(services: Services, stop: asyncio.Event) -> None:
+    """Expire claim leases until ``stop`` is set, checking five times per lease (at least as
+    often as the reaper): an unconfirmed claim is offered again within 1.2 leases."""
+    settings = services.settings
+    interval_s = min(settings.reaper_interval_s, settings.claim_lease_s / 5)
+    action = functools.partial(expire_claim_leases_once, services)
+    await _every(interval_s, stop, action, "claim lease pass")
 
 
 async def run_pruner(services: Services, stop: asyncio.Event) -> None:
     """Apply retention every ``prune_interval_s`` until ``stop`` is set."""
-    await _every(
-        services.settings.prune_interval_s, stop, "retention", lambda: prune_once(services, stop)
-    )
+    action = functools.partial(prune_once, services, stop)
+    await _every(services.settings.prune_interval_s, stop, action, "retention pass")
 
 
 async def run_shared_wakeups(services: Services, stop: asyncio.Event) -> None:

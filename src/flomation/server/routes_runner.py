@@ -27,7 +27,13 @@ from flomation.server.http_io import (
 )
 from flomation.server.records import ClaimedExecution, ExecutionCall, RunnerRecord
 from flomation.server.services import Services
-from flomation.server.store import LogBatch, LogBatchError, NewRunner, ResultOutcome
+from flomation.server.store import (
+    ConfirmOutcome,
+    LogBatch,
+    LogBatchError,
+    NewRunner,
+    ResultOutcome,
+)
 from flomation.server.views import (
     environment_item_view,
     environment_view,
@@ -35,6 +41,7 @@ from flomation.server.views import (
     runner_registration_view,
 )
 from flomation.wire.models import (
+    LOG_BATCH_KEY_HEADER,
     LogsRequest,
     RegistrationRequest,
     ResultRequest,
@@ -305,24 +312,62 @@ class RunnerEndpoints:
         return execution, runner
 
     async def state(self, request: Request) -> Response:
-        """``POST /execution/{id}/state``: only ``running`` is accepted (§8.2)."""
+        """``POST /execution/{id}/state``: only ``running`` is accepted (§8.2).
+
+        It confirms the claim (docs/protocol.md §11): from the runner the
+        execution was handed to before its lease expired, it is refused with 409.
+        """
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
-        execution, runner = await self._assigned(request, body, body)
+        try:
+            execution, runner = await self._assigned(request, body, body)
+        except HttpError as refused:
+            if refused.status == 403 and await self._from_lapsed_claimant(request, body):
+                raise self._lapsed(request.path_params["execution_id"]) from refused
+            raise
         payload = parse_body(StateRequest, body)
         now_s = self._s.clock()
         if payload.state != "running":
             await self._s.store.touch_execution(execution.id, runner.id, now_s)
             raise HttpError(400, "invalid state")
-        if await self._s.store.set_running(execution.id, runner.id, now_s):
+        outcome = await self._s.store.confirm_claim(execution.id, runner.id, now_s)
+        if outcome is ConfirmOutcome.LAPSED:
+            raise self._lapsed(execution.id)
+        if outcome is ConfirmOutcome.FINISHED:
+            # A claim answer delayed past a cancel, or past a run elsewhere (§11.2).
+            raise HttpError(409, "the execution is no longer pending; do not run it")
+        if outcome is ConfirmOutcome.STARTED:
             self._s.events.publish(execution.id)
         return Response(status_code=200)
 
+    async def _from_lapsed_claimant(self, request: Request, body: bytes) -> bool:
+        """True when a runner whose claim on the execution lapsed signed the request."""
+        for runner in await self._s.store.lapsed_claimants(request.path_params["execution_id"]):
+            try:
+                await self._s.verifier.verify(request, body, body, self._runner_key(runner))
+            except (SignatureError, HttpError):
+                continue
+            return True
+        return False
+
+    def _lapsed(self, execution_id: str) -> HttpError:
+        _log.info("late claim confirmation refused", execution_id=execution_id)
+        return HttpError(
+            409,
+            "the claim lease expired before this confirmation: the execution was offered "
+            "again; do not run it",
+        )
+
     async def logs(self, request: Request) -> Response:
-        """``POST /execution/{id}/logs``: persisted under the cap (§8.3)."""
+        """``POST /execution/{id}/logs``: persisted under the cap (§8.3), once per batch key."""
         body = await read_body(request, MAX_LOGS_BODY_BYTES)
         execution, runner = await self._assigned(request, body, body)
         text = decode_body(body)
-        batch = LogBatch(parse_text(LogsRequest, text).lines, text)
+        key = request.headers.get(LOG_BATCH_KEY_HEADER)
+        if key is not None and not is_safe_id(key):
+            raise HttpError(
+                400, f"header {LOG_BATCH_KEY_HEADER}: must be 1-128 letters, digits, '-' or '_'"
+            )
+        batch = LogBatch(parse_text(LogsRequest, text).lines, text, key)
         try:
             stored = await self._s.store.append_logs(
                 execution.id, runner.id, batch, self._s.settings.max_log_bytes, self._s.clock()
@@ -360,9 +405,24 @@ class RunnerEndpoints:
             now_s=self._s.clock(),
         )
         self._s.metrics.results.labels(outcome=outcome.value).inc()
+        if outcome in (ResultOutcome.COMPLETED, ResultOutcome.RESULT_ADDED):
+            await self._fill_live_log(execution.id, payload.state)
         if outcome is not ResultOutcome.UNCHANGED:
             self._s.events.publish(execution.id)
         return Response(status_code=200)
+
+    async def _fill_live_log(self, execution_id: str, state: Any) -> None:
+        """Append the end of the output the live stream missed (docs/protocol.md, "Delivery
+        guarantees")."""
+        logs = state.get("logs") if isinstance(state, dict) else None
+        if not isinstance(logs, str):
+            return
+        filled = await self._s.store.fill_log_tail(
+            execution_id, logs, self._s.settings.max_log_bytes, self._s.clock()
+        )
+        if filled:
+            self._s.metrics.log_lines_filled.inc(filled)
+            _log.info("live log completed from the result", execution_id=execution_id, lines=filled)
 
     # ------------------------------------------------------------ environments
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "COMPLETION_STATUSES",
     "EXECUTION_STATUSES",
+    "LOG_BATCH_KEY_HEADER",
     "TERMINAL_COMPLETIONS",
     "ClaimRequest",
     "Execution",
@@ -29,6 +30,10 @@ __all__ = [
     "StatusResponse",
     "encode_logs_body",
 ]
+
+# The idempotency key of a /logs batch: a retried batch is stored once by a server that knows the
+# header, and other servers ignore it (docs/protocol.md §11).
+LOG_BATCH_KEY_HEADER = "X-Flomation-Log-Batch"
 
 EXECUTION_STATUSES = ("created", "allocated", "running", "executed", "suspended")
 COMPLETION_STATUSES = ("pending", "success", "fail", "cancel", "timeout", "suspended")

@@ -8,6 +8,7 @@ conversions between rows and records. Section numbers (§) refer to docs/protoco
 """
 
 from flomation.server.store.database import Backend, database_backend, sqlite_path
+from flomation.server.store.delivery import ConfirmOutcome
 from flomation.server.store.facade import Store
 from flomation.server.store.retention import PruneBatch
 from flomation.server.store.types import (
@@ -28,6 +29,7 @@ from flomation.server.store.types import (
 __all__ = [
     "Backend",
     "CancelOutcome",
+    "ConfirmOutcome",
     "ConflictError",
     "DatabaseUrlError",
     "ExecutionFilter",

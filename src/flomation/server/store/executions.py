@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, text, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 
 from flomation.server.records import (
     ClaimedExecution,
@@ -120,11 +120,6 @@ _SQL_EXECUTION_CALL = f"""
 _SQL_TOUCH_EXECUTION = "UPDATE executions SET last_contact_at = ? WHERE id = ?"
 
 _SQL_TOUCH_RUNNER = "UPDATE runners SET last_contact_at = ? WHERE id = ?"
-
-_SQL_SET_RUNNING = """
-    UPDATE executions SET execution_status = 'running', started_at = :now, updated_at = :now
-    WHERE id = :execution_id AND execution_status = 'allocated' AND completion_status = 'pending'
-"""
 
 _SQL_RESULT_STATE = (
     "SELECT execution_status, completion_status, result FROM executions WHERE id = ?"
@@ -329,13 +324,6 @@ class ExecutionQueries:
         with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
 
-    def set_running(self, execution_id: str, runner_id: str, now_s: float) -> bool:
-        """``allocated`` -> ``running`` (T5); True when the status changed."""
-        with self._db.raw_write() as db:
-            touch(db, execution_id, runner_id, now_s)
-            cursor = db.execute(_SQL_SET_RUNNING, {"execution_id": execution_id, "now": now_s})
-            return cursor.rowcount > 0
-
     def store_result(
         self,
         execution_id: str,
@@ -471,71 +459,63 @@ class ExecutionQueries:
     def reap(
         self, now_s: float, runner_lost_after_s: float, execution_timeout_s: float
     ) -> list[ReapedExecution]:
-        """Fail executions whose runner went silent; time out those running too long (§8.2)."""
+        """Fail executions whose runner went silent; time out those running too long (§8.2).
+
+        An execution its runner never confirmed (no call on it since the claim) is left to the
+        claim lease (store/delivery.py): it is offered again, not failed (§11.1).
+        """
+        executions = schema.executions
         in_progress = and_(
-            schema.executions.c.execution_status.in_(_IN_PROGRESS),
-            schema.executions.c.completion_status == "pending",
+            executions.c.execution_status.in_(_IN_PROGRESS),
+            executions.c.completion_status == "pending",
+        )
+        contact_at = func.coalesce(executions.c.last_contact_at, executions.c.allocated_at)
+        confirmed = or_(
+            executions.c.execution_status == "running",
+            contact_at > executions.c.allocated_at,
         )
         reaped: list[ReapedExecution] = []
+        lost_after = round(runner_lost_after_s)
         with self._db.write() as conn:
             if not self._db.only_one(conn, "reap"):
                 return reaped
-            timed_out = (
-                (
-                    conn.execute(
-                        select(schema.executions.c.id).where(
-                            in_progress,
-                            schema.executions.c.allocated_at < now_s - execution_timeout_s,
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if timed_out:
+
+            def finish(where: Any, completion: str, reason: str) -> None:
+                ids = conn.execute(select(executions.c.id).where(where)).scalars().all()
+                if not ids:
+                    return
                 conn.execute(
-                    update(schema.executions)
-                    .where(in_progress, schema.executions.c.id.in_(timed_out))
+                    update(executions)
+                    .where(in_progress, executions.c.id.in_(ids))
                     .values(
                         execution_status="executed",
-                        completion_status="timeout",
-                        completion_reason="execution timeout",
+                        completion_status=completion,
+                        completion_reason=reason,
                         completed_at=now_s,
                         updated_at=now_s,
                     )
                 )
-                reaped += [ReapedExecution(id_, "timeout") for id_ in timed_out]
-            lost = (
-                (
-                    conn.execute(
-                        select(schema.executions.c.id).where(
-                            in_progress,
-                            func.coalesce(
-                                schema.executions.c.last_contact_at,
-                                schema.executions.c.allocated_at,
-                            )
-                            < now_s - runner_lost_after_s,
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+                reaped.extend(ReapedExecution(id_, completion, reason) for id_ in ids)
+
+            finish(
+                and_(in_progress, executions.c.allocated_at < now_s - execution_timeout_s),
+                "timeout",
+                "execution timeout",
             )
-            if lost:
-                conn.execute(
-                    update(schema.executions)
-                    .where(in_progress, schema.executions.c.id.in_(lost))
-                    .values(
-                        execution_status="executed",
-                        completion_status="fail",
-                        completion_reason=(
-                            f"runner lost: no contact for {round(runner_lost_after_s)} s"
-                        ),
-                        completed_at=now_s,
-                        updated_at=now_s,
-                    )
-                )
-                reaped += [ReapedExecution(id_, "fail") for id_ in lost]
+            silent = and_(in_progress, contact_at < now_s - runner_lost_after_s)
+            finish(
+                and_(silent, executions.c.execution_status == "running"),
+                "fail",
+                f"runner lost: no contact for {lost_after} s",
+            )
+            # Called on (logs, status...) but never confirmed with ``state``: the Go runner
+            # carries on when its state call fails (§4.3).
+            finish(
+                and_(silent, executions.c.execution_status == "allocated", confirmed),
+                "fail",
+                f"runner lost: no contact for {lost_after} s (it never confirmed the "
+                "execution running)",
+            )
         return reaped
 
     def pending_per_queue(self) -> dict[str, int]:

@@ -36,6 +36,7 @@ from flomation.server.store.database import (
     database_backend,
     sqlite_path,
 )
+from flomation.server.store.delivery import ConfirmOutcome, DeliveryQueries, LapsedClaim
 from flomation.server.store.environments import EnvironmentQueries
 from flomation.server.store.executions import ExecutionQueries
 from flomation.server.store.flows import FlowQueries
@@ -76,6 +77,7 @@ class Store:
         self._logs = LogQueries(db)
         self._nonces = NonceQueries(db)
         self._retention = RetentionQueries(db)
+        self._delivery = DeliveryQueries(db)
         self._readers = ThreadPoolExecutor(
             max_workers=READER_THREADS, thread_name_prefix="store-reader"
         )
@@ -322,10 +324,6 @@ class Store:
         """Record runner contact on an execution and on the runner (§8.1)."""
         return self._executions.touch_execution(execution_id, runner_id, now_s)
 
-    async def set_running(self, execution_id: str, runner_id: str, now_s: float) -> bool:
-        """``allocated`` -> ``running`` (T5); True when the status changed."""
-        return self._executions.set_running(execution_id, runner_id, now_s)
-
     async def append_logs(
         self,
         execution_id: str,
@@ -388,6 +386,28 @@ class Store:
     ) -> list[ReapedExecution]:
         """Fail executions whose runner went silent; time out those running too long (§8.2)."""
         return self._executions.reap(now_s, runner_lost_after_s, execution_timeout_s)
+
+    # ---------------------------------------- delivery guarantees (§11, store/delivery.py)
+
+    async def expire_claim_leases(self, now_s: float, lease_s: float) -> list[LapsedClaim]:
+        """Offer again the executions whose runner did not confirm them within ``lease_s``."""
+        return self._delivery.expire_claim_leases(now_s, lease_s)
+
+    async def lapsed_claimants(self, execution_id: str) -> list[RunnerRecord]:
+        """The runners this execution was handed to before its lease expired."""
+        return self._delivery.lapsed_claimants(execution_id)
+
+    async def confirm_claim(
+        self, execution_id: str, runner_id: str, now_s: float
+    ) -> ConfirmOutcome:
+        """The runner's ``state running``: ``allocated`` -> ``running`` if still its own."""
+        return self._delivery.confirm_claim(execution_id, runner_id, now_s)
+
+    async def fill_log_tail(
+        self, execution_id: str, result_logs: str, max_log_bytes: int, now_s: float
+    ) -> int:
+        """Complete the live log from the result's output and seal it; lines filled in."""
+        return self._delivery.fill_log_tail(execution_id, result_logs, max_log_bytes, now_s)
 
     async def remember_nonce(self, key_id: str, nonce: str, now_s: float) -> bool:
         """Record a v2 nonce for a key; False when it was already seen (a replay)."""

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from flomation.server.store import schema
 from flomation.server.store.database import Database
+from flomation.server.store.delivery import is_log_sealed, remember_log_batch
 from flomation.server.store.executions import touch
 from flomation.server.store.types import (
     LogBatch,
@@ -69,7 +70,9 @@ class LogQueries:
     ) -> bool:
         """Append a batch under the per-execution cap (§8.3); True when any line was stored.
 
-        When the cap is reached one marker line is stored and later lines are discarded.
+        When the cap is reached one marker line is stored and later lines are discarded. A
+        batch whose key was stored before, or arriving after the live log was sealed, is not
+        stored (docs/protocol.md §11.3, §11.4).
         """
         lines = batch.lines
         if self._db.backend == "postgresql" and _repeats_lines_member(batch.document):
@@ -77,7 +80,9 @@ class LogQueries:
         with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
             log_bytes, log_truncated, seq = db.execute(_SQL_LOG_STATE, (execution_id,)).fetchone()
-            if log_truncated or not lines:
+            if log_truncated or not lines or is_log_sealed(db, execution_id):
+                return False
+            if batch.key is not None and not remember_log_batch(db, execution_id, batch.key):
                 return False
             joined = "".join(lines)
             batch_bytes = len(joined.encode("utf-8")) + len(lines)

@@ -23,17 +23,20 @@ __all__ = [
     "EXECUTION_NAMES",
     "RUNNER_RECORD_COLUMNS",
     "RUNNER_RECORD_NAMES",
+    "claim_lapses",
     "environment_items",
     "environments",
     "execution_logs",
     "executions",
     "flos",
+    "log_batch_keys",
     "metadata",
     "nonces",
     "queue_members",
     "queues",
     "revisions",
     "runners",
+    "sealed_logs",
 ]
 
 metadata = MetaData()
@@ -196,4 +199,33 @@ nonces = Table(
     Column("nonce", Text, primary_key=True),
     Column("seen_at", Float, nullable=False),
     Index("ix_nonces_seen_at", "seen_at"),
+)
+
+
+# The tables of the delivery guarantees (docs/protocol.md §11, store/delivery.py).
+claim_lapses = Table(
+    "claim_lapses",
+    metadata,
+    Column("execution_id", Text, primary_key=True),
+    Column("runner_id", Text, primary_key=True),
+    Column("lapsed_at", Float, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+log_batch_keys = Table(
+    "log_batch_keys",
+    metadata,
+    Column("execution_id", Text, primary_key=True),
+    Column("batch_key", Text, primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+
+sealed_logs = Table(
+    "sealed_logs",
+    metadata,
+    Column("execution_id", Text, primary_key=True),
+    Column("sealed_at", Float, nullable=False),
+    sqlite_with_rowid=False,
 )

@@ -100,11 +100,13 @@ class LogBatch:
     """Lines to append, with the JSON document they were parsed from.
 
     ``document`` is a JSON object whose only member is ``lines``, the array ``lines`` came from:
-    SQLite inserts straight from it instead of from the lines encoded again.
+    SQLite inserts straight from it instead of from the lines encoded again. ``key`` is the
+    runner's idempotency key of the batch (docs/protocol.md §11.3), if any.
     """
 
     lines: Sequence[str]
     document: str
+    key: str | None = None
 
 
 class LogBatchError(ValueError):
@@ -113,7 +115,8 @@ class LogBatchError(ValueError):
 
 @dataclass(frozen=True)
 class ReapedExecution:
-    """An execution the reaper finished, with the completion it was given."""
+    """An execution the reaper finished, with the completion it was given and why."""
 
     execution_id: str
     completion_status: str
+    reason: str
