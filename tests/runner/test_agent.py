@@ -14,22 +14,13 @@ from typing import Any
 
 import pytest
 
+from fixtures.agents import FAST_AGENT
+from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from fixtures.fake_control_plane import FakeControlPlane, pending_execution
 from flomation.runner.agent import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Agent, AgentTuning
 from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 from flomation.runner.outbox import Outbox
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from fake_control_plane import FakeControlPlane, pending_execution
-
-SCRIPTED = Path(__file__).resolve().parents[1] / "fixtures" / "scripted_executor.py"
-FAST = AgentTuning(
-    fast_empty_poll_s=0.0,
-    claim_backoff_s=(0.05, 0.2),
-    registration_backoff_s=(0.05, 0.2),
-    delivery_backoff_s=(0.05, 0.3),
-    exit_flush_s=10.0,
-)
 
 
 def _config(tmp_path: Path, url: str, **overrides: Any) -> RunnerConfig:
@@ -52,7 +43,7 @@ def _config(tmp_path: Path, url: str, **overrides: Any) -> RunnerConfig:
     return RunnerConfig(**values)
 
 
-def _agent(config: RunnerConfig, tuning: AgentTuning = FAST) -> Agent:
+def _agent(config: RunnerConfig, tuning: AgentTuning = FAST_AGENT) -> Agent:
     return Agent(
         config,
         identifier=load_or_create_identifier(config.state_file),
@@ -210,7 +201,7 @@ async def test_drain_with_api_down_exits_in_time(fake: FakeControlPlane, tmp_pat
     """With the API unreachable, a drain still exits within drain + grace + a few seconds."""
     execution_id = fake.enqueue(pending_execution(script={"sleep_s": 60, "ignore_sigterm": True}))
     config = _config(tmp_path, fake.url, drain_timeout_s=1.0, kill_grace_s=1.0)
-    agent = _agent(config, dataclasses.replace(FAST, exit_flush_s=AgentTuning().exit_flush_s))
+    agent = _agent(config, dataclasses.replace(FAST_AGENT, exit_flush_s=AgentTuning().exit_flush_s))
     task = asyncio.create_task(agent.run())
     await _until(lambda: fake.requests_to("/state"))
     await fake.stop()

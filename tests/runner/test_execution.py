@@ -21,6 +21,8 @@ from urllib.parse import quote
 import pytest
 import structlog
 
+from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from fixtures.fake_control_plane import FakeControlPlane, pending_execution
 from flomation.runner.api import RunnerApi, registration_body
 from flomation.runner.execution import (
     ExecutionControl,
@@ -33,11 +35,6 @@ from flomation.runner.outcome import OutcomeKind, StopReason
 from flomation.runner.workdir import ExecutorSettings, WorkdirRetention
 from flomation.wire.signing import generate_private_key, public_key_pem
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from fake_control_plane import FakeControlPlane, pending_execution
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SCRIPTED = FIXTURES / "scripted_executor.py"
 KEY = generate_private_key()
 IDENTIFIER = "qWeRtYuIoPaSdFgH"
 
