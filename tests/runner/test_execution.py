@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import pytest
 import structlog
+from structlog.testing import capture_logs
 
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
@@ -32,7 +33,8 @@ from flomation.runner.execution import (
 )
 from flomation.runner.masking import SecretMasker
 from flomation.runner.outcome import OutcomeKind, StopReason
-from flomation.runner.workdir import ExecutorSettings, WorkdirRetention
+from flomation.runner.process import ExecutorStartError
+from flomation.runner.workdir import ExecutorSettings, WorkdirError, WorkdirRetention
 from flomation.wire.signing import generate_private_key, public_key_pem
 
 KEY = generate_private_key()
@@ -350,6 +352,20 @@ async def test_executor_not_found(harness: _Harness, tmp_path: Path) -> None:
     assert "program not found" in error and "no-such-executor" in error
 
 
+async def test_executor_start_failure_is_logged_with_its_cause(
+    harness: _Harness, tmp_path: Path
+) -> None:
+    """The runner's error line for an executor that cannot start carries the exception (a
+    traceback in the rendered log) chained to the operating system's error."""
+    missing = str(tmp_path / "no-such-executor")
+    with capture_logs() as logs:
+        await harness.run(pending_execution(), executor=_with_executable(harness, (missing,)))
+    (entry,) = [e for e in logs if e["event"] == "executor could not be started"]
+    assert entry["log_level"] == "error"
+    assert isinstance(entry["exc_info"], ExecutorStartError)
+    assert isinstance(entry["exc_info"].__cause__, FileNotFoundError)
+
+
 async def test_executor_not_executable(harness: _Harness, tmp_path: Path) -> None:
     """A program without execute permission is a failed execution saying so."""
     plain = tmp_path / "plain"
@@ -395,6 +411,17 @@ async def test_unwritable_work_directory(harness: _Harness) -> None:
     (harness.root / claim["flo"]["id"]).write_text("not a directory")
     error = await _failed_error(harness, claim)
     assert error.startswith("unable to prepare work directory")
+
+
+async def test_work_directory_failure_is_logged_with_its_cause(harness: _Harness) -> None:
+    """The error line for a work directory that cannot be prepared carries the OS error."""
+    claim = pending_execution()
+    (harness.root / claim["flo"]["id"]).write_text("not a directory")
+    with capture_logs() as logs:
+        await harness.run(claim)
+    (entry,) = [e for e in logs if e["event"] == "execution failed before the executor started"]
+    assert isinstance(entry["exc_info"], WorkdirError)
+    assert isinstance(entry["exc_info"].__cause__, NotADirectoryError)
 
 
 def _with_executable(harness: _Harness, executable: tuple[str, ...]) -> ExecutorSettings:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
+import structlog
 from aiohttp import web
 
 from flomation.runner.logs import (
@@ -187,6 +190,74 @@ async def test_failing_send_callable_is_treated_as_transient() -> None:
     await shipper.close(timeout_s=5)
     assert calls == [["x"], ["x"]]
     assert shipper.stats.lines_sent == 1
+
+
+def _json_logger(out: io.StringIO) -> structlog.typing.FilteringBoundLogger:
+    """A logger rendering like the runner's (runner/logging.py): JSON lines, tracebacks as text."""
+    logger: structlog.typing.FilteringBoundLogger = structlog.wrap_logger(
+        structlog.PrintLogger(out),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(0),
+    )
+    return logger
+
+
+async def test_failure_to_prepare_a_batch_is_logged_with_its_traceback() -> None:
+    """A prepare (signing) callable that raises is logged with the traceback, then retried."""
+    prepared: list[list[str]] = []
+
+    async def failing_once(lines: list[str]) -> SendPrepared:
+        prepared.append(lines)
+        if len(prepared) == 1:
+            raise RuntimeError("signing key unreadable")
+
+        async def send() -> SendOutcome:
+            return SendOutcome.SENT
+
+        return send
+
+    out = io.StringIO()
+    shipper = LogShipper(
+        failing_once, flush_interval_s=0, retry_delays_s=(0.01,), log=_json_logger(out)
+    )
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        shipper.add("x")
+        await shipper.close(timeout_s=5)
+    assert prepared == [["x"], ["x"]]
+    assert shipper.stats.lines_sent == 1
+    (entry,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert entry["level"] == "warning" and entry["stage"] == "prepare"
+    assert entry["lines"] == 1
+    assert "Traceback" in entry["exception"]
+    assert "RuntimeError: signing key unreadable" in entry["exception"]
+
+
+async def test_failure_of_the_send_callable_is_logged_per_attempt() -> None:
+    """Each attempt whose send callable raises leaves one warning naming the stage and attempt."""
+
+    async def always_raising(lines: list[str]) -> SendPrepared:
+        async def send() -> SendOutcome:
+            raise ConnectionResetError("peer went away")
+
+        return send
+
+    out = io.StringIO()
+    shipper = LogShipper(
+        always_raising, flush_interval_s=0, retry_delays_s=(0.01,), log=_json_logger(out)
+    )
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        shipper.add("x")
+        await shipper.close(timeout_s=5)
+    entries = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(entry["stage"], entry["attempt"]) for entry in entries] == [("send", 1), ("send", 2)]
+    assert all("ConnectionResetError: peer went away" in entry["exception"] for entry in entries)
+    assert shipper.stats.batches_failed == 1
 
 
 async def test_close_gives_up_at_its_timeout_when_the_api_hangs() -> None:

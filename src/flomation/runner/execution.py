@@ -227,10 +227,14 @@ class _Run:
         self._result_stored = False
 
     async def fail_early(
-        self, execution_id: str, flo_id: str | None, error: str
+        self, execution_id: str, flo_id: str | None, error: str, cause: Exception | None = None
     ) -> ExecutionReport:
-        """Report a failure found before the executor ran (nothing on disk to keep)."""
-        self._log.error("execution failed before the executor started", error=error)
+        """Report a failure found before the executor ran (nothing on disk to keep).
+
+        ``cause``, an exception from the machine (a failing file system), is logged with its
+        traceback; bad input from the server is not (the error names the field).
+        """
+        self._log.error("execution failed before the executor started", error=error, exc_info=cause)
         outcome = failure_outcome(error)
         await self._store(execution_id, self._result_bytes(outcome, ""))
         return ExecutionReport(execution_id, flo_id, outcome.kind, error)
@@ -252,7 +256,7 @@ class _Run:
                 workdir, pending, flow_document, settings.executor, datetime.now(UTC)
             )
         except WorkdirError as exc:
-            return await self.fail_early(execution.id, execution.flo_id, str(exc))
+            return await self.fail_early(execution.id, execution.flo_id, str(exc), exc)
         report = await self._run(pending, prepared)
         if not self._result_stored:
             await self._journal.finished(execution.id)
@@ -293,7 +297,7 @@ class _Run:
         except ExecutorStartError as exc:
             spool.close()
             error = str(exc)
-            self._log.error("executor could not be started", error=error)
+            self._log.error("executor could not be started", error=error, exc_info=exc)
             outcome = failure_outcome(error)
             await self._store(execution_id, self._result_bytes(outcome, ""))
             await self._finish(workdir, outcome)
@@ -308,6 +312,7 @@ class _Run:
             max_batch_bytes=settings.log_batch_max_bytes,
             max_queue_bytes=settings.log_queue_max_bytes,
             backlog=spool.read_lines,
+            log=log,
         )
         try:
             exit_code = await self._watch(execution_id, process, spool, shipper)

@@ -29,6 +29,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import BinaryIO
 
+import structlog
+
 __all__ = [
     "DEFAULT_BATCH_MAX_BYTES",
     "DEFAULT_RESULT_HEAD_BYTES",
@@ -132,6 +134,7 @@ class LogShipper:
         max_queue_bytes: int = 8 * 1024 * 1024,
         retry_delays_s: Sequence[float] = (0.25, 1.0),
         backlog: BacklogReader | None = None,
+        log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
         if max_batch_bytes < 1 or max_queue_bytes < 1 or flush_interval_s < 0:
             raise ValueError("flush_interval_s, max_batch_bytes and max_queue_bytes must be > 0")
@@ -141,6 +144,7 @@ class LogShipper:
         self._max_queue_bytes = max_queue_bytes
         self._retry_delays_s = tuple(retry_delays_s)
         self._backlog = backlog
+        self._log: structlog.typing.FilteringBoundLogger = log or structlog.get_logger(__name__)
         # Index of the next line to send; the first _evicted of them left memory (backlog).
         self._next_index = 0
         self._evicted = 0
@@ -275,6 +279,7 @@ class LogShipper:
             return batch, reported, await self._prepare(_with_marker(batch, reported))
         except Exception:
             # Treated like a transient send failure: _deliver prepares it again.
+            self._log_failure("prepare", batch, attempt=1)
             return batch, reported, None
 
     def _take_batch(self) -> list[str]:
@@ -325,11 +330,15 @@ class LogShipper:
         attempts = 1 + len(self._retry_delays_s)
         for attempt in range(attempts):
             outcome = SendOutcome.RETRY
-            # A failing prepare or send callable must not end log shipping: transient.
-            with contextlib.suppress(Exception):
+            stage = "prepare"
+            try:
                 if send is None:
                     send = await self._prepare(_with_marker(batch, reported))
+                stage = "send"
                 outcome = await send()
+            except Exception:
+                # A failing prepare or send callable must not end log shipping: transient.
+                self._log_failure(stage, batch, attempt=attempt + 1)
             if outcome is SendOutcome.SENT:
                 self._unsent_taken -= len(batch)
                 stats = self.stats
@@ -348,6 +357,16 @@ class LogShipper:
         self.stats.batches_failed += 1
         self._unreported_drops += reported  # the marker did not get through: report again
         self._count_dropped(len(batch))
+
+    def _log_failure(self, stage: str, batch: list[str], *, attempt: int) -> None:
+        """Log the exception being handled: a defect in the prepare or send callable."""
+        self._log.warning(
+            "log batch failed; it is retried or dropped",
+            stage=stage,
+            lines=len(batch),
+            attempt=attempt,
+            exc_info=True,
+        )
 
     def _drop_oldest(self) -> None:
         """Drop whole oldest chunks, then lines of the last chunk, until the queue fits."""
