@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -804,15 +803,20 @@ def test_file_in_place_of_state_directory_is_rejected(cwd: Path) -> None:
         _load(cwd, environ=_environ(cwd, FLOMATION_RUNNER_STATE_DIRECTORY="occupied"))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to any directory")
-def test_unwritable_directory_is_rejected(cwd: Path) -> None:
-    """An existing execution directory without write permission is rejected."""
+def test_file_in_place_of_execution_directory_is_rejected(cwd: Path) -> None:
+    """An execution directory path that is a regular file is refused by name, even for root
+    (which may write anywhere, so a permission test would prove nothing where CI runs)."""
     _base_file(cwd)
-    locked = cwd / "locked"
-    locked.mkdir(mode=0o500)
+    (cwd / "a-file").write_text("")
 
-    with pytest.raises(ConfigError, match="is not writable"):
-        _load(cwd, ["--execution-directory", str(locked)])
+    with pytest.raises(ConfigError) as error:
+        _load(cwd, ["--execution-directory", "a-file"])
+
+    assert str(error.value) == (
+        "flag --execution_directory: execution.execution_directory: "
+        f"{(cwd / 'a-file').resolve()} is not a directory"
+    )
+    assert (cwd / "a-file").read_text() == ""  # left as it was
 
 
 def test_missing_explicit_config_file_is_an_error(cwd: Path) -> None:
