@@ -388,7 +388,9 @@ class Engine:
             self.execute_node(entry.id)
         except ExecutionError as error:
             if self._in_error_chain or not self._run_on_error(error):
-                self.logger.log("error", "Error executing flow", error=error.message)
+                # The node id lets a reader find the node (an invalid node has no event).
+                where = {"id": error.node_id} if error.node_id else {}
+                self.logger.log("error", "Error executing flow", error=error.message, **where)
                 raise
 
     # ------------------------------------------------------------------ ExecuteNode (§4.3)
