@@ -11,9 +11,10 @@ from flomation.executor.catalogue import (
     SCHEMA_PATH,
     catalogue_from_registry,
     load_catalogue,
+    load_upstream,
     render_schema,
 )
-from flomation.executor.reference import load_upstream, not_run_yet, render_nodes_doc
+from flomation.executor.reference import not_run_yet, render_nodes_doc
 from flomation.executor.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]

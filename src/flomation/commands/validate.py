@@ -11,9 +11,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from flomation.executor.catalogue import load_catalogue
-from flomation.executor.reference import load_upstream
-from flomation.executor.validation import Problem, format_problem, validate_flow_text
+from flomation.executor.validation import Problem, format_problem, validate_flow
 
 __all__ = ["EXIT_INVALID", "EXIT_VALID", "EXIT_WARNINGS", "main", "validate_file"]
 
@@ -28,9 +26,7 @@ def validate_file(path: Path, trigger_data_keys: Sequence[str] | None = None) ->
         return [Problem("error", "no such flow file")]
     except OSError as exc:
         return [Problem("error", f"cannot read the flow file: {exc.strerror or exc}")]
-    return validate_flow_text(
-        text, load_catalogue(), upstream=load_upstream(), trigger_data_keys=trigger_data_keys
-    )
+    return validate_flow(text, trigger_data_keys=trigger_data_keys)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -95,13 +95,9 @@ def _quiet_server_logs() -> None:
 
 def _validate(path: Path, text: str, data: dict[str, Any] | None) -> bool:
     """Print the flow's problems (docs/flows.md); False when it has errors."""
-    from flomation.executor.catalogue import load_catalogue
-    from flomation.executor.reference import load_upstream
-    from flomation.executor.validation import format_problem, validate_flow_text
+    from flomation.executor.validation import format_problem, validate_flow
 
-    problems = validate_flow_text(
-        text, load_catalogue(), upstream=load_upstream(), trigger_data_keys=list(data or {})
-    )
+    problems = validate_flow(text, trigger_data_keys=list(data or {}))
     for problem in problems:
         print(format_problem(str(path), problem), file=sys.stderr)
     if any(problem.severity == "error" for problem in problems):
