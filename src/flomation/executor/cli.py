@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 def _main(signals: CancelSignals, argv: list[str]) -> int:
     from flomation.executor.flags import FlagError, HelpRequested, parse_flags, usage_text
 
+    if argv[:1] == ["completion"]:
+        return _completion(argv[1:])
     try:
         options = parse_flags(argv)
     except HelpRequested:
@@ -54,8 +56,10 @@ def _main(signals: CancelSignals, argv: list[str]) -> int:
     version = distribution_version()
     if options["version"]:
         # Nothing is logged before this point, so choosing the log format (step 3) can wait.
+        # ``NAME VERSION`` and a newline, like the other two programs; runners take the last
+        # word (upstream prints the bare version), docs/flows.md §2.2.
         try:
-            os.write(1, version.encode("utf-8"))
+            os.write(1, f"flomation-executor {version}\n".encode())
         except OSError:
             pass
         return 0
@@ -272,4 +276,20 @@ def _execute(
         write_state(Path("state.json"), state)
     except OSError as error:
         logger.log("error", "unable to write state file", error=str(error))
+    return 0
+
+
+def _completion(argv: list[str]) -> int:
+    """``flomation-executor completion SHELL``: a completion script of the Go-style flags."""
+    from flomation.console import SHELLS, Command, completion_script, usage_error
+    from flomation.executor.flags import FLAGS
+
+    if len(argv) != 1 or argv[0] not in SHELLS:
+        return usage_error(
+            "flomation-executor completion",
+            "name one shell: bash, zsh or fish",
+            "Example: source <(flomation-executor completion bash)",
+        )
+    flags = Command("", ["--help", *(f"--{spec.name}" for spec in FLAGS)])
+    sys.stdout.write(completion_script(argv[0], "flomation-executor", {}, flags))
     return 0

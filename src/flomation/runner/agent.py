@@ -33,6 +33,7 @@ from flomation.runner.api import (
     RunnerApi,
     client_ssl_context,
     execution_path,
+    executor_version,
     registration_body,
 )
 from flomation.runner.backoff import backoff_s
@@ -145,18 +146,21 @@ class Agent:
     # --- public control -------------------------------------------------------------------
 
     def request_stop(self) -> None:
-        """First call: drain. Second call: stop running executions now."""
+        """First call: drain. Second call: stop running executions now.
+
+        The events are set before anything is logged: stopping never depends on the log output.
+        """
         if not self._stop.claims.is_set():
+            self.status.draining = True
+            self._stop.claims.set()
             self._log.info(
                 "stop requested: no new claims; draining",
                 running=len(self._running),
                 drain_timeout_s=self._config.drain_timeout_s,
             )
-            self.status.draining = True
-            self._stop.claims.set()
         elif not self._stop.force.is_set():
-            self._log.warning("second stop request: stopping running executions now")
             self._stop.force.set()
+            self._log.warning("second stop request: stopping running executions now")
 
     async def run(self) -> int:
         """Run until drained; the process exit code."""
@@ -320,7 +324,7 @@ class Agent:
             manifest = json.loads(manifest_path.read_bytes())
         except (OSError, ValueError) as exc:
             raise PreflightError(f"executor manifest {manifest_path} unusable: {exc}") from exc
-        return version_output.strip(), manifest
+        return executor_version(version_output), manifest
 
     async def _run_executor_tool(self, *args: str) -> str:
         argv = [*self._config.executable, *args]

@@ -39,6 +39,7 @@ __all__ = [
     "StatusResult",
     "client_ssl_context",
     "execution_path",
+    "executor_version",
     "registration_body",
 ]
 
@@ -148,6 +149,16 @@ def _environment_proxy(base_url: str) -> tuple[yarl.URL | None, aiohttp.BasicAut
 def execution_path(execution_id: str, suffix: str = "") -> str:
     """``/api/v1/execution/<id><suffix>`` with the id percent-encoded as one path segment."""
     return f"/api/v1/execution/{quote(execution_id, safe='')}{suffix}"
+
+
+def executor_version(version_output: str) -> str:
+    """``executor_version`` from the executor's ``--version`` output: the last word of its text.
+
+    The upstream executor prints the bare version (``1.0.456``), ours ``flomation-executor 1.0.0``
+    and a newline; both register as the version alone (docs/protocol.md §4).
+    """
+    words = version_output.split()
+    return words[-1] if words else ""
 
 
 def registration_body(

@@ -60,6 +60,7 @@ __all__ = [
     "ConfigError",
     "RunnerConfig",
     "add_config_arguments",
+    "config_file_view",
     "load_config",
     "normalise_go_flags",
     "options_markdown",
@@ -180,6 +181,12 @@ class RunnerConfig(BaseModel):
     def state_file(self) -> Path:
         """``flo.state``, the file holding the runner identifier (docs/protocol.md §2.1)."""
         return self.state_directory / _STATE_FILE_NAME
+
+    @property
+    def go_state_file(self) -> Path:
+        """Where the upstream Go runner keeps ``flo.state`` for a ``state_directory`` without a
+        trailing slash: it concatenates strings (``./st`` + ``flo.state`` = ``./stflo.state``)."""
+        return self.state_directory.parent / (self.state_directory.name + _STATE_FILE_NAME)
 
     @property
     def outbox_file(self) -> Path:
@@ -526,6 +533,9 @@ _DOCKER_ENV = frozenset(
     }
 )
 _DOCKER_MODE_ENV = ("RUNNER_URL", "RUNNER_NAME", "RUNNER_REGISTRATION_CODE")
+# The upstream image's entrypoint downloads its executor with these; this runner runs
+# ``executable_name`` as installed, so they do nothing here (docs/migrating.md §1.3).
+_IGNORED_ENV = ("EXECUTOR_DOWNLOAD_ON_START", "EXECUTOR_INSTALL_DIR", "EXECUTOR_MODULE_DIR")
 _DOCKER_DEFAULTS: Mapping[str, object] = {
     "max_concurrent_executors": 5,
     "execution_directory": "/home/flomation/workspace/",
@@ -783,6 +793,13 @@ def load_config(
     ``cwd`` is the start-up working directory that relative paths are resolved against.
     """
     cwd = cwd.resolve()
+    for name in _IGNORED_ENV:
+        if name in environ:
+            _log.warning(
+                "ignored upstream variable: it only configures the upstream image's executor "
+                "download; this runner runs executable_name as installed",
+                variable=name,
+            )
     config_path, docker_file = _choose_file(args, cwd, docker_config_path)
     file_values = _read_file(config_path) if config_path is not None else {}
     docker_mode = not docker_file and any(environ.get(name) for name in _DOCKER_MODE_ENV)
@@ -906,6 +923,26 @@ def redacted(config: RunnerConfig) -> dict[str, object]:
     data["state_file"] = str(config.state_file)
     data["outbox_file"] = str(config.outbox_file)
     return data
+
+
+def config_file_view(config: RunnerConfig) -> dict[str, dict[str, object]]:
+    """The configuration as a ``config.json`` this runner accepts: upstream sections and keys.
+
+    Unset optional values are left out; the registration code is redacted.
+    """
+    sections: dict[str, dict[str, object]] = {}
+    for option in _OPTIONS:
+        value = getattr(config, option.field)
+        if value is None:
+            continue
+        if option.secret:
+            value = _REDACTED
+        elif isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        sections.setdefault(option.section, {})[option.key] = value
+    return sections
 
 
 def _is_secret_name(name: str, upper_patterns: Sequence[str]) -> bool:
