@@ -22,7 +22,14 @@ from flomation.executor.accessors import Input
 from flomation.executor.actions.base import ActionCancelled, HardError, Outputs
 from flomation.executor.checkpoint import Checkpoint, SuspendInfo
 from flomation.executor.context import ExecutionContext
-from flomation.executor.events import EventSink, Logger, NodeRecord, masked_inputs
+from flomation.executor.events import (
+    MASK,
+    EventSink,
+    Logger,
+    NodeRecord,
+    mask_secret_values,
+    masked_inputs,
+)
 from flomation.executor.flow import (
     ROUTING_AWAIT,
     ROUTING_CONDITIONAL,
@@ -150,10 +157,13 @@ def _unique(items: Sequence[str]) -> list[str]:
 class _NodeContext:
     """The ``ActionContext`` handed to one action call (see ``actions.base``)."""
 
-    def __init__(self, engine: Engine, node: Node, inputs: Sequence[Input]) -> None:
+    def __init__(
+        self, engine: Engine, node: Node, inputs: Sequence[Input], secrets: Sequence[str]
+    ) -> None:
         self._engine = engine
         self._node = node
         self._inputs = inputs
+        self._secrets = secrets
 
     @property
     def node_id(self) -> str:
@@ -181,7 +191,11 @@ class _NodeContext:
         return info.as_mapping() if self.resumed and info is not None else None
 
     def log(self, level: str, message: str, **fields: Any) -> None:
-        self._engine.logger.log(level, message, **fields)
+        self._engine.logger.log(
+            level,
+            mask_secret_values(message, self._secrets),
+            **mask_secret_values(fields, self._secrets),
+        )
 
     def parent_outputs(self) -> list[tuple[str, Outputs | None]]:
         cache = self._engine.cache
@@ -468,18 +482,40 @@ class Engine:
         configured: dict[str, Any] = {}
         for connection in node.inputs:
             configured.setdefault(connection["name"], connection.get("value"))
-        shown = masked_inputs(configured, {item.name: item.value for item in inputs})
+        resolved = {item.name: item.value for item in inputs}
+        shown = masked_inputs(
+            configured, resolved, {item.name for item in action.spec.inputs if item.secret}
+        )
+        # The values behind masked inputs are masked wherever the node reports them (longest
+        # first, so a secret containing another goes whole).
+        secrets = sorted(
+            {
+                value
+                for name, value in resolved.items()
+                if shown.get(name) == MASK and isinstance(value, str) and value
+            },
+            key=len,
+            reverse=True,
+        )
+        shown = mask_secret_values(shown, secrets)
         self._events.emit(node.id, node.type, node.label, "running")
         self.logger.log("info", "executing node", id=node.id, action=node.type, label=node.label)
         started = time.perf_counter()
         try:
-            returned = action.run(_NodeContext(self, node, inputs))
+            returned = action.run(_NodeContext(self, node, inputs, secrets))
         except _SuspendRequest as request:
             duration_ms = int((time.perf_counter() - started) * 1000)
             if request.outputs:
                 self.cache[node.id] = request.outputs
             self._suspend_info = request.info
-            self._finish(node, "suspended", shown, request.outputs, "", duration_ms)
+            self._finish(
+                node,
+                "suspended",
+                shown,
+                mask_secret_values(request.outputs, secrets),
+                "",
+                duration_ms,
+            )
             self.logger.log("info", "Execution suspended")
             raise _Suspended() from None
         except ActionCancelled:
@@ -487,15 +523,26 @@ class Engine:
             raise ExecutionError(_CANCELLED_MESSAGE, node.id) from None
         except HardError as failure:
             duration_ms = int((time.perf_counter() - started) * 1000)
-            self._fail(node, shown, failure.outputs, failure.message, duration_ms)
+            self._fail(
+                node,
+                shown,
+                mask_secret_values(failure.outputs, secrets),
+                mask_secret_values(failure.message, secrets),
+                duration_ms,
+            )
         except Exception as failure:
             duration_ms = int((time.perf_counter() - started) * 1000)
-            message = f"internal error: {type(failure).__name__}: {failure}"
+            message = mask_secret_values(
+                f"internal error: {type(failure).__name__}: {failure}", secrets
+            )
             if self._debug:
                 import traceback
 
                 self.logger.log(
-                    "debug", "action traceback", id=node.id, traceback=traceback.format_exc()
+                    "debug",
+                    "action traceback",
+                    id=node.id,
+                    traceback=mask_secret_values(traceback.format_exc(), secrets),
                 )
             self._fail(node, shown, None, message, duration_ms)
         duration_ms = int((time.perf_counter() - started) * 1000)
@@ -512,12 +559,13 @@ class Engine:
             self._unmatched_memo.clear()
         if node.id == self.resumed_node_id:
             self.resumed_node_id = None
+        reported = mask_secret_values(outputs, secrets)
         if outputs.get("success") is False:
-            error = outputs.get("error")
+            error = reported.get("error")
             error_text = error if isinstance(error, str) else ""
-            self._finish(node, "failed", shown, outputs, error_text, duration_ms)
+            self._finish(node, "failed", shown, reported, error_text, duration_ms)
         else:
-            self._finish(node, "success", shown, outputs, "", duration_ms)
+            self._finish(node, "success", shown, reported, "", duration_ms)
         return outputs
 
     def _fail(

@@ -51,6 +51,9 @@ class Connection:
     default: Any = None
     """What the action uses when the input is missing or empty (docs/nodes.md; not in the
     manifest, whose connections carry ``value: null`` as upstream's do)."""
+    # A password, API key or access key: its value is shown as ******** in events and node
+    # results, and every occurrence of it in the node's outputs, error and log lines is masked.
+    secret: bool = False
 
 
 @dataclass(frozen=True)
