@@ -119,6 +119,11 @@ def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) ->
         except Exception as error:
             logger.log("error", "unable to configure environment", error=str(error))
             return 1
+    # The same client makes the actions' control-plane calls (common/start_flow); without an
+    # environment it is built on first use, so executions that never call pay nothing.
+    client = environment or _LazyControlPlane(
+        lambda: _environment_client(logger, options, execution_id)
+    )
     _inject_trigger_data(logger, flow, str(options["trigger-data"]))
     context = _read_context(logger, str(options["context"]))
     checkpoint = None
@@ -140,6 +145,7 @@ def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) ->
         debug=bool(options["debug"]),
         context=context,
         environment=environment,
+        control_plane=client,
         checkpoint=checkpoint,
     )
 
@@ -148,6 +154,22 @@ def _random_uuid() -> str:
     import uuid
 
     return str(uuid.uuid4())
+
+
+class _LazyControlPlane:
+    """A ``ControlPlane`` whose client (and its imports) is created by the first call."""
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._client: Any = None
+
+    def call(
+        self, method: str, path: str, body: bytes | None = None, *, timeout_s: float = 30.0
+    ) -> tuple[int, bytes]:
+        if self._client is None:
+            self._client = self._make()
+        result: tuple[int, bytes] = self._client.call(method, path, body, timeout_s=timeout_s)
+        return result
 
 
 def _environment_client(logger: Any, options: dict[str, str | bool], execution_id: str) -> Any:
@@ -222,6 +244,7 @@ def _execute(
     debug: bool,
     context: Any,
     environment: Any,
+    control_plane: Any,
     checkpoint: Any,
 ) -> int:
     from pathlib import Path
@@ -244,6 +267,7 @@ def _execute(
         work_dir=Path.cwd(),
         context=context,
         environment=environment,
+        control_plane=control_plane,
         entry=entry,
         debug=debug,
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flomation.executor.accessors import Input
-from flomation.executor.actions.base import ActionCancelled, HardError, Outputs
+from flomation.executor.actions.base import ActionCancelled, ControlPlane, HardError, Outputs
 from flomation.executor.checkpoint import Checkpoint, SuspendInfo
 from flomation.executor.context import ExecutionContext
 from flomation.executor.events import (
@@ -190,6 +190,10 @@ class _NodeContext:
         info = self._engine.resumed_suspend_info
         return info.as_mapping() if self.resumed and info is not None else None
 
+    @property
+    def control_plane(self) -> ControlPlane | None:
+        return self._engine.control_plane
+
     def log(self, level: str, message: str, **fields: Any) -> None:
         self._engine.logger.log(
             level,
@@ -243,10 +247,12 @@ class Engine:
         work_dir: Path,
         context: ExecutionContext | None = None,
         environment: EnvironmentResolver | None = None,
+        control_plane: ControlPlane | None = None,
         entry: str = "",
         debug: bool = False,
     ) -> None:
         self.flow = flow
+        self.control_plane = control_plane
         self.logger = logger
         self.cancel_event = cancel_event
         self.work_dir = work_dir

@@ -17,6 +17,7 @@ from flomation.server.http_io import HttpError, error_response, json_response
 from flomation.server.metrics import CONTENT_TYPE
 from flomation.server.reaper import run_claim_leases, run_reaper, run_shared_wakeups
 from flomation.server.routes_admin import AdminEndpoints
+from flomation.server.routes_internal import InternalEndpoints
 from flomation.server.routes_runner import RunnerEndpoints
 from flomation.server.services import Services
 
@@ -66,10 +67,12 @@ def create_app(services: Services) -> Starlette:
                 services.begin_shutdown()
                 stop.set()
 
+    runner_endpoints = RunnerEndpoints(services)
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        *RunnerEndpoints(services).routes(),
+        *runner_endpoints.routes(),
+        *InternalEndpoints(services, runner_endpoints).routes(),
         *AdminEndpoints(services).routes(),
     ]
     return Starlette(
