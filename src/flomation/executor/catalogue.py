@@ -104,6 +104,8 @@ class NodeType:
     outputs: tuple[str, ...]
     open_outputs: bool
     """True when the outputs depend on the flow (trigger data, script outputs, parameters)."""
+    differences: tuple[str, ...] = ()
+    """Where the action deliberately differs from upstream's (the manifest's ``differences``)."""
 
     def input(self, name: str) -> InputSpec | None:
         """The declared input called ``name``, or None."""
@@ -149,6 +151,7 @@ def catalogue_from_registry(registry: Registry) -> dict[str, NodeType]:
             ),
             outputs=tuple(item.name for item in spec.outputs),
             open_outputs=spec.open_outputs,
+            differences=tuple(str(item) for item in spec.extra.get("differences", ())),
         )
     return catalogue
 

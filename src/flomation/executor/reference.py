@@ -59,6 +59,8 @@ def _node_section(node_type: NodeType) -> list[str]:
     if node_type.open_outputs:
         outputs += " (plus keys that depend on the flow)"
     lines.append(f"- outputs: {outputs}")
+    if node_type.differences:
+        lines.append("- differs from upstream: " + "; ".join(node_type.differences))
     lines.append("")
     if node_type.inputs:
         lines.append("| input | type | required | default | choices |")

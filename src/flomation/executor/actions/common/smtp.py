@@ -64,6 +64,12 @@ SPEC = ActionSpec(
         Connection("length", "integer", "Output Length"),
         Connection("result", "integer", "Result"),
     ),
+    extra={
+        "differences": [
+            'a missing input is the hard error "<name> is required" (upstream crashes)',
+            "the session is bounded by a 60 s socket timeout and ends on cancellation",
+        ]
+    },
 )
 
 

@@ -53,6 +53,12 @@ SPEC = ActionSpec(
         Connection("status", "string", "Status"),
         Connection("result", "object", "Flow Result"),
     ),
+    extra={
+        "differences": [
+            "requests are signed with the runner's key and name the calling execution "
+            "(upstream relies on mutual TLS)",
+        ]
+    },
 )
 
 

@@ -68,6 +68,13 @@ SPEC = ActionSpec(
         Connection("success", "boolean", "Success"),
         Connection("error", "string", "Error"),
     ),
+    extra={
+        "differences": [
+            "the file is written into the work directory and 'file' is its relative path "
+            "(upstream: a flo:file:/flo:blob: media reference)",
+            "non-public networks can be allowed with FLOMATION_EXECUTOR_ALLOW_NETWORKS",
+        ]
+    },
 )
 
 
