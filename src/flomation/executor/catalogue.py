@@ -225,6 +225,7 @@ def _vendor(node_type: NodeType) -> dict[str, Any]:
         ],
         "outputs": list(node_type.outputs),
         "open_outputs": node_type.open_outputs,
+        "differences": list(node_type.differences),
     }
 
 
@@ -362,6 +363,7 @@ def _parse_vendor(node_id: str, vendor: Mapping[str, Any]) -> NodeType:
         ),
         outputs=tuple(str(name) for name in vendor["outputs"]),
         open_outputs=bool(vendor["open_outputs"]),
+        differences=tuple(str(item) for item in vendor.get("differences", ())),
     )
 
 

@@ -1,4 +1,4 @@
-"""Output actions pinned to upstream (flomation-co/executor: actions/output/set_outputs/action.go)."""
+"""Output actions pinned to upstream (flomation-co/executor: actions/output/set_outputs)."""
 
 from __future__ import annotations
 
