@@ -453,7 +453,7 @@ class RunnerEndpoints:
         execution_id = request.path_params["execution_id"]
         # The executor signs its ?token= once and sends it on every look-up (docs/protocol.md
         # §3.3; flomation-co/executor: internal/environment/environment.go, Key), so a repeated
-        # v1 signature is legitimate here: _environment_refusal bounds look-ups instead.
+        # v1 signature is legitimate here: environment_refusal bounds look-ups instead.
         execution, runner = await self._assigned(
             request, b"", execution_id.encode("utf-8"), v1_single_use=False
         )
