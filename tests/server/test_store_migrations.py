@@ -59,11 +59,43 @@ async def test_version_1_log_lines_survive_the_clustered_log_table(tmp_path: Pat
     assert [(e["event"], e["migration"], e["name"]) for e in logs] == [
         ("applying database migration", 2, "clustered_log_lines"),
         ("applying database migration", 3, "delivery_guarantees"),
+        ("applying database migration", 4, "dashboard_indexes"),
     ]
     try:
-        assert await store.schema_version() == 3
+        assert await store.schema_version() == 4
         lines = await store.read_logs(_EXECUTION_ID, 0, 10)
     finally:
         await store.close()
     assert lines == [(1, "first line"), (2, "second é line")]
     assert "WITHOUT ROWID" in _table_sql(path, "execution_logs")
+
+
+async def test_version_3_database_gains_the_dashboard_indexes(tmp_path: Path) -> None:
+    """Migration 4 adds the indexes behind the dashboard's keyset pages to an existing database."""
+    path = tmp_path / "server.db"
+    store = await Store.open(f"sqlite:///{path}")
+    await store.close()
+    db = sqlite3.connect(path)
+    try:
+        for name in ("ix_executions_created", "ix_executions_updated"):
+            db.execute(f"DROP INDEX {name}")
+        db.execute("UPDATE schema_version SET version = 3")
+        db.commit()
+    finally:
+        db.close()
+    store = await Store.open(f"sqlite:///{path}")
+    try:
+        assert await store.schema_version() == 4
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)
+    try:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    finally:
+        db.close()
+    assert {
+        "ix_executions_created",
+        "ix_executions_completion_created",
+        "ix_executions_runner_created",
+        "ix_executions_updated",
+    } <= names

@@ -11,10 +11,12 @@ import json
 import shlex
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from flomation.local.stack import LocalStack, local_stack
+from flomation.server.dashboard import sign_in_url
 
 __all__ = ["EXAMPLE_FLOW_FILE", "banner", "example_flow", "serve"]
 
@@ -49,14 +51,19 @@ def example_flow(queue_id: str) -> dict[str, Any]:
     }
 
 
-def banner(stack: LocalStack, home: Path) -> str:
-    """What ``dev`` prints once the stack is up: where things are, and commands to paste."""
+def banner(stack: LocalStack, home: Path, now_s: float) -> str:
+    """What ``dev`` prints once the stack is up: where things are, and commands to paste.
+
+    The dashboard line is a one-time sign-in link, valid 15 minutes (docs/dashboard.md); later,
+    sign in at ``/signin`` with the admin token.
+    """
     flow_file = shlex.quote(str(home / EXAMPLE_FLOW_FILE))
     auth = '-H "Authorization: Bearer $FLOMATION_TOKEN"'
     read_id = "python3 -c 'import json, sys; print(json.load(sys.stdin)[\"id\"])'"
     return "\n".join(
         [
             f"server:      {stack.url}",
+            f"dashboard:   {sign_in_url(stack.url, stack.admin_token, now_s)}",
             f"admin token: {stack.admin_token}",
             f"queue id:    {stack.queue_id}",
             f"data in:     {home} (queue, flows, token and runner identity are kept here)",
@@ -85,7 +92,7 @@ async def serve(home: Path, listen: str, slots: int) -> int:
     ) as stack:
         example = home / EXAMPLE_FLOW_FILE
         example.write_text(json.dumps(example_flow(stack.queue_id), indent=2) + "\n")
-        sys.stdout.write(banner(stack, home))
+        sys.stdout.write(banner(stack, home, time.time()))
         sys.stdout.flush()
         runner_exit = asyncio.ensure_future(stack.runner.wait())
         stopped = asyncio.ensure_future(stop.wait())

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from flomation.server.dashboard import dashboard_routes
 from flomation.server.http_io import HttpError, error_response, json_response
 from flomation.server.metrics import CONTENT_TYPE
 from flomation.server.reaper import run_claim_leases, run_reaper, run_shared_wakeups
@@ -27,7 +28,8 @@ _log = structlog.get_logger("flomation.server.app")
 
 
 def create_app(services: Services) -> Starlette:
-    """An app serving the runner protocol, the admin API, ``/healthz`` and ``/metrics``.
+    """An app serving the runner protocol, the admin API, ``/healthz``, ``/metrics`` and the
+    dashboard (``/``).
 
     The caller owns ``services.store`` (opens it before, closes it after the app).
     """
@@ -74,6 +76,7 @@ def create_app(services: Services) -> Starlette:
         *runner_endpoints.routes(),
         *InternalEndpoints(services, runner_endpoints).routes(),
         *AdminEndpoints(services).routes(),
+        *dashboard_routes(services),
     ]
     return Starlette(
         routes=routes,

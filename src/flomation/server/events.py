@@ -9,6 +9,9 @@ from contextlib import contextmanager
 
 __all__ = ["ExecutionEvents"]
 
+# The subscription key of "any execution"; execution ids are UUIDs, never this.
+_ANY = "*"
+
 
 class ExecutionEvents:
     """``publish(id)`` wakes every subscriber of that execution."""
@@ -38,9 +41,17 @@ class ExecutionEvents:
                 if not subscribers:
                     del self._subscribers[execution_id]
 
+    @contextmanager
+    def subscribe_all(self) -> Iterator[asyncio.Event]:
+        """An event set on every change of any execution (the dashboard's live list)."""
+        with self.subscribe(_ANY) as changed:
+            yield changed
+
     def publish(self, execution_id: str) -> None:
         """Something about the execution changed (logs or status)."""
         for changed in self._subscribers.get(execution_id, ()):
+            changed.set()
+        for changed in self._subscribers.get(_ANY, ()):
             changed.set()
 
     def close(self) -> None:

@@ -266,7 +266,7 @@ class RunnerEndpoints:
         async def claim_once() -> ClaimedExecution | None:
             return await store.claim_next(runner.id, self._s.clock())
 
-        ticket = dispatcher.register(scope)
+        ticket = dispatcher.register(scope, runner.id)
         watcher = asyncio.create_task(_watch_disconnect(request.receive, ticket.abandon))
         try:
             claimed = await dispatcher.claim_until(

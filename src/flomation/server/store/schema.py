@@ -255,8 +255,30 @@ def _migration_3_delivery_guarantees(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
+# The indexes behind the dashboard's listings (flomation.server.dashboard.queries): keyset pages
+# newest first, per filter, and the live list's "changed since" reads. Without them each page
+# sorts the whole executions table.
+_DASHBOARD_INDEXES = (
+    Index("ix_executions_created", executions.c.created_at),
+    Index(
+        "ix_executions_completion_created",
+        executions.c.completion_status,
+        executions.c.created_at,
+    ),
+    Index("ix_executions_runner_created", executions.c.runner_id, executions.c.created_at),
+    Index("ix_executions_updated", executions.c.updated_at),
+)
+
+
+def _migration_4_dashboard_indexes(conn: Connection) -> None:
+    """Add the dashboard's indexes to a database created before them."""
+    for index in _DASHBOARD_INDEXES:
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migration_1_initial_schema,
     _migration_2_clustered_log_lines,
     _migration_3_delivery_guarantees,
+    _migration_4_dashboard_indexes,
 )
