@@ -7,6 +7,7 @@ Each test saves a screenshot under ``$FLOMATION_SCREENSHOT_DIR`` (default: the t
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -73,7 +74,7 @@ def _ticking_flow(seconds: int) -> dict[str, Any]:
     chain = ["start", *ticks, "done"]
     return {
         "nodes": nodes,
-        "edges": [_edge(source, target) for source, target in zip(chain, chain[1:], strict=False)],
+        "edges": [_edge(source, target) for source, target in itertools.pairwise(chain)],
     }
 
 
