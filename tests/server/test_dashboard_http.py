@@ -253,3 +253,20 @@ async def test_the_list_stream_sends_new_executions(
             while f'data-id="{execution_id}"' not in buffer:
                 buffer += (await stream.content.readany()).decode()
     assert "event: row" in buffer
+
+
+async def test_the_flow_page_shows_the_validators_problems(
+    signed_in: aiohttp.ClientSession, admin: AdminClient
+) -> None:
+    """A flow with an unknown node type lists the validator's error, naming the node."""
+    document = json.loads(json.dumps(FLOW))
+    document["nodes"] = [
+        {"id": "start", "type": "trigger/manual", "data": {"label": "trigger/manual"}},
+        {"id": "mystery", "type": "common/no_such_action", "data": {"label": "x"}},
+    ]
+    document["edges"] = [{"id": "e", "source": "start", "target": "mystery"}]
+    flo = await admin.create_flo("broken", document)
+    page = await (await signed_in.get(f"/flows/{flo['id']}")).text()
+    problems = page.split('id="problems"', 1)[1].split("</ul>", 1)[0]
+    assert "<strong>error</strong>" in problems
+    assert "mystery" in problems and "common/no_such_action" in problems

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from flomation.server.dashboard import queries
 from flomation.server.dashboard.queries import Cursor, ExecutionFilters
 from flomation.server.dashboard.sessions import Session
-from flomation.server.dashboard.validation import flow_problems
+from flomation.server.dashboard.validation import flow_json, flow_problems
 from flomation.server.dashboard.web import SECURITY_HEADERS, Dashboard
 from flomation.server.http_io import HttpError, json_response
 from flomation.server.records import ExecutionRecord, RunnerRecord
@@ -297,7 +297,7 @@ class Pages:
             "flow.html",
             {
                 "flow": flow,
-                "document": document,
+                "document_text": flow_json(document),
                 "problems": flow_problems(document),
                 "trigger_text": trigger_text,
                 "error": error,

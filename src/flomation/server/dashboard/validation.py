@@ -1,9 +1,8 @@
-"""Problems with a flow shown on its page before anyone runs it.
+"""Problems with a flow, shown on its page before anyone runs it, and the run form's data.
 
-This is the dashboard's one hook for flow validation: today it asks the executor's own parser
-(``flomation.executor.flow.parse_flow``, the check every run goes through first), so the page
-shows exactly the error a run would fail with. A fuller validator (unknown actions, dangling
-edges, missing inputs) plugs in here and nowhere else: return its problems as the list.
+The problems come from the flow validator (``flomation.executor.validation``, the checks of
+``flomation-runner validate``, rules in docs/flows.md) over the newest revision, pretty-printed so
+that line numbers point into the JSON the page shows.
 """
 
 from __future__ import annotations
@@ -11,22 +10,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flomation.executor.flow import FlowError, parse_flow
+from flomation.executor.catalogue import load_catalogue
+from flomation.executor.reference import load_upstream
+from flomation.executor.validation import Problem, validate_flow_text
 
-__all__ = ["flow_problems", "trigger_data_problem"]
+__all__ = ["flow_json", "flow_problems", "trigger_data_problem"]
 
 
-def flow_problems(document: Any) -> list[str]:
-    """What would stop this flow document from running (empty when nothing is known)."""
+def flow_json(document: Any) -> str:
+    """The flow document as the page shows it (and as the validator's line numbers count)."""
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def flow_problems(document: Any) -> list[Problem]:
+    """Errors and warnings of a flow document, in document order (empty: nothing found)."""
     if document is None:
-        return ["the flow has no revision"]
-    try:
-        flow = parse_flow(json.dumps(document))
-    except FlowError as exc:
-        return [str(exc)]
-    if not flow.nodes:
-        return ["the flow has no nodes"]
-    return []
+        return [Problem("error", "the flow has no revision")]
+    return validate_flow_text(flow_json(document), load_catalogue(), upstream=load_upstream())
 
 
 def trigger_data_problem(text: str) -> tuple[Any, str | None]:
