@@ -323,9 +323,9 @@ async def test_pages_fit_a_phone_and_the_dark_scheme(dashboard: Dashboard) -> No
             )
             assert overflow <= 0, path
         await page.goto(f"{dashboard.stack.url}/executions")
+        await dashboard.shot(page, "phone-dark")
         await page.keyboard.press("Tab")
         focused = await page.evaluate("document.activeElement.textContent")
         assert focused == "Skip to content"
-        await dashboard.shot(page, "phone-dark")
     finally:
         await context.close()
