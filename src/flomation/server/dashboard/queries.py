@@ -3,7 +3,7 @@ the store's reader threads by ``Store.read``.
 
 Every function takes a connection and returns plain dataclasses, so pages render from values
 and never from rows. Listings are keyset-paginated on ``(created_at, rowid)`` newest first, with
-the indexes of the store's migration 3 behind each filter.
+the indexes of the store's migration 4 behind each filter.
 """
 
 from __future__ import annotations

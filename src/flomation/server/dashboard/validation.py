@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flomation.executor.catalogue import load_catalogue
-from flomation.executor.reference import load_upstream
-from flomation.executor.validation import Problem, validate_flow_text
+from flomation.executor.validation import Problem, validate_flow
 
 __all__ = ["flow_json", "flow_problems", "trigger_data_problem"]
 
@@ -26,7 +24,7 @@ def flow_problems(document: Any) -> list[Problem]:
     """Errors and warnings of a flow document, in document order (empty: nothing found)."""
     if document is None:
         return [Problem("error", "the flow has no revision")]
-    return validate_flow_text(flow_json(document), load_catalogue(), upstream=load_upstream())
+    return validate_flow(flow_json(document))
 
 
 def trigger_data_problem(text: str) -> tuple[Any, str | None]:
