@@ -372,6 +372,13 @@ PROJECT_FIELDS = [
         ("AWS_SECRET_ACCESS_KEY", "GH_TOKEN"),
     ),
     (
+        "FLOMATION_RUNNER_MAX_CLAIM_BYTES",
+        ["--max-claim-bytes", "4096"],
+        "max_claim_bytes",
+        "4096",
+        4096,
+    ),
+    (
         "FLOMATION_RUNNER_HEALTH_ADDR",
         ["--health-addr", "127.0.0.1:9310"],
         "health_addr",
@@ -411,6 +418,7 @@ PROJECT_FIELDS = [
 # The added fields that live in the "runner" section of config.json; the rest are in "execution".
 RUNNER_SECTION_FIELDS = {
     "drain_timeout_s",
+    "max_claim_bytes",
     "secret_env_patterns",
     "health_addr",
     "signing_v2",

@@ -42,6 +42,7 @@ from flomation.runner.execution import (
     ExecutionControl,
     ExecutionReport,
     ExecutionSettings,
+    fail_oversized_claim,
     run_execution,
 )
 from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
@@ -197,6 +198,7 @@ class Agent:
             ssl_context=ssl_context,
             observer=self.metrics,
             user_agent=f"flomation-runner-python/{distribution_version()}",
+            max_claim_bytes=config.max_claim_bytes,
         )
 
     async def _run(self, api: RunnerApi, outbox: Outbox) -> int:
@@ -484,24 +486,35 @@ class Agent:
         journal: _OutboxJournal,
         log: Logger,
     ) -> None:
-        claim = response.json()
         control = ExecutionControl()
         key = f"claim-{id(control)}"
         self._running[key] = control
         self.metrics.set_running(len(self._running))
         self._last_activity_s = time.monotonic()
         try:
-            report = await run_execution(
-                claim,
-                settings=settings,
-                api=api,
-                journal=journal,
-                masker=masker,
-                retention=retention,
-                control=control,
-                log=log,
-                claimed_at_s=claimed_at_s,
-            )
+            if response.too_large:
+                report = await fail_oversized_claim(
+                    response.body,
+                    self._config.max_claim_bytes,
+                    settings=settings,
+                    api=api,
+                    journal=journal,
+                    masker=masker,
+                    retention=retention,
+                    log=log,
+                )
+            else:
+                report = await run_execution(
+                    response.json(),
+                    settings=settings,
+                    api=api,
+                    journal=journal,
+                    masker=masker,
+                    retention=retention,
+                    control=control,
+                    log=log,
+                    claimed_at_s=claimed_at_s,
+                )
         except Exception:
             # A defect (or a failing outbox file) must not take the other slots down; the
             # execution stays journaled and is reported at the next start.

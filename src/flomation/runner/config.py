@@ -154,6 +154,10 @@ class RunnerConfig(BaseModel):
             " (comma-separated names)"
         ),
     )
+    max_claim_bytes: int = Field(
+        default=64 * _MIB,
+        description="longest claim answer read, after decompression; longer fails it (bytes)",
+    )
     health_addr: str | None = Field(
         default=None, description="HOST:PORT of the health and metrics listener (off when unset)"
     )
@@ -501,6 +505,7 @@ _OPTIONS: tuple[_Option, ...] = (
     _added("max_result_log_bytes", "execution", _count(1)),
     _added("secret_env_patterns", "runner", _patterns),
     _added("secret_env_passthrough", "execution", _patterns),
+    _added("max_claim_bytes", "runner", _count(1024)),
     _added("health_addr", "runner", _host_port),
     _added("keep_failed_workdirs", "execution", _count(0)),
     _added("min_free_disk_bytes", "execution", _count(0)),

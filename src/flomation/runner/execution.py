@@ -14,6 +14,7 @@ import contextlib
 import enum
 import functools
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -63,6 +64,7 @@ __all__ = [
     "ExecutionJournal",
     "ExecutionReport",
     "ExecutionSettings",
+    "fail_oversized_claim",
     "run_execution",
 ]
 
@@ -199,6 +201,53 @@ async def run_execution(
             return ExecutionReport(None, flo_id, None, error)
         return await run.fail_early(execution_id, flo_id, error)
     return await run.execute(pending, claim.get("data"))
+
+
+# The ids of a claim answer too large to parse: the execution object's own "id" and "flo_id"
+# (protocol.md §4.3), before any nested object of it. Both are JSON strings without escapes.
+_EXECUTION_OBJECT = re.compile(rb'"execution"\s*:\s*\{([^{}]*)')
+_ID_FIELD = re.compile(rb'"(id|flo_id)"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _ids_from_head(head: bytes) -> tuple[str | None, str | None]:
+    """The execution and flow ids found in the first bytes of a claim answer, if any."""
+    found = _EXECUTION_OBJECT.search(head)
+    if found is None:
+        return None, None
+    fields = {
+        name.decode(): value.decode("utf-8", "replace")
+        for name, value in _ID_FIELD.findall(found.group(1))
+    }
+    return fields.get("id"), fields.get("flo_id")
+
+
+async def fail_oversized_claim(
+    head: bytes,
+    max_claim_bytes: int,
+    *,
+    settings: ExecutionSettings,
+    api: RunnerApi,
+    journal: ExecutionJournal,
+    masker: SecretMasker,
+    retention: WorkdirRetention,
+    log: Logger,
+) -> ExecutionReport:
+    """Fail a claimed execution whose answer was longer than ``max_claim_bytes`` (not read).
+
+    The server assigned it to this runner, so it is reported failed, by the ids read from the
+    answer's first bytes; the runner goes on claiming (docs/security.md).
+    """
+    execution_id, flo_id = _ids_from_head(head)
+    log = log.bind(execution_id=execution_id, flo_id=flo_id)
+    error = (
+        f"claim answer larger than max_claim_bytes ({max_claim_bytes} bytes); "
+        "the execution was not read"
+    )
+    if execution_id is None:
+        log.error("over-size claim answer without a readable id; nothing to report", error=error)
+        return ExecutionReport(None, flo_id, None, error)
+    run = _Run(settings, api, journal, masker, retention, ExecutionControl(), log)
+    return await run.fail_early(execution_id, flo_id, error)
 
 
 class _Run:
