@@ -358,6 +358,13 @@ PROJECT_FIELDS = [
         8192,
     ),
     (
+        "FLOMATION_RUNNER_MAX_SPOOL_BYTES",
+        ["--max-spool-bytes", "8192"],
+        "max_spool_bytes",
+        "8192",
+        8192,
+    ),
+    (
         "FLOMATION_RUNNER_SECRET_ENV_PATTERNS",
         ["--secret-env-patterns", "*_X, MY_*"],
         "secret_env_patterns",

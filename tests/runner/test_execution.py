@@ -498,3 +498,20 @@ async def test_secret_variables_stay_out_of_the_executor_unless_passed(
     assert "MY_API_TOKEN" not in keys and "DB_PASSWORD" not in keys
     shipped = "\n".join(harness.fake.state.logs[execution_id])
     assert "cloud-key-passed-masked" not in shipped and "********" in shipped
+
+
+async def test_output_spool_is_capped_and_the_result_marks_the_cut(harness: _Harness) -> None:
+    """An executor printing far more than max_spool_bytes leaves at most that much on disk;
+    the result keeps head and tail with a truncation marker."""
+    claim = pending_execution(script={"counter_lines": 200_000, "status": 1})
+    execution_id = claim["execution"]["id"]
+    await harness.run(claim, max_spool_bytes=64 * 1024)
+    workdir = next(harness.root.glob(f"*/{execution_id}"))
+    spooled = sum(
+        p.stat().st_size for p in workdir.iterdir() if p.name.startswith(".flomation-output")
+    )
+    assert spooled <= 64 * 1024 + 128 * 1024  # one pipe read more at most
+    logs = harness.fake.state.results[execution_id]["state"]["logs"]
+    assert "output truncated:" in logs
+    assert logs.startswith("line 0\n") or "\nline 0\n" in logs
+    assert "\nline 199999" in logs

@@ -478,3 +478,22 @@ async def test_backlog_that_cannot_be_read_is_dropped_with_a_marker(tmp_path: Pa
     assert recorder.calls == [[drop_marker(15), *lines[15:]]]
     assert shipper.stats.lines_dropped == 15
     spool.close()
+
+
+def test_capped_spool_keeps_head_and_tail_within_its_disk_budget(tmp_path: Path) -> None:
+    """Past max_bytes the spool keeps the head and the latest tail on disk, and the result
+    logs mark the bytes dropped between them."""
+    spool = OutputSpool(tmp_path / SPOOL_FILE_NAME, max_bytes=4096)
+    lines = [f"line {n}" for n in range(3000)]
+    for start in range(0, len(lines), 10):
+        spool.append_many(lines[start : start + 10])
+    on_disk = sum(path.stat().st_size for path in tmp_path.iterdir())
+    assert on_disk <= 4096
+    logs = spool.result_logs(1024 * 1024)
+    spool.close()
+    head, after = logs.split("\n[flomation-runner] output truncated: ")
+    omitted, tail = after.split(" bytes omitted\n")
+    assert head.startswith("line 0\nline 1\n") and tail.endswith("\nline 2999")
+    assert tail.split("\n") == lines[-len(tail.split("\n")) :]
+    assert len(head) + len(tail) + int(omitted) == len("\n".join(lines))
+    assert spool.read_lines(2999, 1024) is None  # past the head: not on disk any more

@@ -571,6 +571,7 @@ class Agent:
             log_queue_max_bytes=config.log_queue_max_bytes,
             max_line_bytes=config.max_line_bytes,
             max_result_log_bytes=config.max_result_log_bytes,
+            max_spool_bytes=config.max_spool_bytes,
         )
 
     # --- drain, idle, heartbeat -----------------------------------------------------------

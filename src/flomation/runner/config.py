@@ -132,6 +132,10 @@ class RunnerConfig(BaseModel):
     max_result_log_bytes: int = Field(
         default=16 * _MIB, description="output kept in the final result (bytes)"
     )
+    max_spool_bytes: int = Field(
+        default=64 * _MIB,
+        description="disk an execution's output spool may take: head and tail kept (bytes)",
+    )
     secret_env_patterns: tuple[str, ...] = Field(
         default=(
             "*_TOKEN",
@@ -503,6 +507,7 @@ _OPTIONS: tuple[_Option, ...] = (
     _added("log_queue_max_bytes", "execution", _count(1)),
     _added("max_line_bytes", "execution", _count(1)),
     _added("max_result_log_bytes", "execution", _count(1)),
+    _added("max_spool_bytes", "execution", _count(4096)),
     _added("secret_env_patterns", "runner", _patterns),
     _added("secret_env_passthrough", "execution", _patterns),
     _added("max_claim_bytes", "runner", _count(1024)),

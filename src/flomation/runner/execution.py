@@ -108,6 +108,7 @@ class ExecutionSettings:
     log_queue_max_bytes: int = 8 * 1024 * 1024
     max_line_bytes: int = 1024 * 1024
     max_result_log_bytes: int = 16 * 1024 * 1024
+    max_spool_bytes: int | None = 64 * 1024 * 1024
     state_retry_delays_s: Sequence[float] = (1.0, 2.0, 4.0)
 
 
@@ -335,7 +336,7 @@ class _Run:
         self, execution_id: str, flo_id: str, workdir: Path, argv: list[str]
     ) -> ExecutionReport:
         settings = self._settings
-        spool = OutputSpool(workdir / SPOOL_FILE_NAME)
+        spool = OutputSpool(workdir / SPOOL_FILE_NAME, max_bytes=settings.max_spool_bytes)
         try:
             process = await ExecutorProcess.start(
                 argv,
