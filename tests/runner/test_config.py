@@ -995,7 +995,7 @@ def test_secret_values_select_by_name_pattern(cwd: Path) -> None:
 
 def test_runner_environment_drops_runner_settings_and_secrets(cwd: Path) -> None:
     """The executor inherits the environment minus the runner's settings and secret-named
-    variables, except those named in secret_env_passthrough."""
+    variables (except those named in secret_env_passthrough); its own settings pass."""
     environ = {
         "PATH": "/usr/bin",
         "HOME": "/home/x",
@@ -1007,17 +1007,24 @@ def test_runner_environment_drops_runner_settings_and_secrets(cwd: Path) -> None
         "MY_TOKEN": "not-for-flows",
         "db_password": "not-for-flows",
         "AWS_SECRET_ACCESS_KEY": "passed-on-request",
+        "FLOMATION_EXECUTOR_NETWORK_GUARD": "private",
     }
     config = RunnerConfig(
         url="https://a.example", execution_directory=cwd, executable=("flomation-executor",)
     )
 
-    assert runner_environment(config, environ) == {"PATH": "/usr/bin", "HOME": "/home/x"}
+    executor_settings = {"FLOMATION_EXECUTOR_NETWORK_GUARD": "private"}
+    assert runner_environment(config, environ) == {
+        "PATH": "/usr/bin",
+        "HOME": "/home/x",
+        **executor_settings,
+    }
     passing = config.model_copy(update={"secret_env_passthrough": ("AWS_SECRET_ACCESS_KEY",)})
     assert runner_environment(passing, environ) == {
         "PATH": "/usr/bin",
         "HOME": "/home/x",
         "AWS_SECRET_ACCESS_KEY": "passed-on-request",
+        **executor_settings,
     }
     extra = passing.model_copy(update={"secret_env_passthrough": ("PLAIN_NAME",)})
     assert "value-of-plain" in secret_values(extra, {"PLAIN_NAME": "value-of-plain"})

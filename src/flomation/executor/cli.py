@@ -45,7 +45,8 @@ def _main(signals: CancelSignals, argv: list[str]) -> int:
     if argv[:1] == ["completion"]:
         return _completion(argv[1:])
     try:
-        options = parse_flags(argv)
+        options = parse_flags(argv, environ=os.environ)
+        limits = _limits(options)
     except HelpRequested:
         _write_stderr(usage_text())
         return HelpRequested.exit_code
@@ -79,7 +80,44 @@ def _main(signals: CancelSignals, argv: list[str]) -> int:
         return _write_manifest(logger, str(options["manifest"]))
     if options["debug"]:
         logger.set_level("debug")
-    return _run(signals, logger, options)
+    return _run(signals, logger, options, limits)
+
+
+class _Limits:
+    """This project's limits on one run (docs/security.md): flags or FLOMATION_EXECUTOR_*."""
+
+    __slots__ = ("max_value_bytes", "network_guard", "run_timeout_s")
+
+    def __init__(self, max_value_bytes: int, network_guard: str, run_timeout_s: float) -> None:
+        self.max_value_bytes = max_value_bytes
+        self.network_guard = network_guard
+        self.run_timeout_s = run_timeout_s
+
+
+def _limits(options: dict[str, str | bool]) -> _Limits:
+    """The limit flags checked; FlagError (exit 2) naming the flag for a bad value."""
+    from flomation.executor.flags import FlagError
+    from flomation.executor.network_guard import GUARD_LEVELS
+
+    def invalid(name: str, expected: str) -> FlagError:
+        return FlagError(f'invalid value "{options[name]}" for flag -{name}: expected {expected}')
+
+    try:
+        max_value_bytes = int(str(options["max-value-bytes"]))
+    except ValueError:
+        max_value_bytes = 0
+    if max_value_bytes < 1:
+        raise invalid("max-value-bytes", "a whole number of bytes, 1 or more")
+    guard = str(options["network-guard"]).lower()
+    if guard not in GUARD_LEVELS:
+        raise invalid("network-guard", " or ".join(GUARD_LEVELS))
+    try:
+        run_timeout_s = float(str(options["run-timeout"]))
+    except ValueError:
+        run_timeout_s = -1.0
+    if not 0 <= run_timeout_s < float("inf"):
+        raise invalid("run-timeout", "seconds, 0 or more")
+    return _Limits(max_value_bytes, guard, run_timeout_s)
 
 
 def _write_manifest(logger: Any, path: str) -> int:
@@ -95,7 +133,9 @@ def _write_manifest(logger: Any, path: str) -> int:
     return 0
 
 
-def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) -> int:
+def _run(
+    signals: CancelSignals, logger: Any, options: dict[str, str | bool], limits: _Limits
+) -> int:
     from pathlib import Path
 
     from flomation.executor.flags import usage_text
@@ -147,6 +187,7 @@ def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) ->
         environment=environment,
         control_plane=client,
         checkpoint=checkpoint,
+        limits=limits,
     )
 
 
@@ -246,7 +287,9 @@ def _execute(
     environment: Any,
     control_plane: Any,
     checkpoint: Any,
+    limits: _Limits,
 ) -> int:
+    import threading
     from pathlib import Path
 
     from flomation.executor.engine import (
@@ -256,8 +299,10 @@ def _execute(
         run_with_deep_stack,
     )
     from flomation.executor.events import EventSink, render_state, write_state
+    from flomation.executor.network_guard import configure
     from flomation.executor.registry import Registry
 
+    configure(limits.network_guard)
     engine = Engine(
         flow,
         registry=Registry(),
@@ -270,9 +315,22 @@ def _execute(
         control_plane=control_plane,
         entry=entry,
         debug=debug,
+        max_value_bytes=limits.max_value_bytes,
     )
     if checkpoint is not None:
         engine.restore(checkpoint)
+    timed_out = threading.Event()
+    timer = None
+    if limits.run_timeout_s:
+        # The same cancellation a SIGTERM from the runner causes; the run is then failed.
+        def time_out() -> None:
+            timed_out.set()
+            logger.log("error", "run timeout reached", run_timeout_s=limits.run_timeout_s)
+            signals.cancel_event.set()
+
+        timer = threading.Timer(limits.run_timeout_s, time_out)
+        timer.daemon = True
+        timer.start()
     started = time.perf_counter()
     try:
         result = run_with_deep_stack(engine.run)
@@ -284,6 +342,16 @@ def _execute(
             records=engine.records,
             checkpoint=None,
             error=str(error),
+        )
+    if timer is not None:
+        timer.cancel()
+    if timed_out.is_set():
+        result = ExecutionResult(
+            status=STATUS_FAILED,
+            outputs=result.outputs,
+            records=result.records,
+            checkpoint=None,
+            error=f"run timeout of {limits.run_timeout_s:g} s reached (-run-timeout)",
         )
     duration_ms = int((time.perf_counter() - started) * 1000)
     logger.log("info", "Finished processing Flow", duration_ms=duration_ms, status=result.status)

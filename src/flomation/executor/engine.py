@@ -40,7 +40,13 @@ from flomation.executor.flow import (
     Node,
 )
 from flomation.executor.registry import Action, Registry
-from flomation.executor.substitution import EnvironmentResolver, ParentScope, Substituter
+from flomation.executor.substitution import (
+    DEFAULT_MAX_VALUE_BYTES,
+    EnvironmentResolver,
+    ParentScope,
+    Substituter,
+    ValueTooLargeError,
+)
 
 __all__ = [
     "STATUS_CANCELLED",
@@ -250,6 +256,7 @@ class Engine:
         control_plane: ControlPlane | None = None,
         entry: str = "",
         debug: bool = False,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     ) -> None:
         self.flow = flow
         self.control_plane = control_plane
@@ -284,6 +291,7 @@ class Engine:
             environment=environment,
             node_outputs=self._reference_outputs,
             log=logger.log,
+            max_value_bytes=max_value_bytes,
         )
 
     # ------------------------------------------------------------------ checkpoints (§4.12)
@@ -484,7 +492,10 @@ class Engine:
         return action
 
     def _call_action(self, node: Node, action: Action, scope: ParentScope) -> Outputs:
-        inputs = self._substituter.resolve_inputs(node.inputs, scope)
+        try:
+            inputs = self._substituter.resolve_inputs(node.inputs, scope)
+        except ValueTooLargeError as failure:
+            self._fail(node, {}, None, str(failure), 0)
         configured: dict[str, Any] = {}
         for connection in node.inputs:
             configured.setdefault(connection["name"], connection.get("value"))

@@ -552,8 +552,10 @@ _DOCKER_DEFAULTS: Mapping[str, object] = {
     "executable": "flomation-executor",
 }
 _REQUIRED = ("url", "execution_directory", "executable")
-# Never handed to the executor: the runner's own configuration and its secrets (§5.6).
+# Never handed to the executor: the runner's own configuration and its secrets (§5.6). The
+# executor's own settings (FLOMATION_EXECUTOR_*: network guard, limits) are passed on.
 _PRIVATE_ENV_PREFIXES = ("FLOMATION_", "MTLS_")
+_EXECUTOR_ENV_PREFIX = "FLOMATION_EXECUTOR_"
 _PRIVATE_ENV_NAMES = frozenset(
     {"RUNNER_URL", "RUNNER_REGISTRATION_CODE", "RUNNER_NAME", "RUNNER_CHECKIN_TIMEOUT"}
 )
@@ -963,9 +965,10 @@ def _is_secret_name(name: str, upper_patterns: Sequence[str]) -> bool:
 def runner_environment(config: RunnerConfig, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment for the executor: inherited, minus the runner's settings and secrets.
 
-    Removed: the runner's own settings (``FLOMATION_*``, ``MTLS_*``, the Docker ``RUNNER_*``
-    ones) and every variable whose name matches ``secret_env_patterns``, unless its exact name
-    is in ``secret_env_passthrough`` (docs/security.md). The upstream Go runner passes every
+    Removed: the runner's own settings (``FLOMATION_*`` but the executor's own
+    ``FLOMATION_EXECUTOR_*``, ``MTLS_*``, the Docker ``RUNNER_*`` ones) and every variable whose
+    name matches ``secret_env_patterns``, unless its exact name is in ``secret_env_passthrough``
+    (docs/security.md). The upstream Go runner passes every
     variable but its own settings; docs/migrating.md notes the difference.
     """
     patterns = [pattern.upper() for pattern in config.secret_env_patterns]
@@ -973,7 +976,7 @@ def runner_environment(config: RunnerConfig, environ: Mapping[str, str]) -> dict
     return {
         name: value
         for name, value in environ.items()
-        if not name.startswith(_PRIVATE_ENV_PREFIXES)
+        if (name.startswith(_EXECUTOR_ENV_PREFIX) or not name.startswith(_PRIVATE_ENV_PREFIXES))
         and name not in _PRIVATE_ENV_NAMES
         and (name in passed or not _is_secret_name(name, patterns))
     }

@@ -6,7 +6,8 @@ socket is shut down, which unblocks the worker, and the caller gets ActionCancel
 TransferError at once. Redirects follow Go's ``net/http`` client (max 10; 301/302 turn POST into
 GET, 303 turns anything but HEAD into GET, 307/308 resend the body). Header names are sent and
 returned in Go's canonical form, and error texts follow Go's ``url.Error`` layout
-(``Get "<url>": <reason>``) because users see them in node errors.
+(``Get "<url>": <reason>``) because users see them in node errors. Connections go through the
+network guard (executor/network_guard.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
 
 from flomation.executor.actions.base import ActionCancelled
+from flomation.executor.network_guard import guarded_connection
 
 __all__ = ["Response", "TransferError", "canonical_header_name", "transfer"]
 
@@ -162,6 +164,10 @@ class _Exchange:
             )
         else:
             connection = http.client.HTTPConnection(parts.netloc, timeout=self._timeout_s)
+        # Every connection, the first and each redirect's, goes through the network guard: it
+        # checks the address actually connected to, after DNS (executor/network_guard.py).
+        # http.client opens its socket with this attribute (Lib/http/client.py, connect()).
+        connection._create_connection = guarded_connection  # type: ignore[attr-defined]
         with self._lock:
             if self._aborted:
                 raise TransferError("aborted")
