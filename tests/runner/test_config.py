@@ -365,6 +365,13 @@ PROJECT_FIELDS = [
         8192,
     ),
     (
+        "FLOMATION_RUNNER_ISOLATION",
+        ["--isolation", "bwrap"],
+        "isolation",
+        "bwrap",
+        "bwrap",
+    ),
+    (
         "FLOMATION_RUNNER_SECRET_ENV_PATTERNS",
         ["--secret-env-patterns", "*_X, MY_*"],
         "secret_env_patterns",

@@ -54,6 +54,11 @@ def _main(signals: CancelSignals, argv: list[str]) -> int:
         _write_stderr(f"{error}\n{usage_text()}")
         return FlagError.exit_code
 
+    key = str(options["key"])
+    if key.startswith(_DESCRIPTOR_PREFIX):
+        # Before anything else runs: the key must be gone from reach before a node can look.
+        options["key"] = _take_key(key)
+
     version = distribution_version()
     if options["version"]:
         # Nothing is logged before this point, so choosing the log format (step 3) can wait.
@@ -118,6 +123,32 @@ def _limits(options: dict[str, str | bool]) -> _Limits:
     if not 0 <= run_timeout_s < float("inf"):
         raise invalid("run-timeout", "seconds, 0 or more")
     return _Limits(max_value_bytes, guard, run_timeout_s)
+
+
+_DESCRIPTOR_PREFIX = "/dev/fd/"
+_PR_SET_DUMPABLE = 4
+
+
+def _take_key(path: str) -> str:
+    """The PEM read from an inherited descriptor (``--key /dev/fd/N``), which is then closed.
+
+    The runner hands its key over this way when the executor runs isolated (runner/isolation.py):
+    no file holds it inside the sandbox. The process then makes itself non-dumpable, so that
+    the scripts it starts (same user) cannot read its memory, environment or descriptors
+    through /proc. An unreadable descriptor gives an empty key (look-ups then fail, logged).
+    """
+    chunks = []
+    try:
+        descriptor = int(path.removeprefix(_DESCRIPTOR_PREFIX))
+        while chunk := os.read(descriptor, 65536):
+            chunks.append(chunk)
+        os.close(descriptor)
+    except (OSError, ValueError):
+        return ""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def _write_manifest(logger: Any, path: str) -> int:

@@ -47,6 +47,7 @@ from flomation.runner.execution import (
 )
 from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
 from flomation.runner.identity import LoadedKey
+from flomation.runner.isolation import Isolation, IsolationError, find_bwrap
 from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
 from flomation.runner.masking import SecretMasker
 from flomation.runner.outbox import PURGE_BATCH, Outbox, OutboxEntry, OutboxError
@@ -128,6 +129,7 @@ class Agent:
         self._identifier = identifier
         self._key = key
         self._environ = dict(environ)
+        self._isolation: Isolation | None = None  # set by run() when execution.isolation is bwrap
         self._log = log or structlog.get_logger("flomation.runner")
         self._tuning = tuning or AgentTuning()
         self.status = status or RunnerStatus()
@@ -166,6 +168,12 @@ class Agent:
     async def run(self) -> int:
         """Run until drained; the process exit code."""
         config = self._config
+        if config.isolation == "bwrap":
+            try:
+                self._isolation = self._sandbox(find_bwrap(self._environ.get("PATH")))
+            except IsolationError as exc:
+                self._log.error("cannot isolate executors", error=str(exc))
+                return EXIT_CONFIG
         try:
             outbox = Outbox.open(config.outbox_file)
         except OutboxError as exc:
@@ -542,8 +550,23 @@ class Agent:
             self._log.info("execution limit reached; exiting")
             self._stop.claims.set()
 
+    def _sandbox(self, bwrap: str) -> Isolation:
+        """What the sandbox hides: the runner's state, outbox, key and other executions."""
+        config = self._config
+        directories = {
+            config.state_directory,
+            config.execution_directory,
+            config.outbox_file.parent,
+        }
+        return Isolation(
+            bwrap,
+            hidden_directories=tuple(sorted(path.resolve() for path in directories)),
+            hidden_files=(self._key.path.resolve(),),
+        )
+
     def _execution_settings(self) -> ExecutionSettings:
         config = self._config
+        isolation = self._isolation
         tls = None
         if config.tls_enabled:
             tls = TlsFiles(
@@ -559,9 +582,12 @@ class Agent:
                 api_url=config.url.rstrip("/"),
                 runner_name=config.name,
                 runner_identifier=self._identifier,
-                key_path=self._key.path,
+                # Isolated, the key reaches the executor on a pipe only (isolation.py).
+                key_path=self._key.path if isolation is None else None,
                 tls=tls,
             ),
+            isolation=isolation,
+            key_pem=None if isolation is None else self._key.path.read_bytes(),
             environment=runner_environment(self._config, self._environ),
             kill_grace_s=config.kill_grace_s,
             status_poll_interval_s=config.status_poll_interval_s,

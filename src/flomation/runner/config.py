@@ -151,6 +151,12 @@ class RunnerConfig(BaseModel):
             " kept from the executor (comma-separated patterns)"
         ),
     )
+    isolation: Literal["none", "bwrap"] = Field(
+        default="none",
+        description=(
+            "none, or bwrap: run each executor in a bubblewrap sandbox (docs/security.md)"
+        ),
+    )
     secret_env_passthrough: tuple[str, ...] = Field(
         default=(),
         description=(
@@ -510,6 +516,7 @@ _OPTIONS: tuple[_Option, ...] = (
     _added("max_spool_bytes", "execution", _count(4096)),
     _added("secret_env_patterns", "runner", _patterns),
     _added("secret_env_passthrough", "execution", _patterns),
+    _added("isolation", "execution", _choice(("none", "bwrap"))),
     _added("max_claim_bytes", "runner", _count(1024)),
     _added("health_addr", "runner", _host_port),
     _added("keep_failed_workdirs", "execution", _count(0)),
@@ -567,6 +574,7 @@ _METAVARS: Mapping[str, str] = {
     "executable": "COMMAND",
     "secret_env_patterns": "PATTERNS",
     "secret_env_passthrough": "NAMES",
+    "isolation": "{none,bwrap}",
     "health_addr": "HOST:PORT",
     "keep_failed_workdirs": "N",
     "max_executions": "N",

@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import enum
 import functools
+import os
 import random
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ import structlog
 from pydantic import ValidationError
 
 from flomation.runner.api import ApiError, RunnerApi
+from flomation.runner.isolation import Isolation
 from flomation.runner.logs import (
     DEFAULT_BATCH_MAX_BYTES,
     SPOOL_FILE_NAME,
@@ -109,6 +111,8 @@ class ExecutionSettings:
     max_line_bytes: int = 1024 * 1024
     max_result_log_bytes: int = 16 * 1024 * 1024
     max_spool_bytes: int | None = 64 * 1024 * 1024
+    isolation: Isolation | None = None
+    key_pem: bytes | None = field(default=None, repr=False)  # for an isolated executor only
     state_retry_delays_s: Sequence[float] = (1.0, 2.0, 4.0)
 
 
@@ -251,6 +255,16 @@ async def fail_oversized_claim(
     return await run.fail_early(execution_id, flo_id, error)
 
 
+def _key_pipe(pem: bytes) -> int:
+    """The read end of a pipe holding ``pem`` (a key fits the pipe buffer many times over)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, pem)
+    finally:
+        os.close(write_end)
+    return read_end
+
+
 class _Run:
     """The state of one execution while it runs."""
 
@@ -337,12 +351,17 @@ class _Run:
     ) -> ExecutionReport:
         settings = self._settings
         spool = OutputSpool(workdir / SPOOL_FILE_NAME, max_bytes=settings.max_spool_bytes)
+        key_pipe: int | None = None
+        if settings.isolation is not None:
+            key_pipe = _key_pipe(settings.key_pem or b"")
+            argv = settings.isolation.wrap(argv, workdir, key_pipe)
         try:
             process = await ExecutorProcess.start(
                 argv,
                 cwd=workdir,
                 env=settings.environment,
                 max_line_bytes=settings.max_line_bytes,
+                pass_fds=() if key_pipe is None else (key_pipe,),
             )
         except ExecutorStartError as exc:
             spool.close()
@@ -352,6 +371,9 @@ class _Run:
             await self._store(execution_id, self._result_bytes(outcome, ""))
             await self._finish(workdir, outcome)
             return ExecutionReport(execution_id, flo_id, outcome.kind, error)
+        finally:
+            if key_pipe is not None:
+                os.close(key_pipe)
         spawned_at_s = time.monotonic()
         log = self._log.bind(pid=process.pid)
         log.info("executor started")
