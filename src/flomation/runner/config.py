@@ -1039,7 +1039,7 @@ def _default_text(value: object) -> str:
     if value is None:
         return "unset"
     if isinstance(value, tuple):
-        return "`" + ",".join(str(item) for item in value) + "`"
+        return "`" + ",".join(str(item) for item in value) + "`" if value else "unset"
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
     return f"`{value}`"

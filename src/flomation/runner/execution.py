@@ -209,7 +209,7 @@ async def run_execution(
 
 
 # The ids of a claim answer too large to parse: the execution object's own "id" and "flo_id"
-# (protocol.md §4.3), before any nested object of it. Both are JSON strings without escapes.
+# (docs/protocol.md §4.2.1), before any nested object of it. Both are JSON strings without escapes.
 _EXECUTION_OBJECT = re.compile(rb'"execution"\s*:\s*\{([^{}]*)')
 _ID_FIELD = re.compile(rb'"(id|flo_id)"\s*:\s*"([^"\\]{1,200})"')
 
