@@ -14,14 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from fixtures.fake_control_plane import FakeControlPlane, HostileClaim, pending_execution
 from flomation.runner.agent import EXIT_OK, Agent, AgentTuning
 from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from fake_control_plane import FakeControlPlane, HostileClaim, pending_execution
-
-SCRIPTED = Path(__file__).resolve().parents[1] / "fixtures" / "scripted_executor.py"
 MIB = 1024 * 1024
 
 

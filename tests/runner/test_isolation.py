@@ -18,12 +18,10 @@ from typing import Any
 
 import pytest
 
+from fixtures.fake_control_plane import FakeControlPlane, pending_execution
 from flomation.runner.agent import EXIT_CONFIG, EXIT_OK, Agent, AgentTuning
 from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from fake_control_plane import FakeControlPlane, pending_execution
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None,
