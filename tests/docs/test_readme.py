@@ -36,3 +36,11 @@ def test_configuration_table_matches_the_option_table() -> None:
     end = "<!-- configuration-table:end -->"
     table = README.split(start, 1)[1].split(end, 1)[0]
     assert table == options_markdown()
+
+
+def test_images_in_the_readme_and_docs_exist() -> None:
+    """Every image the README or docs/*.md shows is a file in the repository."""
+    for document in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = document.read_text(encoding="utf-8")
+        for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+            assert (document.parent / target).is_file(), f"{document.name}: {target}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -21,21 +22,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from flomation.runner.agent import Agent, AgentTuning
+from fixtures.agents import FAST_AGENT
+from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from flomation.runner.agent import Agent
 from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
 
-SCRIPTED = Path(__file__).resolve().parents[1] / "fixtures" / "scripted_executor.py"
-TUNING = AgentTuning(
-    fast_empty_poll_s=0.0,
-    claim_backoff_s=(0.05, 0.3),
-    registration_backoff_s=(0.05, 0.3),
-    delivery_backoff_s=(0.1, 0.5),
-    ready_window_s=2.0,
-)
+# The outage test watches /readyz turn unready: a 2 s contact window keeps that wait short.
+TUNING = dataclasses.replace(FAST_AGENT, ready_window_s=2.0)
 
 
 @dataclass

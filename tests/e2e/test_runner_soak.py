@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
+from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
-
-SCRIPTED = Path(__file__).resolve().parents[1] / "fixtures" / "scripted_executor.py"
 
 pytestmark = pytest.mark.slow
 

@@ -62,12 +62,11 @@ def _state(directory: Path) -> dict[str, Any]:
     return json.loads((directory / "state.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-def test_version_has_no_newline(tmp_path: Path) -> None:
-    """C22: --version prints the version without a newline and exits 0, before any log line."""
+def test_version_prints_name_and_version(tmp_path: Path) -> None:
+    """C22: --version prints ``flomation-executor VERSION`` and a newline, exit 0, no log line."""
     completed = run_cli(["--version"], tmp_path)
     assert completed.returncode == 0
-    assert completed.stdout == distribution_version()
-    assert not completed.stdout.endswith("\n")
+    assert completed.stdout == f"flomation-executor {distribution_version()}\n"
     assert completed.stderr == ""
 
 

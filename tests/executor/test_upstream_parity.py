@@ -243,3 +243,11 @@ def test_manual_start_is_gos_time_json(tmp_path: Path) -> None:
     assert go_time_json(1_136_214_245_120_000_000) == "2006-01-02T15:04:05.12Z"
     assert go_time_json(1_136_214_245_000_000_001) == "2006-01-02T15:04:05.000000001Z"
     assert datetime(2006, 1, 2, 15, 4, 5, tzinfo=UTC).timestamp() == 1_136_214_245
+
+
+def test_sleep_unit_is_matched_exactly(tmp_path: Path) -> None:
+    """flomation-co/executor: actions/common/sleep/action.go: 'Minutes' is no unit, so seconds."""
+    run = run_action(
+        tmp_path, "common/sleep", 2, value("duration", 1, "integer"), value("unit", "Minutes")
+    )
+    assert outputs_of(run) == {"slept_for_seconds": 1, "cancelled": False}

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from executor.engine_harness import edge, flow_document, node, value
-from flomation.executor.catalogue import load_catalogue
-from flomation.executor.reference import load_upstream
+from flomation.executor.catalogue import load_catalogue, load_upstream
 from flomation.executor.validation import Problem, format_problem, validate_flow_text
 
 ROOT = Path(__file__).resolve().parents[2]

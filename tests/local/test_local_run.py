@@ -233,6 +233,7 @@ def test_no_validate_runs_the_flow_anyway(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "not running it" not in result.stderr
     assert "flow failed" in result.stderr and "invalid node" in result.stderr
+    assert "error: Error executing flow (error=invalid node id=x)" in result.stderr
 
 
 def test_unresolved_reference_is_a_warning_and_the_executor_warning_is_shown() -> None:

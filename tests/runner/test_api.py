@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from fixtures.fake_control_plane import FakeControlPlane, pending_execution
 from flomation.runner.api import ApiError, RunnerApi, execution_path, registration_body
 from flomation.wire.signing import (
     SIGNATURE_HEADER,
@@ -23,9 +22,6 @@ from flomation.wire.signing import (
     verify_v1,
     verify_v2,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from fake_control_plane import FakeControlPlane, pending_execution
 
 KEY = generate_private_key()
 

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from fake_control_plane import FakeControlPlane, pending_execution
-
-SCRIPTED = Path(__file__).resolve().parents[1] / "fixtures" / "scripted_executor.py"
+from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from fixtures.fake_control_plane import FakeControlPlane, pending_execution
 
 
 def _args(tmp_path: Path, url: str, *extra: str) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -359,6 +358,20 @@ PROJECT_FIELDS = [
         8192,
     ),
     (
+        "FLOMATION_RUNNER_MAX_SPOOL_BYTES",
+        ["--max-spool-bytes", "8192"],
+        "max_spool_bytes",
+        "8192",
+        8192,
+    ),
+    (
+        "FLOMATION_RUNNER_ISOLATION",
+        ["--isolation", "bwrap"],
+        "isolation",
+        "bwrap",
+        "bwrap",
+    ),
+    (
         "FLOMATION_RUNNER_SECRET_ENV_PATTERNS",
         ["--secret-env-patterns", "*_X, MY_*"],
         "secret_env_patterns",
@@ -371,6 +384,13 @@ PROJECT_FIELDS = [
         "secret_env_passthrough",
         "AWS_SECRET_ACCESS_KEY, GH_TOKEN",
         ("AWS_SECRET_ACCESS_KEY", "GH_TOKEN"),
+    ),
+    (
+        "FLOMATION_RUNNER_MAX_CLAIM_BYTES",
+        ["--max-claim-bytes", "4096"],
+        "max_claim_bytes",
+        "4096",
+        4096,
     ),
     (
         "FLOMATION_RUNNER_HEALTH_ADDR",
@@ -412,6 +432,7 @@ PROJECT_FIELDS = [
 # The added fields that live in the "runner" section of config.json; the rest are in "execution".
 RUNNER_SECTION_FIELDS = {
     "drain_timeout_s",
+    "max_claim_bytes",
     "secret_env_patterns",
     "health_addr",
     "signing_v2",
@@ -804,15 +825,20 @@ def test_file_in_place_of_state_directory_is_rejected(cwd: Path) -> None:
         _load(cwd, environ=_environ(cwd, FLOMATION_RUNNER_STATE_DIRECTORY="occupied"))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to any directory")
-def test_unwritable_directory_is_rejected(cwd: Path) -> None:
-    """An existing execution directory without write permission is rejected."""
+def test_file_in_place_of_execution_directory_is_rejected(cwd: Path) -> None:
+    """An execution directory path that is a regular file is refused by name, even for root
+    (which may write anywhere, so a permission test would prove nothing where CI runs)."""
     _base_file(cwd)
-    locked = cwd / "locked"
-    locked.mkdir(mode=0o500)
+    (cwd / "a-file").write_text("")
 
-    with pytest.raises(ConfigError, match="is not writable"):
-        _load(cwd, ["--execution-directory", str(locked)])
+    with pytest.raises(ConfigError) as error:
+        _load(cwd, ["--execution-directory", "a-file"])
+
+    assert str(error.value) == (
+        "flag --execution_directory: execution.execution_directory: "
+        f"{(cwd / 'a-file').resolve()} is not a directory"
+    )
+    assert (cwd / "a-file").read_text() == ""  # left as it was
 
 
 def test_missing_explicit_config_file_is_an_error(cwd: Path) -> None:
@@ -976,7 +1002,7 @@ def test_secret_values_select_by_name_pattern(cwd: Path) -> None:
 
 def test_runner_environment_drops_runner_settings_and_secrets(cwd: Path) -> None:
     """The executor inherits the environment minus the runner's settings and secret-named
-    variables, except those named in secret_env_passthrough."""
+    variables (except those named in secret_env_passthrough); its own settings pass."""
     environ = {
         "PATH": "/usr/bin",
         "HOME": "/home/x",
@@ -988,17 +1014,24 @@ def test_runner_environment_drops_runner_settings_and_secrets(cwd: Path) -> None
         "MY_TOKEN": "not-for-flows",
         "db_password": "not-for-flows",
         "AWS_SECRET_ACCESS_KEY": "passed-on-request",
+        "FLOMATION_EXECUTOR_NETWORK_GUARD": "private",
     }
     config = RunnerConfig(
         url="https://a.example", execution_directory=cwd, executable=("flomation-executor",)
     )
 
-    assert runner_environment(config, environ) == {"PATH": "/usr/bin", "HOME": "/home/x"}
+    executor_settings = {"FLOMATION_EXECUTOR_NETWORK_GUARD": "private"}
+    assert runner_environment(config, environ) == {
+        "PATH": "/usr/bin",
+        "HOME": "/home/x",
+        **executor_settings,
+    }
     passing = config.model_copy(update={"secret_env_passthrough": ("AWS_SECRET_ACCESS_KEY",)})
     assert runner_environment(passing, environ) == {
         "PATH": "/usr/bin",
         "HOME": "/home/x",
         "AWS_SECRET_ACCESS_KEY": "passed-on-request",
+        **executor_settings,
     }
     extra = passing.model_copy(update={"secret_env_passthrough": ("PLAIN_NAME",)})
     assert "value-of-plain" in secret_values(extra, {"PLAIN_NAME": "value-of-plain"})

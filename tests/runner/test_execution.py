@@ -20,7 +20,10 @@ from urllib.parse import quote
 
 import pytest
 import structlog
+from structlog.testing import capture_logs
 
+from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from fixtures.fake_control_plane import FakeControlPlane, pending_execution
 from flomation.runner.api import RunnerApi, registration_body
 from flomation.runner.execution import (
     ExecutionControl,
@@ -30,14 +33,10 @@ from flomation.runner.execution import (
 )
 from flomation.runner.masking import SecretMasker
 from flomation.runner.outcome import OutcomeKind, StopReason
-from flomation.runner.workdir import ExecutorSettings, WorkdirRetention
+from flomation.runner.process import ExecutorStartError
+from flomation.runner.workdir import ExecutorSettings, WorkdirError, WorkdirRetention
 from flomation.wire.signing import generate_private_key, public_key_pem
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from fake_control_plane import FakeControlPlane, pending_execution
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SCRIPTED = FIXTURES / "scripted_executor.py"
 KEY = generate_private_key()
 IDENTIFIER = "qWeRtYuIoPaSdFgH"
 
@@ -353,6 +352,20 @@ async def test_executor_not_found(harness: _Harness, tmp_path: Path) -> None:
     assert "program not found" in error and "no-such-executor" in error
 
 
+async def test_executor_start_failure_is_logged_with_its_cause(
+    harness: _Harness, tmp_path: Path
+) -> None:
+    """The runner's error line for an executor that cannot start carries the exception (a
+    traceback in the rendered log) chained to the operating system's error."""
+    missing = str(tmp_path / "no-such-executor")
+    with capture_logs() as logs:
+        await harness.run(pending_execution(), executor=_with_executable(harness, (missing,)))
+    (entry,) = [e for e in logs if e["event"] == "executor could not be started"]
+    assert entry["log_level"] == "error"
+    assert isinstance(entry["exc_info"], ExecutorStartError)
+    assert isinstance(entry["exc_info"].__cause__, FileNotFoundError)
+
+
 async def test_executor_not_executable(harness: _Harness, tmp_path: Path) -> None:
     """A program without execute permission is a failed execution saying so."""
     plain = tmp_path / "plain"
@@ -398,6 +411,17 @@ async def test_unwritable_work_directory(harness: _Harness) -> None:
     (harness.root / claim["flo"]["id"]).write_text("not a directory")
     error = await _failed_error(harness, claim)
     assert error.startswith("unable to prepare work directory")
+
+
+async def test_work_directory_failure_is_logged_with_its_cause(harness: _Harness) -> None:
+    """The error line for a work directory that cannot be prepared carries the OS error."""
+    claim = pending_execution()
+    (harness.root / claim["flo"]["id"]).write_text("not a directory")
+    with capture_logs() as logs:
+        await harness.run(claim)
+    (entry,) = [e for e in logs if e["event"] == "execution failed before the executor started"]
+    assert isinstance(entry["exc_info"], WorkdirError)
+    assert isinstance(entry["exc_info"].__cause__, NotADirectoryError)
 
 
 def _with_executable(harness: _Harness, executable: tuple[str, ...]) -> ExecutorSettings:
@@ -474,3 +498,20 @@ async def test_secret_variables_stay_out_of_the_executor_unless_passed(
     assert "MY_API_TOKEN" not in keys and "DB_PASSWORD" not in keys
     shipped = "\n".join(harness.fake.state.logs[execution_id])
     assert "cloud-key-passed-masked" not in shipped and "********" in shipped
+
+
+async def test_output_spool_is_capped_and_the_result_marks_the_cut(harness: _Harness) -> None:
+    """An executor printing far more than max_spool_bytes leaves at most that much on disk;
+    the result keeps head and tail with a truncation marker."""
+    claim = pending_execution(script={"counter_lines": 200_000, "status": 1})
+    execution_id = claim["execution"]["id"]
+    await harness.run(claim, max_spool_bytes=64 * 1024)
+    workdir = next(harness.root.glob(f"*/{execution_id}"))
+    spooled = sum(
+        p.stat().st_size for p in workdir.iterdir() if p.name.startswith(".flomation-output")
+    )
+    assert spooled <= 64 * 1024 + 128 * 1024  # one pipe read more at most
+    logs = harness.fake.state.results[execution_id]["state"]["logs"]
+    assert "output truncated:" in logs
+    assert logs.startswith("line 0\n") or "\nline 0\n" in logs
+    assert "\nline 199999" in logs

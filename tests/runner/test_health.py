@@ -10,6 +10,7 @@ import aiohttp
 
 from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
 from flomation.runner.health_server import HealthServer
+from flomation.version import distribution_version
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:
@@ -65,7 +66,7 @@ def test_liveness_goes_stale_without_heartbeat() -> None:
 
 
 async def test_metrics_exposition() -> None:
-    """/metrics exposes slots, claims, results, outbox gauges and API latency from its registry."""
+    """/metrics exposes the version, slots, claims, results, outbox gauges and API latency."""
     status = RunnerStatus()
     metrics = RunnerMetrics(status, served=True)
     metrics.set_slots(4)
@@ -81,6 +82,7 @@ async def test_metrics_exposition() -> None:
     finally:
         await server.stop()
     assert code == 200
+    assert f'flomation_runner_build_info{{version="{distribution_version()}"}} 1.0' in text
     assert "flomation_runner_slots 4.0" in text
     assert 'flomation_runner_claims_total{result="work"} 1.0' in text
     assert 'flomation_runner_results_total{outcome="success"} 1.0' in text

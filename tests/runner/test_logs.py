@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
+import structlog
 from aiohttp import web
 
 from flomation.runner.logs import (
@@ -187,6 +190,74 @@ async def test_failing_send_callable_is_treated_as_transient() -> None:
     await shipper.close(timeout_s=5)
     assert calls == [["x"], ["x"]]
     assert shipper.stats.lines_sent == 1
+
+
+def _json_logger(out: io.StringIO) -> structlog.typing.FilteringBoundLogger:
+    """A logger rendering like the runner's (runner/logging.py): JSON lines, tracebacks as text."""
+    logger: structlog.typing.FilteringBoundLogger = structlog.wrap_logger(
+        structlog.PrintLogger(out),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(0),
+    )
+    return logger
+
+
+async def test_failure_to_prepare_a_batch_is_logged_with_its_traceback() -> None:
+    """A prepare (signing) callable that raises is logged with the traceback, then retried."""
+    prepared: list[list[str]] = []
+
+    async def failing_once(lines: list[str]) -> SendPrepared:
+        prepared.append(lines)
+        if len(prepared) == 1:
+            raise RuntimeError("signing key unreadable")
+
+        async def send() -> SendOutcome:
+            return SendOutcome.SENT
+
+        return send
+
+    out = io.StringIO()
+    shipper = LogShipper(
+        failing_once, flush_interval_s=0, retry_delays_s=(0.01,), log=_json_logger(out)
+    )
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        shipper.add("x")
+        await shipper.close(timeout_s=5)
+    assert prepared == [["x"], ["x"]]
+    assert shipper.stats.lines_sent == 1
+    (entry,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert entry["level"] == "warning" and entry["stage"] == "prepare"
+    assert entry["lines"] == 1
+    assert "Traceback" in entry["exception"]
+    assert "RuntimeError: signing key unreadable" in entry["exception"]
+
+
+async def test_failure_of_the_send_callable_is_logged_per_attempt() -> None:
+    """Each attempt whose send callable raises leaves one warning naming the stage and attempt."""
+
+    async def always_raising(lines: list[str]) -> SendPrepared:
+        async def send() -> SendOutcome:
+            raise ConnectionResetError("peer went away")
+
+        return send
+
+    out = io.StringIO()
+    shipper = LogShipper(
+        always_raising, flush_interval_s=0, retry_delays_s=(0.01,), log=_json_logger(out)
+    )
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        shipper.add("x")
+        await shipper.close(timeout_s=5)
+    entries = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(entry["stage"], entry["attempt"]) for entry in entries] == [("send", 1), ("send", 2)]
+    assert all("ConnectionResetError: peer went away" in entry["exception"] for entry in entries)
+    assert shipper.stats.batches_failed == 1
 
 
 async def test_close_gives_up_at_its_timeout_when_the_api_hangs() -> None:
@@ -407,3 +478,22 @@ async def test_backlog_that_cannot_be_read_is_dropped_with_a_marker(tmp_path: Pa
     assert recorder.calls == [[drop_marker(15), *lines[15:]]]
     assert shipper.stats.lines_dropped == 15
     spool.close()
+
+
+def test_capped_spool_keeps_head_and_tail_within_its_disk_budget(tmp_path: Path) -> None:
+    """Past max_bytes the spool keeps the head and the latest tail on disk, and the result
+    logs mark the bytes dropped between them."""
+    spool = OutputSpool(tmp_path / SPOOL_FILE_NAME, max_bytes=4096)
+    lines = [f"line {n}" for n in range(3000)]
+    for start in range(0, len(lines), 10):
+        spool.append_many(lines[start : start + 10])
+    on_disk = sum(path.stat().st_size for path in tmp_path.iterdir())
+    assert on_disk <= 4096
+    logs = spool.result_logs(1024 * 1024)
+    spool.close()
+    head, after = logs.split("\n[flomation-runner] output truncated: ")
+    omitted, tail = after.split(" bytes omitted\n")
+    assert head.startswith("line 0\nline 1\n") and tail.endswith("\nline 2999")
+    assert tail.split("\n") == lines[-len(tail.split("\n")) :]
+    assert len(head) + len(tail) + int(omitted) == len("\n".join(lines))
+    assert spool.read_lines(2999, 1024) is None  # past the head: not on disk any more

@@ -229,6 +229,32 @@ async def test_terminate_sigterm_reaches_the_whole_group(tmp_path: Path) -> None
     assert process_gone(grandchild_pid)
 
 
+async def test_terminate_sends_sigterm_to_a_grandchild_that_handles_it(tmp_path: Path) -> None:
+    """A grandchild receives SIGTERM itself (killpg), not only the SIGKILL after the grace."""
+    grandchild = (
+        "import pathlib, signal, sys, time\n"
+        "def record(signum, frame):\n"
+        "    pathlib.Path('grandchild-signal').write_text(signal.Signals(signum).name)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, record)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    leader = (
+        f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {grandchild!r}]).wait()\n"
+    )
+    process = await start_python(tmp_path, leader)
+    lines = process.lines()
+    async with contextlib.aclosing(lines):
+        assert (await anext(lines)).text == "ready"
+        async with asyncio.timeout(10):
+            await process.terminate(grace_s=5)
+        assert await process.wait() == -signal.SIGTERM
+    # The leader alone getting SIGTERM would leave the grandchild to the SIGKILL after the
+    # grace, which it cannot handle: the file would never be written.
+    assert (tmp_path / "grandchild-signal").read_text() == "SIGTERM"
+
+
 async def test_terminate_is_idempotent_and_safe_after_exit(tmp_path: Path) -> None:
     """terminate() after the exit, twice, neither fails nor changes the exit code."""
     process = await start_sh(tmp_path, "exit 7")

@@ -6,13 +6,13 @@ import asyncio
 import json
 import os
 import shutil
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures.fake_control_plane import pending_execution
 from flomation.runner.workdir import (
     ExecutorSettings,
     TlsFiles,
@@ -24,9 +24,6 @@ from flomation.runner.workdir import (
 )
 from flomation.wire.models import PendingExecution
 from flomation.wire.paths import UnsafeIdError, work_directory
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from fake_control_plane import pending_execution
 
 NOW = datetime(2026, 4, 30, 10, 15, 30, 123456, tzinfo=UTC)
 

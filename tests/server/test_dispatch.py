@@ -7,7 +7,7 @@ import asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flomation.server.dispatch import Dispatcher
+from flomation.server.dispatch import Dispatcher, Ticket
 from flomation.server.records import DispatchTarget, RunnerScope
 
 QUEUES = ("a", "b", "c")
@@ -30,35 +30,68 @@ class _Backlog:
         return None
 
 
+class _Poller:
+    """One held poll of a single-slot runner, observable from outside its task."""
+
+    def __init__(self, dispatcher: Dispatcher, backlog: _Backlog, queues: frozenset[str]) -> None:
+        self.dispatcher = dispatcher
+        self.backlog = backlog
+        self.scope = RunnerScope(queues, frozenset())
+        self.ticket: Ticket | None = None
+        self.claiming = False
+        self.finished = False
+
+    async def poll(self) -> None:
+        # One poll: once it has work it stops polling. The hold is far longer than the test:
+        # it ends when the test closes the dispatcher, never by the wall clock.
+        self.ticket = ticket = self.dispatcher.register(self.scope)
+
+        async def claim() -> int | None:
+            self.claiming = True
+            await asyncio.sleep(0)  # a claim takes time: others interleave
+            self.claiming = False
+            return self.backlog.claim_for(self.scope)
+
+        try:
+            result = await self.dispatcher.claim_until(ticket, claim, 3600.0)
+        finally:
+            self.dispatcher.unregister(ticket)
+            self.finished = True
+        if result is None:
+            self.backlog.idle_scopes.append(self.scope)
+
+    def settled(self) -> bool:
+        """Done, or waiting with no claim running and no wake it has yet to act on."""
+        if self.finished:
+            return True
+        ticket = self.ticket
+        return ticket is not None and not self.claiming and not ticket.event.is_set()
+
+
+async def _settle(pollers: list[_Poller]) -> None:
+    """Let the event loop run until every poll waits or is done (wake cascades have ended)."""
+    for _ in range(100_000):
+        if all(poller.settled() for poller in pollers):
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the pollers never settled: a wake cascade does not end")
+
+
 async def _run_round(queue_sets: list[frozenset[str]], arrivals: list[str]) -> _Backlog:
     dispatcher = Dispatcher()
     backlog = _Backlog()
-
-    async def poller(queues: frozenset[str]) -> None:
-        # One poll, like a runner with a single slot: once it has work it stops polling.
-        scope = RunnerScope(queues, frozenset())
-        ticket = dispatcher.register(scope)
-
-        async def claim() -> int | None:
-            await asyncio.sleep(0)  # a claim takes time: others interleave
-            return backlog.claim_for(scope)
-
-        try:
-            result = await dispatcher.claim_until(ticket, claim, 0.1)
-        finally:
-            dispatcher.unregister(ticket)
-        if result is None:
-            backlog.idle_scopes.append(scope)
-
-    pollers = [asyncio.create_task(poller(queues)) for queues in queue_sets]
-    await asyncio.sleep(0.01)
+    pollers = [_Poller(dispatcher, backlog, queues) for queues in queue_sets]
+    tasks = [asyncio.create_task(poller.poll()) for poller in pollers]
+    await _settle(pollers)
     for number, queue in enumerate(arrivals):
         target = DispatchTarget(queue, "")
         backlog.items.append((number, target))
         dispatcher.notify(target)
         if number % 3 == 0:
             await asyncio.sleep(0)
-    await asyncio.gather(*pollers)
+    await _settle(pollers)
+    dispatcher.close()  # the explicit end of every hold still open
+    await asyncio.gather(*tasks)
     return backlog
 
 

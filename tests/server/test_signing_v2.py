@@ -65,6 +65,21 @@ async def test_stale_timestamp_and_malformed_header_are_403(
     assert answer.status == 403 and "malformed" in answer.json["error"]
 
 
+async def test_future_timestamp_outside_the_window_is_403(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """The window is two-sided: a v2 timestamp 330 s ahead is refused, 240 s ahead accepted."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    path = f"/api/v1/execution/{execution_id}/status"
+    # 30 s beyond the 300 s window: a slow request on a loaded machine cannot bring it inside.
+    ahead = sign_v2(runner.key, "GET", path, b"", timestamp_s=int(time.time()) + 330)
+    answer = await runner.get(execution_id, "/status", headers={SIGNATURE_V2_HEADER: ahead})
+    assert answer.status == 403 and "window" in answer.json["error"]
+    inside = sign_v2(runner.key, "GET", path, b"", timestamp_s=int(time.time()) + 240)
+    answer = await runner.get(execution_id, "/status", headers={SIGNATURE_V2_HEADER: inside})
+    assert answer.status == 200
+
+
 async def test_v1_must_also_verify_when_both_are_sent(
     runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
 ) -> None:

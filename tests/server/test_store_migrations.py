@@ -53,7 +53,8 @@ def _table_sql(path: Path, table: str) -> str:
 
 
 async def test_database_from_before_alembic_opens_with_its_data(tmp_path: Path) -> None:
-    """A schema_version 2 database is stamped at revision 0002 and upgraded, its rows intact."""
+    """A schema_version 2 database is stamped at revision 0002 and upgraded (delivery tables,
+    dashboard indexes), its rows intact."""
     path = tmp_path / "server.db"
     _legacy_database(path)
     store = await Store.open(f"sqlite:///{path}")
@@ -68,6 +69,8 @@ async def test_database_from_before_alembic_opens_with_its_data(tmp_path: Path) 
     assert lines == [(1, "first line"), (2, "second é line")]
     assert [queue.name for queue in queues] == ["legacy"]
     assert _table_sql(path, "schema_version") == ""
+    assert "PRIMARY KEY" in _table_sql(path, "claim_lapses")
+    assert "ix_executions_updated" in _table_sql(path, "ix_executions_updated")
 
 
 async def test_version_1_log_lines_survive_the_clustered_log_table(tmp_path: Path) -> None:

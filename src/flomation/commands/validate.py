@@ -11,11 +11,10 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from flomation.executor.catalogue import load_catalogue
-from flomation.executor.reference import load_upstream
-from flomation.executor.validation import Problem, format_problem, validate_flow_text
+from flomation.console import ArgumentParser
+from flomation.executor.validation import Problem, format_problem, validate_flow
 
-__all__ = ["EXIT_INVALID", "EXIT_VALID", "EXIT_WARNINGS", "main", "validate_file"]
+__all__ = ["EXIT_INVALID", "EXIT_VALID", "EXIT_WARNINGS", "main", "parser", "validate_file"]
 
 EXIT_VALID, EXIT_WARNINGS, EXIT_INVALID = 0, 1, 2
 
@@ -28,14 +27,12 @@ def validate_file(path: Path, trigger_data_keys: Sequence[str] | None = None) ->
         return [Problem("error", "no such flow file")]
     except OSError as exc:
         return [Problem("error", f"cannot read the flow file: {exc.strerror or exc}")]
-    return validate_flow_text(
-        text, load_catalogue(), upstream=load_upstream(), trigger_data_keys=trigger_data_keys
-    )
+    return validate_flow(text, trigger_data_keys=trigger_data_keys)
 
 
-def main(argv: Sequence[str]) -> int:
-    """Entry point: ``argv`` starts after ``validate``."""
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    """The options of ``flomation-runner validate`` (also the source of its shell completion)."""
+    parser = ArgumentParser(
         prog="flomation-runner validate",
         description="Check flow files against the node types this executor runs.",
     )
@@ -43,7 +40,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when there are warnings (and no errors)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point: ``argv`` starts after ``validate``."""
+    args = parser().parse_args(argv)
     errors = warnings = 0
     for path in args.flow_files:
         for problem in validate_file(path):

@@ -32,15 +32,19 @@ __all__ = [
     "CONNECTION_TYPES",
     "ROUTING_NAMES",
     "SCHEMA_PATH",
+    "UPSTREAM_PATH",
     "InputSpec",
     "NodeType",
     "catalogue_from_registry",
     "load_catalogue",
+    "load_upstream",
     "render_schema",
     "routing_handles",
 ]
 
 SCHEMA_PATH = Path(__file__).with_name("flow.schema.json")
+# Node types upstream's executor has (docs/nodes.md "Not run yet" lists those missing here).
+UPSTREAM_PATH = Path(__file__).with_name("upstream_node_types.txt")
 
 # The connection types of docs/flows.md "Inputs and their types".
 CONNECTION_TYPES = (
@@ -100,6 +104,8 @@ class NodeType:
     outputs: tuple[str, ...]
     open_outputs: bool
     """True when the outputs depend on the flow (trigger data, script outputs, parameters)."""
+    differences: tuple[str, ...] = ()
+    """Where the action deliberately differs from upstream's (the manifest's ``differences``)."""
 
     def input(self, name: str) -> InputSpec | None:
         """The declared input called ``name``, or None."""
@@ -145,6 +151,7 @@ def catalogue_from_registry(registry: Registry) -> dict[str, NodeType]:
             ),
             outputs=tuple(item.name for item in spec.outputs),
             open_outputs=spec.open_outputs,
+            differences=tuple(str(item) for item in spec.extra.get("differences", ())),
         )
     return catalogue
 
@@ -218,6 +225,7 @@ def _vendor(node_type: NodeType) -> dict[str, Any]:
         ],
         "outputs": list(node_type.outputs),
         "open_outputs": node_type.open_outputs,
+        "differences": list(node_type.differences),
     }
 
 
@@ -355,6 +363,7 @@ def _parse_vendor(node_id: str, vendor: Mapping[str, Any]) -> NodeType:
         ),
         outputs=tuple(str(name) for name in vendor["outputs"]),
         open_outputs=bool(vendor["open_outputs"]),
+        differences=tuple(str(item) for item in vendor.get("differences", ())),
     )
 
 
@@ -364,3 +373,15 @@ def load_catalogue(path: Path = SCHEMA_PATH) -> dict[str, NodeType]:
     schema = json.loads(path.read_text(encoding="utf-8"))
     types: dict[str, Any] = schema["$defs"]["types"]
     return {node_id: _parse_vendor(node_id, entry[_VENDOR_KEY]) for node_id, entry in types.items()}
+
+
+@cache
+def load_upstream(path: Path = UPSTREAM_PATH) -> frozenset[str]:
+    """The upstream node type ids listed in ``upstream_node_types.txt``."""
+    ids: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        group, *names = line.split()
+        ids.update(group + name for name in names)
+    return frozenset(ids)

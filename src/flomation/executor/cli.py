@@ -42,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
 def _main(signals: CancelSignals, argv: list[str]) -> int:
     from flomation.executor.flags import FlagError, HelpRequested, parse_flags, usage_text
 
+    if argv[:1] == ["completion"]:
+        return _completion(argv[1:])
     try:
-        options = parse_flags(argv)
+        options = parse_flags(argv, environ=os.environ)
+        limits = _limits(options)
     except HelpRequested:
         _write_stderr(usage_text())
         return HelpRequested.exit_code
@@ -51,11 +54,18 @@ def _main(signals: CancelSignals, argv: list[str]) -> int:
         _write_stderr(f"{error}\n{usage_text()}")
         return FlagError.exit_code
 
+    key = str(options["key"])
+    if key.startswith(_DESCRIPTOR_PREFIX):
+        # Before anything else runs: the key must be gone from reach before a node can look.
+        options["key"] = _take_key(key)
+
     version = distribution_version()
     if options["version"]:
         # Nothing is logged before this point, so choosing the log format (step 3) can wait.
+        # ``NAME VERSION`` and a newline, like the other two programs; runners take the last
+        # word (upstream prints the bare version), docs/flows.md §2.2.
         try:
-            os.write(1, version.encode("utf-8"))
+            os.write(1, f"flomation-executor {version}\n".encode())
         except OSError:
             pass
         return 0
@@ -75,7 +85,70 @@ def _main(signals: CancelSignals, argv: list[str]) -> int:
         return _write_manifest(logger, str(options["manifest"]))
     if options["debug"]:
         logger.set_level("debug")
-    return _run(signals, logger, options)
+    return _run(signals, logger, options, limits)
+
+
+class _Limits:
+    """This project's limits on one run (docs/security.md): flags or FLOMATION_EXECUTOR_*."""
+
+    __slots__ = ("max_value_bytes", "network_guard", "run_timeout_s")
+
+    def __init__(self, max_value_bytes: int, network_guard: str, run_timeout_s: float) -> None:
+        self.max_value_bytes = max_value_bytes
+        self.network_guard = network_guard
+        self.run_timeout_s = run_timeout_s
+
+
+def _limits(options: dict[str, str | bool]) -> _Limits:
+    """The limit flags checked; FlagError (exit 2) naming the flag for a bad value."""
+    from flomation.executor.flags import FlagError
+    from flomation.executor.network_guard import GUARD_LEVELS
+
+    def invalid(name: str, expected: str) -> FlagError:
+        return FlagError(f'invalid value "{options[name]}" for flag -{name}: expected {expected}')
+
+    try:
+        max_value_bytes = int(str(options["max-value-bytes"]))
+    except ValueError:
+        max_value_bytes = 0
+    if max_value_bytes < 1:
+        raise invalid("max-value-bytes", "a whole number of bytes, 1 or more")
+    guard = str(options["network-guard"]).lower()
+    if guard not in GUARD_LEVELS:
+        raise invalid("network-guard", " or ".join(GUARD_LEVELS))
+    try:
+        run_timeout_s = float(str(options["run-timeout"]))
+    except ValueError:
+        run_timeout_s = -1.0
+    if not 0 <= run_timeout_s < float("inf"):
+        raise invalid("run-timeout", "seconds, 0 or more")
+    return _Limits(max_value_bytes, guard, run_timeout_s)
+
+
+_DESCRIPTOR_PREFIX = "/dev/fd/"
+_PR_SET_DUMPABLE = 4
+
+
+def _take_key(path: str) -> str:
+    """The PEM read from an inherited descriptor (``--key /dev/fd/N``), which is then closed.
+
+    The runner hands its key over this way when the executor runs isolated (runner/isolation.py):
+    no file holds it inside the sandbox. The process then makes itself non-dumpable, so that
+    the scripts it starts (same user) cannot read its memory, environment or descriptors
+    through /proc. An unreadable descriptor gives an empty key (look-ups then fail, logged).
+    """
+    chunks = []
+    try:
+        descriptor = int(path.removeprefix(_DESCRIPTOR_PREFIX))
+        while chunk := os.read(descriptor, 65536):
+            chunks.append(chunk)
+        os.close(descriptor)
+    except (OSError, ValueError):
+        return ""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def _write_manifest(logger: Any, path: str) -> int:
@@ -91,7 +164,9 @@ def _write_manifest(logger: Any, path: str) -> int:
     return 0
 
 
-def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) -> int:
+def _run(
+    signals: CancelSignals, logger: Any, options: dict[str, str | bool], limits: _Limits
+) -> int:
     from pathlib import Path
 
     from flomation.executor.flags import usage_text
@@ -115,6 +190,11 @@ def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) ->
         except Exception as error:
             logger.log("error", "unable to configure environment", error=str(error))
             return 1
+    # The same client makes the actions' control-plane calls (common/start_flow); without an
+    # environment it is built on first use, so executions that never call pay nothing.
+    client = environment or _LazyControlPlane(
+        lambda: _environment_client(logger, options, execution_id)
+    )
     _inject_trigger_data(logger, flow, str(options["trigger-data"]))
     context = _read_context(logger, str(options["context"]))
     checkpoint = None
@@ -136,7 +216,9 @@ def _run(signals: CancelSignals, logger: Any, options: dict[str, str | bool]) ->
         debug=bool(options["debug"]),
         context=context,
         environment=environment,
+        control_plane=client,
         checkpoint=checkpoint,
+        limits=limits,
     )
 
 
@@ -144,6 +226,22 @@ def _random_uuid() -> str:
     import uuid
 
     return str(uuid.uuid4())
+
+
+class _LazyControlPlane:
+    """A ``ControlPlane`` whose client (and its imports) is created by the first call."""
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+        self._client: Any = None
+
+    def call(
+        self, method: str, path: str, body: bytes | None = None, *, timeout_s: float = 30.0
+    ) -> tuple[int, bytes]:
+        if self._client is None:
+            self._client = self._make()
+        result: tuple[int, bytes] = self._client.call(method, path, body, timeout_s=timeout_s)
+        return result
 
 
 def _environment_client(logger: Any, options: dict[str, str | bool], execution_id: str) -> Any:
@@ -218,8 +316,11 @@ def _execute(
     debug: bool,
     context: Any,
     environment: Any,
+    control_plane: Any,
     checkpoint: Any,
+    limits: _Limits,
 ) -> int:
+    import threading
     from pathlib import Path
 
     from flomation.executor.engine import (
@@ -229,8 +330,10 @@ def _execute(
         run_with_deep_stack,
     )
     from flomation.executor.events import EventSink, render_state, write_state
+    from flomation.executor.network_guard import configure
     from flomation.executor.registry import Registry
 
+    configure(limits.network_guard)
     engine = Engine(
         flow,
         registry=Registry(),
@@ -240,11 +343,25 @@ def _execute(
         work_dir=Path.cwd(),
         context=context,
         environment=environment,
+        control_plane=control_plane,
         entry=entry,
         debug=debug,
+        max_value_bytes=limits.max_value_bytes,
     )
     if checkpoint is not None:
         engine.restore(checkpoint)
+    timed_out = threading.Event()
+    timer = None
+    if limits.run_timeout_s:
+        # The same cancellation a SIGTERM from the runner causes; the run is then failed.
+        def time_out() -> None:
+            timed_out.set()
+            logger.log("error", "run timeout reached", run_timeout_s=limits.run_timeout_s)
+            signals.cancel_event.set()
+
+        timer = threading.Timer(limits.run_timeout_s, time_out)
+        timer.daemon = True
+        timer.start()
     started = time.perf_counter()
     try:
         result = run_with_deep_stack(engine.run)
@@ -256,6 +373,16 @@ def _execute(
             records=engine.records,
             checkpoint=None,
             error=str(error),
+        )
+    if timer is not None:
+        timer.cancel()
+    if timed_out.is_set():
+        result = ExecutionResult(
+            status=STATUS_FAILED,
+            outputs=result.outputs,
+            records=result.records,
+            checkpoint=None,
+            error=f"run timeout of {limits.run_timeout_s:g} s reached (-run-timeout)",
         )
     duration_ms = int((time.perf_counter() - started) * 1000)
     logger.log("info", "Finished processing Flow", duration_ms=duration_ms, status=result.status)
@@ -272,4 +399,20 @@ def _execute(
         write_state(Path("state.json"), state)
     except OSError as error:
         logger.log("error", "unable to write state file", error=str(error))
+    return 0
+
+
+def _completion(argv: list[str]) -> int:
+    """``flomation-executor completion SHELL``: a completion script of the Go-style flags."""
+    from flomation.console import SHELLS, Command, completion_script, usage_error
+    from flomation.executor.flags import FLAGS
+
+    if len(argv) != 1 or argv[0] not in SHELLS:
+        return usage_error(
+            "flomation-executor completion",
+            "name one shell: bash, zsh or fish",
+            "Example: source <(flomation-executor completion bash)",
+        )
+    flags = Command("", ["--help", *(f"--{spec.name}" for spec in FLAGS)])
+    sys.stdout.write(completion_script(argv[0], "flomation-executor", {}, flags))
     return 0

@@ -19,10 +19,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flomation.executor.accessors import Input
-from flomation.executor.actions.base import ActionCancelled, HardError, Outputs
+from flomation.executor.actions.base import ActionCancelled, ControlPlane, HardError, Outputs
 from flomation.executor.checkpoint import Checkpoint, SuspendInfo
 from flomation.executor.context import ExecutionContext
-from flomation.executor.events import EventSink, Logger, NodeRecord, masked_inputs
+from flomation.executor.events import (
+    MASK,
+    EventSink,
+    Logger,
+    NodeRecord,
+    mask_secret_values,
+    masked_inputs,
+)
 from flomation.executor.flow import (
     ROUTING_AWAIT,
     ROUTING_CONDITIONAL,
@@ -33,7 +40,13 @@ from flomation.executor.flow import (
     Node,
 )
 from flomation.executor.registry import Action, Registry
-from flomation.executor.substitution import EnvironmentResolver, ParentScope, Substituter
+from flomation.executor.substitution import (
+    DEFAULT_MAX_VALUE_BYTES,
+    EnvironmentResolver,
+    ParentScope,
+    Substituter,
+    ValueTooLargeError,
+)
 
 __all__ = [
     "STATUS_CANCELLED",
@@ -150,10 +163,13 @@ def _unique(items: Sequence[str]) -> list[str]:
 class _NodeContext:
     """The ``ActionContext`` handed to one action call (see ``actions.base``)."""
 
-    def __init__(self, engine: Engine, node: Node, inputs: Sequence[Input]) -> None:
+    def __init__(
+        self, engine: Engine, node: Node, inputs: Sequence[Input], secrets: Sequence[str]
+    ) -> None:
         self._engine = engine
         self._node = node
         self._inputs = inputs
+        self._secrets = secrets
 
     @property
     def node_id(self) -> str:
@@ -180,8 +196,16 @@ class _NodeContext:
         info = self._engine.resumed_suspend_info
         return info.as_mapping() if self.resumed and info is not None else None
 
+    @property
+    def control_plane(self) -> ControlPlane | None:
+        return self._engine.control_plane
+
     def log(self, level: str, message: str, **fields: Any) -> None:
-        self._engine.logger.log(level, message, **fields)
+        self._engine.logger.log(
+            level,
+            mask_secret_values(message, self._secrets),
+            **mask_secret_values(fields, self._secrets),
+        )
 
     def parent_outputs(self) -> list[tuple[str, Outputs | None]]:
         cache = self._engine.cache
@@ -229,10 +253,13 @@ class Engine:
         work_dir: Path,
         context: ExecutionContext | None = None,
         environment: EnvironmentResolver | None = None,
+        control_plane: ControlPlane | None = None,
         entry: str = "",
         debug: bool = False,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     ) -> None:
         self.flow = flow
+        self.control_plane = control_plane
         self.logger = logger
         self.cancel_event = cancel_event
         self.work_dir = work_dir
@@ -264,6 +291,7 @@ class Engine:
             environment=environment,
             node_outputs=self._reference_outputs,
             log=logger.log,
+            max_value_bytes=max_value_bytes,
         )
 
     # ------------------------------------------------------------------ checkpoints (§4.12)
@@ -388,7 +416,9 @@ class Engine:
             self.execute_node(entry.id)
         except ExecutionError as error:
             if self._in_error_chain or not self._run_on_error(error):
-                self.logger.log("error", "Error executing flow", error=error.message)
+                # The node id lets a reader find the node (an invalid node has no event).
+                where = {"id": error.node_id} if error.node_id else {}
+                self.logger.log("error", "Error executing flow", error=error.message, **where)
                 raise
 
     # ------------------------------------------------------------------ ExecuteNode (§4.3)
@@ -462,22 +492,47 @@ class Engine:
         return action
 
     def _call_action(self, node: Node, action: Action, scope: ParentScope) -> Outputs:
-        inputs = self._substituter.resolve_inputs(node.inputs, scope)
+        try:
+            inputs = self._substituter.resolve_inputs(node.inputs, scope)
+        except ValueTooLargeError as failure:
+            self._fail(node, {}, None, str(failure), 0)
         configured: dict[str, Any] = {}
         for connection in node.inputs:
             configured.setdefault(connection["name"], connection.get("value"))
-        shown = masked_inputs(configured, {item.name: item.value for item in inputs})
+        resolved = {item.name: item.value for item in inputs}
+        shown = masked_inputs(
+            configured, resolved, {item.name for item in action.spec.inputs if item.secret}
+        )
+        # The values behind masked inputs are masked wherever the node reports them (longest
+        # first, so a secret containing another goes whole).
+        secrets = sorted(
+            {
+                value
+                for name, value in resolved.items()
+                if shown.get(name) == MASK and isinstance(value, str) and value
+            },
+            key=len,
+            reverse=True,
+        )
+        shown = mask_secret_values(shown, secrets)
         self._events.emit(node.id, node.type, node.label, "running")
         self.logger.log("info", "executing node", id=node.id, action=node.type, label=node.label)
         started = time.perf_counter()
         try:
-            returned = action.run(_NodeContext(self, node, inputs))
+            returned = action.run(_NodeContext(self, node, inputs, secrets))
         except _SuspendRequest as request:
             duration_ms = int((time.perf_counter() - started) * 1000)
             if request.outputs:
                 self.cache[node.id] = request.outputs
             self._suspend_info = request.info
-            self._finish(node, "suspended", shown, request.outputs, "", duration_ms)
+            self._finish(
+                node,
+                "suspended",
+                shown,
+                mask_secret_values(request.outputs, secrets),
+                "",
+                duration_ms,
+            )
             self.logger.log("info", "Execution suspended")
             raise _Suspended() from None
         except ActionCancelled:
@@ -485,15 +540,26 @@ class Engine:
             raise ExecutionError(_CANCELLED_MESSAGE, node.id) from None
         except HardError as failure:
             duration_ms = int((time.perf_counter() - started) * 1000)
-            self._fail(node, shown, failure.outputs, failure.message, duration_ms)
+            self._fail(
+                node,
+                shown,
+                mask_secret_values(failure.outputs, secrets),
+                mask_secret_values(failure.message, secrets),
+                duration_ms,
+            )
         except Exception as failure:
             duration_ms = int((time.perf_counter() - started) * 1000)
-            message = f"internal error: {type(failure).__name__}: {failure}"
+            message = mask_secret_values(
+                f"internal error: {type(failure).__name__}: {failure}", secrets
+            )
             if self._debug:
                 import traceback
 
                 self.logger.log(
-                    "debug", "action traceback", id=node.id, traceback=traceback.format_exc()
+                    "debug",
+                    "action traceback",
+                    id=node.id,
+                    traceback=mask_secret_values(traceback.format_exc(), secrets),
                 )
             self._fail(node, shown, None, message, duration_ms)
         duration_ms = int((time.perf_counter() - started) * 1000)
@@ -510,12 +576,13 @@ class Engine:
             self._unmatched_memo.clear()
         if node.id == self.resumed_node_id:
             self.resumed_node_id = None
+        reported = mask_secret_values(outputs, secrets)
         if outputs.get("success") is False:
-            error = outputs.get("error")
+            error = reported.get("error")
             error_text = error if isinstance(error, str) else ""
-            self._finish(node, "failed", shown, outputs, error_text, duration_ms)
+            self._finish(node, "failed", shown, reported, error_text, duration_ms)
         else:
-            self._finish(node, "success", shown, outputs, "", duration_ms)
+            self._finish(node, "success", shown, reported, "", duration_ms)
         return outputs
 
     def _fail(

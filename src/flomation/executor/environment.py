@@ -26,7 +26,7 @@ from flomation.executor.gojson import go_json
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-__all__ = ["EnvironmentClient", "Namespace"]
+__all__ = ["ControlPlaneError", "EnvironmentClient", "Namespace"]
 
 Namespace = Literal["env", "secret", "credentials"]
 
@@ -36,6 +36,10 @@ _CACHE_TTL_S = 30.0
 # Characters kept in a path segment besides the unreserved ones (docs/flows.md §8.3).
 _SEGMENT_SAFE = "$&+,:;=@"
 _MAX_ERROR_BODY_CHARS = 200
+
+
+class ControlPlaneError(Exception):
+    """A request to the control plane got no HTTP reply; the text names the request."""
 
 
 class _LookupError(Exception):
@@ -167,15 +171,31 @@ class EnvironmentClient:
             self._environment_id = found
         return self._request_json(self._environment_path(self._environment_id) + suffix)
 
-    def _request_json(self, path: str) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        timeout_s: float = _API_TIMEOUT_S,
+    ) -> tuple[int, bytes]:
+        """One signed request to ``{api}{path}`` on behalf of this execution: (status, body).
+
+        Signed as the environment look-ups are (``?token=``, bearer or v2 signature), with the
+        header ``X-Flomation-Execution`` naming the calling execution (the internal endpoints
+        authenticate with it). ``ControlPlaneError`` (``METHOD URL: reason``) when no reply.
+        """
         import urllib.error
         import urllib.request
         from urllib.parse import urlsplit
 
+        self._prepare_credentials()
         url = self._api_url + path
         if self._query_token is not None:
-            url += "?token=" + self._query_token
-        headers = {"Accept": "application/json"}
+            url += ("&" if "?" in url else "?") + "token=" + self._query_token
+        headers = {"Accept": "application/json", "X-Flomation-Execution": self._execution_id}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         if self._bearer is not None:
             headers["Authorization"] = "Bearer " + self._bearer
         if self._private_key is not None:
@@ -183,17 +203,26 @@ class EnvironmentClient:
 
             parts = urlsplit(url)
             target = parts.path + ("?" + parts.query if parts.query else "")
-            headers[SIGNATURE_V2_HEADER] = sign_v2(self._private_key, "GET", target, b"")
-        request = urllib.request.Request(url, headers=headers, method="GET")
-        where = f"GET {self._api_url}{path}"  # never the ?token= signature
+            headers[SIGNATURE_V2_HEADER] = sign_v2(self._private_key, method, target, body or b"")
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)
+        where = f"{method} {self._api_url}{path}"  # never the ?token= signature
         try:
-            with urllib.request.urlopen(request, timeout=_API_TIMEOUT_S) as response:
-                raw = response.read()
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                return response.status, response.read()
         except urllib.error.HTTPError as exc:
-            exc.close()
-            raise _LookupError(f"{where}: HTTP {exc.code}") from exc
+            with exc:
+                return exc.code, exc.read()
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise _LookupError(f"{where}: {_reason(exc)}") from exc
+            raise ControlPlaneError(f"{where}: {_reason(exc)}") from exc
+
+    def _request_json(self, path: str) -> dict[str, Any]:
+        where = f"GET {self._api_url}{path}"
+        try:
+            status, raw = self.call("GET", path)
+        except ControlPlaneError as exc:
+            raise _LookupError(str(exc)) from exc
+        if status != 200:
+            raise _LookupError(f"{where}: HTTP {status}")
         try:
             body = json.loads(raw)
         except ValueError as exc:

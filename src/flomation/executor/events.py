@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ __all__ = [
     "EventSink",
     "Logger",
     "NodeRecord",
+    "mask_secret_values",
     "masked_inputs",
     "records_json",
     "render_state",
@@ -133,14 +134,44 @@ def truncate_strings(value: Any) -> Any:
     return value
 
 
-def masked_inputs(configured: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict[str, Any]:
-    """Resolved inputs by name, with ``********`` where the configured value names a secret."""
+def masked_inputs(
+    configured: Mapping[str, Any],
+    resolved: Mapping[str, Any],
+    secret_names: Collection[str] = (),
+) -> dict[str, Any]:
+    """Resolved inputs by name, with ``********`` where the configured value names a secret.
+
+    Inputs the action declares secret (``Connection.secret``: passwords, API keys) are masked
+    whatever their configured value, unless empty.
+    """
     shown: dict[str, Any] = {}
     for name, value in resolved.items():
         raw = configured.get(name)
         text = raw if isinstance(raw, str) else go_json(raw) if isinstance(raw, dict | list) else ""
-        shown[name] = MASK if any(marker in text for marker in _SECRET_MARKERS) else value
+        declared = name in secret_names and value not in (None, "")
+        masked = declared or any(marker in text for marker in _SECRET_MARKERS)
+        shown[name] = MASK if masked else value
     return shown
+
+
+def mask_secret_values(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` with every occurrence of each secret, in strings at any depth, as ``********``.
+
+    ``secrets`` are the values of a node's masked inputs (see ``masked_inputs``), longest first
+    so that a secret containing another is masked whole.
+    """
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {key: mask_secret_values(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_secret_values(item, secrets) for item in value]
+    return value
 
 
 @dataclass(slots=True)

@@ -8,9 +8,17 @@ last repetition of a flag wins. Errors carry the Go message text and the exit co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-__all__ = ["FLAGS", "FlagError", "FlagSpec", "HelpRequested", "parse_flags", "usage_text"]
+__all__ = [
+    "ENVIRONMENT_FLAGS",
+    "FLAGS",
+    "FlagError",
+    "FlagSpec",
+    "HelpRequested",
+    "parse_flags",
+    "usage_text",
+]
 
 PROGRAM_NAME = "flomation-executor"
 
@@ -47,15 +55,38 @@ FLAGS: tuple[FlagSpec, ...] = (
     FlagSpec("identity", "https://id.flomation.app", "identity service URL"),
     FlagSpec("key", "", "path of the runner's RSA private key (PEM) used to sign requests"),
     FlagSpec("manifest", "", "write the action manifest to this file and exit"),
+    FlagSpec(
+        "max-value-bytes",
+        "16777216",
+        "largest value a substitution may produce; a larger one fails the node (this project's;"
+        " env FLOMATION_EXECUTOR_MAX_VALUE_BYTES)",
+    ),
+    FlagSpec(
+        "network-guard",
+        "metadata",
+        "addresses web nodes may not reach: metadata (link-local, cloud metadata), private"
+        " (also loopback and private ranges) or off (this project's;"
+        " env FLOMATION_EXECUTOR_NETWORK_GUARD)",
+    ),
     FlagSpec("output", "default", "log format: json or text"),
     FlagSpec("password", "", "password for the identity service"),
     FlagSpec("path", "", "flow file to execute"),
     FlagSpec("runner", "local", "name of the runner (logged only)"),
+    FlagSpec(
+        "run-timeout",
+        "0",
+        "cancel the run and fail it after this many seconds; 0 = none (this project's;"
+        " env FLOMATION_EXECUTOR_RUN_TIMEOUT)",
+    ),
     FlagSpec("token", "", "bearer token for environment calls"),
     FlagSpec("trigger-data", "", "trigger invocation JSON file"),
     FlagSpec("user", "", "user name for the identity service"),
     FlagSpec("version", False, "print the version and exit"),
 )
+
+
+# This project's flags, also read from the environment (see parse_flags).
+ENVIRONMENT_FLAGS = ("max-value-bytes", "network-guard", "run-timeout")
 
 
 class FlagError(Exception):
@@ -100,11 +131,22 @@ def _go_quote(text: str) -> str:
 
 
 def parse_flags(
-    arguments: Sequence[str], flags: Sequence[FlagSpec] = FLAGS
+    arguments: Sequence[str],
+    flags: Sequence[FlagSpec] = FLAGS,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, str | bool]:
-    """Every flag's value (defaults filled in); raises FlagError / HelpRequested."""
+    """Every flag's value (defaults filled in); raises FlagError / HelpRequested.
+
+    The flags this project adds (the upstream executor has none of them, cmd/main.go of
+    flomation-co/executor) also read ``FLOMATION_EXECUTOR_<NAME>`` from ``environ`` when not
+    given: the runner can set them without passing flags an upstream executor would refuse.
+    """
     by_name = {spec.name: spec for spec in flags}
     values: dict[str, str | bool] = {spec.name: spec.default for spec in flags}
+    for name in ENVIRONMENT_FLAGS:
+        variable = "FLOMATION_EXECUTOR_" + name.upper().replace("-", "_")
+        if environ and environ.get(variable) and name in values:
+            values[name] = environ[variable]
     remaining = list(arguments)
     while remaining:
         argument = remaining[0]

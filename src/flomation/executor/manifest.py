@@ -37,6 +37,8 @@ def _connection(connection: Connection) -> dict[str, Any]:
         entry["options"] = [dict(option) for option in connection.options]
     if connection.visible_when is not None:
         entry["visible_when"] = dict(connection.visible_when)
+    if connection.secret:
+        entry["secret"] = True
     return entry
 
 

@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,33 +19,15 @@ from flomation.executor.catalogue import (
     SCHEMA_PATH,
     NodeType,
     catalogue_from_registry,
+    load_upstream,
     render_schema,
     routing_handles,
 )
 from flomation.executor.registry import Registry
 
-__all__ = [
-    "UPSTREAM_PATH",
-    "load_upstream",
-    "main",
-    "not_run_yet",
-    "render_nodes_doc",
-]
+__all__ = ["main", "not_run_yet", "render_nodes_doc"]
 
-UPSTREAM_PATH = Path(__file__).with_name("upstream_node_types.txt")
 _NODES_DOC = Path("docs") / "nodes.md"
-
-
-@cache
-def load_upstream(path: Path = UPSTREAM_PATH) -> frozenset[str]:
-    """The upstream node type ids listed in ``upstream_node_types.txt``."""
-    ids: set[str] = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        group, *names = line.split()
-        ids.update(group + name for name in names)
-    return frozenset(ids)
 
 
 def not_run_yet(catalogue: Mapping[str, NodeType], upstream: frozenset[str]) -> list[str]:
@@ -78,6 +59,8 @@ def _node_section(node_type: NodeType) -> list[str]:
     if node_type.open_outputs:
         outputs += " (plus keys that depend on the flow)"
     lines.append(f"- outputs: {outputs}")
+    if node_type.differences:
+        lines.append("- differs from upstream: " + "; ".join(node_type.differences))
     lines.append("")
     if node_type.inputs:
         lines.append("| input | type | required | default | choices |")

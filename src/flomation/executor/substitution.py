@@ -5,6 +5,11 @@ by leaf): a whole-value ``${ref}`` keeps the referenced value's type, otherwise 
 token is replaced by its rendering in one left-to-right pass. Unresolvable ``env``/``secret``/
 ``credentials`` tokens (and ``flow``/``user`` without a context) stay literal; anything else
 unresolvable becomes ``""``.
+
+No substitution produces a string longer than ``max_value_bytes`` (UTF-8): a flow that doubles
+a variable in a loop would otherwise fill the memory and end without a state.json
+(docs/security.md). The limit is checked as the text grows, before the next piece is added,
+and the node fails with an error naming it.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from flomation.executor.context import ExecutionContext
 from flomation.executor.gojson import go_json, go_json_string
 
 __all__ = [
+    "DEFAULT_MAX_VALUE_BYTES",
     "EnvironmentResolver",
     "Namespace",
     "ParentScope",
     "Substituter",
+    "ValueTooLargeError",
     "render",
     "walk_path",
 ]
@@ -36,6 +43,18 @@ _NOT_WHOLE_VALUE = ("env.", "flow.", "var.", "secret.", "secrets.", "credentials
 _MISSING = object()
 
 Namespace = Literal["env", "secret", "credentials"]
+DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024
+
+
+class ValueTooLargeError(Exception):
+    """A substitution would produce a value over the limit; the text names input and limit."""
+
+
+def _utf8_length_over(text: str, limit: int) -> bool:
+    """Whether ``text`` takes more than ``limit`` bytes in UTF-8 (encoding only when unsure)."""
+    if len(text) > limit:
+        return True
+    return len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
 
 
 class EnvironmentResolver(Protocol):
@@ -106,7 +125,9 @@ class Substituter:
         environment: EnvironmentResolver | None,
         node_outputs: Callable[[str], Mapping[str, Any] | None],
         log: Callable[..., None],
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     ) -> None:
+        self._max_value_bytes = max_value_bytes
         self._variables = variables
         self._context = context
         self._environment = environment
@@ -125,9 +146,11 @@ class Substituter:
             value = connection.get("value")
             if (value is None or value == "") and scope.last is not None and name in scope.last:
                 value = scope.last[name]
-            resolved.append(
-                Input(name, input_type, self.template(value, scope, input_type == "rows"))
-            )
+            try:
+                templated = self.template(value, scope, input_type == "rows")
+            except ValueTooLargeError as error:
+                raise ValueTooLargeError(f"input {name!r}: {error}") from None
+            resolved.append(Input(name, input_type, templated))
         return resolved
 
     def template(self, value: Any, scope: ParentScope, rows: bool = False) -> Any:
@@ -151,14 +174,31 @@ class Substituter:
                 if found and value is not None and not isinstance(value, str):
                     return value
 
+        limit = self._max_value_bytes
+        room = [limit - len(text)]  # characters still allowed; a character is 1 byte or more
+
         def replace(match: re.Match[str]) -> str:
             literal = match.group(0)
             replacement = self._resolve_token(literal[2:-1].strip(), scope)
             if replacement is None:
                 return literal
-            return go_json_string(replacement)[1:-1] if rows else replacement
+            if rows:
+                replacement = go_json_string(replacement)[1:-1]
+            room[0] -= len(replacement) - len(literal)
+            if room[0] < 0:
+                raise ValueTooLargeError(self._too_large())
+            return replacement
 
-        return _TOKEN.sub(replace, text)
+        result = _TOKEN.sub(replace, text)
+        if _utf8_length_over(result, limit):
+            raise ValueTooLargeError(self._too_large())
+        return result
+
+    def _too_large(self) -> str:
+        return (
+            f"substituted value larger than the limit of {self._max_value_bytes} bytes"
+            " (-max-value-bytes)"
+        )
 
     def _resolve_token(self, name: str, scope: ParentScope) -> str | None:
         """The replacement text of a token, or None to leave it literally in place."""

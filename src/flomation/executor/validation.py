@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from flomation.executor.accessors import GO_BOOL_FALSE, GO_BOOL_TRUE
-from flomation.executor.catalogue import ROUTING_NAMES, NodeType, routing_handles
+from flomation.executor.catalogue import (
+    ROUTING_NAMES,
+    NodeType,
+    load_catalogue,
+    load_upstream,
+    routing_handles,
+)
 from flomation.executor.context import FLOW_FIELDS
 from flomation.executor.flow import (
     ROUTING_AWAIT,
@@ -26,7 +32,7 @@ from flomation.executor.flow import (
     ROUTING_TRIGGER,
 )
 
-__all__ = ["Problem", "Severity", "format_problem", "validate_flow_text"]
+__all__ = ["Problem", "Severity", "format_problem", "validate_flow", "validate_flow_text"]
 
 Severity = Literal["error", "warning"]
 
@@ -538,3 +544,13 @@ def validate_flow_text(
     checker.check_trigger()
     checker.check_references()
     return checker.problems
+
+
+def validate_flow(
+    text: str | bytes, *, trigger_data_keys: Collection[str] | None = None
+) -> list[Problem]:
+    """``validate_flow_text`` with the published catalogue and upstream list: the one call the
+    ``validate`` and ``local`` commands (and a server showing problems before a run) make."""
+    return validate_flow_text(
+        text, load_catalogue(), upstream=load_upstream(), trigger_data_keys=trigger_data_keys
+    )

@@ -15,14 +15,13 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import os
-import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flomation.console import ArgumentParser, survive_closed_output
 from flomation.local.flowfile import InputError, load_flow_file, parse_trigger_data
 from flomation.local.progress import NodeProgress, failure_reason
 from flomation.runner.outcome import OutcomeKind
@@ -30,15 +29,18 @@ from flomation.runner.outcome import OutcomeKind
 if TYPE_CHECKING:
     from flomation.local.execute import LocalExecution
 
-__all__ = ["main"]
+__all__ = ["dev_command", "dev_parser", "local_command", "local_parser"]
 
 EXIT_SUCCESS, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_SUSPENDED = 0, 1, 2, 3
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flomation-runner", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    local = commands.add_parser("local", help="run one flow end to end on this machine")
+def local_parser() -> argparse.ArgumentParser:
+    """The options of ``flomation-runner local``."""
+    local = ArgumentParser(
+        prog="flomation-runner local",
+        description="Validate one flow file, then run it end to end on this machine. Exit code "
+        "0 success, 1 failed, 2 bad input or an invalid flow, 3 suspended.",
+    )
     local.add_argument("flow_file", type=Path, metavar="FLOW_FILE")
     local.add_argument("--data", help="trigger data: a JSON object")
     local.add_argument("--data-file", type=Path, help="trigger data from a JSON file")
@@ -59,22 +61,34 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument(
         "--no-validate", action="store_true", help="run the flow even if validation finds errors"
     )
-    dev = commands.add_parser("dev", help="keep a local server and runner up")
+    return local
+
+
+def dev_parser() -> argparse.ArgumentParser:
+    """The options of ``flomation-runner dev``."""
+    dev = ArgumentParser(
+        prog="flomation-runner dev",
+        description="Keep a local server and runner up for trying flows through the admin API. "
+        "Starting it again on the same --home reuses its queue, flows, admin token and runner "
+        "identity.",
+    )
     dev.add_argument("--listen", default="127.0.0.1:8888", help="server address (HOST:PORT)")
     dev.add_argument("--slots", type=int, default=4, help="concurrent executions")
-    dev.add_argument("--home", type=Path, default=Path(".flomation/dev"))
-    return parser
+    dev.add_argument(
+        "--home",
+        type=Path,
+        default=Path(".flomation/dev"),
+        help="directory holding the server database, the admin token, the runner's identity "
+        "and work directories (default .flomation/dev)",
+    )
+    return dev
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``local`` and ``dev`` commands."""
-    args = _parser().parse_args(argv)
+def local_command(argv: list[str]) -> int:
+    """``flomation-runner local FLOW_FILE``: the exit codes of this module's docstring."""
+    survive_closed_output()
+    args = local_parser().parse_args(argv)
     try:
-        if args.command == "dev":
-            _quiet_server_logs()
-            home = args.home.resolve()
-            home.mkdir(parents=True, exist_ok=True)
-            return asyncio.run(_dev(home, args.listen, args.slots))
         return _local(args)
     except InputError as exc:
         print(f"flomation-runner local: {exc}", file=sys.stderr)
@@ -83,25 +97,34 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _quiet_server_logs() -> None:
-    """The embedded server's own info lines would drown the runner's; keep its warnings."""
-    import structlog  # only ``dev`` runs the server: ``local`` stays free of this import
+def dev_command(argv: list[str]) -> int:
+    """``flomation-runner dev``: serve until SIGINT/SIGTERM; 1 when the stack cannot start."""
+    survive_closed_output()
+    args = dev_parser().parse_args(argv)
+    # Only ``dev`` runs the server (and imports structlog): ``local`` stays free of both.
+    from flomation.local.dev import serve
+    from flomation.local.stack import StackError
+    from flomation.runner.logging import configure_logging
 
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
+    # The embedded server's own info lines would drown the runner's; keep its warnings.
+    configure_logging(level="warning", stream=sys.stderr)
+    home = args.home.resolve()
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return asyncio.run(serve(home, args.listen, args.slots))
+    except StackError as exc:
+        print(f"flomation-runner dev: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"flomation-runner dev: {home}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _validate(path: Path, text: str, data: dict[str, Any] | None) -> bool:
     """Print the flow's problems (docs/flows.md); False when it has errors."""
-    from flomation.executor.catalogue import load_catalogue
-    from flomation.executor.reference import load_upstream
-    from flomation.executor.validation import format_problem, validate_flow_text
+    from flomation.executor.validation import format_problem, validate_flow
 
-    problems = validate_flow_text(
-        text, load_catalogue(), upstream=load_upstream(), trigger_data_keys=list(data or {})
-    )
+    problems = validate_flow(text, trigger_data_keys=list(data or {}))
     for problem in problems:
         print(format_problem(str(path), problem), file=sys.stderr)
     if any(problem.severity == "error" for problem in problems):
@@ -143,7 +166,7 @@ def _local(args: argparse.Namespace) -> int:
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flomation-")))
         else:
             home = args.home.resolve()
-            home.mkdir(parents=True, exist_ok=True)
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
         return asyncio.run(_run_flow(home, run, verbose=args.verbose))
 
 
@@ -197,31 +220,3 @@ def _failure_reason(state: dict[str, Any], progress: NodeProgress) -> str:
     if state.get("output"):
         return "the executor said: " + str(state["output"]).strip().splitlines()[-1]
     return "no reason recorded"
-
-
-async def _dev(home: Path, listen: str, slots: int) -> int:
-    from flomation.local.stack import local_stack
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with local_stack(
-        home, once=False, slots=slots, listen=listen, runner_output=sys.stderr
-    ) as stack:
-        print(f"server:      {stack.url}")
-        print(f"admin token: {stack.admin_token}")
-        print(f"queue id:    {stack.queue_id}")
-        print(f"data in:     {home}")
-        print("submit flows with the admin API, e.g.:")
-        print(
-            f"  curl -H 'Authorization: Bearer {stack.admin_token}' -d @flow.json "
-            f"{stack.url}/api/v1/flo"
-        )
-        print("Ctrl-C stops the runner (it drains) and the server.", flush=True)
-        runner_exit = asyncio.ensure_future(stack.runner.wait())
-        stopped = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({runner_exit, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (runner_exit, stopped):
-            task.cancel()
-    return EXIT_SUCCESS

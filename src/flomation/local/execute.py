@@ -214,12 +214,9 @@ async def run_local_execution(
                 stop=stop,
             )
             result_path = results / f"{execution_id}.json"
-            # Shielded like the runner's own store: a Ctrl-C now must not lose the result.
-            await asyncio.shield(
-                asyncio.to_thread(
-                    write_private_file, result_path, compact_json(result_body(outcome, logs))
-                )
-            )
+            # Written without awaiting: a Ctrl-C (which only sets a flag) cannot interrupt it, and
+            # a worker thread would cost more than this small write (a thread to join at exit).
+            write_private_file(result_path, compact_json(result_body(outcome, logs)))
             await WorkdirRetention(execution_root, _KEEP_FAILED).apply(
                 workdir,
                 succeeded=outcome.kind is OutcomeKind.SUCCESS,

@@ -10,23 +10,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import shlex
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
 
-__all__ = ["LocalStack", "local_stack"]
+__all__ = ["LocalStack", "StackError", "local_stack"]
 
 _FOREIGN_PREFIXES = ("FLOMATION_", "MTLS_", "RUNNER_", "EXECUTOR_")
 _RUNNER_STOP_S = 30.0
+_QUEUE_NAME = "local"
+
+
+class StackError(Exception):
+    """The local stack cannot start (the message names the problem, one line)."""
 
 
 @dataclass
@@ -47,7 +51,14 @@ def executor_command() -> str:
 
 
 def runner_environment(
-    base: Mapping[str, str], *, url: str, registration_code: str, home: Path, once: bool, slots: int
+    base: Mapping[str, str],
+    *,
+    url: str,
+    registration_code: str,
+    home: Path,
+    once: bool,
+    slots: int,
+    log_format: str = "json",
 ) -> dict[str, str]:
     """The runner's environment: the caller's, minus runner settings, plus the local stack's."""
     env = {k: v for k, v in base.items() if not k.startswith(_FOREIGN_PREFIXES)}
@@ -61,7 +72,7 @@ def runner_environment(
             "FLOMATION_RUNNER_EXECUTION_DIRECTORY": str(home / "work"),
             "FLOMATION_RUNNER_EXECUTABLE_NAME": executor_command(),
             "FLOMATION_RUNNER_MAX_EXECUTORS": str(slots),
-            "FLOMATION_RUNNER_LOG_FORMAT": "json",
+            "FLOMATION_RUNNER_LOG_FORMAT": log_format,
         }
     )
     if once:
@@ -80,21 +91,26 @@ async def local_stack(
 ) -> AsyncIterator[LocalStack]:
     """Start the server in ``home`` and a runner registered to its ``local`` queue.
 
-    The runner's log goes to ``runner_output`` when given, else to ``home/runner.log``. On exit the
-    runner gets SIGTERM (it drains) and the server stops.
+    The runner's log goes to ``runner_output`` when given (formatted for it: console lines on a
+    terminal, JSON otherwise, like ``run``), else to ``home/runner.log`` as JSON lines. On exit the
+    runner gets SIGTERM (it drains) and the server stops. Raises StackError when the server cannot
+    listen on ``listen``.
     """
     settings = ServerSettings(
         listen=listen,
         database=f"sqlite:///{home / 'server.db'}",
-        admin_token=os.environ.get("FLOMATION_SERVER_ADMIN_TOKEN") or secrets.token_urlsafe(24),
+        # Unset: the server keeps a generated token beside the database, the same on every start.
+        admin_token=os.environ.get("FLOMATION_SERVER_ADMIN_TOKEN") or None,
         poll_hold_s=25.0,
     )
     runner_log = home / "runner.log"
-    async with (
-        running_server(settings) as server,
-        AdminClient(server.url, server.admin_token) as admin,
-    ):
-        queue = await admin.create_queue("local")
+    async with contextlib.AsyncExitStack() as resources:
+        try:
+            server = await resources.enter_async_context(running_server(settings))
+        except OSError as exc:
+            raise StackError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+        admin = await resources.enter_async_context(AdminClient(server.url, server.admin_token))
+        queue = await _local_queue(admin)
         env = runner_environment(
             os.environ,
             url=server.url,
@@ -102,6 +118,7 @@ async def local_stack(
             home=home,
             once=once,
             slots=slots,
+            log_format="json" if runner_output is None else "auto",
         )
         with contextlib.ExitStack() as files:
             sink = runner_output or files.enter_context(runner_log.open("w", encoding="utf-8"))
@@ -126,6 +143,14 @@ async def local_stack(
                 )
             finally:
                 await _stop(runner)
+
+
+async def _local_queue(admin: AdminClient) -> dict[str, Any]:
+    """The home's ``local`` queue: the one a previous start created, else a new one."""
+    for queue in await admin.queues():
+        if queue.get("name") == _QUEUE_NAME:
+            return queue
+    return await admin.create_queue(_QUEUE_NAME)
 
 
 async def _stop(runner: asyncio.subprocess.Process) -> None:

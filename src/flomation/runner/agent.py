@@ -33,6 +33,7 @@ from flomation.runner.api import (
     RunnerApi,
     client_ssl_context,
     execution_path,
+    executor_version,
     registration_body,
 )
 from flomation.runner.backoff import backoff_s
@@ -41,10 +42,12 @@ from flomation.runner.execution import (
     ExecutionControl,
     ExecutionReport,
     ExecutionSettings,
+    fail_oversized_claim,
     run_execution,
 )
 from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
 from flomation.runner.identity import LoadedKey
+from flomation.runner.isolation import Isolation, IsolationError, find_bwrap
 from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
 from flomation.runner.masking import SecretMasker
 from flomation.runner.outbox import PURGE_BATCH, Outbox, OutboxEntry, OutboxError
@@ -126,6 +129,7 @@ class Agent:
         self._identifier = identifier
         self._key = key
         self._environ = dict(environ)
+        self._isolation: Isolation | None = None  # set by run() when execution.isolation is bwrap
         self._log = log or structlog.get_logger("flomation.runner")
         self._tuning = tuning or AgentTuning()
         self.status = status or RunnerStatus()
@@ -145,22 +149,31 @@ class Agent:
     # --- public control -------------------------------------------------------------------
 
     def request_stop(self) -> None:
-        """First call: drain. Second call: stop running executions now."""
+        """First call: drain. Second call: stop running executions now.
+
+        The events are set before anything is logged: stopping never depends on the log output.
+        """
         if not self._stop.claims.is_set():
+            self.status.draining = True
+            self._stop.claims.set()
             self._log.info(
                 "stop requested: no new claims; draining",
                 running=len(self._running),
                 drain_timeout_s=self._config.drain_timeout_s,
             )
-            self.status.draining = True
-            self._stop.claims.set()
         elif not self._stop.force.is_set():
-            self._log.warning("second stop request: stopping running executions now")
             self._stop.force.set()
+            self._log.warning("second stop request: stopping running executions now")
 
     async def run(self) -> int:
         """Run until drained; the process exit code."""
         config = self._config
+        if config.isolation == "bwrap":
+            try:
+                self._isolation = self._sandbox(find_bwrap(self._environ.get("PATH")))
+            except IsolationError as exc:
+                self._log.error("cannot isolate executors", error=str(exc))
+                return EXIT_CONFIG
         try:
             outbox = Outbox.open(config.outbox_file)
         except OutboxError as exc:
@@ -193,6 +206,7 @@ class Agent:
             ssl_context=ssl_context,
             observer=self.metrics,
             user_agent=f"flomation-runner-python/{distribution_version()}",
+            max_claim_bytes=config.max_claim_bytes,
         )
 
     async def _run(self, api: RunnerApi, outbox: Outbox) -> int:
@@ -320,7 +334,7 @@ class Agent:
             manifest = json.loads(manifest_path.read_bytes())
         except (OSError, ValueError) as exc:
             raise PreflightError(f"executor manifest {manifest_path} unusable: {exc}") from exc
-        return version_output.strip(), manifest
+        return executor_version(version_output), manifest
 
     async def _run_executor_tool(self, *args: str) -> str:
         argv = [*self._config.executable, *args]
@@ -480,24 +494,35 @@ class Agent:
         journal: _OutboxJournal,
         log: Logger,
     ) -> None:
-        claim = response.json()
         control = ExecutionControl()
         key = f"claim-{id(control)}"
         self._running[key] = control
         self.metrics.set_running(len(self._running))
         self._last_activity_s = time.monotonic()
         try:
-            report = await run_execution(
-                claim,
-                settings=settings,
-                api=api,
-                journal=journal,
-                masker=masker,
-                retention=retention,
-                control=control,
-                log=log,
-                claimed_at_s=claimed_at_s,
-            )
+            if response.too_large:
+                report = await fail_oversized_claim(
+                    response.body,
+                    self._config.max_claim_bytes,
+                    settings=settings,
+                    api=api,
+                    journal=journal,
+                    masker=masker,
+                    retention=retention,
+                    log=log,
+                )
+            else:
+                report = await run_execution(
+                    response.json(),
+                    settings=settings,
+                    api=api,
+                    journal=journal,
+                    masker=masker,
+                    retention=retention,
+                    control=control,
+                    log=log,
+                    claimed_at_s=claimed_at_s,
+                )
         except Exception:
             # A defect (or a failing outbox file) must not take the other slots down; the
             # execution stays journaled and is reported at the next start.
@@ -525,8 +550,23 @@ class Agent:
             self._log.info("execution limit reached; exiting")
             self._stop.claims.set()
 
+    def _sandbox(self, bwrap: str) -> Isolation:
+        """What the sandbox hides: the runner's state, outbox, key and other executions."""
+        config = self._config
+        directories = {
+            config.state_directory,
+            config.execution_directory,
+            config.outbox_file.parent,
+        }
+        return Isolation(
+            bwrap,
+            hidden_directories=tuple(sorted(path.resolve() for path in directories)),
+            hidden_files=(self._key.path.resolve(),),
+        )
+
     def _execution_settings(self) -> ExecutionSettings:
         config = self._config
+        isolation = self._isolation
         tls = None
         if config.tls_enabled:
             tls = TlsFiles(
@@ -542,9 +582,12 @@ class Agent:
                 api_url=config.url.rstrip("/"),
                 runner_name=config.name,
                 runner_identifier=self._identifier,
-                key_path=self._key.path,
+                # Isolated, the key reaches the executor on a pipe only (isolation.py).
+                key_path=self._key.path if isolation is None else None,
                 tls=tls,
             ),
+            isolation=isolation,
+            key_pem=None if isolation is None else self._key.path.read_bytes(),
             environment=runner_environment(self._config, self._environ),
             kill_grace_s=config.kill_grace_s,
             status_poll_interval_s=config.status_poll_interval_s,
@@ -554,6 +597,7 @@ class Agent:
             log_queue_max_bytes=config.log_queue_max_bytes,
             max_line_bytes=config.max_line_bytes,
             max_result_log_bytes=config.max_result_log_bytes,
+            max_spool_bytes=config.max_spool_bytes,
         )
 
     # --- drain, idle, heartbeat -----------------------------------------------------------

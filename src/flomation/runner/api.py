@@ -30,6 +30,7 @@ from flomation.wire.models import StatusResponse, encode_logs_body
 from flomation.wire.signing import SIGNATURE_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2
 
 __all__ = [
+    "DEFAULT_MAX_CLAIM_BYTES",
     "ApiError",
     "ApiResponse",
     "ApiTimeouts",
@@ -39,6 +40,7 @@ __all__ = [
     "StatusResult",
     "client_ssl_context",
     "execution_path",
+    "executor_version",
     "registration_body",
 ]
 
@@ -46,6 +48,12 @@ __all__ = [
 _T = TypeVar("_T")
 _STREAM_ABOVE_BYTES = 1024 * 1024
 _STREAM_SLICE_BYTES = 256 * 1024
+# Answers are read up to a cap, counted after decompression (a small gzip body can inflate to
+# gigabytes): the claim's is an option (max_claim_bytes), every other answer is small.
+DEFAULT_MAX_CLAIM_BYTES = 64 * 1024 * 1024
+_MAX_OTHER_ANSWER_BYTES = 1024 * 1024
+# Of an over-size answer this much is kept, so that the claim's ids can still be read.
+_OVERSIZE_HEAD_BYTES = 64 * 1024
 # Reused v1 signatures: messages up to this size (ids, small fixed bodies), this many at most.
 _V1_CACHE_MAX_MESSAGE_BYTES = 128
 _V1_CACHE_ENTRIES = 1024
@@ -72,10 +80,15 @@ class ApiTimeouts:
 
 @dataclass(frozen=True)
 class ApiResponse:
-    """An HTTP answer: status code and raw body."""
+    """An HTTP answer: status code and raw body.
+
+    ``too_large`` is set when the answer was longer than its cap (after decompression); the
+    body then holds only its first bytes, and the rest was never read.
+    """
 
     status: int
     body: bytes
+    too_large: bool = False
 
     def json(self) -> Any:
         """The body parsed as JSON, or None when empty or not JSON."""
@@ -98,6 +111,7 @@ class PreparedRequest:
     endpoint: str
     timeout_s: float
     v1_message: bytes
+    max_answer_bytes: int = _MAX_OTHER_ANSWER_BYTES
     sent: bool = False
 
 
@@ -150,6 +164,16 @@ def execution_path(execution_id: str, suffix: str = "") -> str:
     return f"/api/v1/execution/{quote(execution_id, safe='')}{suffix}"
 
 
+def executor_version(version_output: str) -> str:
+    """``executor_version`` from the executor's ``--version`` output: the last word of its text.
+
+    The upstream executor prints the bare version (``1.0.456``), ours ``flomation-executor 1.0.0``
+    and a newline; both register as the version alone (docs/protocol.md §4).
+    """
+    words = version_output.split()
+    return words[-1] if words else ""
+
+
 def registration_body(
     *,
     identifier: str,
@@ -182,6 +206,24 @@ def client_ssl_context(ca_cert: str | None, cert: str | None, key: str | None) -
     return context
 
 
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> tuple[bytes, bool]:
+    """The answer's body, or its first bytes and True when it is longer than ``max_bytes``.
+
+    Counted as delivered, that is after decompression. A declared length above the cap stops
+    the read after the first bytes; otherwise the read stops as soon as the cap is passed.
+    """
+    declared = response.content_length
+    if declared is not None and declared > max_bytes:
+        head = await response.content.read(_OVERSIZE_HEAD_BYTES)
+        return head, True
+    received = bytearray()
+    async for chunk in response.content.iter_any():
+        received += chunk
+        if len(received) > max_bytes:
+            return bytes(received[:_OVERSIZE_HEAD_BYTES]), True
+    return bytes(received), False
+
+
 class RunnerApi:
     """Signed calls to the control plane, sharing one connection pool.
 
@@ -199,11 +241,13 @@ class RunnerApi:
         ssl_context: ssl.SSLContext | None = None,
         observer: RequestObserver | None = None,
         user_agent: str = "flomation-runner-python",
+        max_claim_bytes: int = DEFAULT_MAX_CLAIM_BYTES,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._identifier = identifier
         self._key = key
         self._signing_v2 = signing_v2
+        self._max_claim_bytes = max_claim_bytes
         self._v1_cache: dict[bytes, str] = {}
         # One thread of its own signs every request: RSA releases the GIL, so signatures run
         # beside the event loop on the other core, while a single thread keeps the hand-offs
@@ -260,6 +304,7 @@ class RunnerApi:
             compact_json({"requested_at": requested_at}),
             endpoint="claim",
             timeout_s=self._timeouts.claim_s,
+            max_answer_bytes=self._max_claim_bytes,
         )
 
     async def set_state(self, execution_id: str, state: str = "running") -> ApiResponse:
@@ -355,14 +400,22 @@ class RunnerApi:
         endpoint: str = "replay",
         timeout_s: float | None = None,
         v1_message: bytes | None = None,
+        max_answer_bytes: int = _MAX_OTHER_ANSWER_BYTES,
     ) -> ApiResponse:
         """Send ``body`` as-is to ``path`` (below the base URL), signed; no retries.
 
         ``v1_message`` overrides what the v1 signature covers (GETs sign the execution id);
-        by default it is the body. Raises ApiError when no HTTP answer arrives.
+        by default it is the body. At most ``max_answer_bytes`` of the answer are read.
+        Raises ApiError when no HTTP answer arrives.
         """
         request = await self.prepare(
-            method, path, body, endpoint=endpoint, timeout_s=timeout_s, v1_message=v1_message
+            method,
+            path,
+            body,
+            endpoint=endpoint,
+            timeout_s=timeout_s,
+            v1_message=v1_message,
+            max_answer_bytes=max_answer_bytes,
         )
         return await self.send_prepared(request)
 
@@ -375,6 +428,7 @@ class RunnerApi:
         endpoint: str = "replay",
         timeout_s: float | None = None,
         v1_message: bytes | None = None,
+        max_answer_bytes: int = _MAX_OTHER_ANSWER_BYTES,
     ) -> PreparedRequest:
         """Sign a request without sending it (see :meth:`send` for the arguments).
 
@@ -387,7 +441,14 @@ class RunnerApi:
             self._signature_headers, method, url.raw_path_qs, body, v1_message
         )
         return PreparedRequest(
-            method, url, body, headers, endpoint, timeout_s or self._timeouts.result_s, v1_message
+            method,
+            url,
+            body,
+            headers,
+            endpoint,
+            timeout_s or self._timeouts.result_s,
+            v1_message,
+            max_answer_bytes,
         )
 
     async def send_prepared(self, request: PreparedRequest) -> ApiResponse:
@@ -421,8 +482,8 @@ class RunnerApi:
                 timeout=timeout,
                 allow_redirects=False,
             ) as response:
-                payload = await response.read()
                 status = response.status
+                payload, too_large = await _read_capped(response, request.max_answer_bytes)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ApiError(request.endpoint, exc) from exc
         finally:
@@ -430,4 +491,4 @@ class RunnerApi:
                 self._observer.observe_request(
                     request.endpoint, time.monotonic() - started_s, status
                 )
-        return ApiResponse(status, payload)
+        return ApiResponse(status, payload, too_large)

@@ -1,6 +1,4 @@
-"""``flomation-runner``: the command line of the runner agent.
-
-Commands (the first word; ``run`` when absent):
+"""The runner agent's commands ``run`` and ``print-config`` (dispatched by flomation.commands).
 
 * ``run``: load the configuration and identity, then run the agent until drained. SIGTERM and
   SIGINT drain; a second signal stops running executions at once. Exit code 0 after a drain,
@@ -8,8 +6,9 @@ Commands (the first word; ``run`` when absent):
   ``--once`` the outcome of the execution (0 success, 1 otherwise).
 * ``print-config``: print the effective configuration as JSON, secrets redacted.
 
-XX
-to a function taking the remaining arguments and returning the exit code).
+Output never depends on a reader: stdout and stderr survive a closed pipe
+(:func:`flomation.console.survive_closed_output`), so a supervisor whose log pipe has gone can
+still stop the agent with a signal.
 """
 
 from __future__ import annotations
@@ -20,39 +19,74 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from flomation.console import ArgumentParser, survive_closed_output
 from flomation.runner.agent import EXIT_CONFIG, Agent
 from flomation.runner.config import (
     ConfigError,
     RunnerConfig,
     add_config_arguments,
+    config_file_view,
     load_config,
     normalise_go_flags,
     redacted,
     secret_values,
 )
 from flomation.runner.identity import IdentityError, load_or_create_identifier, load_or_create_key
-from flomation.runner.logging import configure_logging
+from flomation.runner.logging import StartupLog, configure_logging
 from flomation.runner.masking import SecretMasker
 
-__all__ = ["COMMANDS", "main", "print_config_command", "run_command"]
+__all__ = ["config_parser", "print_config_command", "run_command"]
 
-Command = Callable[[list[str]], int]
+_LOGGER = "flomation.runner"
+_PRINT_FORMATS = ("effective", "json")
 
 
-def _load(command: str, argv: list[str]) -> RunnerConfig:
-    parser = argparse.ArgumentParser(
+def config_parser(command: str) -> argparse.ArgumentParser:
+    """The parser of ``run`` and ``print-config``: every configuration option as a flag."""
+    parser = ArgumentParser(
         prog=f"flomation-runner {command}",
         description="Flomation runner agent (drop-in replacement for the upstream Go runner).",
     )
+    if command == "print-config":
+        parser.add_argument(
+            "--format",
+            choices=_PRINT_FORMATS,
+            default="effective",
+            help="effective: every setting under its internal name, derived paths included; "
+            "json: a config.json this runner accepts (upstream sections and keys)",
+        )
     add_config_arguments(parser)
-    args = parser.parse_args(normalise_go_flags(argv))
-    # Until the configuration says otherwise, log lines go to stderr at info level, so that
-    # stdout carries nothing but a command's own output (print-config's JSON).
-    configure_logging(level="info", stream=sys.stderr)
-    return load_config(args, os.environ, Path.cwd())
+    return parser
+
+
+def _load(command: str, argv: list[str]) -> tuple[RunnerConfig, argparse.Namespace]:
+    """The configuration, with the loader's log lines shown at the configured level.
+
+    The loader's lines are buffered until the configuration is known, then replayed through the
+    configured logging (on stderr: stdout carries nothing but a command's own output). When the
+    configuration is invalid they are shown at info level before the error.
+    """
+    survive_closed_output()
+    args = config_parser(command).parse_args(normalise_go_flags(argv))
+    startup = StartupLog()
+    startup.capture()
+    try:
+        config = load_config(args, os.environ, Path.cwd())
+    except ConfigError:
+        configure_logging(level="info", stream=sys.stderr)
+        startup.replay(_LOGGER)
+        raise
+    # From here on every log line of the runner is masked like the executor's output.
+    configure_logging(
+        level=config.log_level,
+        log_format=config.log_format,
+        stream=sys.stderr,
+        masker=SecretMasker(secret_values(config, os.environ)),
+    )
+    startup.replay(_LOGGER)
+    return config, args
 
 
 def _fail(message: str) -> int:
@@ -61,29 +95,24 @@ def _fail(message: str) -> int:
 
 
 def print_config_command(argv: list[str]) -> int:
-    """Print the effective configuration (registration code redacted)."""
+    """Print the configuration (registration code redacted) in the chosen ``--format``."""
     try:
-        config = _load("print-config", argv)
+        config, args = _load("print-config", argv)
     except ConfigError as exc:
         return _fail(str(exc))
-    print(json.dumps(redacted(config), indent=2, sort_keys=True))
+    shown = config_file_view(config) if args.format == "json" else redacted(config)
+    print(json.dumps(shown, indent=2, sort_keys=True))
     return 0
 
 
 def run_command(argv: list[str]) -> int:
     """Run the agent until it is drained; the process exit code."""
     try:
-        config = _load("run", argv)
+        config, _ = _load("run", argv)
     except ConfigError as exc:
         return _fail(str(exc))
-    # From here on every log line of the runner is masked like the executor's output.
-    configure_logging(
-        level=config.log_level,
-        log_format=config.log_format,
-        masker=SecretMasker(secret_values(config, os.environ)),
-    )
     try:
-        identifier = load_or_create_identifier(config.state_file)
+        identifier = load_or_create_identifier(config.state_file, config.go_state_file)
         key = load_or_create_key(config.certificate)
     except IdentityError as exc:
         return _fail(str(exc))
@@ -101,25 +130,3 @@ async def _run_with_signals(agent: Agent) -> int:
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
-
-
-COMMANDS: Mapping[str, Command] = {
-    "run": run_command,
-    "print-config": print_config_command,
-}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``flomation-runner`` console script."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0] in COMMANDS:
-        return COMMANDS[arguments[0]](arguments[1:])
-    if arguments and arguments[0] in ("-h", "--help") and len(arguments) == 1:
-        print(
-            "usage: flomation-runner [run|print-config] [options]\n"
-            "  run            run the agent (default)\n"
-            "  print-config   print the effective configuration, secrets redacted\n"
-            "Options: flomation-runner run --help"
-        )
-        return 0
-    return run_command(arguments)

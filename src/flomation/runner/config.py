@@ -60,6 +60,7 @@ __all__ = [
     "ConfigError",
     "RunnerConfig",
     "add_config_arguments",
+    "config_file_view",
     "load_config",
     "normalise_go_flags",
     "options_markdown",
@@ -131,6 +132,10 @@ class RunnerConfig(BaseModel):
     max_result_log_bytes: int = Field(
         default=16 * _MIB, description="output kept in the final result (bytes)"
     )
+    max_spool_bytes: int = Field(
+        default=64 * _MIB,
+        description="disk an execution's output spool may take: head and tail kept (bytes)",
+    )
     secret_env_patterns: tuple[str, ...] = Field(
         default=(
             "*_TOKEN",
@@ -146,12 +151,22 @@ class RunnerConfig(BaseModel):
             " kept from the executor (comma-separated patterns)"
         ),
     )
+    isolation: Literal["none", "bwrap"] = Field(
+        default="none",
+        description=(
+            "none, or bwrap: run each executor in a bubblewrap sandbox (docs/security.md)"
+        ),
+    )
     secret_env_passthrough: tuple[str, ...] = Field(
         default=(),
         description=(
             "secret-named environment variables still passed to the executor, masked"
             " (comma-separated names)"
         ),
+    )
+    max_claim_bytes: int = Field(
+        default=64 * _MIB,
+        description="longest claim answer read, after decompression; longer fails it (bytes)",
     )
     health_addr: str | None = Field(
         default=None, description="HOST:PORT of the health and metrics listener (off when unset)"
@@ -180,6 +195,12 @@ class RunnerConfig(BaseModel):
     def state_file(self) -> Path:
         """``flo.state``, the file holding the runner identifier (docs/protocol.md §2.1)."""
         return self.state_directory / _STATE_FILE_NAME
+
+    @property
+    def go_state_file(self) -> Path:
+        """Where the upstream Go runner keeps ``flo.state`` for a ``state_directory`` without a
+        trailing slash: it concatenates strings (``./st`` + ``flo.state`` = ``./stflo.state``)."""
+        return self.state_directory.parent / (self.state_directory.name + _STATE_FILE_NAME)
 
     @property
     def outbox_file(self) -> Path:
@@ -492,8 +513,11 @@ _OPTIONS: tuple[_Option, ...] = (
     _added("log_queue_max_bytes", "execution", _count(1)),
     _added("max_line_bytes", "execution", _count(1)),
     _added("max_result_log_bytes", "execution", _count(1)),
+    _added("max_spool_bytes", "execution", _count(4096)),
     _added("secret_env_patterns", "runner", _patterns),
     _added("secret_env_passthrough", "execution", _patterns),
+    _added("isolation", "execution", _choice(("none", "bwrap"))),
+    _added("max_claim_bytes", "runner", _count(1024)),
     _added("health_addr", "runner", _host_port),
     _added("keep_failed_workdirs", "execution", _count(0)),
     _added("min_free_disk_bytes", "execution", _count(0)),
@@ -526,14 +550,19 @@ _DOCKER_ENV = frozenset(
     }
 )
 _DOCKER_MODE_ENV = ("RUNNER_URL", "RUNNER_NAME", "RUNNER_REGISTRATION_CODE")
+# The upstream image's entrypoint downloads its executor with these; this runner runs
+# ``executable_name`` as installed, so they do nothing here (docs/migrating.md §1.3).
+_IGNORED_ENV = ("EXECUTOR_DOWNLOAD_ON_START", "EXECUTOR_INSTALL_DIR", "EXECUTOR_MODULE_DIR")
 _DOCKER_DEFAULTS: Mapping[str, object] = {
     "max_concurrent_executors": 5,
     "execution_directory": "/home/flomation/workspace/",
     "executable": "flomation-executor",
 }
 _REQUIRED = ("url", "execution_directory", "executable")
-# Never handed to the executor: the runner's own configuration and its secrets (§5.6).
+# Never handed to the executor: the runner's own configuration and its secrets (§5.6). The
+# executor's own settings (FLOMATION_EXECUTOR_*: network guard, limits) are passed on.
 _PRIVATE_ENV_PREFIXES = ("FLOMATION_", "MTLS_")
+_EXECUTOR_ENV_PREFIX = "FLOMATION_EXECUTOR_"
 _PRIVATE_ENV_NAMES = frozenset(
     {"RUNNER_URL", "RUNNER_REGISTRATION_CODE", "RUNNER_NAME", "RUNNER_CHECKIN_TIMEOUT"}
 )
@@ -545,6 +574,7 @@ _METAVARS: Mapping[str, str] = {
     "executable": "COMMAND",
     "secret_env_patterns": "PATTERNS",
     "secret_env_passthrough": "NAMES",
+    "isolation": "{none,bwrap}",
     "health_addr": "HOST:PORT",
     "keep_failed_workdirs": "N",
     "max_executions": "N",
@@ -783,6 +813,13 @@ def load_config(
     ``cwd`` is the start-up working directory that relative paths are resolved against.
     """
     cwd = cwd.resolve()
+    for name in _IGNORED_ENV:
+        if name in environ:
+            _log.warning(
+                "ignored upstream variable: it only configures the upstream image's executor "
+                "download; this runner runs executable_name as installed",
+                variable=name,
+            )
     config_path, docker_file = _choose_file(args, cwd, docker_config_path)
     file_values = _read_file(config_path) if config_path is not None else {}
     docker_mode = not docker_file and any(environ.get(name) for name in _DOCKER_MODE_ENV)
@@ -908,6 +945,26 @@ def redacted(config: RunnerConfig) -> dict[str, object]:
     return data
 
 
+def config_file_view(config: RunnerConfig) -> dict[str, dict[str, object]]:
+    """The configuration as a ``config.json`` this runner accepts: upstream sections and keys.
+
+    Unset optional values are left out; the registration code is redacted.
+    """
+    sections: dict[str, dict[str, object]] = {}
+    for option in _OPTIONS:
+        value = getattr(config, option.field)
+        if value is None:
+            continue
+        if option.secret:
+            value = _REDACTED
+        elif isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        sections.setdefault(option.section, {})[option.key] = value
+    return sections
+
+
 def _is_secret_name(name: str, upper_patterns: Sequence[str]) -> bool:
     """Whether an environment variable's name matches ``secret_env_patterns`` (any case)."""
     return any(fnmatch.fnmatchcase(name.upper(), pattern) for pattern in upper_patterns)
@@ -916,9 +973,10 @@ def _is_secret_name(name: str, upper_patterns: Sequence[str]) -> bool:
 def runner_environment(config: RunnerConfig, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment for the executor: inherited, minus the runner's settings and secrets.
 
-    Removed: the runner's own settings (``FLOMATION_*``, ``MTLS_*``, the Docker ``RUNNER_*``
-    ones) and every variable whose name matches ``secret_env_patterns``, unless its exact name
-    is in ``secret_env_passthrough`` (docs/security.md). The upstream Go runner passes every
+    Removed: the runner's own settings (``FLOMATION_*`` but the executor's own
+    ``FLOMATION_EXECUTOR_*``, ``MTLS_*``, the Docker ``RUNNER_*`` ones) and every variable whose
+    name matches ``secret_env_patterns``, unless its exact name is in ``secret_env_passthrough``
+    (docs/security.md). The upstream Go runner passes every
     variable but its own settings; docs/migrating.md notes the difference.
     """
     patterns = [pattern.upper() for pattern in config.secret_env_patterns]
@@ -926,7 +984,7 @@ def runner_environment(config: RunnerConfig, environ: Mapping[str, str]) -> dict
     return {
         name: value
         for name, value in environ.items()
-        if not name.startswith(_PRIVATE_ENV_PREFIXES)
+        if (name.startswith(_EXECUTOR_ENV_PREFIX) or not name.startswith(_PRIVATE_ENV_PREFIXES))
         and name not in _PRIVATE_ENV_NAMES
         and (name in passed or not _is_secret_name(name, patterns))
     }
@@ -981,7 +1039,7 @@ def _default_text(value: object) -> str:
     if value is None:
         return "unset"
     if isinstance(value, tuple):
-        return "`" + ",".join(str(item) for item in value) + "`"
+        return "`" + ",".join(str(item) for item in value) + "`" if value else "unset"
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
     return f"`{value}`"

@@ -13,10 +13,12 @@ import asyncio
 import contextlib
 import enum
 import functools
+import os
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +27,7 @@ import structlog
 from pydantic import ValidationError
 
 from flomation.runner.api import ApiError, RunnerApi
+from flomation.runner.isolation import Isolation
 from flomation.runner.logs import (
     DEFAULT_BATCH_MAX_BYTES,
     SPOOL_FILE_NAME,
@@ -63,6 +66,7 @@ __all__ = [
     "ExecutionJournal",
     "ExecutionReport",
     "ExecutionSettings",
+    "fail_oversized_claim",
     "run_execution",
 ]
 
@@ -106,6 +110,9 @@ class ExecutionSettings:
     log_queue_max_bytes: int = 8 * 1024 * 1024
     max_line_bytes: int = 1024 * 1024
     max_result_log_bytes: int = 16 * 1024 * 1024
+    max_spool_bytes: int | None = 64 * 1024 * 1024
+    isolation: Isolation | None = None
+    key_pem: bytes | None = field(default=None, repr=False)  # for an isolated executor only
     state_retry_delays_s: Sequence[float] = (1.0, 2.0, 4.0)
 
 
@@ -201,6 +208,63 @@ async def run_execution(
     return await run.execute(pending, claim.get("data"))
 
 
+# The ids of a claim answer too large to parse: the execution object's own "id" and "flo_id"
+# (docs/protocol.md §4.2.1), before any nested object of it. Both are JSON strings without escapes.
+_EXECUTION_OBJECT = re.compile(rb'"execution"\s*:\s*\{([^{}]*)')
+_ID_FIELD = re.compile(rb'"(id|flo_id)"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _ids_from_head(head: bytes) -> tuple[str | None, str | None]:
+    """The execution and flow ids found in the first bytes of a claim answer, if any."""
+    found = _EXECUTION_OBJECT.search(head)
+    if found is None:
+        return None, None
+    fields = {
+        name.decode(): value.decode("utf-8", "replace")
+        for name, value in _ID_FIELD.findall(found.group(1))
+    }
+    return fields.get("id"), fields.get("flo_id")
+
+
+async def fail_oversized_claim(
+    head: bytes,
+    max_claim_bytes: int,
+    *,
+    settings: ExecutionSettings,
+    api: RunnerApi,
+    journal: ExecutionJournal,
+    masker: SecretMasker,
+    retention: WorkdirRetention,
+    log: Logger,
+) -> ExecutionReport:
+    """Fail a claimed execution whose answer was longer than ``max_claim_bytes`` (not read).
+
+    The server assigned it to this runner, so it is reported failed, by the ids read from the
+    answer's first bytes; the runner goes on claiming (docs/security.md).
+    """
+    execution_id, flo_id = _ids_from_head(head)
+    log = log.bind(execution_id=execution_id, flo_id=flo_id)
+    error = (
+        f"claim answer larger than max_claim_bytes ({max_claim_bytes} bytes); "
+        "the execution was not read"
+    )
+    if execution_id is None:
+        log.error("over-size claim answer without a readable id; nothing to report", error=error)
+        return ExecutionReport(None, flo_id, None, error)
+    run = _Run(settings, api, journal, masker, retention, ExecutionControl(), log)
+    return await run.fail_early(execution_id, flo_id, error)
+
+
+def _key_pipe(pem: bytes) -> int:
+    """The read end of a pipe holding ``pem`` (a key fits the pipe buffer many times over)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, pem)
+    finally:
+        os.close(write_end)
+    return read_end
+
+
 class _Run:
     """The state of one execution while it runs."""
 
@@ -227,10 +291,14 @@ class _Run:
         self._result_stored = False
 
     async def fail_early(
-        self, execution_id: str, flo_id: str | None, error: str
+        self, execution_id: str, flo_id: str | None, error: str, cause: Exception | None = None
     ) -> ExecutionReport:
-        """Report a failure found before the executor ran (nothing on disk to keep)."""
-        self._log.error("execution failed before the executor started", error=error)
+        """Report a failure found before the executor ran (nothing on disk to keep).
+
+        ``cause``, an exception from the machine (a failing file system), is logged with its
+        traceback; bad input from the server is not (the error names the field).
+        """
+        self._log.error("execution failed before the executor started", error=error, exc_info=cause)
         outcome = failure_outcome(error)
         await self._store(execution_id, self._result_bytes(outcome, ""))
         return ExecutionReport(execution_id, flo_id, outcome.kind, error)
@@ -252,7 +320,7 @@ class _Run:
                 workdir, pending, flow_document, settings.executor, datetime.now(UTC)
             )
         except WorkdirError as exc:
-            return await self.fail_early(execution.id, execution.flo_id, str(exc))
+            return await self.fail_early(execution.id, execution.flo_id, str(exc), exc)
         report = await self._run(pending, prepared)
         if not self._result_stored:
             await self._journal.finished(execution.id)
@@ -282,22 +350,30 @@ class _Run:
         self, execution_id: str, flo_id: str, workdir: Path, argv: list[str]
     ) -> ExecutionReport:
         settings = self._settings
-        spool = OutputSpool(workdir / SPOOL_FILE_NAME)
+        spool = OutputSpool(workdir / SPOOL_FILE_NAME, max_bytes=settings.max_spool_bytes)
+        key_pipe: int | None = None
+        if settings.isolation is not None:
+            key_pipe = _key_pipe(settings.key_pem or b"")
+            argv = settings.isolation.wrap(argv, workdir, key_pipe)
         try:
             process = await ExecutorProcess.start(
                 argv,
                 cwd=workdir,
                 env=settings.environment,
                 max_line_bytes=settings.max_line_bytes,
+                pass_fds=() if key_pipe is None else (key_pipe,),
             )
         except ExecutorStartError as exc:
             spool.close()
             error = str(exc)
-            self._log.error("executor could not be started", error=error)
+            self._log.error("executor could not be started", error=error, exc_info=exc)
             outcome = failure_outcome(error)
             await self._store(execution_id, self._result_bytes(outcome, ""))
             await self._finish(workdir, outcome)
             return ExecutionReport(execution_id, flo_id, outcome.kind, error)
+        finally:
+            if key_pipe is not None:
+                os.close(key_pipe)
         spawned_at_s = time.monotonic()
         log = self._log.bind(pid=process.pid)
         log.info("executor started")
@@ -308,6 +384,7 @@ class _Run:
             max_batch_bytes=settings.log_batch_max_bytes,
             max_queue_bytes=settings.log_queue_max_bytes,
             backlog=spool.read_lines,
+            log=log,
         )
         try:
             exit_code = await self._watch(execution_id, process, spool, shipper)

@@ -113,8 +113,29 @@ def _read_identifier(state_file: Path) -> str:
     return identifier
 
 
-def load_or_create_identifier(state_file: Path) -> str:
-    """The runner identifier from ``flo.state``; created (16 random letters) only when absent."""
+def load_or_create_identifier(state_file: Path, go_state_file: Path | None = None) -> str:
+    """The runner identifier from ``flo.state``; created (16 random letters) only when absent.
+
+    ``go_state_file`` is where the upstream Go runner keeps it when ``state_directory`` has no
+    trailing slash (it concatenates strings: ``./st`` + ``flo.state`` = ``./stflo.state``). When
+    ``state_file`` is missing and that file exists, its identifier is adopted: copied to
+    ``state_file`` (the Go runner's file stays, for a roll-back) and logged, so a runner that
+    replaces the Go runner keeps its identity instead of registering a second runner.
+    """
+    if not state_file.exists() and go_state_file is not None and go_state_file.is_file():
+        identifier = _read_identifier(go_state_file)
+        content = json.dumps({"identifier": identifier}).encode("utf-8")
+        try:
+            _create_exclusively(state_file, content)
+        except OSError as exc:
+            raise IdentityError(
+                f"state file {state_file}: cannot be written: {exc.strerror}"
+            ) from exc
+        _log.warning(
+            "adopted the Go runner's identity from its concatenated state path",
+            go_state_file=str(go_state_file),
+            state_file=str(state_file),
+        )
     if not state_file.exists():
         identifier = _new_identifier()
         content = json.dumps({"identifier": identifier}).encode("utf-8")

@@ -29,6 +29,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import BinaryIO
 
+import structlog
+
 __all__ = [
     "DEFAULT_BATCH_MAX_BYTES",
     "DEFAULT_RESULT_HEAD_BYTES",
@@ -132,6 +134,7 @@ class LogShipper:
         max_queue_bytes: int = 8 * 1024 * 1024,
         retry_delays_s: Sequence[float] = (0.25, 1.0),
         backlog: BacklogReader | None = None,
+        log: structlog.typing.FilteringBoundLogger | None = None,
     ) -> None:
         if max_batch_bytes < 1 or max_queue_bytes < 1 or flush_interval_s < 0:
             raise ValueError("flush_interval_s, max_batch_bytes and max_queue_bytes must be > 0")
@@ -141,6 +144,7 @@ class LogShipper:
         self._max_queue_bytes = max_queue_bytes
         self._retry_delays_s = tuple(retry_delays_s)
         self._backlog = backlog
+        self._log: structlog.typing.FilteringBoundLogger = log or structlog.get_logger(__name__)
         # Index of the next line to send; the first _evicted of them left memory (backlog).
         self._next_index = 0
         self._evicted = 0
@@ -275,6 +279,7 @@ class LogShipper:
             return batch, reported, await self._prepare(_with_marker(batch, reported))
         except Exception:
             # Treated like a transient send failure: _deliver prepares it again.
+            self._log_failure("prepare", batch, attempt=1)
             return batch, reported, None
 
     def _take_batch(self) -> list[str]:
@@ -325,11 +330,15 @@ class LogShipper:
         attempts = 1 + len(self._retry_delays_s)
         for attempt in range(attempts):
             outcome = SendOutcome.RETRY
-            # A failing prepare or send callable must not end log shipping: transient.
-            with contextlib.suppress(Exception):
+            stage = "prepare"
+            try:
                 if send is None:
                     send = await self._prepare(_with_marker(batch, reported))
+                stage = "send"
                 outcome = await send()
+            except Exception:
+                # A failing prepare or send callable must not end log shipping: transient.
+                self._log_failure(stage, batch, attempt=attempt + 1)
             if outcome is SendOutcome.SENT:
                 self._unsent_taken -= len(batch)
                 stats = self.stats
@@ -348,6 +357,16 @@ class LogShipper:
         self.stats.batches_failed += 1
         self._unreported_drops += reported  # the marker did not get through: report again
         self._count_dropped(len(batch))
+
+    def _log_failure(self, stage: str, batch: list[str], *, attempt: int) -> None:
+        """Log the exception being handled: a defect in the prepare or send callable."""
+        self._log.warning(
+            "log batch failed; it is retried or dropped",
+            stage=stage,
+            lines=len(batch),
+            attempt=attempt,
+            exc_info=True,
+        )
 
     def _drop_oldest(self) -> None:
         """Drop whole oldest chunks, then lines of the last chunk, until the queue fits."""
@@ -395,10 +414,24 @@ class OutputSpool:
     output on disk for crash recovery to report. A write failure (disk full) does not raise: the
     spool stops writing and :meth:`result_logs` ends with a line saying the output is incomplete.
     The file is created with the first line: an executor that prints nothing costs no file.
+
+    With ``max_bytes`` the spool takes at most that much disk (docs/security.md): the first
+    half holds the head of the output; the lines after it go to two tail files of a quarter
+    each, used in turn (the older one is emptied when the newer one is full), so the latest
+    quarter or more of the output is kept. :meth:`result_logs` then marks the lines dropped
+    in between, and :meth:`read_lines` serves only the head.
     """
 
-    def __init__(self, path: Path, *, flush_interval_s: float = 1.0) -> None:
+    def __init__(
+        self, path: Path, *, flush_interval_s: float = 1.0, max_bytes: int | None = None
+    ) -> None:
         self.path = path
+        self._head_limit = None if max_bytes is None else max_bytes // 2
+        self._segment_limit = 0 if max_bytes is None else max(max_bytes // 4, 1)
+        self._head_lines: int | None = None  # set once the head is full
+        self._head_bytes = 0
+        self._tails: list[_TailSegment] = []  # older first
+        self._tail_dropped_bytes = 0
         self._flush_interval_s = flush_interval_s
         self._flushed_at = time.monotonic()
         self.lines_total = 0
@@ -429,6 +462,22 @@ class OutputSpool:
         if self._write_error is not None:
             return
         data = text.encode("utf-8", "replace")
+        if self._head_lines is not None:
+            self._write_tail(data)
+            return
+        if self._head_limit is not None and self.bytes_total + len(data) > self._head_limit:
+            # The lines that still fit complete the head; the rest start the tail.
+            cut = data.rfind(b"\n", 0, self._head_limit - self.bytes_total) + 1
+            head_lines = data.count(b"\n", 0, cut)
+            if cut:
+                self._write_head(data[:cut], first_line, flush=True)
+            self._head_lines = first_line + head_lines
+            self._head_bytes = self.bytes_total
+            self._write_tail(data[cut:])
+            return
+        self._write_head(data, first_line, flush=flush)
+
+    def _write_head(self, data: bytes, first_line: int, *, flush: bool) -> None:
         self._write_first_lines.append(first_line)
         self._write_offsets.append(self.bytes_total)
         try:
@@ -444,6 +493,28 @@ class OutputSpool:
             return
         self.bytes_total += len(data)
 
+    def _write_tail(self, data: bytes) -> None:
+        """Lines past the head: into the newer tail file, the older one emptied when it is full."""
+        try:
+            if not self._tails or (
+                self._tails[-1].size and self._tails[-1].size + len(data) > self._segment_limit
+            ):
+                if len(self._tails) == 2:
+                    older = self._tails.pop(0)
+                    self._tail_dropped_bytes += older.size
+                    older.file.close()
+                    older.path.unlink(missing_ok=True)
+                index = 1 if not self._tails or self._tails[-1].index == 2 else 2
+                tail_path = self.path.with_name(f"{self.path.name}.tail-{index}")
+                self._tails.append(_TailSegment(index, tail_path, open(tail_path, "wb")))  # noqa: SIM115
+            segment = self._tails[-1]
+            segment.file.write(data)
+            segment.size += len(data)
+        except OSError as error:
+            self._write_error = f"{self.path}: {error.strerror or error}"
+            return
+        self.bytes_total += len(data)
+
     def read_lines(self, first_line: int, max_bytes: int) -> list[str] | None:
         """Lines from index ``first_line`` on (at least one), about ``max_bytes`` of them.
 
@@ -452,7 +523,8 @@ class OutputSpool:
         Consecutive calls (each asking for the line after the previous result) read on without
         searching.
         """
-        if self._file is None or self._write_error is not None or first_line >= self.lines_total:
+        on_disk = self.lines_total if self._head_lines is None else self._head_lines
+        if self._file is None or self._write_error is not None or first_line >= on_disk:
             return None
         try:
             self._file.flush()
@@ -509,6 +581,8 @@ class OutputSpool:
             except OSError as error:
                 self._write_error = self._write_error or f"{self.path}: {error.strerror or error}"
             self._file = None
+        for segment in self._tails:
+            segment.file.close()
         self._closed = True
 
     def result_logs(self, max_bytes: int, *, head_bytes: int = DEFAULT_RESULT_HEAD_BYTES) -> str:
@@ -525,7 +599,9 @@ class OutputSpool:
                 self._write_error = self._write_error or f"{self.path}: {error.strerror or error}"
         joined_bytes = max(self.bytes_total - 1, 0)
         text = ""
-        if joined_bytes:
+        if self._head_lines is not None:
+            text = self._capped_logs(max_bytes, head_bytes)
+        elif joined_bytes:
             with open(self.path, "rb") as spool:
                 if joined_bytes <= max_bytes:
                     text = spool.read(joined_bytes).decode("utf-8", "replace")
@@ -538,6 +614,36 @@ class OutputSpool:
             )
             text = f"{text}\n{lost}" if text else lost
         return text
+
+    def _capped_logs(self, max_bytes: int, head_bytes: int) -> str:
+        """The result logs once the spool cap was reached: head file, marker, tail files."""
+        for segment in self._tails:
+            if not segment.file.closed:
+                segment.file.flush()
+        kept_head = self._head_bytes
+        tail_bytes = sum(segment.size for segment in self._tails)
+        marker_room = len(truncation_marker(self.bytes_total)) + 2
+        keep = max(max_bytes - marker_room, 0)
+        head_size = min(head_bytes, keep // 2, kept_head)
+        head = b""
+        if head_size:
+            with open(self.path, "rb") as spool:
+                head = spool.read(head_size)
+        line_end = head.rfind(b"\n")
+        head = head[:line_end] if line_end >= 0 else head
+        tail = b"".join(segment.path.read_bytes() for segment in self._tails)
+        tail = tail[max(tail_bytes - (keep - len(head)), 0) :].removesuffix(b"\n")
+        line_start = tail.find(b"\n")
+        if 0 <= line_start < len(tail) - 1 and len(tail) < tail_bytes - 1:
+            tail = tail[line_start + 1 :]
+        omitted = max(self.bytes_total - 1, 0) - len(head) - len(tail)
+        return "\n".join(
+            (
+                head.decode("utf-8", "ignore"),
+                truncation_marker(omitted),
+                tail.decode("utf-8", "ignore"),
+            )
+        )
 
     @staticmethod
     def _truncated(spool: BinaryIO, joined_bytes: int, max_bytes: int, head_bytes: int) -> str:
@@ -565,6 +671,16 @@ class OutputSpool:
                 tail.decode("utf-8", "ignore"),
             )
         )
+
+
+@dataclass(slots=True)
+class _TailSegment:
+    """One of the spool's two tail files (see :class:`OutputSpool`)."""
+
+    index: int
+    path: Path
+    file: BinaryIO
+    size: int = 0
 
 
 def truncation_marker(omitted_bytes: int) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from flomation.version import distribution_version
+
 __all__ = ["PrometheusFamilies"]
 
 
@@ -18,6 +20,13 @@ class PrometheusFamilies:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
+        build = Gauge(
+            "flomation_runner_build_info",
+            "The runner's version as a label; the value is always 1",
+            ["version"],
+            registry=registry,
+        )
+        build.labels(version=distribution_version()).set(1)
         self.slots = Gauge("flomation_runner_slots", "Execution slots", registry=registry)
         self.running = Gauge(
             "flomation_runner_running_executions", "Executions running now", registry=registry

@@ -327,7 +327,9 @@ class _OutputProtocol(asyncio.SubprocessProtocol):
                 action(cast(asyncio.ReadTransport, pipe))
 
 
-def _spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def _spawn(
+    argv: Sequence[str], cwd: Path, env: Mapping[str, str], pass_fds: Sequence[int]
+) -> subprocess.Popen[bytes]:
     """Start the executor in a new session with stdin on /dev/null and both outputs on pipes."""
     return subprocess.Popen(
         list(argv),
@@ -338,6 +340,7 @@ def _spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess
         cwd=cwd,
         env=dict(env),
         close_fds=True,
+        pass_fds=tuple(pass_fds),
         start_new_session=True,
     )
 
@@ -449,12 +452,14 @@ class ExecutorProcess:
         env: Mapping[str, str],
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         pipe_grace_s: float = DEFAULT_PIPE_GRACE_S,
+        pass_fds: Sequence[int] = (),
     ) -> ExecutorProcess:
         """Spawn ``argv`` in ``cwd`` with exactly ``env``, in a new session and process group.
 
         Raises ExecutorStartError naming the program and the cause when it cannot be started.
         ``max_line_bytes`` caps one output line; ``pipe_grace_s`` is how long the pipes may stay
-        open after the executor exited (see the module docstring).
+        open after the executor exited (see the module docstring). ``pass_fds`` are inherited
+        by the child (the isolated executor's key pipe).
         """
         if not argv:
             raise ExecutorStartError("cannot start the executor: empty command line")
@@ -466,7 +471,7 @@ class ExecutorProcess:
         # exec (~0.4 ms). A worker thread did it before; the hand-off cost more than the call
         # (bench/runner_bench.py: overhead p50 15 -> 10 ms, 200 executions still start in 2 s).
         try:
-            popen = _spawn(argv, cwd, env)
+            popen = _spawn(argv, cwd, env, pass_fds)
         except OSError as error:
             raise ExecutorStartError(_start_failure(program, cwd, error)) from error
         try:

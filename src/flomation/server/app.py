@@ -14,10 +14,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from flomation.server.changes import PostgresChangeFeed
+from flomation.server.dashboard import dashboard_routes
 from flomation.server.http_io import HttpError, error_response, json_response
 from flomation.server.metrics import CONTENT_TYPE
 from flomation.server.reaper import run_claim_leases, run_pruner, run_reaper, run_shared_wakeups
 from flomation.server.routes_admin import AdminEndpoints
+from flomation.server.routes_internal import InternalEndpoints
 from flomation.server.routes_runner import RunnerEndpoints
 from flomation.server.services import Services
 
@@ -27,7 +29,8 @@ _log = structlog.get_logger("flomation.server.app")
 
 
 def create_app(services: Services) -> Starlette:
-    """An app serving the runner protocol, the admin API, ``/healthz`` and ``/metrics``.
+    """An app serving the runner protocol, the admin API, ``/healthz``, ``/metrics`` and the
+    dashboard (``/``).
 
     The caller owns ``services.store`` (opens it before, closes it after the app).
     """
@@ -73,11 +76,14 @@ def create_app(services: Services) -> Starlette:
                 services.begin_shutdown()
                 stop.set()
 
+    runner_endpoints = RunnerEndpoints(services)
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        *RunnerEndpoints(services).routes(),
+        *runner_endpoints.routes(),
+        *InternalEndpoints(services, runner_endpoints).routes(),
         *AdminEndpoints(services).routes(),
+        *dashboard_routes(services),
     ]
     return Starlette(
         routes=routes,

@@ -2,7 +2,10 @@
 
 Prints (as a JSON log line on stderr) ``{"event": "server listening", "url": ...}`` once the
 socket is bound, so ``--listen 127.0.0.1:0`` can be used by tests. SIGTERM/SIGINT shut down
-gracefully (held long-polls answered 204 at once) and exit 0.
+gracefully (held long-polls answered 204 at once) and exit 0, whether or not anyone still reads
+the log (flomation.console.survive_closed_output). ``--version`` and ``completion SHELL`` follow
+the conventions of flomation.console; a server that cannot start (port in use, bad database) logs
+one line and exits 1.
 """
 
 from __future__ import annotations
@@ -19,7 +22,22 @@ from pathlib import Path
 import structlog
 from sqlalchemy.exc import DBAPIError
 
-from flomation.server.config import ServerSettings, SettingsError, load_settings
+from flomation.console import (
+    SHELLS,
+    ArgumentParser,
+    Command,
+    completion_script,
+    option_strings,
+    survive_closed_output,
+    usage_error,
+    version_line,
+)
+from flomation.server.config import (
+    ENVIRONMENT_VARIABLES,
+    ServerSettings,
+    SettingsError,
+    load_settings,
+)
 from flomation.server.crypto_box import SecretKeyError
 from flomation.server.embedded import running_server
 from flomation.server.store import DatabaseUrlError
@@ -29,10 +47,29 @@ __all__ = ["main"]
 _log = structlog.get_logger("flomation.server")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flomation-server", description="Reference Flomation control plane."
+def _environment_help() -> str:
+    width = max(map(len, ENVIRONMENT_VARIABLES)) + 2
+    lines = [f"  {name:<{width}}{field}" for name, field in ENVIRONMENT_VARIABLES.items()]
+    return "\n".join(
+        [
+            "environment variables (flags win over them; they win over --config):",
+            *lines,
+            "",
+            "'flomation-server completion bash|zsh|fish' prints a shell completion script;",
+            "--version prints the version.",
+        ]
     )
+
+
+def parser() -> argparse.ArgumentParser:
+    """The server's options (also the source of its shell completion)."""
+    parser = ArgumentParser(
+        prog="flomation-server",
+        description="Reference Flomation control plane.",
+        epilog=_environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--listen", help="HOST:PORT to serve on (default 127.0.0.1:8888)")
     parser.add_argument(
         "--database", help="database URL (default sqlite:///./.flomation/server.db)"
@@ -117,7 +154,14 @@ async def _serve(settings: ServerSettings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse flags, load settings (flags > env > file > defaults) and serve until signalled."""
-    args = vars(_parser().parse_args(argv))
+    survive_closed_output()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["completion"]:
+        return _completion(arguments[1:])
+    args = vars(parser().parse_args(arguments))
+    if args.pop("version"):
+        sys.stdout.write(version_line("flomation-server"))
+        return 0
     config_file = args.pop("config")
     try:
         settings = load_settings(args, os.environ, config_file)
@@ -131,6 +175,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DatabaseUrlError, SecretKeyError, OSError, ValueError, DBAPIError) as exc:
         _log.error("cannot start", error=str(exc))
         return 1
+    return 0
+
+
+def _completion(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in SHELLS:
+        return usage_error(
+            "flomation-server completion",
+            "name one shell: bash, zsh or fish",
+            "Example: source <(flomation-server completion bash)",
+        )
+    options = Command("", option_strings(parser()))
+    sys.stdout.write(completion_script(argv[0], "flomation-server", {}, options))
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -28,9 +29,10 @@ _NOTHING = RunnerScope(frozenset(), frozenset())
 class Ticket:
     """One waiting poll. ``abandon`` ends its wait (the client disconnected)."""
 
-    def __init__(self, number: int, scope: RunnerScope) -> None:
+    def __init__(self, number: int, scope: RunnerScope, runner_id: str | None) -> None:
         self.number = number
         self.scope = scope
+        self.runner_id = runner_id
         self.event = asyncio.Event()
         self.wake: DispatchTarget | None = None
         self.handoff: list[DispatchTarget] = []
@@ -65,9 +67,13 @@ class Dispatcher:
         """True once shutdown began: no poll waits any more."""
         return self._closing
 
-    def register(self, scope: RunnerScope | None) -> Ticket:
+    def idle_polls_by_runner(self) -> Counter[str]:
+        """Polls held per runner id: a runner long-polls once per free slot (the dashboard)."""
+        return Counter(t.runner_id for t in self._tickets.values() if t.runner_id is not None)
+
+    def register(self, scope: RunnerScope | None, runner_id: str | None = None) -> Ticket:
         """A ticket for a poll; ``scope`` None (paused runner) is never woken by executions."""
-        ticket = Ticket(next(self._numbers), scope or _NOTHING)
+        ticket = Ticket(next(self._numbers), scope or _NOTHING, runner_id)
         self._tickets[ticket.number] = ticket
         if self._closing:
             ticket.event.set()

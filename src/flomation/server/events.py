@@ -9,6 +9,9 @@ from contextlib import contextmanager
 
 __all__ = ["ExecutionEvents"]
 
+# The subscription key of "any execution"; execution ids are UUIDs, never this.
+_ANY = "*"
+
 
 class ExecutionEvents:
     """``publish(id)`` wakes every subscriber of that execution."""
@@ -43,6 +46,12 @@ class ExecutionEvents:
                 if not subscribers:
                     del self._subscribers[execution_id]
 
+    @contextmanager
+    def subscribe_all(self) -> Iterator[asyncio.Event]:
+        """An event set on every change of any execution (the dashboard's live list)."""
+        with self.subscribe(_ANY) as changed:
+            yield changed
+
     def publish(self, execution_id: str, *, relay: bool = True) -> None:
         """Something about the execution changed (logs or status).
 
@@ -52,6 +61,8 @@ class ExecutionEvents:
             for send in self._relays:
                 send(execution_id)
         for changed in self._subscribers.get(execution_id, ()):
+            changed.set()
+        for changed in self._subscribers.get(_ANY, ()):
             changed.set()
 
     def close(self) -> None:

@@ -22,6 +22,12 @@ from flomation.server.admin_bodies import (
 )
 from flomation.server.auth import admin_authorised
 from flomation.server.http_io import HttpError, json_response, parse_body, read_body
+from flomation.server.operations import (
+    cancel_execution,
+    execute_flow,
+    put_environment_item,
+    resume_execution,
+)
 from flomation.server.records import EnvironmentItemRecord
 from flomation.server.services import Services
 from flomation.server.sse import execution_stream
@@ -145,18 +151,14 @@ class AdminEndpoints:
     async def execute(self, request: Request) -> Response:
         """Create a ``created``/``pending`` execution and wake a runner that can take it (T1)."""
         payload = parse_body(ExecuteRequest, await self._body(request), empty_as=b"{}")
-        created = await self._s.store.create_execution(
+        execution_id = await execute_flow(
+            self._s,
             request.path_params["flo_id"],
-            data=payload.data if payload.data is not None else {},
-            entry_node_id=payload.entry_node_id,
-            owner_id=self._s.settings.admin_principal_id,
-            now_s=self._s.clock(),
+            payload.data if payload.data is not None else {},
+            payload.entry_node_id,
         )
-        if created is None:
+        if execution_id is None:
             raise HttpError(404, "flo not found")
-        execution_id, target = created
-        self._s.metrics.executions_created.inc()
-        self._s.dispatcher.notify(target)
         return json_response({"id": execution_id}, 201)
 
     # -------------------------------------------------------------- executions
@@ -192,33 +194,26 @@ class AdminEndpoints:
 
     async def cancel(self, request: Request) -> Response:
         """Cancel an execution in progress or suspended (T8); 409 when already finished."""
-        outcome, execution = await self._s.store.cancel(
-            request.path_params["execution_id"], "cancelled by operator", self._s.clock()
-        )
+        outcome, execution = await cancel_execution(self._s, request.path_params["execution_id"])
         if outcome is CancelOutcome.NOT_FOUND or execution is None:
             raise HttpError(404, "execution not found")
         if outcome is CancelOutcome.NOT_IN_PROGRESS:
             raise HttpError(409, "execution is not in progress")
-        self._s.events.publish(execution.id)
         return json_response(execution_view(execution))
 
     async def resume(self, request: Request) -> Response:
         """Put a suspended execution back in the queue (T9) and wake a runner for it."""
         payload = parse_body(ResumeRequest, await self._body(request), empty_as=b"{}")
-        outcome, execution = await self._s.store.resume(
+        outcome, execution = await resume_execution(
+            self._s,
             request.path_params["execution_id"],
             payload.resume_data,
             "resume_data" in payload.model_fields_set,
-            self._s.clock(),
         )
         if outcome is ResumeOutcome.NOT_FOUND or execution is None:
             raise HttpError(404, "execution not found")
         if outcome is ResumeOutcome.NOT_SUSPENDED:
             raise HttpError(409, "execution is not suspended")
-        target = await self._s.store.dispatch_target(execution.id)
-        if target is not None:
-            self._s.dispatcher.notify(target)
-        self._s.events.publish(execution.id)
         return json_response(execution_view(execution))
 
     async def stream(self, request: Request) -> Response:
@@ -279,21 +274,14 @@ class AdminEndpoints:
         expires_at: str | None = None,
         metadata: object = None,
     ) -> EnvironmentItemRecord:
-        environment_id = request.path_params["environment_id"]
-        name = request.path_params["name"]
-        sealed = (
-            None
-            if secret_value is None
-            else self._s.secret_box.seal(secret_value, f"{environment_id}/{kind}/{name}")
-        )
         try:
-            return await self._s.store.put_environment_item(
-                environment_id,
+            return await put_environment_item(
+                self._s,
+                request.path_params["environment_id"],
                 kind,
-                name,
-                self._s.clock(),
+                request.path_params["name"],
                 value=value,
-                sealed=sealed,
+                secret_value=secret_value,
                 provider=provider,
                 expires_at=expires_at,
                 metadata=metadata,

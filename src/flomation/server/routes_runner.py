@@ -57,6 +57,7 @@ __all__ = [
     "MAX_REGISTRATION_BODY_BYTES",
     "MAX_RESULT_BODY_BYTES",
     "RunnerEndpoints",
+    "environment_refusal",
 ]
 
 _MIB = 1024 * 1024
@@ -85,7 +86,7 @@ async def _watch_disconnect(receive: Receive, on_gone: Callable[[], None]) -> No
             return
 
 
-def _environment_refusal(execution: ExecutionCall) -> str | None:
+def environment_refusal(execution: ExecutionCall) -> str | None:
     """Why the environment of ``execution`` may not be read now, or None while it runs.
 
     A look-up is signed over the execution id alone (§3.2), and the executor reuses
@@ -265,7 +266,7 @@ class RunnerEndpoints:
         async def claim_once() -> ClaimedExecution | None:
             return await store.claim_next(runner.id, self._s.clock())
 
-        ticket = dispatcher.register(scope)
+        ticket = dispatcher.register(scope, runner.id)
         watcher = asyncio.create_task(_watch_disconnect(request.receive, ticket.abandon))
         try:
             claimed = await dispatcher.claim_until(
@@ -299,7 +300,28 @@ class RunnerEndpoints:
         self, request: Request, body: bytes, v1_message: bytes, *, v1_single_use: bool = True
     ) -> tuple[ExecutionCall, RunnerRecord]:
         """The execution and its runner, once the request is proven to come from that runner."""
-        execution_id = request.path_params["execution_id"]
+        return await self.assigned_caller(
+            request,
+            body,
+            v1_message,
+            request.path_params["execution_id"],
+            v1_single_use=v1_single_use,
+        )
+
+    async def assigned_caller(
+        self,
+        request: Request,
+        body: bytes,
+        v1_message: bytes,
+        execution_id: str,
+        *,
+        v1_single_use: bool = True,
+    ) -> tuple[ExecutionCall, RunnerRecord]:
+        """``execution_id`` and its runner, once the request is proven to come from that runner.
+
+        Also serves the internal endpoints (routes_internal), which name the calling execution
+        in a header rather than in the path.
+        """
         execution = await self._s.store.execution_call(execution_id)
         if execution is None:
             raise HttpError(404, "execution not found")
@@ -431,11 +453,11 @@ class RunnerEndpoints:
         execution_id = request.path_params["execution_id"]
         # The executor signs its ?token= once and sends it on every look-up (docs/protocol.md
         # §3.3; flomation-co/executor: internal/environment/environment.go, Key), so a repeated
-        # v1 signature is legitimate here: _environment_refusal bounds look-ups instead.
+        # v1 signature is legitimate here: environment_refusal bounds look-ups instead.
         execution, runner = await self._assigned(
             request, b"", execution_id.encode("utf-8"), v1_single_use=False
         )
-        refusal = _environment_refusal(execution)
+        refusal = environment_refusal(execution)
         if refusal is not None:
             raise HttpError(403, refusal)
         await self._s.store.touch_execution(execution.id, runner.id, self._s.clock())

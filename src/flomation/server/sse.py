@@ -12,30 +12,33 @@ from collections.abc import AsyncIterator
 from flomation.server.services import Services
 from flomation.wire.models import TERMINAL_COMPLETIONS
 
-__all__ = ["execution_stream", "format_log_event"]
+__all__ = ["execution_stream", "format_log_event", "sse_event"]
 
 _BATCH_LINES = 500
 _NODE_PREFIX = "__NODE__:"
 _STATUS_PREFIX = "__STATUS__:"
 
 
-def _event(data: str, *, name: str | None = None, event_id: int | None = None) -> str:
+def sse_event(data: str, *, name: str | None = None, event_id: int | None = None) -> str:
+    """One Server-Sent Event; a multi-line ``data`` becomes several ``data:`` lines."""
     parts = []
     if name is not None:
         parts.append(f"event: {name}")
     if event_id is not None:
         parts.append(f"id: {event_id}")
-    parts.extend(f"data: {piece}" for piece in data.replace("\r\n", "\n").split("\n"))
+    # A lone CR ends a line in SSE too: left in, a log line could start a field of its own.
+    pieces = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    parts.extend(f"data: {piece}" for piece in pieces)
     return "\n".join(parts) + "\n\n"
 
 
 def format_log_event(seq: int, line: str) -> str:
     """The SSE event of one log line: ``node``, ``status`` or plain data, with ``id: seq``."""
     if line.startswith(_NODE_PREFIX):
-        return _event(line[len(_NODE_PREFIX) :], name="node", event_id=seq)
+        return sse_event(line[len(_NODE_PREFIX) :], name="node", event_id=seq)
     if line.startswith(_STATUS_PREFIX):
-        return _event(line[len(_STATUS_PREFIX) :], name="status", event_id=seq)
-    return _event(line, event_id=seq)
+        return sse_event(line[len(_STATUS_PREFIX) :], name="status", event_id=seq)
+    return sse_event(line, event_id=seq)
 
 
 async def execution_stream(
@@ -65,13 +68,13 @@ async def execution_stream(
                 or execution.completion_status == "suspended"
             )
             if execution.execution_status != last_status:
-                yield _event(execution.execution_status, name="status")
+                yield sse_event(execution.execution_status, name="status")
             last_status = execution.execution_status
             if finished:
                 # Lines committed just before the completion must not be cut off.
                 for seq, line in await store.read_logs(execution_id, after_seq, 1_000_000):
                     yield format_log_event(seq, line)
-                yield _event(execution.completion_status, name="complete")
+                yield sse_event(execution.completion_status, name="complete")
                 return
             if services.events.closing:
                 return

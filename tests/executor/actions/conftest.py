@@ -39,6 +39,7 @@ class ActionTestContext:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     resumed: bool = False
     resumed_suspend_info: Mapping[str, Any] | None = None
+    control_plane: Any = None
     logs: list[LogLine] = field(default_factory=list)
     variables: dict[str, Any] = field(default_factory=dict)
     flow_outputs: dict[str, Any] = field(default_factory=dict)

@@ -29,6 +29,7 @@ __all__ = [
     "ActionContext",
     "ActionSpec",
     "Connection",
+    "ControlPlane",
     "HardError",
     "Outputs",
     "RunFunction",
@@ -51,6 +52,9 @@ class Connection:
     default: Any = None
     """What the action uses when the input is missing or empty (docs/nodes.md; not in the
     manifest, whose connections carry ``value: null`` as upstream's do)."""
+    # A password, API key or access key: its value is shown as ******** in events and node
+    # results, and every occurrence of it in the node's outputs, error and log lines is masked.
+    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,18 @@ class ActionCancelled(Exception):
     """The action was aborted because the execution is being cancelled (``cancelled`` event)."""
 
 
+class ControlPlane(Protocol):
+    """The API the execution reports to (implemented by ``environment.EnvironmentClient``)."""
+
+    def call(
+        self, method: str, path: str, body: bytes | None = None, *, timeout_s: float = 30.0
+    ) -> tuple[int, bytes]:
+        """One signed request on behalf of the execution: (HTTP status, body).
+
+        Raises ``environment.ControlPlaneError`` when no reply arrives.
+        """
+
+
 class ActionContext(Protocol):
     """What the engine hands an action. Implemented by the engine."""
 
@@ -114,6 +130,10 @@ class ActionContext(Protocol):
     @property
     def resumed_suspend_info(self) -> Mapping[str, Any] | None:
         """The restored checkpoint's ``suspend_info`` when this node is being resumed."""
+
+    @property
+    def control_plane(self) -> ControlPlane | None:
+        """Signed requests to the API this execution reports to (``--api``); None without one."""
 
     def log(self, level: str, message: str, **fields: Any) -> None:
         """Write one structured log line to stderr (levels: debug, info, warning, error)."""

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
+from sqlalchemy.engine import Connection
+
 from flomation.server.records import (
     ClaimedExecution,
     DispatchTarget,
@@ -420,6 +422,16 @@ class Store:
     async def pending_per_queue(self) -> dict[str, int]:
         """Per queue name, how many ``created``/``pending`` executions it could serve."""
         return await self._run(self._readers, self._executions.pending_per_queue)
+
+    async def read(self, query: Callable[[Connection], _T]) -> _T:
+        """Run ``query`` on a reader thread's connection: the dashboard's many-row reads, whose
+        statements live in ``flomation.server.dashboard.queries`` over ``store.schema``."""
+
+        def run() -> _T:
+            with self._db.read() as conn:
+                return query(conn)
+
+        return await self._run(self._readers, run)
 
     async def prune_finished_before(self, cutoff_s: float, max_lines: int) -> PruneBatch:
         """One small transaction of retention by age (see store/retention.py)."""

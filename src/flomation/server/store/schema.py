@@ -229,3 +229,12 @@ sealed_logs = Table(
     Column("sealed_at", Float, nullable=False),
     sqlite_with_rowid=False,
 )
+
+
+# The indexes behind the dashboard's listings (flomation.server.dashboard.queries): keyset pages
+# newest first, per filter, and the live list's "changed since" reads. Without them each page
+# sorts the whole executions table.
+Index("ix_executions_created", executions.c.created_at)
+Index("ix_executions_completion_created", executions.c.completion_status, executions.c.created_at)
+Index("ix_executions_runner_created", executions.c.runner_id, executions.c.created_at)
+Index("ix_executions_updated", executions.c.updated_at)

@@ -1,31 +1,9 @@
-"""`arithmetic/subtraction`: subtract b from a (docs/flows.md §10.5)."""
+"""`arithmetic/subtraction` (docs/flows.md §10.5): one row of the table in ``_operators.py``."""
 
 from __future__ import annotations
 
-import operator
-
-from flomation.executor.actions.arithmetic._operands import (
-    OUTPUTS,
-    calculate,
-    operand_input,
-    parse_operand,
-)
-from flomation.executor.actions.base import ActionContext, ActionSpec, Outputs
+from flomation.executor.actions.arithmetic._operators import operator_action
 
 __all__ = ["SPEC", "run"]
 
-SPEC = ActionSpec(
-    id="arithmetic/subtraction",
-    name="Maths | Subtraction",
-    description="Subtract b from a",
-    icon="minus",
-    inputs=(operand_input("a", "A"), operand_input("b", "B")),
-    outputs=OUTPUTS,
-)
-
-
-def run(ctx: ActionContext) -> Outputs:
-    """a - b."""
-    return calculate(
-        parse_operand(ctx.inputs, "a"), parse_operand(ctx.inputs, "b"), "-", operator.sub
-    )
+SPEC, run = operator_action("subtraction")

@@ -46,7 +46,9 @@ def run(ctx: ActionContext) -> Outputs:
     duration = read_number(ctx.inputs, "duration")
     if duration is None:
         raise HardError("duration is required")
-    unit = (read_string(ctx.inputs, "unit") or "").strip().lower()
+    # Matched exactly, as flomation-co/executor: actions/common/sleep/action.go: " Minutes " is
+    # an unknown unit, so seconds.
+    unit = read_string(ctx.inputs, "unit") or ""
     total_s = min(duration * _UNIT_SECONDS.get(unit, 1), _MAX_SLEEP_S)
     if total_s <= 0:
         return {"slept_for_seconds": 0, "cancelled": False}

@@ -48,6 +48,12 @@ SPEC = ActionSpec(
         Connection("resume_at", "string", "Resume At"),
         Connection("duration", "string", "Duration"),
     ),
+    extra={
+        "differences": [
+            "an invalid resume_at names the problem in this executor's words, "
+            "not Go's time.Parse text",
+        ]
+    },
 )
 
 

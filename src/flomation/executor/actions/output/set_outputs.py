@@ -16,14 +16,17 @@ SPEC = ActionSpec(
     type=3,
     icon="arrow-right-from-bracket",
     outputs=(Connection("count", "integer", "Count"),),
+    extra={"differences": ["declares its count output (upstream returns it undeclared)"]},
 )
 
 
 def run(ctx: ActionContext) -> Outputs:
     """Parents in edge order, later parents overwrite; ``count`` = keys written."""
     count = 0
-    for _parent_id, outputs in ctx.parent_outputs():
+    for parent_id, outputs in ctx.parent_outputs():
         if outputs is None:
+            # As flomation-co/executor: actions/output/set_outputs/action.go.
+            ctx.log("warning", "Parent node has no cached result", parent_id=parent_id)
             continue
         for key, value in outputs.items():
             ctx.set_flow_output(key, value)

@@ -28,6 +28,12 @@ SPEC = ActionSpec(
         Connection("start", "string", "Start Time"),
         Connection("quote", "string", "Quote"),
     ),
+    extra={
+        "differences": [
+            "${node.start} substitutes the time text without JSON quotes "
+            "(upstream renders its time.Time value as JSON)",
+        ]
+    },
 )
 
 _NS_PER_S = 1_000_000_000

@@ -6,7 +6,8 @@ socket is shut down, which unblocks the worker, and the caller gets ActionCancel
 TransferError at once. Redirects follow Go's ``net/http`` client (max 10; 301/302 turn POST into
 GET, 303 turns anything but HEAD into GET, 307/308 resend the body). Header names are sent and
 returned in Go's canonical form, and error texts follow Go's ``url.Error`` layout
-(``Get "<url>": <reason>``) because users see them in node errors.
+(``Get "<url>": <reason>``) because users see them in node errors. Connections go through the
+network guard (executor/network_guard.py).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import http.client
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
 
 from flomation.executor.actions.base import ActionCancelled
+from flomation.executor.network_guard import guarded_connection
 
 __all__ = ["Response", "TransferError", "canonical_header_name", "transfer"]
 
@@ -93,8 +95,15 @@ class _Request:
 class _Exchange:
     """The worker side: performs the request chain and records the outcome."""
 
-    def __init__(self, request: _Request, timeout_s: float, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        request: _Request,
+        timeout_s: float,
+        max_body_bytes: int,
+        check_host: Callable[[str, int], None] | None,
+    ) -> None:
         self._request = request
+        self._check_host = check_host
         self._timeout_s = timeout_s
         self._max_body_bytes = max_body_bytes
         self._lock = threading.Lock()
@@ -144,6 +153,8 @@ class _Exchange:
             )
         if not parts.hostname:
             raise TransferError(f'{_go_op(self._request.method)} "{url}": http: no Host in URL')
+        if self._check_host is not None:
+            self._check_host(parts.hostname, parts.port or (443 if scheme == "https" else 80))
         connection: http.client.HTTPConnection
         if scheme == "https":
             import ssl  # only TLS requests pay for the ssl module
@@ -153,6 +164,10 @@ class _Exchange:
             )
         else:
             connection = http.client.HTTPConnection(parts.netloc, timeout=self._timeout_s)
+        # Every connection, the first and each redirect's, goes through the network guard: it
+        # checks the address actually connected to, after DNS (executor/network_guard.py).
+        # http.client opens its socket with this attribute (Lib/http/client.py, connect()).
+        connection._create_connection = guarded_connection  # type: ignore[attr-defined]
         with self._lock:
             if self._aborted:
                 raise TransferError("aborted")
@@ -226,11 +241,14 @@ def transfer(
     timeout_s: float,
     max_body_bytes: int,
     cancel_event: threading.Event,
+    check_host: Callable[[str, int], None] | None = None,
 ) -> Response:
     """Perform the exchange; raise ActionCancelled on cancellation, TransferError on failure.
 
     ``timeout_s`` bounds the whole exchange including redirects and reading the body (Go's
     ``http.Client.Timeout``); the body is read up to ``max_body_bytes`` and the rest discarded.
+    ``check_host(host, port)`` runs before every connection (redirect targets too) and refuses
+    one by raising TransferError (or an OSError, reported like a dial error).
     """
     request = _Request(
         method,
@@ -238,7 +256,7 @@ def transfer(
         {canonical_header_name(name): value for name, value in headers.items()},
         body,
     )
-    exchange = _Exchange(request, timeout_s, max_body_bytes)
+    exchange = _Exchange(request, timeout_s, max_body_bytes, check_host)
     worker = threading.Thread(target=exchange.run, name="web-transfer", daemon=True)
     deadline = time.monotonic() + timeout_s
     worker.start()

@@ -1,0 +1,3 @@
+"""SQL actions: ``sql/query`` against PostgreSQL, MySQL/MariaDB and SQLite."""
+
+__all__: list[str] = []

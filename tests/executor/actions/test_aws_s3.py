@@ -1,0 +1,148 @@
+"""aws/s3/* against moto's S3 server on 127.0.0.1 (moto[server], started by the test module).
+
+The actions reach it through the SDK's ``AWS_ENDPOINT_URL`` variable; shapes follow
+flomation-co/executor: actions/aws/s3/{get,put,delete,list}/action.go.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from executor.engine_harness import edge, flow_document, node, run_engine, value
+from flomation.executor.actions.aws.s3 import delete, get, put
+from flomation.executor.actions.aws.s3 import list as list_buckets
+from flomation.executor.actions.base import HardError
+
+MakeContext = Callable[..., Any]
+ACCESS, SECRET = "AKIATESTFLOMATION01", "test-secret-key/For+Moto"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 (an ephemeral port)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket in eu-west-2; the SDK pointed at moto."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    name = f"flo-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3",
+        region_name="eu-west-2",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id=ACCESS,
+        aws_secret_access_key=SECRET,
+    )
+    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    return name
+
+
+def _credentials(*rows: tuple[str, str, Any]) -> list[tuple[str, str, Any]]:
+    return [("aws_access_key", "secret", ACCESS), ("aws_secret_key", "secret", SECRET), *rows]
+
+
+def test_put_get_delete_round_trip(make_ctx: MakeContext, bucket: str) -> None:
+    """put stores text, get returns it with its content type, delete removes it."""
+    stored = put.run(
+        make_ctx(
+            *_credentials(
+                ("bucket", "string", bucket),
+                ("key", "secret", "reports/today.txt"),
+                ("contents", "string", "héllo"),
+            )
+        )
+    )
+    assert stored == {"bucket": bucket, "filename": "reports/today.txt", "result": 0}
+    fetched = get.run(
+        make_ctx(
+            *_credentials(("bucket", "string", bucket), ("key", "string", "reports/today.txt"))
+        )
+    )
+    assert fetched["body"] == "héllo" and fetched["filename"] == "reports/today.txt"
+    assert fetched["bucket"] == bucket and isinstance(fetched["content_type"], str)
+    removed = delete.run(
+        make_ctx(
+            *_credentials(("bucket", "string", bucket), ("key", "secret", "reports/today.txt"))
+        )
+    )
+    assert removed == {"bucket": bucket, "filename": "reports/today.txt", "result": 0}
+    with pytest.raises(HardError) as caught:
+        get.run(
+            make_ctx(
+                *_credentials(("bucket", "string", bucket), ("key", "string", "reports/today.txt"))
+            )
+        )
+    assert "NoSuchKey" in caught.value.message
+
+
+@pytest.mark.parametrize(("given", "stored"), [("", "upload"), ("in/", "in/upload")])
+def test_put_blank_or_prefix_key(
+    make_ctx: MakeContext, bucket: str, given: str, stored: str
+) -> None:
+    """A blank key, or one ending in '/', stores the object as 'upload' in that prefix."""
+    out = put.run(
+        make_ctx(
+            *_credentials(
+                ("bucket", "string", bucket), ("key", "secret", given), ("contents", "string", "x")
+            )
+        )
+    )
+    assert out["filename"] == stored
+    fetched = get.run(
+        make_ctx(*_credentials(("bucket", "string", bucket), ("key", "string", stored)))
+    )
+    assert fetched["body"] == "x"
+
+
+def test_list_buckets_in_the_region(make_ctx: MakeContext, bucket: str) -> None:
+    """list returns the names of the buckets in the region."""
+    out = list_buckets.run(make_ctx(*_credentials(("aws_region", "secret", "eu-west-2"))))
+    assert bucket in out["buckets"] and out["result"] == 0
+
+
+def test_missing_bucket_is_a_hard_error(make_ctx: MakeContext, bucket: str) -> None:
+    """An S3 error is the node's hard error."""
+    with pytest.raises(HardError) as caught:
+        get.run(
+            make_ctx(*_credentials(("bucket", "string", bucket + "-nope"), ("key", "string", "k")))
+        )
+    assert "NoSuchBucket" in caught.value.message
+
+
+def test_keys_are_masked(tmp_path: Path, bucket: str) -> None:
+    """The access and secret keys are masked in the node's events and results."""
+    inputs = [
+        value("aws_access_key", ACCESS, "secret"),
+        value("aws_secret_key", SECRET, "secret"),
+        value("bucket", bucket),
+        value("key", "k.txt", "secret"),
+        value("contents", "c"),
+    ]
+    document = flow_document(
+        [node("t", "trigger/manual", 1), node("x", "aws/s3/put", inputs=inputs)], [edge("t", "x")]
+    )
+    run = run_engine(tmp_path, document)
+    record = run.result.records["x"]
+    assert record.status == "success", record.error
+    assert (record.inputs or {})["aws_access_key"] == "********"
+    reported = record.to_json() + str(run.events) + str(run.logs)
+    assert ACCESS not in reported and SECRET not in reported
