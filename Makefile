@@ -26,5 +26,6 @@ bench-local: ## the edit-run loop: flomation-runner local examples/hello.flow.js
 	./scripts/bootstrap
 	.venv/bin/python bench/local_bench.py
 
-reference: ## regenerate docs/nodes.md and the flow JSON Schema from the node types
+reference: ## regenerate docs/nodes.md, the flow JSON Schema and docs/admin-api.md from the code
 	.venv/bin/python -m flomation.executor.reference
+	.venv/bin/python -m flomation.server.openapi

@@ -17,6 +17,7 @@ from flomation.server.changes import PostgresChangeFeed
 from flomation.server.dashboard import dashboard_routes
 from flomation.server.http_io import HttpError, error_response, json_response
 from flomation.server.metrics import CONTENT_TYPE
+from flomation.server.openapi import OPENAPI_PATH, openapi_document
 from flomation.server.reaper import run_claim_leases, run_pruner, run_reaper, run_shared_wakeups
 from flomation.server.routes_admin import AdminEndpoints
 from flomation.server.routes_internal import InternalEndpoints
@@ -29,8 +30,8 @@ _log = structlog.get_logger("flomation.server.app")
 
 
 def create_app(services: Services) -> Starlette:
-    """An app serving the runner protocol, the admin API, ``/healthz``, ``/metrics`` and the
-    dashboard (``/``).
+    """An app serving the runner protocol, the admin API and its OpenAPI document (no token
+    needed: it holds no data), ``/healthz``, ``/metrics`` and the dashboard (``/``).
 
     The caller owns ``services.store`` (opens it before, closes it after the app).
     """
@@ -38,6 +39,11 @@ def create_app(services: Services) -> Starlette:
     async def healthz(request: Request) -> Response:
         await services.store.ping()
         return json_response({"status": "ok"})
+
+    api_description = openapi_document()
+
+    async def openapi(request: Request) -> Response:
+        return json_response(api_description)
 
     async def metrics(request: Request) -> Response:
         body = await services.metrics.render(services.store, services.dispatcher.waiting)
@@ -80,6 +86,7 @@ def create_app(services: Services) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route(OPENAPI_PATH, openapi, methods=["GET"]),
         *runner_endpoints.routes(),
         *InternalEndpoints(services, runner_endpoints).routes(),
         *AdminEndpoints(services).routes(),

@@ -56,7 +56,8 @@ def _environment_help() -> str:
             *lines,
             "",
             "'flomation-server completion bash|zsh|fish' prints a shell completion script;",
-            "--version prints the version.",
+            "--version prints the version. The admin API's OpenAPI document is served at",
+            "GET /api/openapi.json (see docs/admin-api.md).",
         ]
     )
 

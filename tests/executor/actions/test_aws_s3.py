@@ -146,3 +146,91 @@ def test_keys_are_masked(tmp_path: Path, bucket: str) -> None:
     assert (record.inputs or {})["aws_access_key"] == "********"
     reported = record.to_json() + str(run.events) + str(run.logs)
     assert ACCESS not in reported and SECRET not in reported
+
+
+def test_bucket_lifecycle_head_and_copy(
+    make_ctx: MakeContext, moto_endpoint: str, bucket: str
+) -> None:
+    """create_bucket, head_object, copy_object, delete_bucket with upstream's newer auth block."""
+    from flomation.executor.actions.aws.s3 import (
+        copy_object,
+        create_bucket,
+        delete_bucket,
+        head_object,
+    )
+
+    def auth(*rows: tuple[str, str, Any]) -> Any:
+        return make_ctx(
+            ("auth_method", "string", "keys"),
+            *_credentials(("aws_region", "string", "eu-west-2"), *rows),
+        )
+
+    target = bucket + "-copy"
+    created = create_bucket.run(auth(("bucket", "string", target)))
+    assert created["bucket"] == target and created["tool_result"] == f"Created bucket {target}"
+    put.run(
+        make_ctx(
+            *_credentials(
+                ("bucket", "string", bucket),
+                ("key", "secret", "a.txt"),
+                ("contents", "string", "abc"),
+            )
+        )
+    )
+    head = head_object.run(auth(("bucket", "string", bucket), ("key", "string", "a.txt")))
+    assert head["content_length"] == 3 and head["etag"].strip('"')
+    assert head["tool_result"].startswith(f"{bucket}/a.txt: 3 bytes")
+    assert len(head["last_modified"]) == 20 and head["last_modified"].endswith("Z")
+    copied = copy_object.run(
+        auth(
+            ("bucket", "string", target),
+            ("key", "string", "b.txt"),
+            ("copy_source", "string", f"{bucket}/a.txt"),
+        )
+    )
+    assert copied["tool_result"] == f"Copied {bucket}/a.txt to {target}/b.txt" and copied["etag"]
+    fetched = get.run(
+        make_ctx(*_credentials(("bucket", "string", target), ("key", "string", "b.txt")))
+    )
+    assert fetched["body"] == "abc"
+    delete.run(make_ctx(*_credentials(("bucket", "string", target), ("key", "secret", "b.txt"))))
+    removed = delete_bucket.run(auth(("bucket", "string", target)))
+    assert removed == {"tool_result": f"Deleted bucket {target}", "bucket": target}
+    with pytest.raises(HardError, match="bucket and key are required"):
+        head_object.run(auth(("bucket", "string", bucket)))
+
+
+def test_assume_role_and_credential_methods(make_ctx: MakeContext, bucket: str) -> None:
+    """assume_role asks STS (moto) for credentials; a managed 'credential' is refused clearly."""
+    from flomation.executor.actions.aws.s3 import head_object
+
+    put.run(
+        make_ctx(
+            *_credentials(
+                ("bucket", "string", bucket),
+                ("key", "secret", "r.txt"),
+                ("contents", "string", "x"),
+            )
+        )
+    )
+    assumed = head_object.run(
+        make_ctx(
+            *_credentials(
+                ("auth_method", "string", "assume_role"),
+                ("assume_role_arn", "string", "arn:aws:iam::123456789012:role/FlomationAccess"),
+                ("external_id", "string", "ext-1"),
+                ("aws_region", "string", "eu-west-2"),
+                ("bucket", "string", bucket),
+                ("key", "string", "r.txt"),
+            )
+        )
+    )
+    assert assumed["content_length"] == 1
+    with pytest.raises(HardError, match="auth_method 'credential'"):
+        head_object.run(
+            make_ctx(
+                ("auth_method", "string", "credential"),
+                ("bucket", "string", bucket),
+                ("key", "string", "r.txt"),
+            )
+        )

@@ -17,6 +17,7 @@ from flomation.executor.actions.base import ActionContext, Connection, HardError
 
 __all__ = [
     "ACCESS_KEY",
+    "AUTH_BLOCK",
     "DEFAULT_REGION",
     "REGION",
     "SECRET_KEY",
@@ -43,6 +44,71 @@ def text_input(ctx: ActionContext, name: str) -> str:
     return read_string(ctx.inputs, name) or ""
 
 
+_AUTH_KEYS = {"field": "auth_method", "values": ["keys"]}
+_AUTH_ROLE = {"field": "auth_method", "values": ["assume_role"]}
+
+# The authentication block of upstream's newer S3 actions (flomation-co/executor:
+# actions/aws/s3/head_object/action.go and its siblings).
+AUTH_BLOCK = (
+    Connection(
+        "auth_method",
+        "string",
+        "Authentication",
+        required=True,
+        options=(
+            {"name": "Access Keys", "value": "keys"},
+            {"name": "Assume Role (cross-account)", "value": "assume_role"},
+            {"name": "Managed Role (Credential)", "value": "credential"},
+        ),
+    ),
+    Connection(
+        "aws_access_key",
+        "secret",
+        "AWS Access Key",
+        required=True,
+        visible_when=_AUTH_KEYS,
+        secret=True,
+    ),
+    Connection(
+        "aws_secret_key",
+        "secret",
+        "AWS Secret Key",
+        required=True,
+        visible_when=_AUTH_KEYS,
+        secret=True,
+    ),
+    Connection("aws_region", "string", "Region", placeholder=DEFAULT_REGION, required=True),
+    Connection(
+        "aws_session_token",
+        "secret",
+        "Session Token (optional)",
+        visible_when=_AUTH_KEYS,
+        secret=True,
+    ),
+    Connection(
+        "assume_role_arn",
+        "string",
+        "Role ARN to Assume",
+        placeholder="arn:aws:iam::<your-account>:role/FlomationAccess",
+        required=True,
+        visible_when=_AUTH_ROLE,
+    ),
+    Connection(
+        "external_id",
+        "string",
+        "Assume Role External ID (optional)",
+        visible_when=_AUTH_ROLE,
+    ),
+    Connection(
+        "credential",
+        "credential",
+        "AWS Role Credential",
+        required=True,
+        visible_when={"field": "auth_method", "values": ["credential"]},
+    ),
+)
+
+
 def s3_client(ctx: ActionContext) -> Any:
     """An S3 client for the node's credentials and region."""
     import boto3  # lazily: see the module docstring
@@ -51,13 +117,40 @@ def s3_client(ctx: ActionContext) -> Any:
     access_key = text_input(ctx, "aws_access_key")
     secret_key = text_input(ctx, "aws_secret_key")
     region = text_input(ctx, "aws_region").strip() or DEFAULT_REGION
-    credentials: dict[str, str] = {}
-    if access_key and secret_key:
-        credentials = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
-    session = boto3.session.Session(region_name=region, **credentials)
+    method = text_input(ctx, "auth_method").strip() or "keys"
     config = Config(
         connect_timeout=_TIMEOUT_S, read_timeout=_TIMEOUT_S, retries={"max_attempts": 3}
     )
+    credentials: dict[str, str] = {}
+    if method in ("keys", "assume_role") and access_key and secret_key:
+        credentials = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
+        token = text_input(ctx, "aws_session_token")
+        if token:
+            credentials["aws_session_token"] = token
+    if method == "credential":
+        raise HardError(
+            "auth_method 'credential' (a managed role credential) is not supported by this "
+            "executor; use access keys or assume_role"
+        )
+    if method not in ("keys", "assume_role"):
+        raise HardError(f"unknown auth_method {method!r}")
+    session = boto3.session.Session(region_name=region, **credentials)
+    if method == "assume_role":
+        role_arn = text_input(ctx, "assume_role_arn").strip()
+        if not role_arn:
+            raise HardError("assume_role_arn is required when auth_method is assume_role")
+        arguments = {"RoleArn": role_arn, "RoleSessionName": "flomation"}
+        external_id = text_input(ctx, "external_id").strip()
+        if external_id:
+            arguments["ExternalId"] = external_id
+        assumed = call(session.client("sts", config=config).assume_role, **arguments)
+        granted = assumed["Credentials"]
+        session = boto3.session.Session(
+            region_name=region,
+            aws_access_key_id=granted["AccessKeyId"],
+            aws_secret_access_key=granted["SecretAccessKey"],
+            aws_session_token=granted["SessionToken"],
+        )
     return session.client("s3", config=config)
 
 
