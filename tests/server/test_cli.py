@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 import aiohttp
 
 from flomation.server.admin_client import AdminClient
+from flomation.server.store.migrations import HEAD_REVISION
 
 from .runner_client import SigningRunner
 
@@ -202,3 +205,44 @@ async def test_start_warns_about_files_other_users_can_read(tmp_path: Path) -> N
     assert warned[str(state)] == "0755"
     assert warned[str(state / "server.db")] == "0644"
     assert str(state / "secret-key") not in warned
+
+
+def _command(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("FLOMATION_")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_migrate_and_backup_commands_work_on_the_database_without_serving(
+    tmp_path: Path,
+) -> None:
+    """migrate brings a new SQLite database to the head and says so; backup copies it to a new
+    0600 file, refuses an existing one and names pg_dump for PostgreSQL (exit 2 each)."""
+    database = f"sqlite:///{tmp_path}/db/server.db"
+    migrated = _command(tmp_path, "migrate", "--database", database)
+    assert migrated.returncode == 0, migrated.stderr
+    assert f"at revision {HEAD_REVISION} (was empty)" in migrated.stdout
+    again = _command(tmp_path, "migrate", "--database", database)
+    assert f"(was {HEAD_REVISION})" in again.stdout
+
+    copy = tmp_path / "copy.db"
+    backup = _command(tmp_path, "backup", str(copy), "--database", database)
+    assert backup.returncode == 0, backup.stderr
+    assert copy.stat().st_mode & 0o777 == 0o600
+    with contextlib.closing(sqlite3.connect(copy)) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD_REVISION,)
+    exists = _command(tmp_path, "backup", str(copy), "--database", database)
+    assert (exists.returncode, "already exists" in exists.stderr) == (2, True)
+    postgres = _command(tmp_path, "backup", "x.dump", "--database", "postgresql://h/db")
+    assert (postgres.returncode, "pg_dump" in postgres.stderr) == (2, True)
+    unsupported = _command(tmp_path, "migrate", "--database", "mysql://h/db")
+    assert (unsupported.returncode, "unsupported database" in unsupported.stderr) == (2, True)
+    unreachable = _command(tmp_path, "migrate", "--database", "postgresql://u@127.0.0.1:1/db")
+    assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
+    missing = _command(tmp_path, "backup")
+    assert missing.returncode == 2 and "path" in missing.stderr

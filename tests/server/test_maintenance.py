@@ -91,7 +91,5 @@ async def test_postgresql_is_backed_up_with_pg_dump_and_restored_with_pg_restore
 
 def test_migrate_alone_brings_an_empty_database_to_the_head_once(database_url: str) -> None:
     """migrate on an empty database goes from nothing to the head; a second run changes nothing."""
-    if database_url.startswith("sqlite:///"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True)
     assert migrate_database(database_url) == (None, HEAD_REVISION)
     assert migrate_database(database_url) == (HEAD_REVISION, HEAD_REVISION)

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,6 +41,7 @@ from flomation.server.config import (
 )
 from flomation.server.crypto_box import SecretKeyError
 from flomation.server.embedded import running_server
+from flomation.server.maintenance import MaintenanceError, backup_sqlite, migrate_database
 from flomation.server.store import DatabaseUrlError
 
 __all__ = ["main"]
@@ -55,7 +57,11 @@ def _environment_help() -> str:
             "environment variables (flags win over them; they win over --config):",
             *lines,
             "",
-            "'flomation-server completion bash|zsh|fish' prints a shell completion script;",
+            "commands:",
+            "  migrate            apply pending schema migrations to --database and exit",
+            "  backup PATH        copy a SQLite database online (PostgreSQL: use pg_dump)",
+            "  completion SHELL   print a shell completion script (bash, zsh or fish)",
+            "",
             "--version prints the version. The admin API's OpenAPI document is served at",
             "GET /api/openapi.json (see docs/admin-api.md).",
         ]
@@ -159,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["completion"]:
         return _completion(arguments[1:])
+    if arguments[:1] and arguments[0] in _MAINTENANCE:
+        return _maintenance(arguments[0], arguments[1:])
     args = vars(parser().parse_args(arguments))
     if args.pop("version"):
         sys.stdout.write(version_line("flomation-server"))
@@ -187,7 +195,56 @@ def _completion(argv: list[str]) -> int:
             "Example: source <(flomation-server completion bash)",
         )
     options = Command("", option_strings(parser()))
-    sys.stdout.write(completion_script(argv[0], "flomation-server", {}, options))
+    commands = {
+        name: Command(summary, option_strings(_maintenance_parser(name)), arguments)
+        for name, (summary, arguments) in _MAINTENANCE.items()
+    }
+    sys.stdout.write(completion_script(argv[0], "flomation-server", commands, options))
+    return 0
+
+
+# Commands run on the database without serving (flomation.server.maintenance).
+_MAINTENANCE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "migrate": ("apply pending schema migrations and exit", ()),
+    "backup": ("copy a SQLite database online to a new private file", ("PATH",)),
+}
+
+
+def _maintenance_parser(command: str) -> argparse.ArgumentParser:
+    summary, _ = _MAINTENANCE[command]
+    sub = ArgumentParser(
+        prog=f"flomation-server {command}", description=summary[0].upper() + summary[1:] + "."
+    )
+    sub.add_argument(
+        "--database", help="database URL (default: FLOMATION_SERVER_DATABASE, then the config)"
+    )
+    sub.add_argument("--config", type=Path, help="configuration file (.toml or .json)")
+    if command == "backup":
+        sub.add_argument("path", type=Path, help="the new file (it must not exist)")
+    return sub
+
+
+def _maintenance(command: str, argv: list[str]) -> int:
+    """``migrate`` or ``backup PATH``: 0 done, 1 the database failed, 2 a usage problem."""
+    args = _maintenance_parser(command).parse_args(argv)
+    try:
+        settings = load_settings({"database": args.database}, os.environ, args.config)
+    except SettingsError as exc:
+        print(f"flomation-server {command}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if command == "migrate":
+            before, after = migrate_database(settings.database)
+            print(f"flomation-server: database at revision {after} (was {before or 'empty'})")
+        else:
+            size = backup_sqlite(settings.database, args.path)
+            print(f"flomation-server: {size} bytes backed up to {args.path}")
+    except (MaintenanceError, DatabaseUrlError) as exc:
+        print(f"flomation-server {command}: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, DBAPIError, sqlite3.Error) as exc:
+        print(f"flomation-server {command}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

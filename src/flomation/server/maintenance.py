@@ -14,6 +14,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from flomation.server.state_files import create_private_database
 from flomation.server.store import database_backend, sqlite_path
 from flomation.server.store.database import Database
 from flomation.server.store.migrations import HEAD_REVISION, current_revision, migrate
@@ -26,7 +27,10 @@ class MaintenanceError(Exception):
 
 
 def migrate_database(database_url: str) -> tuple[str | None, str]:
-    """Apply pending migrations; the revision before and after."""
+    """Apply pending migrations (creating a new SQLite file privately); the revisions before and
+    after."""
+    if database_backend(database_url) == "sqlite":
+        create_private_database(sqlite_path(database_url))
     db = Database.open(database_url)
     try:
         with db.read() as conn:
