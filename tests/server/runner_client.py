@@ -10,6 +10,7 @@ import json
 import secrets
 import string
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -25,7 +26,15 @@ from flomation.wire.signing import (
     sign_v2,
 )
 
-__all__ = ["FLOW", "Answer", "SigningRunner", "claim_new", "compact", "new_identifier"]
+__all__ = [
+    "FLOW",
+    "Answer",
+    "SigningRunner",
+    "claim_new",
+    "compact",
+    "new_identifier",
+    "requested_at_now",
+]
 
 FLOW: dict[str, Any] = {
     "nodes": [{"id": "t1", "type": "trigger/manual", "data": {"id": "t1", "label": "t"}}],
@@ -38,6 +47,11 @@ _LETTERS = string.ascii_letters
 def new_identifier() -> str:
     """A 16-letter runner identifier like the Go runner's flo.state."""
     return "".join(secrets.choice(_LETTERS) for _ in range(16))
+
+
+def requested_at_now() -> str:
+    """The current time as the Go runner writes a claim's ``requested_at`` (RFC 3339, UTC)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def compact(payload: Any) -> bytes:
@@ -141,7 +155,7 @@ class SigningRunner:
 
     async def poll(self, timeout_s: float = 30.0) -> Answer:
         """One long-poll for work."""
-        body = compact({"requested_at": "2026-11-27T08:00:00.123456Z", "n": secrets.token_hex(4)})
+        body = compact({"requested_at": requested_at_now(), "n": secrets.token_hex(4)})
         return await self.send(
             "POST", f"/api/v1/runner/{self.identifier}/execution", body, timeout_s=timeout_s
         )

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive
 
-from flomation.server.auth import SignatureError, VerifiedKey, client_ip
+from flomation.server.auth import SignatureError, VerifiedKey, client_ip, v1_claim_staleness
 from flomation.server.crypto_box import SecretKeyError
 from flomation.server.http_io import (
     HttpError,
@@ -48,7 +48,7 @@ from flomation.wire.models import (
     StateRequest,
 )
 from flomation.wire.paths import is_safe_id
-from flomation.wire.signing import KeyFormatError
+from flomation.wire.signing import SIGNATURE_V2_HEADER, KeyFormatError
 
 __all__ = [
     "MAX_CLAIM_BODY_BYTES",
@@ -257,6 +257,7 @@ class RunnerEndpoints:
             raise HttpError(403, "unknown runner")
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
         await self._verify(request, body, body, self._runner_key(runner))
+        self._check_v1_claim_is_current(request, body)
         store, dispatcher = self._s.store, self._s.dispatcher
         ip_address = client_ip(request, self._s.settings.trusted_proxies)
         eligible = await store.heartbeat(runner.id, ip_address, self._s.clock())
@@ -283,6 +284,15 @@ class RunnerEndpoints:
         self._s.metrics.claims.inc()
         self._s.events.publish(claimed.execution.id)
         return json_response(pending_execution_view(claimed))
+
+    def _check_v1_claim_is_current(self, request: Request, body: bytes) -> None:
+        """403 for a claim signed with v1 only whose requested_at is stale (a replay)."""
+        if request.headers.get(SIGNATURE_V2_HEADER):
+            return  # the v2 timestamp and nonce have been checked
+        stale = v1_claim_staleness(body, self._s.clock(), self._s.settings.signature_window_s)
+        if stale is not None:
+            self._s.metrics.rejected_signatures.inc()
+            raise HttpError(403, stale)
 
     async def _release(self, claimed: ClaimedExecution, runner: RunnerRecord) -> None:
         """Put back a claim that could not be delivered, and wake someone else for it."""
