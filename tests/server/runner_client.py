@@ -6,6 +6,7 @@ Content-Type header.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import string
@@ -33,6 +34,7 @@ __all__ = [
     "claim_new",
     "compact",
     "new_identifier",
+    "raw_exchange",
     "requested_at_now",
 ]
 
@@ -47,6 +49,26 @@ _LETTERS = string.ascii_letters
 def new_identifier() -> str:
     """A 16-letter runner identifier like the Go runner's flo.state."""
     return "".join(secrets.choice(_LETTERS) for _ in range(16))
+
+
+async def raw_exchange(url: str, request: bytes, timeout_s: float = 10) -> tuple[int, bytes]:
+    """Send ``request`` (possibly an unfinished body) and read one answer within ``timeout_s``."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        async with asyncio.timeout(timeout_s):
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            length = next(
+                int(line.split(":", 1)[1])
+                for line in lines
+                if line.lower().startswith("content-length:")
+            )
+            return int(lines[0].split()[1]), await reader.readexactly(length)
+    finally:
+        writer.close()
 
 
 def requested_at_now() -> str:
