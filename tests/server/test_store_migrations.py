@@ -60,9 +60,10 @@ async def test_version_1_log_lines_survive_the_clustered_log_table(tmp_path: Pat
         ("applying database migration", 2, "clustered_log_lines"),
         ("applying database migration", 3, "delivery_guarantees"),
         ("applying database migration", 4, "dashboard_indexes"),
+        ("applying database migration", 5, "completed_index"),
     ]
     try:
-        assert await store.schema_version() == 4
+        assert await store.schema_version() == 5
         lines = await store.read_logs(_EXECUTION_ID, 0, 10)
     finally:
         await store.close()
@@ -71,13 +72,13 @@ async def test_version_1_log_lines_survive_the_clustered_log_table(tmp_path: Pat
 
 
 async def test_version_3_database_gains_the_dashboard_indexes(tmp_path: Path) -> None:
-    """Migration 4 adds the indexes behind the dashboard's keyset pages to an existing database."""
+    """Migrations 4 and 5 add the dashboard's indexes to an existing database."""
     path = tmp_path / "server.db"
     store = await Store.open(f"sqlite:///{path}")
     await store.close()
     db = sqlite3.connect(path)
     try:
-        for name in ("ix_executions_created", "ix_executions_updated"):
+        for name in ("ix_executions_created", "ix_executions_updated", "ix_executions_completed"):
             db.execute(f"DROP INDEX {name}")
         db.execute("UPDATE schema_version SET version = 3")
         db.commit()
@@ -85,7 +86,7 @@ async def test_version_3_database_gains_the_dashboard_indexes(tmp_path: Path) ->
         db.close()
     store = await Store.open(f"sqlite:///{path}")
     try:
-        assert await store.schema_version() == 4
+        assert await store.schema_version() == 5
     finally:
         await store.close()
     db = sqlite3.connect(path)
@@ -98,4 +99,5 @@ async def test_version_3_database_gains_the_dashboard_indexes(tmp_path: Path) ->
         "ix_executions_completion_created",
         "ix_executions_runner_created",
         "ix_executions_updated",
+        "ix_executions_completed",
     } <= names

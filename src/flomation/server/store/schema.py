@@ -276,9 +276,18 @@ def _migration_4_dashboard_indexes(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+_COMPLETED_INDEX = Index("ix_executions_completed", executions.c.completed_at)
+
+
+def _migration_5_completed_index(conn: Connection) -> None:
+    """Index ``completed_at`` for the dashboard overview's "finished in the last N minutes"."""
+    _COMPLETED_INDEX.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _migration_1_initial_schema,
     _migration_2_clustered_log_lines,
     _migration_3_delivery_guarantees,
     _migration_4_dashboard_indexes,
+    _migration_5_completed_index,
 )
