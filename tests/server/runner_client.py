@@ -6,10 +6,12 @@ Content-Type header.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import string
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -25,7 +27,16 @@ from flomation.wire.signing import (
     sign_v2,
 )
 
-__all__ = ["FLOW", "Answer", "SigningRunner", "claim_new", "compact", "new_identifier"]
+__all__ = [
+    "FLOW",
+    "Answer",
+    "SigningRunner",
+    "claim_new",
+    "compact",
+    "new_identifier",
+    "raw_exchange",
+    "requested_at_now",
+]
 
 FLOW: dict[str, Any] = {
     "nodes": [{"id": "t1", "type": "trigger/manual", "data": {"id": "t1", "label": "t"}}],
@@ -38,6 +49,31 @@ _LETTERS = string.ascii_letters
 def new_identifier() -> str:
     """A 16-letter runner identifier like the Go runner's flo.state."""
     return "".join(secrets.choice(_LETTERS) for _ in range(16))
+
+
+async def raw_exchange(url: str, request: bytes, timeout_s: float = 10) -> tuple[int, bytes]:
+    """Send ``request`` (possibly an unfinished body) and read one answer within ``timeout_s``."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        async with asyncio.timeout(timeout_s):
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            length = next(
+                int(line.split(":", 1)[1])
+                for line in lines
+                if line.lower().startswith("content-length:")
+            )
+            return int(lines[0].split()[1]), await reader.readexactly(length)
+    finally:
+        writer.close()
+
+
+def requested_at_now() -> str:
+    """The current time as the Go runner writes a claim's ``requested_at`` (RFC 3339, UTC)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def compact(payload: Any) -> bytes:
@@ -141,7 +177,7 @@ class SigningRunner:
 
     async def poll(self, timeout_s: float = 30.0) -> Answer:
         """One long-poll for work."""
-        body = compact({"requested_at": "2026-11-27T08:00:00.123456Z", "n": secrets.token_hex(4)})
+        body = compact({"requested_at": requested_at_now(), "n": secrets.token_hex(4)})
         return await self.send(
             "POST", f"/api/v1/runner/{self.identifier}/execution", body, timeout_s=timeout_s
         )

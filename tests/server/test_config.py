@@ -37,3 +37,13 @@ def test_invalid_values_name_the_setting(tmp_path: Path) -> None:
         load_settings({}, {}, config)
     with pytest.raises(SettingsError, match="cannot read"):
         load_settings({}, {}, tmp_path / "missing.json")
+
+
+def test_nonce_retention_must_cover_twice_the_signature_window(tmp_path: Path) -> None:
+    """A replay store shorter than twice the window would forget signatures still acceptable."""
+    config = tmp_path / "server.toml"
+    config.write_text("signature_window_s = 300\nnonce_retention_s = 599\n")
+    with pytest.raises(SettingsError, match=r"nonce_retention_s.*twice"):
+        load_settings({}, {}, config)
+    config.write_text("signature_window_s = 100\nnonce_retention_s = 200\n")
+    assert load_settings({}, {}, config).nonce_retention_s == 200

@@ -14,7 +14,7 @@ from flomation.server.admin_client import AdminApiError, AdminClient
 from flomation.server.embedded import EmbeddedServer
 from flomation.wire.signing import sign_v1
 
-from .runner_client import SigningRunner, claim_new
+from .runner_client import SigningRunner, claim_new, raw_exchange
 
 
 async def test_whole_lifecycle(
@@ -261,3 +261,19 @@ async def test_chunked_oversized_body_is_413(
         assert response.status == 413
         assert await response.json() == {"error": "request body too large"}
     assert (await runner.status(execution_id)).status == 200
+
+
+async def test_bodies_for_unknown_or_unassigned_executions_are_refused_unread(
+    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """A 4 MiB logs or 32 MiB result for an execution without a runner is answered unread."""
+    waiting = await admin.execute(flo["id"])  # created, not claimed by anybody
+    for execution_id, status in (("no-such-execution", 404), (waiting, 403)):
+        for suffix, size in (("/logs", 4 * 1024 * 1024), ("", 32 * 1024 * 1024)):
+            head = (
+                f"POST /api/v1/execution/{execution_id}{suffix} HTTP/1.1\r\nHost: t\r\n"
+                f"Content-Length: {size}\r\nX-Flomation-Runner-Signature: 00\r\n\r\n"
+            )
+            # Only the start of the body is sent: an answer proves the rest was not awaited.
+            answer, _ = await raw_exchange(server.url, head.encode() + b'{"lines":["' + b"x" * 1024)
+            assert answer == status, (execution_id, suffix)

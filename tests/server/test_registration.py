@@ -15,7 +15,7 @@ from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer, running_server
 
 from .conftest import SettingsFactory
-from .runner_client import SigningRunner, compact
+from .runner_client import SigningRunner, compact, raw_exchange
 
 
 async def test_new_identifier_gets_runner_json(
@@ -173,26 +173,6 @@ async def test_concurrent_enrolment_of_one_identifier(
     assert len(await admin.runners()) == 1
 
 
-async def _raw_answer(url: str, request: bytes, timeout_s: float = 10) -> tuple[int, bytes]:
-    """Send ``request`` (possibly an unfinished body) and read one answer within ``timeout_s``."""
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        writer.write(request)
-        await writer.drain()
-        async with asyncio.timeout(timeout_s):
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            length = next(
-                int(line.split(":", 1)[1])
-                for line in lines
-                if line.lower().startswith("content-length:")
-            )
-            return int(lines[0].split()[1]), await reader.readexactly(length)
-    finally:
-        writer.close()
-
-
 def _start_of_registration(code: str, identifier: str, size_bytes: int) -> bytes:
     """The first ``size_bytes`` of a registration whose manifest makes it 60 MiB."""
     start = f'{{"identifier":"{identifier}","registration_code":"{code}","manifest":"'
@@ -212,7 +192,7 @@ async def test_unauthenticated_registration_over_16_kib_is_413_before_the_rest_i
     )
     for request in (sized, chunked):
         # The body is never finished: an answer proves the server did not wait for the rest.
-        status, body = await _raw_answer(server.url, request)
+        status, body = await raw_exchange(server.url, request)
         assert status == 413
         assert "must carry a known registration_code" in json.loads(body)["error"]
     async with http.get(server.url + "/healthz") as response:
@@ -220,7 +200,7 @@ async def test_unauthenticated_registration_over_16_kib_is_413_before_the_rest_i
     # A known code in the same place lets the server read on (here: until the client stops).
     known = _start_of_registration(queue["registration_code"], "floodfloodfloodx", 17 * 1024)
     with pytest.raises(TimeoutError):
-        await _raw_answer(server.url, sized.replace(sent, known), timeout_s=1)
+        await raw_exchange(server.url, sized.replace(sent, known), timeout_s=1)
 
 
 async def test_registration_over_64_mib_is_413_whatever_it_carries(
@@ -228,7 +208,7 @@ async def test_registration_over_64_mib_is_413_whatever_it_carries(
 ) -> None:
     """A declared length over the registration limit is refused from the headers alone."""
     head = f"POST /api/v1/runner HTTP/1.1\r\nHost: t\r\nContent-Length: {64 * 1024 * 1024 + 1}"
-    status, body = await _raw_answer(server.url, f"{head}\r\n\r\n".encode())
+    status, body = await raw_exchange(server.url, f"{head}\r\n\r\n".encode())
     assert status == 413 and json.loads(body) == {"error": "request body too large"}
 
 

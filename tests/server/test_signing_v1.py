@@ -7,6 +7,7 @@ request); a repeated v1 signature can only be a captured request sent again.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -21,7 +22,14 @@ from flomation.wire.signing import (
     sign_v1,
 )
 
-from .runner_client import FLOW, SigningRunner, claim_new, compact, new_identifier
+from .runner_client import (
+    FLOW,
+    SigningRunner,
+    claim_new,
+    compact,
+    new_identifier,
+    requested_at_now,
+)
 
 
 async def test_a_repeated_v1_signature_is_refused(
@@ -29,7 +37,7 @@ async def test_a_repeated_v1_signature_is_refused(
 ) -> None:
     """A claim, a status poll and a log batch sent again with the same v1 signature get 403."""
     claim_path = f"/api/v1/runner/{runner.identifier}/execution"
-    claim_body = compact({"requested_at": "2026-12-06T21:00:00.000000001Z"})
+    claim_body = compact({"requested_at": requested_at_now()})
     claim_signature = sign_v1(runner.key, claim_body)
     first = await runner.send(
         "POST", claim_path, claim_body, v1=False, headers={SIGNATURE_HEADER: claim_signature}
@@ -120,3 +128,28 @@ async def test_the_project_runner_without_v2_signs_every_request_and_retry_afres
         logs = await api.prepare_logs(execution_id, ["sent", "twice"])
         assert (await api.send_prepared(logs)).status == 200
         assert (await api.send_prepared(logs)).status == 200
+
+
+async def test_a_v1_claim_is_accepted_only_while_its_requested_at_is_current(
+    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """A v1-only claim more than the window (300 s) from the server's clock, or without a
+    timestamp, is 403, so one captured earlier cannot take work once the store forgot it."""
+    path = f"/api/v1/runner/{runner.identifier}/execution"
+    await admin.execute(flo["id"])
+    now = datetime.now(UTC)
+    for requested_at in (now - timedelta(seconds=400), now + timedelta(seconds=400)):
+        body = compact({"requested_at": requested_at.isoformat().replace("+00:00", "Z")})
+        answer = await runner.send("POST", path, body)
+        assert answer.status == 403
+        assert answer.json == {
+            "error": "requested_at of a claim signed with v1 only is outside the allowed window"
+        }
+    for body in (b'{"requested_at":"bench"}', b'{"requested_at":"2026-12-06T21:00:00"}', b"{}"):
+        assert (await runner.send("POST", path, body)).status == 403
+    # Go's time.Time JSON has nanoseconds; a v2 claim is bound by its own timestamp instead.
+    go_style = now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
+    assert (await runner.send("POST", path, compact({"requested_at": go_style}))).status == 200
+    await admin.execute(flo["id"])
+    old = compact({"requested_at": "2026-11-27T08:00:00.123456Z"})
+    assert (await runner.send("POST", path, old, v1=True, v2=True)).status == 200

@@ -70,7 +70,8 @@ async def test_database_from_before_alembic_opens_with_its_data(tmp_path: Path) 
     assert [queue.name for queue in queues] == ["legacy"]
     assert _table_sql(path, "schema_version") == ""
     assert "PRIMARY KEY" in _table_sql(path, "claim_lapses")
-    assert "ix_executions_updated" in _table_sql(path, "ix_executions_updated")
+    for index in ("ix_executions_updated", "ix_executions_completed"):
+        assert index in _table_sql(path, index)
 
 
 async def test_version_1_log_lines_survive_the_clustered_log_table(tmp_path: Path) -> None:

@@ -11,12 +11,14 @@ import hmac
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import Request
 
 from flomation.server.store import Store
+from flomation.wire.models import ClaimRequest
 from flomation.wire.signing import (
     SIGNATURE_HEADER,
     SIGNATURE_V2_HEADER,
@@ -34,6 +36,7 @@ __all__ = [
     "admin_authorised",
     "bearer_token",
     "client_ip",
+    "v1_claim_staleness",
 ]
 
 _KEY_CACHE_LIMIT = 10_000
@@ -78,6 +81,28 @@ def _v1_nonce(signature_hex: str) -> str:
     """
     decoded = bytes.fromhex(signature_hex.strip())  # verify_v1 accepted it, so it decodes
     return "v1:" + hashlib.sha256(decoded).hexdigest()
+
+
+def v1_claim_staleness(body: bytes, now_s: float, window_s: int) -> str | None:
+    """Why a claim signed with v1 only is not current, or None when it is.
+
+    A v1 signature covers only the body, and the store forgets an accepted signature after the
+    nonce retention (at least twice ``window_s``, see ``ServerSettings``), so a claim captured
+    on the wire could otherwise take another execution later. The body's ``requested_at``
+    (the time the runner made it, docs/protocol.md §4.2; the Go runner sends
+    ``time.Now().UTC()``, flomation-co/runner: internal/runner/service.go) bounds that: a claim
+    is accepted only within ``window_s`` of the server's clock, as a v2 ``t`` is (§9.3).
+    """
+    try:
+        requested_at = ClaimRequest.model_validate_json(body).requested_at
+        moment = datetime.fromisoformat(requested_at)
+    except ValueError:
+        return "a claim signed with v1 only needs an RFC 3339 requested_at"
+    if moment.tzinfo is None:
+        return "a claim signed with v1 only needs requested_at with a time zone"
+    if abs(moment.timestamp() - now_s) > window_s:
+        return "requested_at of a claim signed with v1 only is outside the allowed window"
+    return None
 
 
 class RequestVerifier:

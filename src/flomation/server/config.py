@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -98,6 +98,17 @@ class ServerSettings(BaseModel):
         if value.lower() not in ("debug", "info", "warning", "error"):
             raise ValueError("log_level must be debug, info, warning or error")
         return value.lower()
+
+    @model_validator(mode="after")
+    def _check_nonce_retention(self) -> ServerSettings:
+        # A signature accepted at one edge of the window may be sent again until the other
+        # edge: the store must still hold it then (docs/protocol.md §9.3).
+        if self.nonce_retention_s < 2 * self.signature_window_s:
+            raise ValueError(
+                f"nonce_retention_s ({self.nonce_retention_s}) must be at least twice "
+                f"signature_window_s ({self.signature_window_s})"
+            )
+        return self
 
     @property
     def host(self) -> str:

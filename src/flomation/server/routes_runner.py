@@ -12,9 +12,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive
 
-from flomation.server.auth import SignatureError, VerifiedKey, client_ip
+from flomation.server.auth import SignatureError, VerifiedKey, client_ip, v1_claim_staleness
 from flomation.server.crypto_box import SecretKeyError
 from flomation.server.http_io import (
+    PARSE_ON_LOOP_MAX_BYTES,
     HttpError,
     decode_body,
     json_response,
@@ -48,7 +49,7 @@ from flomation.wire.models import (
     StateRequest,
 )
 from flomation.wire.paths import is_safe_id
-from flomation.wire.signing import KeyFormatError
+from flomation.wire.signing import SIGNATURE_V2_HEADER, KeyFormatError
 
 __all__ = [
     "MAX_CLAIM_BODY_BYTES",
@@ -84,6 +85,12 @@ async def _watch_disconnect(receive: Receive, on_gone: Callable[[], None]) -> No
         if message["type"] == "http.disconnect":
             on_gone()
             return
+
+
+def _log_batch(body: bytes, key: str | None) -> LogBatch:
+    """A logs body as a batch: its lines, the JSON text they came from and its batch key."""
+    text = decode_body(body)
+    return LogBatch(parse_text(LogsRequest, text).lines, text, key)
 
 
 def environment_refusal(execution: ExecutionCall) -> str | None:
@@ -257,6 +264,7 @@ class RunnerEndpoints:
             raise HttpError(403, "unknown runner")
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
         await self._verify(request, body, body, self._runner_key(runner))
+        self._check_v1_claim_is_current(request, body)
         store, dispatcher = self._s.store, self._s.dispatcher
         ip_address = client_ip(request, self._s.settings.trusted_proxies)
         eligible = await store.heartbeat(runner.id, ip_address, self._s.clock())
@@ -284,6 +292,15 @@ class RunnerEndpoints:
         self._s.events.publish(claimed.execution.id)
         return json_response(pending_execution_view(claimed))
 
+    def _check_v1_claim_is_current(self, request: Request, body: bytes) -> None:
+        """403 for a claim signed with v1 only whose requested_at is stale (a replay)."""
+        if request.headers.get(SIGNATURE_V2_HEADER):
+            return  # the v2 timestamp and nonce have been checked
+        stale = v1_claim_staleness(body, self._s.clock(), self._s.settings.signature_window_s)
+        if stale is not None:
+            self._s.metrics.rejected_signatures.inc()
+            raise HttpError(403, stale)
+
     async def _release(self, claimed: ClaimedExecution, runner: RunnerRecord) -> None:
         """Put back a claim that could not be delivered, and wake someone else for it."""
         execution_id = claimed.execution.id
@@ -295,6 +312,16 @@ class RunnerEndpoints:
             self._s.events.publish(execution_id)
 
     # ------------------------------------------------------ execution requests
+
+    async def _execution_and_runner(self, execution_id: str) -> tuple[ExecutionCall, RunnerRecord]:
+        """The execution and the runner it is assigned to (not yet authenticated)."""
+        execution = await self._s.store.execution_call(execution_id)
+        if execution is None:
+            raise HttpError(404, "execution not found")
+        runner = execution.runner
+        if runner is None:
+            raise HttpError(403, "execution is not assigned to a runner")
+        return execution, runner
 
     async def _assigned(
         self, request: Request, body: bytes, v1_message: bytes, *, v1_single_use: bool = True
@@ -322,16 +349,21 @@ class RunnerEndpoints:
         Also serves the internal endpoints (routes_internal), which name the calling execution
         in a header rather than in the path.
         """
-        execution = await self._s.store.execution_call(execution_id)
-        if execution is None:
-            raise HttpError(404, "execution not found")
-        runner = execution.runner
-        if runner is None:
-            raise HttpError(403, "execution is not assigned to a runner")
+        execution, runner = await self._execution_and_runner(execution_id)
         await self._verify(
             request, body, v1_message, self._runner_key(runner), v1_single_use=v1_single_use
         )
         return execution, runner
+
+    async def _assigned_post(
+        self, request: Request, max_bytes: int
+    ) -> tuple[ExecutionCall, RunnerRecord, bytes]:
+        """:meth:`_assigned` for a POST: its body is read only for an execution that has a
+        runner, so a request for an unknown or unassigned execution is refused unread."""
+        execution, runner = await self._execution_and_runner(request.path_params["execution_id"])
+        body = await read_body(request, max_bytes)
+        await self._verify(request, body, body, self._runner_key(runner))
+        return execution, runner, body
 
     async def state(self, request: Request) -> Response:
         """``POST /execution/{id}/state``: only ``running`` is accepted (§8.2).
@@ -381,15 +413,16 @@ class RunnerEndpoints:
 
     async def logs(self, request: Request) -> Response:
         """``POST /execution/{id}/logs``: persisted under the cap (§8.3), once per batch key."""
-        body = await read_body(request, MAX_LOGS_BODY_BYTES)
-        execution, runner = await self._assigned(request, body, body)
-        text = decode_body(body)
+        execution, runner, body = await self._assigned_post(request, MAX_LOGS_BODY_BYTES)
         key = request.headers.get(LOG_BATCH_KEY_HEADER)
         if key is not None and not is_safe_id(key):
             raise HttpError(
                 400, f"header {LOG_BATCH_KEY_HEADER}: must be 1-128 letters, digits, '-' or '_'"
             )
-        batch = LogBatch(parse_text(LogsRequest, text).lines, text, key)
+        if len(body) > PARSE_ON_LOOP_MAX_BYTES:
+            batch = await asyncio.to_thread(_log_batch, body, key)
+        else:
+            batch = _log_batch(body, key)
         try:
             stored = await self._s.store.append_logs(
                 execution.id, runner.id, batch, self._s.settings.max_log_bytes, self._s.clock()
@@ -414,8 +447,7 @@ class RunnerEndpoints:
 
     async def result(self, request: Request) -> Response:
         """``POST /execution/{id}``: the final or suspended result, idempotent (§4.6, §8.2)."""
-        body = await read_body(request, MAX_RESULT_BODY_BYTES)
-        execution, runner = await self._assigned(request, body, body)
+        execution, runner, body = await self._assigned_post(request, MAX_RESULT_BODY_BYTES)
         payload = await parse_body_off_loop(ResultRequest, body)
         outcome = await self._s.store.store_result(
             execution.id,

@@ -268,32 +268,36 @@ class QueueLoad:
 
 
 def queue_load(conn: Connection) -> list[QueueLoad]:
-    """Pending and running executions per queue (a flow pinned to a queue, else its org's)."""
-    in_queue = or_(
-        _F.c.queue_id == _Q.c.id,
-        and_(
-            _F.c.queue_id.is_(None),
-            func.coalesce(_E.c.organisation_id, "") == func.coalesce(_Q.c.organisation_id, ""),
-        ),
-    )
-    pending = and_(_E.c.execution_status == "created", _E.c.completion_status == "pending")
-    running = and_(
-        _E.c.execution_status.in_(("allocated", "running")), _E.c.completion_status == "pending"
-    )
-    counts = (
-        select(
-            _Q.c.id,
-            _Q.c.name,
-            func.count(_E.c.id).filter(pending).label("pending"),
-            func.count(_E.c.id).filter(running).label("running"),
+    """Pending and running executions per queue: a flow pinned to a queue counts there, an
+    unpinned one in every queue of its organisation (the dispatch rule, docs/protocol.md §8.1).
+
+    Only unfinished executions are read (three short ranges of the status index), counted per
+    flow queue, organisation and status; the matching to queues happens here.
+    """
+    counts = conn.execute(
+        select(_F.c.queue_id, _E.c.organisation_id, _E.c.execution_status, func.count())
+        .select_from(_E.join(_F, _F.c.id == _E.c.flo_id))
+        .where(
+            _E.c.execution_status.in_(("created", "allocated", "running")),
+            _E.c.completion_status == "pending",
         )
-        .select_from(
-            _Q.outerjoin(_E.join(_F, _F.c.id == _E.c.flo_id), and_(or_(pending, running), in_queue))
-        )
-        .group_by(_Q.c.id, _Q.c.name)
-        .order_by(_Q.c.name)
-    )
-    return [QueueLoad(r.id, r.name, int(r.pending), int(r.running)) for r in conn.execute(counts)]
+        .group_by(_F.c.queue_id, _E.c.organisation_id, _E.c.execution_status)
+    ).all()
+    loads = []
+    for queue in conn.execute(select(_Q.c.id, _Q.c.name, _Q.c.organisation_id).order_by(_Q.c.name)):
+        pending = running = 0
+        for queue_id, organisation_id, status, count in counts:
+            pinned_here = queue_id == queue.id
+            by_organisation = queue_id is None and (organisation_id or "") == (
+                queue.organisation_id or ""
+            )
+            if pinned_here or by_organisation:
+                if status == "created":
+                    pending += int(count)
+                else:
+                    running += int(count)
+        loads.append(QueueLoad(queue.id, queue.name, pending, running))
+    return loads
 
 
 @dataclass(frozen=True)
@@ -308,15 +312,18 @@ class Activity:
 def activity(conn: Connection, now_s: float) -> Activity:
     """Executions created and finished in the last 10 minutes, failures in the last hour."""
     created = conn.execute(select(func.count()).where(_E.c.created_at >= now_s - 600)).scalar_one()
+    # Read by the completed_at index (a short range); the status is wrapped in a function so
+    # that SQLite does not prefer the status index, which would walk every finished execution.
+    outcome = func.coalesce(_E.c.completion_status, "")
     finished = conn.execute(
         select(func.count()).where(
-            _E.c.completion_status.in_(("success", "fail", "cancel", "timeout")),
             _E.c.completed_at >= now_s - 600,
+            outcome.in_(("success", "fail", "cancel", "timeout")),
         )
     ).scalar_one()
     failures = conn.execute(
         select(func.count()).where(
-            _E.c.completion_status.in_(("fail", "timeout")), _E.c.completed_at >= now_s - 3600
+            _E.c.completed_at >= now_s - 3600, outcome.in_(("fail", "timeout"))
         )
     ).scalar_one()
     return Activity(int(created), int(finished), int(failures))

@@ -238,3 +238,5 @@ Index("ix_executions_created", executions.c.created_at)
 Index("ix_executions_completion_created", executions.c.completion_status, executions.c.created_at)
 Index("ix_executions_runner_created", executions.c.runner_id, executions.c.created_at)
 Index("ix_executions_updated", executions.c.updated_at)
+# The dashboard overview's "finished in the last N minutes".
+Index("ix_executions_completed", executions.c.completed_at)
