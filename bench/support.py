@@ -116,21 +116,23 @@ class ServerProcess:
 
 @contextlib.asynccontextmanager
 async def server_process(
-    database: Path, admin_token: str, *options: str
+    database: Path | str, admin_token: str, *options: str, environ: dict[str, str] | None = None
 ) -> AsyncIterator[ServerProcess]:
     """``flomation-server`` on 127.0.0.1 (random port) until the block ends (then SIGTERM).
 
-    ``options`` are further command-line options. The server announces its URL in an info-level
-    log line ("server listening"), which is how the URL is learnt.
+    ``database`` is a SQLite file or a database URL; ``options`` are further command-line
+    options and ``environ`` further environment variables. The server announces its URL in an
+    info-level log line ("server listening"), which is how the URL is learnt.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOMATION_SERVER_")}
     env["FLOMATION_SERVER_ADMIN_TOKEN"] = admin_token
+    env.update(environ or {})
     process = await asyncio.create_subprocess_exec(
         str(BIN / "flomation-server"),
         "--listen",
         "127.0.0.1:0",
         "--database",
-        f"sqlite:///{database}",
+        f"sqlite:///{database}" if isinstance(database, Path) else database,
         "--log-level",
         "info",
         *options,
