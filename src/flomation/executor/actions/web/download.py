@@ -35,6 +35,7 @@ from flomation.executor.actions.base import (
 )
 from flomation.executor.actions.file._confine import confined_path
 from flomation.executor.actions.web._transfer import TransferError, transfer
+from flomation.executor.network_guard import refusal
 
 __all__ = ["ALLOW_NETWORKS_VARIABLE", "MAX_DOWNLOAD_BYTES", "SPEC", "run"]
 
@@ -91,19 +92,19 @@ def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 
 def _refuse_non_public(host: str, port: int) -> None:
-    """Raise unless every address ``host`` resolves to is public (or explicitly allowed)."""
+    """Raise unless every address ``host`` resolves to is public (or explicitly allowed).
+
+    The classification is the network guard's ``private`` level (executor/network_guard.py),
+    plus multicast, which upstream's download refuses too; the process-wide guard still applies
+    to the connection itself.
+    """
     allowed = _allowed_networks()
     for *_ignored, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+        text = str(address[0]).split("%", 1)[0]
+        ip = ipaddress.ip_address(text)
         if any(ip in network for network in allowed):
             continue
-        if (
-            ip.is_loopback
-            or ip.is_private
-            or ip.is_link_local
-            or ip.is_unspecified
-            or ip.is_multicast
-        ):
+        if refusal(text, "private") is not None or ip.is_multicast:
             raise ValueError(f"refusing to connect to non-public address {ip}")
 
 
