@@ -31,10 +31,10 @@ from flomation.runner.execution import (
     ExecutionSettings,
     run_execution,
 )
-from flomation.runner.masking import SecretMasker
 from flomation.runner.outcome import OutcomeKind, StopReason
 from flomation.runner.process import ExecutorStartError
 from flomation.runner.workdir import ExecutorSettings, WorkdirError, WorkdirRetention
+from flomation.wire.masking import SecretMasker
 from flomation.wire.signing import generate_private_key, public_key_pem
 
 KEY = generate_private_key()

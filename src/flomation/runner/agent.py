@@ -49,7 +49,6 @@ from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
 from flomation.runner.identity import LoadedKey
 from flomation.runner.isolation import Isolation, IsolationError, find_bwrap
 from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
-from flomation.runner.masking import SecretMasker
 from flomation.runner.outbox import PURGE_BATCH, Outbox, OutboxEntry, OutboxError
 from flomation.runner.outcome import OutcomeKind, StopReason, failure_outcome, result_body
 from flomation.runner.process import kill_group
@@ -66,6 +65,7 @@ from flomation.runner.workdir import (
     compact_json,
 )
 from flomation.version import distribution_version
+from flomation.wire.masking import SecretMasker
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "Agent", "AgentTuning"]
 

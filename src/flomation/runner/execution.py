@@ -38,7 +38,6 @@ from flomation.runner.logs import (
     SendPrepared,
     ShipperStats,
 )
-from flomation.runner.masking import SecretMasker
 from flomation.runner.outcome import (
     Outcome,
     OutcomeKind,
@@ -58,6 +57,7 @@ from flomation.runner.workdir import (
     prepare_workdir,
     read_state_file,
 )
+from flomation.wire.masking import SecretMasker
 from flomation.wire.models import PendingExecution
 from flomation.wire.paths import UnsafeIdError, work_directory
 
