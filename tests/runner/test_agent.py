@@ -203,7 +203,8 @@ async def test_drain_with_api_down_exits_in_time(fake: FakeControlPlane, tmp_pat
     config = _config(tmp_path, fake.url, drain_timeout_s=1.0, kill_grace_s=1.0)
     agent = _agent(config, dataclasses.replace(FAST_AGENT, exit_flush_s=AgentTuning().exit_flush_s))
     task = asyncio.create_task(agent.run())
-    await _until(lambda: fake.requests_to("/state"))
+    # Its first log line: the claim was confirmed and the executor runs.
+    await _until(lambda: fake.requests_to("/logs"))
     await fake.stop()
     started = time.monotonic()
     agent.request_stop()
@@ -221,7 +222,8 @@ async def test_result_survives_api_outage(fake: FakeControlPlane, tmp_path: Path
     execution_id = fake.enqueue(pending_execution(script={"sleep_s": 0.5, "lines": 5}))
     agent = _agent(_config(tmp_path, fake.url, max_concurrent_executors=1))
     task = asyncio.create_task(agent.run())
-    await _until(lambda: fake.requests_to("/state"))
+    # Its first log line: the claim was confirmed and the executor runs.
+    await _until(lambda: fake.requests_to("/logs"))
     await fake.stop()
     await asyncio.sleep(1.5)
     assert execution_id not in fake.state.results
