@@ -320,3 +320,23 @@ def test_executor_stops_on_sigterm_with_its_output_reader_gone(tmp_path: Path) -
         code = _stop_with_reader_gone(executor)
     assert code == 0
     assert json.loads((tmp_path / "state.json").read_text())["status"] == 2
+
+
+def test_server_port_in_use_is_one_line(tmp_path: Path) -> None:
+    """A second server on a taken port logs one line naming the address, exits 1, no traceback."""
+    env = _environ(FLOMATION_SERVER_ADMIN_TOKEN="token-1234")
+    with _started(_server(tmp_path), env, tmp_path) as first:
+        taken = _url_of(_read_until(first, b"server listening")).removeprefix("http://")
+        database = f"sqlite:///{tmp_path / 'second' / 'db.sqlite'}"
+        second = subprocess.run(
+            [str(BIN / "flomation-server"), "--listen", taken, "--database", database],
+            capture_output=True, text=True, timeout=120, env=env, check=False,
+        )  # fmt: skip
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=_STOP_TIMEOUT_S)
+    assert second.returncode == 1
+    assert "Traceback" not in second.stderr
+    errors = [json.loads(line) for line in second.stderr.splitlines() if '"error"' in line]
+    assert [line["error"] for line in errors] == [
+        f"cannot listen on {taken}: Address already in use"
+    ]

@@ -258,3 +258,33 @@ async def test_real_executor_runs_and_resumes_a_paused_flow(tmp_path: Path) -> N
         execution = await stack.wait_status(execution_id, ("success", "fail"))
         assert execution["completion_status"] == "success", execution["result"]
         assert "after" in execution["result"]["node_results"]
+
+
+BASH_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bash.flow.json"
+
+
+async def test_script_output_reaches_the_live_log_while_the_node_runs(tmp_path: Path) -> None:
+    """What a Bash node prints reaches the server's live stream before the node ends."""
+    executor = (sys.executable, "-m", "flomation_executor")
+    async with _stack(tmp_path, executable=executor) as stack:
+        flow = json.loads(BASH_EXAMPLE.read_text(encoding="utf-8"))
+        flo = await stack.admin.create_flo("bash", flow, queue_id=stack.queue_id)
+        execution_id = await stack.admin.execute(flo["id"])
+        seen: list[tuple[str, str]] = []
+        async with asyncio.timeout(60):
+            async for event in stack.admin.stream(execution_id):
+                seen.append((event.event, event.data))
+                if event.event == "complete":
+                    break
+        assert seen[-1] == ("complete", "success")
+        printed = next(
+            index
+            for index, (kind, data) in enumerate(seen)
+            if kind == "message" and '"msg":"script output"' in data and '"line 1"' in data
+        )
+        finished = next(
+            index
+            for index, (kind, data) in enumerate(seen)
+            if kind == "node" and '"id":"count"' in data and '"status":"success"' in data
+        )
+        assert printed < finished

@@ -94,11 +94,36 @@ def _default_level() -> Iterator[None]:
         ("169.254.169.254", "private", True),
         ("93.184.216.34", "private", False),
         ("169.254.169.254", "off", False),
+        ("239.1.2.3", "private", True),
     ],
 )
 def test_refusal_by_level(address: str, level: str, refused: bool) -> None:
     """Metadata and link-local addresses are refused by default; private ranges at 'private'."""
     assert (network_guard.refusal(address, level) is not None) is refused
+
+
+def test_allowed_networks_pass_at_any_level() -> None:
+    """Networks listed in FLOMATION_EXECUTOR_ALLOW_NETWORKS are never refused."""
+    assert network_guard.refusal("10.1.2.3", "private", "10.0.0.0/8, ::1/128") is None
+    assert network_guard.refusal("::1", "private", "10.0.0.0/8, ::1/128") is None
+    assert network_guard.refusal("127.0.0.1", "private", "10.0.0.0/8") is not None
+
+
+def test_an_action_can_ask_for_a_stricter_level(server: _Server) -> None:
+    """guard_minimum='private' refuses loopback although the configured level allows it."""
+    url = f"http://127.0.0.1:{server.server_port}/strict"
+    with pytest.raises(TransferError, match="loopback address"):
+        transfer(
+            "GET",
+            url,
+            headers={},
+            body=None,
+            timeout_s=10,
+            max_body_bytes=1024,
+            cancel_event=threading.Event(),
+            guard_minimum="private",
+        )
+    assert server.hits == []
 
 
 def _transfer(url: str) -> bytes:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from executor.engine_harness import edge, flow_document, node, value
 from flomation.executor.catalogue import load_catalogue, load_upstream
@@ -319,3 +321,68 @@ def test_validate_reads_every_example_in_one_call() -> None:
     result = _validate(*examples)
     assert (result.returncode, result.stdout) == (0, ""), result.stdout
     assert json.loads((ROOT / "examples" / "hello.flow.json").read_text())["nodes"]
+
+
+_JSON_LEAF = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+_JSON = st.recursive(
+    _JSON_LEAF,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_NAMES = st.sampled_from(["start", "a", "b", "", "trigger/manual", "conditional/if", "x.y"])
+_CONNECTION = st.fixed_dictionaries(
+    {
+        "name": _NAMES | _JSON,
+        "type": st.sampled_from(["string", "integer", "boolean", "rows"]) | _JSON,
+    },
+    optional={"value": _JSON | st.sampled_from(["${a.result}", "${var.v}", "${flow.x}", "${"])},
+)
+_NODE = st.fixed_dictionaries(
+    {"id": _NAMES | _JSON},
+    optional={
+        "type": st.sampled_from(sorted(load_catalogue())) | _NAMES | _JSON,
+        "data": st.none()
+        | _JSON
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "label": _NAMES | _JSON,
+                "config": _JSON
+                | st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "type": st.integers(0, 8) | _JSON,
+                        "inputs": st.lists(_CONNECTION, max_size=4) | _JSON,
+                    },
+                ),
+            },
+        ),
+    },
+)
+_EDGE = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": _JSON,
+        "source": _NAMES | _JSON,
+        "target": _NAMES | _JSON,
+        "sourceHandle": st.sampled_from(["true-branch", "loop", "case_1", "default", ""]) | _JSON,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "nodes": st.lists(_NODE, max_size=5) | _JSON,
+            "edges": st.lists(_EDGE, max_size=5) | _JSON,
+        },
+    )
+)
+def test_any_document_gives_problems_never_an_exception(document: dict[str, object]) -> None:
+    """Whatever shape a flow document has, validation returns problems and never raises."""
+    problems = _problems(json.dumps(document))
+    assert all(isinstance(p.message, str) and p.severity in ("error", "warning") for p in problems)

@@ -234,6 +234,20 @@ def test_no_validate_runs_the_flow_anyway(tmp_path: Path) -> None:
     assert "not running it" not in result.stderr
     assert "flow failed" in result.stderr and "invalid node" in result.stderr
     assert "error: Error executing flow (error=invalid node id=x)" in result.stderr
+    assert "flomation-runner local: flow failed: invalid node (node x)" in result.stderr
+
+
+def test_flow_without_trigger_fails_with_the_executors_reason(tmp_path: Path) -> None:
+    """Run anyway (--no-validate), a flow without a trigger fails naming the executor's reason."""
+    flow = _write_flow(
+        tmp_path / "no-trigger.flow.json",
+        [_node("x", "string/upper_case", 2, [_value("value", "a")])],
+        [],
+    )
+    result = _local(str(flow), "--no-validate")
+    assert result.returncode == 1
+    assert "flomation-runner local: flow failed: no start node specified" in result.stderr
+    assert "result and logs in" not in result.stderr  # the temporary home is gone
 
 
 def test_unresolved_reference_is_a_warning_and_the_executor_warning_is_shown() -> None:

@@ -203,7 +203,8 @@ async def test_drain_with_api_down_exits_in_time(fake: FakeControlPlane, tmp_pat
     config = _config(tmp_path, fake.url, drain_timeout_s=1.0, kill_grace_s=1.0)
     agent = _agent(config, dataclasses.replace(FAST_AGENT, exit_flush_s=AgentTuning().exit_flush_s))
     task = asyncio.create_task(agent.run())
-    await _until(lambda: fake.requests_to("/state"))
+    # Its first log line: the claim was confirmed and the executor runs.
+    await _until(lambda: fake.requests_to("/logs"))
     await fake.stop()
     started = time.monotonic()
     agent.request_stop()
@@ -221,7 +222,8 @@ async def test_result_survives_api_outage(fake: FakeControlPlane, tmp_path: Path
     execution_id = fake.enqueue(pending_execution(script={"sleep_s": 0.5, "lines": 5}))
     agent = _agent(_config(tmp_path, fake.url, max_concurrent_executors=1))
     task = asyncio.create_task(agent.run())
-    await _until(lambda: fake.requests_to("/state"))
+    # Its first log line: the claim was confirmed and the executor runs.
+    await _until(lambda: fake.requests_to("/logs"))
     await fake.stop()
     await asyncio.sleep(1.5)
     assert execution_id not in fake.state.results
@@ -404,3 +406,26 @@ async def test_stop_during_registration_leaves_no_executor(
     await asyncio.wait_for(task, 10)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_same_execution_claimed_twice_runs_once(
+    fake: FakeControlPlane, tmp_path: Path
+) -> None:
+    """A second claim answer for an execution already running in another slot is ignored."""
+    pending = pending_execution(script={"sleep_s": 1.0, "lines": 2})
+    execution_id = fake.enqueue(pending)
+    fake.enqueue(pending)  # a claim answer held up past the lease, as the proxy test makes
+    records = tmp_path / "records"
+    records.mkdir()
+    os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"] = str(records)
+    try:
+        agent = _agent(_config(tmp_path, fake.url, max_concurrent_executors=2))
+    finally:
+        del os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"]
+    task = asyncio.create_task(agent.run())
+    await fake.wait_for_result(execution_id, 15)
+    agent.request_stop()
+    assert await asyncio.wait_for(task, 15) == EXIT_OK
+    assert len(fake.requests_to("/execution")) >= 2
+    assert [path.name for path in records.iterdir()] == [f"{execution_id}-1.json"]
+    assert fake.state.result_posts[execution_id] == 1

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
 from flomation.runner.api import ApiError, RunnerApi, execution_path, registration_body
+from flomation.wire.models import LOG_BATCH_KEY_HEADER
 from flomation.wire.signing import (
     SIGNATURE_HEADER,
     SIGNATURE_V2_HEADER,
@@ -237,3 +238,84 @@ async def test_network_error_raises_api_error_and_is_observed() -> None:
 def test_execution_path_encodes_unsafe_ids() -> None:
     """An execution id is always one percent-encoded path segment."""
     assert execution_path("a/../b", "/status") == "/api/v1/execution/a%2F..%2Fb/status"
+
+
+class _DropsFirstRequest:
+    """A raw HTTP server on loopback: the first request's connection is closed unanswered, later
+    ones get 200. It records each request's head (aiohttp then re-sends a GET by itself)."""
+
+    def __init__(self) -> None:
+        self.heads: list[bytes] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> _DropsFirstRequest:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.heads.append(head)
+                if len(self.heads) == 1:
+                    break
+                body = b'{"execution_status":"running","completion_status":"pending"}'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def header(self, n: int, name: str) -> str:
+        for line in self.heads[n].decode("latin-1").split("\r\n"):
+            key, _, value = line.partition(":")
+            if key.lower() == name.lower():
+                return value.strip()
+        raise KeyError(name)
+
+
+@pytest.mark.parametrize("signing_v2", [True, False])
+async def test_the_http_clients_own_retry_of_a_get_is_signed_afresh(signing_v2: bool) -> None:
+    """aiohttp re-sends a GET whose connection closed unanswered: signed afresh (issue 21)."""
+    async with (
+        _DropsFirstRequest() as server,
+        RunnerApi(server.url, "qWeRtYuIoPaSdFgH", KEY, signing_v2=signing_v2) as api,
+    ):
+        result = await api.get_status("exec-1")
+    assert result.status == 200 and len(server.heads) == 2
+    public = load_public_key_pem(public_key_pem(KEY))
+    name = SIGNATURE_V2_HEADER if signing_v2 else SIGNATURE_HEADER
+    first, second = server.header(0, name), server.header(1, name)
+    assert first != second
+    if signing_v2:
+        for value in (first, second):
+            header = parse_v2_header(value)
+            assert verify_v2(public, header, "GET", "/api/v1/execution/exec-1/status", b"")
+        assert parse_v2_header(first).nonce != parse_v2_header(second).nonce
+    else:
+        assert verify_v1(public, b"exec-1", second)
+
+
+async def test_log_batches_carry_their_key_on_every_send() -> None:
+    """A prepared log batch carries its X-Flomation-Log-Batch key on the first send and retries."""
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+        await api.register(_registration())
+        execution_id = fake.enqueue(pending_execution())
+        logs = await api.prepare_logs(execution_id, ["one"], batch_key="b-1")
+        for _ in range(2):
+            assert (await api.send_prepared(logs)).status == 200
+        assert [r.headers[LOG_BATCH_KEY_HEADER] for r in fake.requests_to("/logs")] == ["b-1"] * 2

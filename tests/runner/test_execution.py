@@ -31,10 +31,11 @@ from flomation.runner.execution import (
     ExecutionSettings,
     run_execution,
 )
-from flomation.runner.masking import SecretMasker
 from flomation.runner.outcome import OutcomeKind, StopReason
 from flomation.runner.process import ExecutorStartError
 from flomation.runner.workdir import ExecutorSettings, WorkdirError, WorkdirRetention
+from flomation.wire.masking import SecretMasker
+from flomation.wire.models import LOG_BATCH_KEY_HEADER
 from flomation.wire.signing import generate_private_key, public_key_pem
 
 KEY = generate_private_key()
@@ -166,13 +167,56 @@ async def test_successful_run_posts_state_logs_and_result(harness: _Harness) -> 
     assert not workdir.exists()
 
 
-async def test_running_state_is_retried_then_given_up(harness: _Harness) -> None:
-    """A refused state post is retried after each delay, and the execution runs regardless."""
-    harness.fake.state_failures = 10
-    claim = pending_execution(script={"sleep_s": 0.8})
+async def test_running_state_is_retried_until_accepted_before_the_executor_starts(
+    harness: _Harness,
+) -> None:
+    """A refused state post is retried; the executor starts only after it was accepted."""
+    harness.fake.state_failures = 2
+    claim = pending_execution(script={"lines": 2})
     report = await harness.run(claim, state_retry_delays_s=(0.05, 0.05, 0.05))
     assert report.kind is OutcomeKind.SUCCESS
-    assert len(harness.fake.requests_to("/state")) == 4
+    paths = [r.path.rsplit("/", 1)[-1] for r in harness.fake.state.requests]
+    assert paths.count("state") == 3
+    assert max(i for i, p in enumerate(paths) if p == "state") < paths.index("logs")
+
+
+@pytest.mark.parametrize("status", [409, 404])
+async def test_refused_confirmation_drops_the_execution_without_running_it(
+    harness: _Harness, status: int
+) -> None:
+    """409 (lease expired, offered again) or 404 on ``state``: no executor, no result, no log."""
+    harness.fake.state_failures = 1
+    harness.fake.state_failure_status = status
+    claim = pending_execution(script={"lines": 2})
+    execution_id = claim["execution"]["id"]
+    report = await harness.run(claim)
+    assert report.kind is None and report.error is not None and "refused" in report.error
+    assert list(harness.records.iterdir()) == []
+    assert execution_id not in harness.fake.state.results
+    assert harness.fake.requests_to("/logs") == []
+    assert harness.journal.events == []
+    assert len(harness.fake.requests_to("/state")) == 1
+    assert not (harness.root / claim["flo"]["id"] / execution_id).exists()
+
+
+async def test_never_confirmed_execution_is_not_run(harness: _Harness) -> None:
+    """A state post never accepted within the retries leaves the executor unstarted."""
+    harness.fake.state_failures = 10
+    claim = pending_execution(script={})
+    report = await harness.run(claim, state_retry_delays_s=(0.05, 0.05))
+    assert report.kind is None and report.error is not None and "unanswered" in report.error
+    assert len(harness.fake.requests_to("/state")) == 3
+    assert list(harness.records.iterdir()) == []
+    assert claim["execution"]["id"] not in harness.fake.state.results
+
+
+async def test_every_log_batch_carries_a_key_of_its_own(harness: _Harness) -> None:
+    """Each /logs batch has its own X-Flomation-Log-Batch key (a retry would repeat it)."""
+    claim = pending_execution(script={"lines": 3, "sleep_s": 0.6})
+    await harness.run(claim, log_flush_interval_s=0.0)
+    keys = [r.headers[LOG_BATCH_KEY_HEADER] for r in harness.fake.requests_to("/logs")]
+    assert len(keys) >= 1 and len(set(keys)) == len(keys)
+    assert all(len(key) == 32 for key in keys)
 
 
 async def test_executor_receives_exact_files_and_argv(harness: _Harness) -> None:

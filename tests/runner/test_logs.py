@@ -162,6 +162,21 @@ async def test_batch_dropped_after_two_retries_then_marker() -> None:
     assert (shipper.stats.lines_dropped, shipper.stats.lines_sent) == (2, 1)
 
 
+async def test_batch_given_up_after_lost_answers_is_unconfirmed_not_dropped() -> None:
+    """Lines whose answers were lost may be stored: counted apart, and no drop marker follows."""
+    recorder = Recorder([SendOutcome.NO_ANSWER, SendOutcome.RETRY, SendOutcome.RETRY])
+    shipper = LogShipper(recorder, flush_interval_s=0, retry_delays_s=(0.01, 0.01))
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        shipper.add_many(["a", "b"])
+        await wait_until(lambda: shipper.stats.batches_failed == 1)
+        shipper.add("c")
+        await shipper.close(timeout_s=5)
+    assert recorder.calls == [["a", "b"]] * 3 + [["c"]]
+    stats = shipper.stats
+    assert (stats.lines_dropped, stats.lines_unconfirmed, stats.lines_sent) == (0, 2, 1)
+
+
 async def test_drop_answer_is_not_retried() -> None:
     """A DROP answer (permanent refusal) gives the batch up without another attempt."""
     recorder = Recorder([SendOutcome.DROP])
@@ -261,7 +276,8 @@ async def test_failure_of_the_send_callable_is_logged_per_attempt() -> None:
 
 
 async def test_close_gives_up_at_its_timeout_when_the_api_hangs() -> None:
-    """close() returns at its deadline even while a send hangs; unsent lines count as dropped."""
+    """close() returns at its deadline even while a send hangs; unsent lines count as dropped,
+    the line in flight (the server may have stored it) as unconfirmed."""
     recorder = Recorder()
     recorder.gate.clear()
     shipper = LogShipper(recorder, flush_interval_s=0)
@@ -273,7 +289,7 @@ async def test_close_gives_up_at_its_timeout_when_the_api_hangs() -> None:
         async with asyncio.timeout(5):
             await shipper.close(timeout_s=0.1)
         assert run.done()
-    assert shipper.stats.lines_dropped == 2
+    assert (shipper.stats.lines_dropped, shipper.stats.lines_unconfirmed) == (1, 1)
     assert shipper.stats.lines_sent == 0
 
 

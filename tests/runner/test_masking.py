@@ -21,8 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flomation.runner.logging import configure_logging
-from flomation.runner.masking import SecretMasker
 from flomation.runner.process import ExecutorProcess
+from flomation.wire.masking import SecretMasker
 
 
 def test_no_secrets_returns_text_unchanged() -> None:

@@ -7,15 +7,19 @@ a buffered stream), and a closed pipe on the other end is ignored.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flomation.executor.gojson import RawJSON, go_json, go_json_fields, go_json_string
+
+if TYPE_CHECKING:  # imported on first use: most runs have no secret to mask
+    from flomation.wire.masking import SecretMasker
 
 __all__ = [
     "EVENT_PREFIX",
@@ -157,21 +161,21 @@ def masked_inputs(
 def mask_secret_values(value: Any, secrets: Sequence[str]) -> Any:
     """``value`` with every occurrence of each secret, in strings at any depth, as ``********``.
 
-    ``secrets`` are the values of a node's masked inputs (see ``masked_inputs``), longest first
-    so that a secret containing another is masked whole.
+    ``secrets`` are the values of a node's masked inputs (see ``masked_inputs``). Their
+    base64, URL-encoded and JSON-escaped forms are masked too, and overlapping occurrences are
+    masked whole (wire/masking.py).
     """
     if not secrets:
         return value
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, MASK)
-        return value
-    if isinstance(value, dict):
-        return {key: mask_secret_values(item, secrets) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_secret_values(item, secrets) for item in value]
-    return value
+    return _masker(tuple(secrets)).mask_value(value)
+
+
+@functools.lru_cache(maxsize=16)
+def _masker(secrets: tuple[str, ...]) -> SecretMasker:
+    """The project's one masker (wire/masking.py: encoded forms too) for a node's secrets."""
+    from flomation.wire.masking import SecretMasker
+
+    return SecretMasker(secrets, replacement=MASK)
 
 
 @dataclass(slots=True)

@@ -14,8 +14,12 @@ Levels (``-network-guard`` / ``FLOMATION_EXECUTOR_NETWORK_GUARD``):
   addresses (``100.100.100.200`` of Alibaba Cloud, ``fd00:ec2::254`` of AWS over IPv6) are
   refused.
 - ``private``: also loopback, the private ranges (RFC 1918, ``fc00::/7``), carrier-grade NAT
-  (``100.64.0.0/10``) and the unspecified address (which reaches the local machine).
+  (``100.64.0.0/10``), multicast and the unspecified address (which reaches the local machine).
 - ``off``: nothing is refused.
+
+An action can ask for a stricter level than the configured one (``web/download`` always
+refuses non-public addresses, as upstream does). Networks an operator trusts are allowed at any
+level: ``FLOMATION_EXECUTOR_ALLOW_NETWORKS`` (comma-separated CIDRs, e.g. ``10.1.0.0/16``).
 
 Script nodes open sockets of their own and are not covered; isolation (the runner's
 ``execution.isolation``) is the defence there.
@@ -27,6 +31,7 @@ import errno
 import socket
 
 __all__ = [
+    "ALLOW_NETWORKS_VARIABLE",
     "GUARD_LEVELS",
     "NetworkGuardError",
     "configure",
@@ -35,6 +40,8 @@ __all__ = [
 ]
 
 GUARD_LEVELS = ("metadata", "private", "off")
+ALLOW_NETWORKS_VARIABLE = "FLOMATION_EXECUTOR_ALLOW_NETWORKS"
+_STRICTNESS = {"off": 0, "metadata": 1, "private": 2}
 
 # Compared in ipaddress's compressed text form (ipaddress is imported on first use only: the
 # executor's start-up pays for nothing a flow without web nodes does not need).
@@ -58,8 +65,11 @@ def configure(level: str) -> None:
     _level = level
 
 
-def refusal(address: str, level: str) -> str | None:
-    """Why ``address`` (an IP address text) is refused at ``level``, or None when allowed."""
+def refusal(address: str, level: str, allowed: str = "") -> str | None:
+    """Why ``address`` (an IP address text) is refused at ``level``, or None when allowed.
+
+    ``allowed`` is the operator's comma-separated list of trusted networks (CIDRs).
+    """
     if level == "off":
         return None
     import ipaddress
@@ -69,6 +79,9 @@ def refusal(address: str, level: str) -> str | None:
     )
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    for network in allowed.split(","):
+        if network.strip() and ip in ipaddress.ip_network(network.strip(), strict=False):
+            return None
     if ip.is_link_local or ip.compressed in _METADATA_ADDRESSES:
         return "link-local or cloud metadata address"
     if level != "private":
@@ -77,6 +90,8 @@ def refusal(address: str, level: str) -> str | None:
         return "loopback address"
     if ip.is_unspecified:
         return "unspecified address"
+    if ip.is_multicast:
+        return "multicast address"
     if ip.is_private or (
         isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network(_CARRIER_GRADE_NAT)
     ):
@@ -88,20 +103,26 @@ def guarded_connection(
     address: tuple[str, int],
     timeout: float | None = None,
     source_address: tuple[str, int] | None = None,
+    *,
+    minimum: str = "off",
 ) -> socket.socket:
     """``socket.create_connection`` that connects only to addresses the guard allows.
 
-    Every address the name resolves to is tried in order, refused ones skipped; the peer of the
-    connected socket is checked once more. Raises NetworkGuardError when every address was
-    refused, OSError for ordinary connection failures.
+    The level is the configured one, or ``minimum`` when that is stricter. Every address the
+    name resolves to is tried in order, refused ones skipped; the peer of the connected socket
+    is checked once more. Raises NetworkGuardError when every address was refused, OSError for
+    ordinary connection failures.
     """
+    import os
+
     host, port = address
-    level = _level
+    level = max(_level, minimum, key=_STRICTNESS.__getitem__)
+    allowed = os.environ.get(ALLOW_NETWORKS_VARIABLE, "")
     refused: str | None = None
     last_error: OSError | None = None
     for family, kind, proto, _, sockaddr in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
         ip = str(sockaddr[0])
-        reason = refusal(ip, level)
+        reason = refusal(ip, level, allowed)
         if reason is not None:
             refused = refused or f"address {ip} refused by the network guard ({reason})"
             continue
@@ -113,7 +134,7 @@ def guarded_connection(
                 sock.bind(source_address)
             sock.connect(sockaddr)
             peer = str(sock.getpeername()[0])
-            reason = refusal(peer, level)
+            reason = refusal(peer, level, allowed)
             if reason is not None:
                 raise NetworkGuardError(
                     errno.EACCES, f"address {peer} refused by the network guard ({reason})"

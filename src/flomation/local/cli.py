@@ -167,10 +167,12 @@ def _local(args: argparse.Namespace) -> int:
         else:
             home = args.home.resolve()
             home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return asyncio.run(_run_flow(home, run, verbose=args.verbose))
+        return asyncio.run(
+            _run_flow(home, run, verbose=args.verbose, keep_home=args.home is not None)
+        )
 
 
-async def _run_flow(home: Path, run: LocalExecution, *, verbose: bool) -> int:
+async def _run_flow(home: Path, run: LocalExecution, *, verbose: bool, keep_home: bool) -> int:
     from flomation.local.execute import run_local_execution
     from flomation.runner.workdir import WorkdirError
 
@@ -199,7 +201,8 @@ async def _run_flow(home: Path, run: LocalExecution, *, verbose: bool) -> int:
     reason = _failure_reason(state, progress)
     label = "cancelled" if kind is OutcomeKind.CANCEL else "failed"
     print(f"flomation-runner local: flow {label}: {reason}", file=sys.stderr)
-    print(f"flomation-runner local: result and logs in {result.result_path}", file=sys.stderr)
+    if keep_home:
+        print(f"flomation-runner local: result and logs in {result.result_path}", file=sys.stderr)
     return EXIT_FAILED
 
 
@@ -217,6 +220,9 @@ def _failure_reason(state: dict[str, Any], progress: NodeProgress) -> str:
                 )
     if state.get("error"):
         return str(state["error"])
+    for record in reversed(progress.errors):
+        node = f" (node {record['id']})" if isinstance(record.get("id"), str) else ""
+        return f"{record['error']}{node}"
     if state.get("output"):
         return "the executor said: " + str(state["output"]).strip().splitlines()[-1]
     return "no reason recorded"

@@ -24,7 +24,6 @@ from typing import Any
 
 from flomation.local.progress import NodeProgress
 from flomation.runner.logs import SPOOL_FILE_NAME, OutputSpool
-from flomation.runner.masking import SecretMasker
 from flomation.runner.outcome import Outcome, OutcomeKind, StopReason, decide_outcome, result_body
 from flomation.runner.process import ExecutorProcess, ExecutorStartError
 from flomation.runner.workdir import (
@@ -36,6 +35,7 @@ from flomation.runner.workdir import (
     read_state_file,
     write_private_file,
 )
+from flomation.wire.masking import SecretMasker
 from flomation.wire.paths import work_directory
 
 __all__ = ["LocalExecution", "LocalRunResult", "run_local_execution"]

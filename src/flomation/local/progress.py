@@ -54,6 +54,8 @@ class NodeProgress:
         self._pending_running = False
         self._resumed: str | None = None
         self.failures: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+        """Executor error log lines that carry an ``error`` (the flow's own failure among them)."""
         self.warnings = 0
 
     # ------------------------------------------------------------------ input
@@ -84,6 +86,8 @@ class NodeProgress:
             for key, value in record.items()
             if key not in _FIELD_ORDER_SKIPPED
         )
+        if level == "error" and isinstance(record.get("error"), str):
+            self.errors.append(record)
         if level in ("warning", "warn", "error"):
             self.warnings += level != "error"
             self._write(f"{level}: {message}" + (f" ({fields})" if fields else ""))

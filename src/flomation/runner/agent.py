@@ -43,13 +43,13 @@ from flomation.runner.execution import (
     ExecutionReport,
     ExecutionSettings,
     fail_oversized_claim,
+    read_claim_ids,
     run_execution,
 )
 from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
 from flomation.runner.identity import LoadedKey
 from flomation.runner.isolation import Isolation, IsolationError, find_bwrap
 from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
-from flomation.runner.masking import SecretMasker
 from flomation.runner.outbox import PURGE_BATCH, Outbox, OutboxEntry, OutboxError
 from flomation.runner.outcome import OutcomeKind, StopReason, failure_outcome, result_body
 from flomation.runner.process import kill_group
@@ -66,6 +66,7 @@ from flomation.runner.workdir import (
     compact_json,
 )
 from flomation.version import distribution_version
+from flomation.wire.masking import SecretMasker
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "Agent", "AgentTuning"]
 
@@ -495,7 +496,18 @@ class Agent:
         log: Logger,
     ) -> None:
         control = ExecutionControl()
-        key = f"claim-{id(control)}"
+        claim = None if response.too_large else response.json()
+        execution_id, _ = read_claim_ids(claim)
+        key = execution_id or f"claim-{id(control)}"
+        if key in self._running:
+            # A claim answer held up past the claim lease, while another slot of this runner got
+            # the execution offered again (docs/protocol.md §11.1): it runs once, there.
+            log.warning(
+                "claimed an execution this runner is already running; ignored",
+                execution_id=execution_id,
+            )
+            self._return_claim_budget()
+            return
         self._running[key] = control
         self.metrics.set_running(len(self._running))
         self._last_activity_s = time.monotonic()
@@ -513,7 +525,7 @@ class Agent:
                 )
             else:
                 report = await run_execution(
-                    response.json(),
+                    claim,
                     settings=settings,
                     api=api,
                     journal=journal,

@@ -12,7 +12,7 @@ import asyncio
 import json
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
 from flomation.runner.workdir import compact_json
-from flomation.wire.models import StatusResponse, encode_logs_body
+from flomation.wire.models import LOG_BATCH_KEY_HEADER, StatusResponse, encode_logs_body
 from flomation.wire.signing import SIGNATURE_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2
 
 __all__ = [
@@ -317,15 +317,24 @@ class RunnerApi:
             timeout_s=self._timeouts.state_s,
         )
 
-    async def prepare_logs(self, execution_id: str, lines: Sequence[str]) -> PreparedRequest:
-        """``POST /api/v1/execution/{id}/logs`` with one batch of lines, signed, not yet sent."""
-        return await self.prepare(
+    async def prepare_logs(
+        self, execution_id: str, lines: Sequence[str], batch_key: str | None = None
+    ) -> PreparedRequest:
+        """``POST /api/v1/execution/{id}/logs`` with one batch of lines, signed, not yet sent.
+
+        ``batch_key`` goes in the ``X-Flomation-Log-Batch`` header: a server that knows it
+        stores a batch sent again once (docs/protocol.md §11.3); others ignore it.
+        """
+        request = await self.prepare(
             "POST",
             execution_path(execution_id, "/logs"),
             encode_logs_body(lines),
             endpoint="logs",
             timeout_s=self._timeouts.logs_s,
         )
+        if batch_key is not None:
+            request.headers[LOG_BATCH_KEY_HEADER] = batch_key
+        return request
 
     async def get_status(self, execution_id: str) -> StatusResult:
         """``GET /api/v1/execution/{id}/status``, signed over the execution id."""
@@ -390,6 +399,33 @@ class RunnerApi:
                 self._v1_cache.clear()
             self._v1_cache[message] = signature
         return signature
+
+    async def _sign_again(
+        self, headers: MutableMapping[str, str], request: PreparedRequest
+    ) -> None:
+        """Replace the request's signature with a fresh one: the server accepts a v2 nonce once,
+        and a v1-only signature once (docs/protocol.md §8.1 A4, §11)."""
+        if self._signing_v2:
+            headers[SIGNATURE_V2_HEADER] = await self._sign(
+                sign_v2, self._key, request.method, request.url.raw_path_qs, request.body
+            )
+        else:
+            headers[SIGNATURE_HEADER] = await self._sign(sign_v1, self._key, request.v1_message)
+
+    def _signing_each_attempt(self, request: PreparedRequest) -> aiohttp.ClientMiddlewareType:
+        """A client middleware that signs every attempt of ``request`` after aiohttp's first."""
+        attempts = 0
+
+        async def sign_retries(
+            attempt: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+        ) -> aiohttp.ClientResponse:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                await self._sign_again(attempt.headers, request)
+            return await handler(attempt)
+
+        return sign_retries
 
     async def send(
         self,
@@ -458,12 +494,8 @@ class RunnerApi:
         or v1 when v2 is off (the server accepts a v1-only signature once too).
         """
         method, url, body = request.method, request.url, request.body
-        if request.sent and self._signing_v2:
-            signature = await self._sign(sign_v2, self._key, method, url.raw_path_qs, body)
-            request.headers[SIGNATURE_V2_HEADER] = signature
-        elif request.sent:
-            signature = await self._sign(sign_v1, self._key, request.v1_message)
-            request.headers[SIGNATURE_HEADER] = signature
+        if request.sent:
+            await self._sign_again(request.headers, request)
         request.sent = True
         headers = dict(request.headers)
         if method != "GET":
@@ -481,6 +513,9 @@ class RunnerApi:
                 headers=headers,
                 timeout=timeout,
                 allow_redirects=False,
+                # aiohttp re-sends an idempotent request (our GETs) once by itself when a kept
+                # connection turns out closed: that attempt must not reuse the signature.
+                middlewares=(self._signing_each_attempt(request),) if method == "GET" else None,
             ) as response:
                 status = response.status
                 payload, too_large = await _read_capped(response, request.max_answer_bytes)

@@ -35,7 +35,7 @@ from flomation.runner.config import (
 )
 from flomation.runner.identity import IdentityError, load_or_create_identifier, load_or_create_key
 from flomation.runner.logging import StartupLog, configure_logging
-from flomation.runner.masking import SecretMasker
+from flomation.wire.masking import SecretMasker
 
 __all__ = ["config_parser", "print_config_command", "run_command"]
 

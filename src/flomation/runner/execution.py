@@ -1,10 +1,11 @@
 """One execution from claim to stored result (docs/protocol.md §5).
 
-Steps: validate the ids, prepare the work directory, mark the execution ``running``, start the
-executor, stream its masked output to ``/logs`` and to a spool file, poll ``/status`` for a
-cancel, read ``state.json`` as soon as the process exited and its pipes drained, decide the
-outcome, and hand the result body to the durable outbox. Every failure along the way becomes a
-failed result naming its cause; nothing here raises into the agent except cancellation.
+Steps: validate the ids, have the server confirm the claim (``state running``; nothing runs
+without it, docs/protocol.md §11.1), prepare the work directory, start the executor, stream its
+masked output to ``/logs`` and to a spool file, poll ``/status`` for a cancel, read
+``state.json`` as soon as the process exited and its pipes drained, decide the outcome, and hand
+the result body to the durable outbox. Every failure along the way becomes a failed result
+naming its cause; nothing here raises into the agent except cancellation.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import functools
 import os
 import random
 import re
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,7 +40,6 @@ from flomation.runner.logs import (
     SendPrepared,
     ShipperStats,
 )
-from flomation.runner.masking import SecretMasker
 from flomation.runner.outcome import (
     Outcome,
     OutcomeKind,
@@ -48,16 +49,16 @@ from flomation.runner.outcome import (
     result_body,
 )
 from flomation.runner.process import ExecutorProcess, ExecutorStartError, kill_group
-from flomation.runner.retry import post_running_state
+from flomation.runner.retry import ClaimConfirmation, confirm_claim
 from flomation.runner.workdir import (
     ExecutorSettings,
-    PreparedWorkdir,
     WorkdirError,
     WorkdirRetention,
     compact_json,
     prepare_workdir,
     read_state_file,
 )
+from flomation.wire.masking import SecretMasker
 from flomation.wire.models import PendingExecution
 from flomation.wire.paths import UnsafeIdError, work_directory
 
@@ -67,10 +68,9 @@ __all__ = [
     "ExecutionReport",
     "ExecutionSettings",
     "fail_oversized_claim",
+    "read_claim_ids",
     "run_execution",
 ]
-
-_LOG_CLOSE_TIMEOUT_S = 3.0
 
 Logger = structlog.typing.FilteringBoundLogger
 
@@ -106,6 +106,12 @@ class ExecutionSettings:
     status_poll_interval_s: float = 2.0
     execution_timeout_s: float | None = None
     log_flush_interval_s: float = 0.25
+    # A batch is sent again until accepted (the server stores it once, docs/protocol.md §11.3):
+    # about 16 s of retries before it is given up.
+    log_retry_delays_s: Sequence[float] = (0.25, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0)
+    # At the end, the live stream gets this long after its last accepted batch to deliver the
+    # rest; what it cannot is in the result, from which the server fills the tail in (§11.4).
+    log_close_timeout_s: float = 10.0
     log_batch_max_bytes: int = DEFAULT_BATCH_MAX_BYTES
     log_queue_max_bytes: int = 8 * 1024 * 1024
     max_line_bytes: int = 1024 * 1024
@@ -113,7 +119,9 @@ class ExecutionSettings:
     max_spool_bytes: int | None = 64 * 1024 * 1024
     isolation: Isolation | None = None
     key_pem: bytes | None = field(default=None, repr=False)  # for an isolated executor only
-    state_retry_delays_s: Sequence[float] = (1.0, 2.0, 4.0)
+    # About a minute of retries: a confirmation is safe to repeat, and giving up leaves the
+    # execution to the claim lease (docs/protocol.md §11.1), or allocated for good upstream.
+    state_retry_delays_s: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0)
 
 
 class _Ending(enum.Enum):
@@ -159,7 +167,7 @@ class ExecutionReport:
     log_stats: ShipperStats | None = None
 
 
-def _read_ids(claim: Any) -> tuple[str | None, str | None]:
+def read_claim_ids(claim: Any) -> tuple[str | None, str | None]:
     """Best-effort ids of a claim body, even when it does not validate."""
     if not isinstance(claim, dict):
         return None, None
@@ -190,7 +198,7 @@ async def run_execution(
     ``claimed_at_s`` (``time.monotonic()`` when the claim response arrived) lets the execution
     log its phase timings: claim -> executor spawned, and executor exited -> result acknowledged.
     """
-    execution_id, flo_id = _read_ids(claim)
+    execution_id, flo_id = read_claim_ids(claim)
     log = log.bind(execution_id=execution_id, flo_id=flo_id)
     run = _Run(settings, api, journal, masker, retention, control, log, claimed_at_s)
     try:
@@ -311,6 +319,13 @@ class _Run:
         except UnsafeIdError as exc:
             self._log.error("refusing unsafe ids", reason=str(exc))
             return await self.fail_early(execution.id, execution.flo_id, "invalid identifier")
+        # The claim's answer may have come too late, after the server offered the execution
+        # again: it is ours to run only once the server says so (docs/protocol.md §11.1).
+        confirmation = await self._confirm(execution.id)
+        if confirmation is not ClaimConfirmation.CONFIRMED:
+            outcome = "stopped while confirming" if confirmation is None else confirmation.value
+            error = f"claim {outcome}; the executor was not started"
+            return ExecutionReport(execution.id, execution.flo_id, None, error)
         # Journaled before anything else happens, so that a crash from here on is reported.
         await self._journal.started(execution.id, execution.flo_id, workdir)
         # The files are written on the event loop: from a worker thread, the thread hand-offs
@@ -321,30 +336,36 @@ class _Run:
             )
         except WorkdirError as exc:
             return await self.fail_early(execution.id, execution.flo_id, str(exc), exc)
-        report = await self._run(pending, prepared)
+        report = await self._supervise(execution.id, execution.flo_id, prepared.path, prepared.argv)
         if not self._result_stored:
             await self._journal.finished(execution.id)
         return report
 
-    async def _run(self, pending: PendingExecution, prepared: PreparedWorkdir) -> ExecutionReport:
-        execution = pending.execution
-        settings = self._settings
-        state_task = asyncio.create_task(
-            post_running_state(
+    async def _confirm(self, execution_id: str) -> ClaimConfirmation | None:
+        """The server's answer to the claim's confirmation; None when a stop came first.
+
+        A drain or timeout does not wait for a server that does not answer: unconfirmed, the
+        execution goes back to the queue when its claim lease ends (docs/protocol.md §11.1).
+        """
+        confirming = asyncio.ensure_future(
+            confirm_claim(
                 self._api,
-                execution.id,
+                execution_id,
                 log=self._log,
-                retry_delays_s=settings.state_retry_delays_s,
+                retry_delays_s=self._settings.state_retry_delays_s,
             )
         )
+        stopping = asyncio.ensure_future(self._control.wait())
         try:
-            return await self._supervise(
-                execution.id, execution.flo_id, prepared.path, prepared.argv
-            )
+            await asyncio.wait((confirming, stopping), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not state_task.done():
-                state_task.cancel()
-            await asyncio.gather(state_task, return_exceptions=True)
+            for task in (confirming, stopping):
+                task.cancel()
+            await asyncio.gather(confirming, stopping, return_exceptions=True)
+        if confirming.cancelled():
+            self._log.info("stop requested while confirming the claim; not running it")
+            return None
+        return confirming.result()
 
     async def _supervise(
         self, execution_id: str, flo_id: str, workdir: Path, argv: list[str]
@@ -383,6 +404,7 @@ class _Run:
             flush_interval_s=settings.log_flush_interval_s,
             max_batch_bytes=settings.log_batch_max_bytes,
             max_queue_bytes=settings.log_queue_max_bytes,
+            retry_delays_s=settings.log_retry_delays_s,
             backlog=spool.read_lines,
             log=log,
         )
@@ -477,7 +499,7 @@ class _Run:
             exit_code = await process.wait()
             for watcher in watchers:
                 watcher.cancel()
-            await shipper.close(_LOG_CLOSE_TIMEOUT_S)
+            await shipper.close(self._settings.log_close_timeout_s)
             await shipping
         return exit_code
 
@@ -523,13 +545,14 @@ class _Run:
         api = self._api
 
         async def prepare(lines: list[str]) -> SendPrepared:
-            request = await api.prepare_logs(execution_id, lines)
+            # One key per batch, kept by its retries: the server stores it once (§11.3).
+            request = await api.prepare_logs(execution_id, lines, secrets.token_hex(16))
 
             async def send() -> SendOutcome:
                 try:
                     response = await api.send_prepared(request)
                 except ApiError:
-                    return SendOutcome.RETRY
+                    return SendOutcome.NO_ANSWER
                 if response.status == 200:
                     return SendOutcome.SENT
                 if response.status in (400, 404, 413):

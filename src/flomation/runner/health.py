@@ -113,6 +113,7 @@ class RunnerMetrics:
             families.log_lines_shipped.inc(stats.lines_sent)
             families.log_bytes_shipped.inc(stats.bytes_sent)
             families.log_lines_dropped.inc(stats.lines_dropped)
+            families.log_lines_unconfirmed.inc(stats.lines_unconfirmed)
 
     def count_outbox_dead(self) -> None:
         if (families := self._families) is not None:

@@ -15,7 +15,7 @@ import structlog
 from structlog.typing import EventDict, WrappedLogger
 
 from flomation.console import colour_wanted
-from flomation.runner.masking import SecretMasker
+from flomation.wire.masking import SecretMasker
 
 __all__ = ["StartupLog", "configure_logging"]
 

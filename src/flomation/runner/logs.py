@@ -63,7 +63,8 @@ class SendOutcome(enum.Enum):
 
     SENT = "sent"  # accepted by the server
     DROP = "drop"  # permanently refused (e.g. 400): do not retry
-    RETRY = "retry"  # transient failure (network, 5xx, 403): worth another try
+    RETRY = "retry"  # refused for now (5xx, 403): not stored, worth another try
+    NO_ANSWER = "no answer"  # the answer was lost: maybe stored, worth another try
 
 
 @dataclass(slots=True)
@@ -72,7 +73,10 @@ class ShipperStats:
 
     lines_sent: int = 0  # executor lines accepted by the server (markers excluded)
     bytes_sent: int = 0  # their size in characters
-    lines_dropped: int = 0  # lines the live stream lost (queue overflow or failed batches)
+    lines_dropped: int = 0  # lines the server never stored (never sent, or refused every time)
+    # Lines given up, or cut off by the close timeout, after an attempt whose answer was lost:
+    # the server may have stored them (a retry carries the same key, docs/protocol.md §11.3).
+    lines_unconfirmed: int = 0
     batches_sent: int = 0
     batches_failed: int = 0  # batches given up after DROP or the last RETRY
 
@@ -328,33 +332,41 @@ class LogShipper:
 
     async def _deliver(self, batch: list[str], reported: int, send: SendPrepared | None) -> None:
         attempts = 1 + len(self._retry_delays_s)
-        for attempt in range(attempts):
-            outcome = SendOutcome.RETRY
-            stage = "prepare"
-            try:
-                if send is None:
-                    send = await self._prepare(_with_marker(batch, reported))
-                stage = "send"
-                outcome = await send()
-            except Exception:
-                # A failing prepare or send callable must not end log shipping: transient.
-                self._log_failure(stage, batch, attempt=attempt + 1)
-            if outcome is SendOutcome.SENT:
+        maybe_stored = False  # an attempt went out and its answer never came
+        in_flight = False
+        try:
+            for attempt in range(attempts):
+                outcome = SendOutcome.RETRY
+                stage = "prepare"
+                try:
+                    if send is None:
+                        send = await self._prepare(_with_marker(batch, reported))
+                    stage = "send"
+                    in_flight = True
+                    outcome = await send()
+                    in_flight = False
+                except Exception:
+                    # A failing prepare or send callable must not end log shipping: transient.
+                    self._log_failure(stage, batch, attempt=attempt + 1)
+                maybe_stored = maybe_stored or in_flight or outcome is SendOutcome.NO_ANSWER
+                in_flight = False
+                if outcome is SendOutcome.SENT:
+                    self._delivered(batch)
+                    return
+                if outcome is SendOutcome.DROP or attempt == attempts - 1:
+                    break
+                await asyncio.sleep(self._retry_delays_s[attempt])
+        except asyncio.CancelledError:
+            # The close timeout cut this batch off: after a lost answer its fate is unknown.
+            if maybe_stored or in_flight:
                 self._unsent_taken -= len(batch)
-                stats = self.stats
-                stats.batches_sent += 1
-                stats.lines_sent += len(batch)
-                stats.bytes_sent += sum(map(len, batch))
-                if self._closing and self._run_scope is not None:
-                    # Progress: the close timeout counts from the last accepted batch.
-                    loop = asyncio.get_running_loop()
-                    self._run_scope.reschedule(loop.time() + self._close_timeout_s)
-                return
-            if outcome is SendOutcome.DROP or attempt == attempts - 1:
-                break
-            await asyncio.sleep(self._retry_delays_s[attempt])
+                self.stats.lines_unconfirmed += len(batch)
+            raise
         self._unsent_taken -= len(batch)
         self.stats.batches_failed += 1
+        if maybe_stored:
+            self.stats.lines_unconfirmed += len(batch)
+            return
         self._unreported_drops += reported  # the marker did not get through: report again
         self._count_dropped(len(batch))
 
@@ -367,6 +379,17 @@ class LogShipper:
             attempt=attempt,
             exc_info=True,
         )
+
+    def _delivered(self, batch: list[str]) -> None:
+        self._unsent_taken -= len(batch)
+        stats = self.stats
+        stats.batches_sent += 1
+        stats.lines_sent += len(batch)
+        stats.bytes_sent += sum(map(len, batch))
+        if self._closing and self._run_scope is not None:
+            # Progress: the close timeout counts from the last accepted batch.
+            loop = asyncio.get_running_loop()
+            self._run_scope.reschedule(loop.time() + self._close_timeout_s)
 
     def _drop_oldest(self) -> None:
         """Drop whole oldest chunks, then lines of the last chunk, until the queue fits."""

@@ -56,7 +56,12 @@ class PrometheusFamilies:
         )
         self.log_lines_dropped = Counter(
             "flomation_runner_log_lines_dropped",
-            "Live log lines dropped (they still reach the final result)",
+            "Live log lines the server never stored (they still reach the final result)",
+            registry=registry,
+        )
+        self.log_lines_unconfirmed = Counter(
+            "flomation_runner_log_lines_unconfirmed",
+            "Live log lines given up after a lost answer: the server may have stored them",
             registry=registry,
         )
         self.api_latency = Histogram(

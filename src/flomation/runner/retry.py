@@ -1,13 +1,15 @@
 """Retry policies above the API client: back-off, registration until accepted, state ``running``.
 
 The API client never retries; the policies of docs/protocol.md §4.1 (registration, R4) and §4.3
-(``running`` state: three retries, 1 s / 2 s / 4 s, then carry on) live here. Result delivery is
+(``running`` state: retried until the server says yes or no; the executor starts only on yes,
+§11.1) live here. Result delivery is
 retried by the outbox, not here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
@@ -17,9 +19,10 @@ from flomation.runner.backoff import backoff_s
 
 __all__ = [
     "Backoff",
+    "ClaimConfirmation",
     "PreflightError",
     "RegistrationRejectedError",
-    "post_running_state",
+    "confirm_claim",
     "register_until_accepted",
 ]
 
@@ -89,16 +92,27 @@ async def register_until_accepted(
         await asyncio.sleep(delay_s)
 
 
-async def post_running_state(
+class ClaimConfirmation(enum.Enum):
+    """The server's last word on ``state running`` (docs/protocol.md §4.3, §11.1)."""
+
+    CONFIRMED = "confirmed"  # 200: the execution is this runner's to run
+    REFUSED = "refused"  # 409 (its lease expired, or it finished) or 404: never run it
+    UNANSWERED = "unanswered"  # no definite answer after every retry: do not run it either
+
+
+async def confirm_claim(
     api: RunnerApi,
     execution_id: str,
     *,
     log: structlog.typing.FilteringBoundLogger,
-    retry_delays_s: Sequence[float] = (1.0, 2.0, 4.0),
-) -> bool:
-    """``POST /state {"state":"running"}``, retried after each delay; False if never accepted.
+    retry_delays_s: Sequence[float],
+) -> ClaimConfirmation:
+    """``POST /state {"state":"running"}`` until 200 (run it) or 409/404 (do not), retried after
+    each delay on anything else (network errors, 5xx, 400, 403).
 
-    The execution goes on either way (docs/protocol.md §4.3).
+    Sending it again is safe: the server answers a confirmation it already has with 200, and
+    every send is signed afresh. 409 means the claim's lease expired (its answer came too late)
+    and the execution was offered again, or it was cancelled meanwhile (§11.2).
     """
     delays = list(retry_delays_s)
     while True:
@@ -108,11 +122,26 @@ async def post_running_state(
             reason = str(exc)
         else:
             if response.status == 200:
-                return True
+                return ClaimConfirmation.CONFIRMED
+            if response.status in (404, 409):
+                log.warning(
+                    "claim refused by the server; not running the execution (another runner "
+                    "may have it)",
+                    status=response.status,
+                    reason=_error_text(response),
+                )
+                return ClaimConfirmation.REFUSED
             reason = f"HTTP {response.status}"
         if not delays:
-            log.warning("state 'running' not accepted; continuing the execution", reason=reason)
-            return False
+            log.error("state 'running' never accepted; not running the execution", reason=reason)
+            return ClaimConfirmation.UNANSWERED
         delay_s = delays.pop(0)
         log.info("state 'running' not accepted; retrying", reason=reason, retry_in_s=delay_s)
         await asyncio.sleep(delay_s)
+
+
+def _error_text(response: ApiResponse) -> str | None:
+    """The ``error`` of a JSON error answer, if any."""
+    body = response.json()
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None

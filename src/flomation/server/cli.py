@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -181,7 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(_serve(settings))
-    except (DatabaseUrlError, SecretKeyError, OSError, ValueError, DBAPIError) as exc:
+    except OSError as exc:
+        problem = str(exc)
+        if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+            problem = f"cannot listen on {settings.listen}: {exc.strerror}"
+        _log.error("cannot start", error=problem)
+        return 1
+    except (DatabaseUrlError, SecretKeyError, ValueError, DBAPIError) as exc:
         _log.error("cannot start", error=str(exc))
         return 1
     return 0

@@ -137,7 +137,8 @@ def test_download_refuses_non_public_addresses(make_ctx: MakeContext) -> None:
         out = download.run(make_ctx(("url", "string", url)))
     assert out["success"] is False
     assert out["error"] == (
-        f'download failed: Get "{url}": refusing to connect to non-public address 127.0.0.1'
+        f'download failed: Get "{url}": address 127.0.0.1 refused by the network guard'
+        " (loopback address)"
     )
     assert peer.requests == []
 

@@ -12,11 +12,12 @@ network guard (executor/network_guard.py).
 
 from __future__ import annotations
 
+import functools
 import http.client
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -100,10 +101,10 @@ class _Exchange:
         request: _Request,
         timeout_s: float,
         max_body_bytes: int,
-        check_host: Callable[[str, int], None] | None,
+        guard_minimum: str,
     ) -> None:
         self._request = request
-        self._check_host = check_host
+        self._guard_minimum = guard_minimum
         self._timeout_s = timeout_s
         self._max_body_bytes = max_body_bytes
         self._lock = threading.Lock()
@@ -153,8 +154,6 @@ class _Exchange:
             )
         if not parts.hostname:
             raise TransferError(f'{_go_op(self._request.method)} "{url}": http: no Host in URL')
-        if self._check_host is not None:
-            self._check_host(parts.hostname, parts.port or (443 if scheme == "https" else 80))
         connection: http.client.HTTPConnection
         if scheme == "https":
             import ssl  # only TLS requests pay for the ssl module
@@ -167,7 +166,9 @@ class _Exchange:
         # Every connection, the first and each redirect's, goes through the network guard: it
         # checks the address actually connected to, after DNS (executor/network_guard.py).
         # http.client opens its socket with this attribute (Lib/http/client.py, connect()).
-        connection._create_connection = guarded_connection  # type: ignore[attr-defined]
+        connection._create_connection = functools.partial(  # type: ignore[attr-defined]
+            guarded_connection, minimum=self._guard_minimum
+        )
         with self._lock:
             if self._aborted:
                 raise TransferError("aborted")
@@ -241,14 +242,14 @@ def transfer(
     timeout_s: float,
     max_body_bytes: int,
     cancel_event: threading.Event,
-    check_host: Callable[[str, int], None] | None = None,
+    guard_minimum: str = "off",
 ) -> Response:
     """Perform the exchange; raise ActionCancelled on cancellation, TransferError on failure.
 
     ``timeout_s`` bounds the whole exchange including redirects and reading the body (Go's
     ``http.Client.Timeout``); the body is read up to ``max_body_bytes`` and the rest discarded.
-    ``check_host(host, port)`` runs before every connection (redirect targets too) and refuses
-    one by raising TransferError (or an OSError, reported like a dial error).
+    Every connection (redirect targets too) goes through the network guard at its configured
+    level, or at ``guard_minimum`` when that is stricter (executor/network_guard.py).
     """
     request = _Request(
         method,
@@ -256,7 +257,7 @@ def transfer(
         {canonical_header_name(name): value for name, value in headers.items()},
         body,
     )
-    exchange = _Exchange(request, timeout_s, max_body_bytes, check_host)
+    exchange = _Exchange(request, timeout_s, max_body_bytes, guard_minimum)
     worker = threading.Thread(target=exchange.run, name="web-transfer", daemon=True)
     deadline = time.monotonic() + timeout_s
     worker.start()

@@ -10,17 +10,17 @@ else ``download.<extension of the MIME type>``.
 Deliberate differences: upstream stores the file in its media workspace and returns a
 ``flo:file:``/``flo:blob:`` reference; this executor has no media store, so the file is written
 into the work directory (mode 0600, never through a symlink, never outside the directory) and
-``file`` is its path relative to the work directory. Networks an operator trusts can be allowed
-with ``FLOMATION_EXECUTOR_ALLOW_NETWORKS`` (comma-separated CIDRs, e.g. ``127.0.0.0/8``).
+``file`` is its path relative to the work directory. The refusal is the network guard's at its
+``private`` level whatever the configured one (executor/network_guard.py); networks an operator
+trusts can be allowed with ``FLOMATION_EXECUTOR_ALLOW_NETWORKS`` (comma-separated CIDRs, e.g.
+``127.0.0.0/8``).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import mimetypes
 import os
 import posixpath
-import socket
 from email.message import Message
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,10 +35,10 @@ from flomation.executor.actions.base import (
 )
 from flomation.executor.actions.file._confine import confined_path
 from flomation.executor.actions.web._transfer import TransferError, transfer
+from flomation.executor.network_guard import ALLOW_NETWORKS_VARIABLE
 
 __all__ = ["ALLOW_NETWORKS_VARIABLE", "MAX_DOWNLOAD_BYTES", "SPEC", "run"]
 
-ALLOW_NETWORKS_VARIABLE = "FLOMATION_EXECUTOR_ALLOW_NETWORKS"
 MAX_DOWNLOAD_BYTES = 250 << 20
 _REQUEST_TIMEOUT_S = 120
 _FILE_MODE = 0o600
@@ -80,31 +80,6 @@ SPEC = ActionSpec(
 
 def _failure(message: str) -> Outputs:
     return {"tool_result": "Error: " + message, "success": False, "error": message}
-
-
-def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    networks = []
-    for item in os.environ.get(ALLOW_NETWORKS_VARIABLE, "").split(","):
-        if item.strip():
-            networks.append(ipaddress.ip_network(item.strip(), strict=False))
-    return networks
-
-
-def _refuse_non_public(host: str, port: int) -> None:
-    """Raise unless every address ``host`` resolves to is public (or explicitly allowed)."""
-    allowed = _allowed_networks()
-    for *_ignored, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
-        if any(ip in network for network in allowed):
-            continue
-        if (
-            ip.is_loopback
-            or ip.is_private
-            or ip.is_link_local
-            or ip.is_unspecified
-            or ip.is_multicast
-        ):
-            raise ValueError(f"refusing to connect to non-public address {ip}")
 
 
 def _clean_mime(content_type: str) -> str:
@@ -155,7 +130,8 @@ def run(ctx: ActionContext) -> Outputs:
             timeout_s=_REQUEST_TIMEOUT_S,
             max_body_bytes=MAX_DOWNLOAD_BYTES + 1,
             cancel_event=ctx.cancel_event,
-            check_host=_refuse_non_public,
+            # Upstream refuses non-public addresses here whatever the configuration.
+            guard_minimum="private",
         )
     except TransferError as error:
         return _failure(f"download failed: {error}")

@@ -7,8 +7,6 @@ newline, collapse runs of three or more newlines to two, trim.
 
 from __future__ import annotations
 
-import re
-
 from flomation.executor.accessors import read_number, read_string
 from flomation.executor.actions.base import (
     ActionContext,
@@ -18,6 +16,7 @@ from flomation.executor.actions.base import (
     Outputs,
 )
 from flomation.executor.actions.web._transfer import TransferError, transfer
+from flomation.executor.goregexp import compile_go
 
 __all__ = ["SPEC", "html_text", "html_title", "run"]
 
@@ -47,23 +46,25 @@ _TIMEOUT_S = 30
 _MAX_BODY_BYTES = 5 << 20
 _DEFAULT_MAX_LENGTH = 10000
 _TRUNCATED_MARK = "\n\n[Content truncated]"
-_SCRIPT = re.compile(r"<script[^>]*>.*?</script>", re.IGNORECASE | re.DOTALL)
-_STYLE = re.compile(r"<style[^>]*>.*?</style>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
-_BLANK_RUN = re.compile(r"\n{3,}")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+# Upstream strips tags with Go regexps (flomation-co/executor: actions/web/fetch/action.go), so
+# these are RE2 patterns too (executor/goregexp.py), compiled on first use.
+_SCRIPT = r"(?is)<script[^>]*>.*?</script>"
+_STYLE = r"(?is)<style[^>]*>.*?</style>"
+_TAG = r"<[^>]+>"
+_BLANK_RUN = r"\n{3,}"
+_TITLE = r"(?is)<title[^>]*>(.*?)</title>"
 
 
 def html_title(html: str) -> str:
     """Inner text of the first ``<title>``, tags stripped, trimmed; ``""`` when there is none."""
-    match = _TITLE.search(html)
-    return _TAG.sub("", match.group(1)).strip() if match else ""
+    match = compile_go(_TITLE).search(html)
+    return str(compile_go(_TAG).sub("", match.group(1))).strip() if match else ""
 
 
 def html_text(html: str, max_length_bytes: int) -> str:
     """The page text, cut to ``max_length_bytes`` (on a character boundary) plus a marker."""
-    text = _STYLE.sub("", _SCRIPT.sub("", html))
-    text = _BLANK_RUN.sub("\n\n", _TAG.sub("\n", text)).strip()
+    text = compile_go(_STYLE).sub("", compile_go(_SCRIPT).sub("", html))
+    text = str(compile_go(_BLANK_RUN).sub("\n\n", compile_go(_TAG).sub("\n", text))).strip()
     encoded = text.encode("utf-8")
     if len(encoded) > max_length_bytes:
         # The text is valid UTF-8, so ignoring errors only drops a character cut in half.

@@ -1,9 +1,12 @@
-"""Replacing secret values in everything that leaves the runner (docs/security.md).
+"""Replacing secret values in everything that leaves the runner or the executor (docs/security.md).
 
-One masker serves the executor's output lines, every string of the result body (outputs, node
-results, errors, trigger data echoes) before it is written to the outbox, and the runner's own
-log lines. Besides each secret as it is, it hides the forms a flow can print it in without
-meaning to or on purpose: base64 (standard and URL-safe alphabets, at each of the three byte
+The one masker of the project. In the runner it serves the executor's output lines, every string
+of the result body (outputs, node results, errors, trigger data echoes) before it is written to
+the outbox, and the runner's own log lines; in the executor, everything a node with secret
+inputs reports (events, node results, log lines).
+
+Besides each secret as it is, it hides the forms a flow can print it in without meaning to or
+on purpose: base64 (standard and URL-safe alphabets, at each of the three byte
 alignments the secret can have within a longer encoded text), URL-encoded (``%XX`` in upper and
 lower case, ``+`` or ``%20`` for spaces) and JSON-escaped. These are the forms GitHub Actions'
 masker covers too. Other transformations (hex, reversed, split by the flow itself) are not
