@@ -18,9 +18,10 @@ import pytest
 
 from flomation.server.admin_client import AdminClient
 from flomation.server.dashboard import sign_in_url
-from flomation.server.embedded import EmbeddedServer
+from flomation.server.embedded import EmbeddedServer, running_server
 from flomation.server.store import LogBatch
 
+from .conftest import SettingsFactory
 from .runner_client import FLOW
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -270,3 +271,38 @@ async def test_the_flow_page_shows_the_validators_problems(
     problems = page.split('id="problems"', 1)[1].split("</ul>", 1)[0]
     assert "<strong>error</strong>" in problems
     assert "mystery" in problems and "common/no_such_action" in problems
+
+
+async def _session_cookie_attributes(url: str, token: str, headers: dict[str, str]) -> set[str]:
+    # Cookies are passed by hand: a cookie marked Secure is (rightly) not sent back over the
+    # plain http this test speaks in place of the proxy.
+    async with aiohttp.ClientSession(base_url=url, headers=headers) as browser:
+        form = await browser.get("/signin")
+        nonce = _NONCE.search(await form.text())
+        assert nonce is not None
+        answer = await browser.post(
+            "/signin",
+            data={"nonce": nonce.group(1), "token": token},
+            headers={"Cookie": f"flomation_signin={nonce.group(1)}"},
+            allow_redirects=False,
+        )
+        assert answer.status == 303
+        cookie = next(
+            value
+            for value in answer.headers.getall("set-cookie")
+            if value.startswith("flomation_session=")
+        )
+    return {part.strip().lower() for part in cookie.split(";")}
+
+
+async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(
+    make_settings: SettingsFactory,
+) -> None:
+    """X-Forwarded-Proto: https makes the cookie Secure from a trusted proxy, not from anyone."""
+    tls = {"X-Forwarded-Proto": "https"}
+    async with running_server(make_settings()) as untrusting:
+        attributes = await _session_cookie_attributes(untrusting.url, untrusting.admin_token, tls)
+        assert "secure" not in attributes
+    async with running_server(make_settings(trusted_proxies=("127.0.0.1/32",))) as proxied:
+        attributes = await _session_cookie_attributes(proxied.url, proxied.admin_token, tls)
+        assert "secure" in attributes and "httponly" in attributes

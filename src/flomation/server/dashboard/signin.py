@@ -1,6 +1,7 @@
 """Sign-in with the admin token or a one-time link, and sign-out.
 
-The session cookie is HttpOnly and SameSite=Strict, and Secure when the request came over TLS.
+The session cookie is HttpOnly and SameSite=Strict, and Secure when the request came over TLS
+(to this server, or to a trusted proxy that says so in ``X-Forwarded-Proto``).
 The sign-in form itself carries a token matched against a short-lived cookie, so another site
 cannot sign a browser in to a session of its choosing (login CSRF).
 """
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from flomation.server.auth import served_over_tls
 from flomation.server.dashboard.sessions import Session, tokens_equal
 from flomation.server.dashboard.web import SECURITY_HEADERS, SESSION_COOKIE, Dashboard, read_form
 
@@ -34,6 +36,9 @@ class SignInPages:
     def __init__(self, dashboard: Dashboard) -> None:
         self._d = dashboard
 
+    def _secure(self, request: Request) -> bool:
+        return served_over_tls(request, self._d.services.settings.trusted_proxies)
+
     def _signed_in(self, request: Request, target: str) -> Response:
         session = self._d.sessions.create(self._d.services.clock())
         response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
@@ -42,7 +47,7 @@ class SignInPages:
             session.id,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=self._secure(request),
             path="/",
         )
         response.delete_cookie(_SIGNIN_COOKIE, path="/signin")
@@ -66,7 +71,7 @@ class SignInPages:
             max_age=3600,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=self._secure(request),
             path="/signin",
         )
         return response
