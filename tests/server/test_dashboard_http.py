@@ -226,7 +226,8 @@ async def test_a_long_log_opens_at_its_tail_and_earlier_lines_load_on_demand(
     flo: dict[str, Any],
     server: EmbeddedServer,
 ) -> None:
-    """The page holds the last 500 lines; ``/log?before=`` answers the 500 before them."""
+    """The page holds the last 500 lines; ``/log?before=`` answers the 500 before them and
+    ``/log/search`` finds lines anywhere in the log."""
     execution_id = await admin.execute(flo["id"], {})
     lines = [f"line {n}" for n in range(1, 1201)]
     await server.services.store.append_logs(
@@ -239,6 +240,15 @@ async def test_a_long_log_opens_at_its_tail_and_earlier_lines_load_on_demand(
     earlier = await (await signed_in.get(f"/executions/{execution_id}/log?before=701")).json()
     assert [seq for seq, _ in earlier["lines"]] == list(range(201, 701))
     assert earlier["first_seq"] == 201
+    search = f"/executions/{execution_id}/log/search"
+    found = await (await signed_in.get(search, params={"q": "LINE 11"})).json()
+    assert [seq for seq, _ in found["lines"]] == [11, *range(110, 120), *range(1100, 1200)]
+    assert found["more"] is False
+    wildcard = await (await signed_in.get(search, params={"q": "line_1%"})).json()
+    assert wildcard["lines"] == []
+    many = await (await signed_in.get(search, params={"q": "line"})).json()
+    assert many["more"] is True and many["lines"][-1] == [1200, "line 1200"]
+    assert len(many["lines"]) == 500
 
 
 async def test_the_list_stream_sends_new_executions(

@@ -40,6 +40,7 @@ __all__ = [
     "in_progress_by_runner",
     "latest_revision",
     "log_before",
+    "log_search",
     "log_tail",
     "node_lines",
     "queue_load",
@@ -347,6 +348,23 @@ def log_before(
         query = query.where(_L.c.seq < before_seq)
     rows = conn.execute(query.order_by(_L.c.seq.desc()).limit(limit))
     return [(row.seq, row.line) for row in reversed(list(rows))]
+
+
+def log_search(
+    conn: Connection, execution_id: str, needle: str, limit: int
+) -> list[tuple[int, str]]:
+    """Up to ``limit`` log lines holding ``needle`` (any case), the latest ones, in order.
+
+    Walks the execution's lines newest first on the primary key and stops at ``limit`` matches.
+    """
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = (
+        select(_L.c.seq, _L.c.line)
+        .where(_L.c.execution_id == execution_id, _L.c.line.ilike(f"%{escaped}%", escape="\\"))
+        .order_by(_L.c.seq.desc())
+        .limit(limit)
+    )
+    return [(row.seq, row.line) for row in reversed(list(conn.execute(query)))]
 
 
 def node_lines(conn: Connection, execution_id: str, window: int) -> list[str]:
