@@ -22,7 +22,7 @@ from flomation.server.embedded import EmbeddedServer, running_server
 from flomation.server.store import LogBatch
 
 from .conftest import SettingsFactory
-from .runner_client import FLOW
+from .runner_client import FLOW, raw_exchange
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _NONCE = re.compile(r'name="nonce" value="([^"]+)"')
@@ -108,6 +108,18 @@ async def test_the_sign_in_form_needs_its_own_nonce(browser: aiohttp.ClientSessi
         "/signin", data={"nonce": "forged", "token": "test-admin-token"}, allow_redirects=False
     )
     assert answer.status == 403
+
+
+async def test_the_sign_in_form_is_read_only_up_to_16_kib(server: EmbeddedServer) -> None:
+    """The unauthenticated sign-in POST is refused with 413 from a Content-Length over 16 KiB,
+    before the body is read (only its start is sent here)."""
+    head = (
+        "POST /signin HTTP/1.1\r\nHost: t\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {16 * 1024 + 1}\r\n\r\n"
+    )
+    status, body = await raw_exchange(server.url, head.encode() + b"token=" + b"x" * 100)
+    assert status == 413 and json.loads(body) == {"error": "request body too large"}
 
 
 async def test_a_sign_in_link_works_once(

@@ -21,6 +21,9 @@ from flomation.server.dashboard.web import SECURITY_HEADERS, SESSION_COOKIE, Das
 __all__ = ["SignInPages"]
 
 _SIGNIN_COOKIE = "flomation_signin"
+# The sign-in form is read from anybody: its nonce, token and return path fit many times over,
+# and nothing more is read before the token is checked (docs/protocol.md §8.4).
+_MAX_SIGNIN_FORM_BYTES = 16 * 1024
 
 
 def _safe_next(target: str | None) -> str:
@@ -85,7 +88,7 @@ class SignInPages:
 
     async def submit(self, request: Request) -> Response:
         """Check the admin token; a session on success, the form again with why otherwise."""
-        fields = await read_form(request)
+        fields = await read_form(request, _MAX_SIGNIN_FORM_BYTES)
         nonce = request.cookies.get(_SIGNIN_COOKIE, "")
         if not nonce or not tokens_equal(fields.get("nonce", ""), nonce):
             return self._form(request, "The sign-in form expired: please try again.", 403)

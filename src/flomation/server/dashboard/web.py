@@ -171,9 +171,9 @@ class Dashboard:
         return guarded
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """An ``application/x-www-form-urlencoded`` body (at most 1 MiB) as a dict."""
-    body = await read_body(request, MAX_FORM_BYTES)
+async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (at most ``max_bytes``) as a dict."""
+    body = await read_body(request, max_bytes)
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
     except ValueError as exc:  # UnicodeDecodeError too
