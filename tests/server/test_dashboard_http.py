@@ -328,3 +328,22 @@ async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(
     async with running_server(make_settings(trusted_proxies=("127.0.0.1/32",))) as proxied:
         attributes = await _session_cookie_attributes(proxied.url, proxied.admin_token, tls)
         assert "secure" in attributes and "httponly" in attributes
+
+
+async def test_odd_line_numbers_and_cursors_are_refused_not_crashed(
+    signed_in: aiohttp.ClientSession, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """Unicode digits, huge numbers and junk in page parameters answer 400, never 500."""
+    execution_id = await admin.execute(flo["id"], {})
+    for path in (
+        f"/executions/{execution_id}/log?before=%C2%B2",
+        f"/executions/{execution_id}/log?before=99999999999999999999999",
+        f"/executions/{execution_id}/events?after=%C2%B2",
+        "/executions?after=1.5_99999999999999999999",
+        "/executions?after=nan_1",
+        "/executions?status=%3Cscript%3E",
+        "/executions?since=forever",
+    ):
+        answer = await signed_in.get(path)
+        assert answer.status == 400, path
+        assert "<script>" not in await answer.text()

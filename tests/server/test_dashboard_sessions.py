@@ -62,7 +62,8 @@ def test_page_cursors_round_trip_and_reject_garbage() -> None:
     """A cursor survives the URL; a malformed one parses as None."""
     cursor = Cursor(1796591378.2732677, 42)
     assert Cursor.parse(cursor.text()) == cursor
-    assert Cursor.parse("nonsense") is None
+    for garbage in ("nonsense", "nan_1", "inf_1", "1.5_²", "1.5_99999999999999999999", "1.5_-3"):
+        assert Cursor.parse(garbage) is None, garbage
 
 
 def test_node_timeline_runs_in_event_order_with_stored_results_winning() -> None:

@@ -14,7 +14,7 @@ from flomation.server.dashboard import queries
 from flomation.server.dashboard.queries import Cursor, ExecutionFilters
 from flomation.server.dashboard.sessions import Session
 from flomation.server.dashboard.validation import flow_json, flow_problems
-from flomation.server.dashboard.web import SECURITY_HEADERS, Dashboard
+from flomation.server.dashboard.web import SECURITY_HEADERS, Dashboard, line_number
 from flomation.server.http_io import HttpError, json_response
 from flomation.server.records import ExecutionRecord, RunnerRecord
 
@@ -257,11 +257,8 @@ class Pages:
 
     async def log_before(self, request: Request, session: Session) -> Response:
         """Earlier log lines on demand: ``{"lines": [[seq, text]...], "first_seq": n}``."""
-        before_text = request.query_params.get("before", "")
-        if not before_text.isdigit():
-            raise HttpError(400, "before must be a line number")
+        before = line_number(request.query_params.get("before", ""), "before")
         execution = await self._execution(request.path_params["execution_id"])
-        before = int(before_text)
         lines = await self._d.services.store.read(
             lambda conn: queries.log_before(conn, execution.id, before, LOG_PAGE_LINES)
         )

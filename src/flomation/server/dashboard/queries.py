@@ -9,6 +9,8 @@ the indexes of the store's migration 4 behind each filter.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +53,7 @@ _F = schema.flos
 _Q = schema.queues
 _R = schema.runners
 _L = schema.execution_logs
+_ROWID_TEXT = re.compile(r"[0-9]{1,18}")
 _ROWID: ColumnElement[int] = literal_column("executions.rowid", Integer)
 
 # The statuses a person filters by, and the columns each one means.
@@ -95,11 +98,14 @@ class Cursor:
     @classmethod
     def parse(cls, text: str) -> Cursor | None:
         """The cursor of a URL parameter; None when malformed."""
-        created, _, rowid = text.partition("_")
+        created_text, _, rowid = text.partition("_")
         try:
-            return cls(float(created), int(rowid))
+            created = float(created_text)
         except ValueError:
             return None
+        if not math.isfinite(created) or not _ROWID_TEXT.fullmatch(rowid):
+            return None
+        return cls(created, int(rowid))
 
 
 @dataclass(frozen=True)
