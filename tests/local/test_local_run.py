@@ -329,3 +329,26 @@ def test_local_keeps_the_result_and_removes_a_successful_work_dir(tmp_path: Path
     assert len(results) == 1 and results[0].stat().st_mode & 0o077 == 0
     body = json.loads(results[0].read_text(encoding="utf-8"))
     assert body["has_errored"] is False and body["state"]["outputs"]["greeting"] == "Hello, A!"
+
+
+def test_local_run_path_stays_free_of_heavy_imports() -> None:
+    """`local`'s modules import neither the server, pydantic, structlog nor the action modules,
+    whose imports cost more than the whole run (docs/benchmarks.md, the edit-run loop)."""
+    probe = (
+        "import sys\n"
+        "import flomation.local.cli, flomation.local.execute, flomation.executor.validation\n"
+        "from flomation.executor.validation import validate_flow\n"
+        "validate_flow(open(sys.argv[1]).read())\n"
+        "heavy = ('flomation.server', 'pydantic', 'structlog', 'aiohttp', 'sqlalchemy',\n"
+        "         'flomation.executor.actions.string')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(EXAMPLES / "hello.flow.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import json
 import os
@@ -429,3 +430,31 @@ async def test_same_execution_claimed_twice_runs_once(
     assert len(fake.requests_to("/execution")) >= 2
     assert [path.name for path in records.iterdir()] == [f"{execution_id}-1.json"]
     assert fake.state.result_posts[execution_id] == 1
+
+
+async def test_stale_claim_of_a_finished_run_is_ignored_but_a_resume_runs(
+    fake: FakeControlPlane, tmp_path: Path
+) -> None:
+    """After a run ended, another answer handing out the same run is ignored; a resume is not."""
+    pending = pending_execution(script={"lines": 1})
+    execution_id = fake.enqueue(pending)
+    fake.enqueue(copy.deepcopy(pending))  # held up past the lease: arrives after the run
+    resumed = copy.deepcopy(pending)
+    resumed["execution"]["suspend_count"] = 1
+    fake.enqueue(resumed)
+    records = tmp_path / "records"
+    records.mkdir()
+    os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"] = str(records)
+    try:
+        agent = _agent(_config(tmp_path, fake.url, max_concurrent_executors=1))
+    finally:
+        del os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"]
+    task = asyncio.create_task(agent.run())
+    await _until(lambda: len(list(records.iterdir())) == 2 and not fake.state.queue)
+    await asyncio.sleep(0.5)
+    agent.request_stop()
+    assert await asyncio.wait_for(task, 15) == EXIT_OK
+    assert sorted(path.name for path in records.iterdir()) == [
+        f"{execution_id}-1.json",
+        f"{execution_id}-2.json",
+    ]

@@ -18,10 +18,11 @@ import pytest
 
 from flomation.server.admin_client import AdminClient
 from flomation.server.dashboard import sign_in_url
-from flomation.server.embedded import EmbeddedServer
+from flomation.server.embedded import EmbeddedServer, running_server
 from flomation.server.store import LogBatch
 
-from .runner_client import FLOW
+from .conftest import SettingsFactory
+from .runner_client import FLOW, raw_exchange
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _NONCE = re.compile(r'name="nonce" value="([^"]+)"')
@@ -107,6 +108,18 @@ async def test_the_sign_in_form_needs_its_own_nonce(browser: aiohttp.ClientSessi
         "/signin", data={"nonce": "forged", "token": "test-admin-token"}, allow_redirects=False
     )
     assert answer.status == 403
+
+
+async def test_the_sign_in_form_is_read_only_up_to_16_kib(server: EmbeddedServer) -> None:
+    """The unauthenticated sign-in POST is refused with 413 from a Content-Length over 16 KiB,
+    before the body is read (only its start is sent here)."""
+    head = (
+        "POST /signin HTTP/1.1\r\nHost: t\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {16 * 1024 + 1}\r\n\r\n"
+    )
+    status, body = await raw_exchange(server.url, head.encode() + b"token=" + b"x" * 100)
+    assert status == 413 and json.loads(body) == {"error": "request body too large"}
 
 
 async def test_a_sign_in_link_works_once(
@@ -225,7 +238,8 @@ async def test_a_long_log_opens_at_its_tail_and_earlier_lines_load_on_demand(
     flo: dict[str, Any],
     server: EmbeddedServer,
 ) -> None:
-    """The page holds the last 500 lines; ``/log?before=`` answers the 500 before them."""
+    """The page holds the last 500 lines; ``/log?before=`` answers the 500 before them and
+    ``/log/search`` finds lines anywhere in the log."""
     execution_id = await admin.execute(flo["id"], {})
     lines = [f"line {n}" for n in range(1, 1201)]
     await server.services.store.append_logs(
@@ -238,6 +252,15 @@ async def test_a_long_log_opens_at_its_tail_and_earlier_lines_load_on_demand(
     earlier = await (await signed_in.get(f"/executions/{execution_id}/log?before=701")).json()
     assert [seq for seq, _ in earlier["lines"]] == list(range(201, 701))
     assert earlier["first_seq"] == 201
+    search = f"/executions/{execution_id}/log/search"
+    found = await (await signed_in.get(search, params={"q": "LINE 11"})).json()
+    assert [seq for seq, _ in found["lines"]] == [11, *range(110, 120), *range(1100, 1200)]
+    assert found["more"] is False
+    wildcard = await (await signed_in.get(search, params={"q": "line_1%"})).json()
+    assert wildcard["lines"] == []
+    many = await (await signed_in.get(search, params={"q": "line"})).json()
+    assert many["more"] is True and many["lines"][-1] == [1200, "line 1200"]
+    assert len(many["lines"]) == 500
 
 
 async def test_the_list_stream_sends_new_executions(
@@ -270,3 +293,57 @@ async def test_the_flow_page_shows_the_validators_problems(
     problems = page.split('id="problems"', 1)[1].split("</ul>", 1)[0]
     assert "<strong>error</strong>" in problems
     assert "mystery" in problems and "common/no_such_action" in problems
+
+
+async def _session_cookie_attributes(url: str, token: str, headers: dict[str, str]) -> set[str]:
+    # Cookies are passed by hand: a cookie marked Secure is (rightly) not sent back over the
+    # plain http this test speaks in place of the proxy.
+    async with aiohttp.ClientSession(base_url=url, headers=headers) as browser:
+        form = await browser.get("/signin")
+        nonce = _NONCE.search(await form.text())
+        assert nonce is not None
+        answer = await browser.post(
+            "/signin",
+            data={"nonce": nonce.group(1), "token": token},
+            headers={"Cookie": f"flomation_signin={nonce.group(1)}"},
+            allow_redirects=False,
+        )
+        assert answer.status == 303
+        cookie = next(
+            value
+            for value in answer.headers.getall("set-cookie")
+            if value.startswith("flomation_session=")
+        )
+    return {part.strip().lower() for part in cookie.split(";")}
+
+
+async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(
+    make_settings: SettingsFactory,
+) -> None:
+    """X-Forwarded-Proto: https makes the cookie Secure from a trusted proxy, not from anyone."""
+    tls = {"X-Forwarded-Proto": "https"}
+    async with running_server(make_settings()) as untrusting:
+        attributes = await _session_cookie_attributes(untrusting.url, untrusting.admin_token, tls)
+        assert "secure" not in attributes
+    async with running_server(make_settings(trusted_proxies=("127.0.0.1/32",))) as proxied:
+        attributes = await _session_cookie_attributes(proxied.url, proxied.admin_token, tls)
+        assert "secure" in attributes and "httponly" in attributes
+
+
+async def test_odd_line_numbers_and_cursors_are_refused_not_crashed(
+    signed_in: aiohttp.ClientSession, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """Unicode digits, huge numbers and junk in page parameters answer 400, never 500."""
+    execution_id = await admin.execute(flo["id"], {})
+    for path in (
+        f"/executions/{execution_id}/log?before=%C2%B2",
+        f"/executions/{execution_id}/log?before=99999999999999999999999",
+        f"/executions/{execution_id}/events?after=%C2%B2",
+        "/executions?after=1.5_not%20an%20id",
+        "/executions?after=nan_1",
+        "/executions?status=%3Cscript%3E",
+        "/executions?since=forever",
+    ):
+        answer = await signed_in.get(path)
+        assert answer.status == 400, path
+        assert "<script>" not in await answer.text()

@@ -8,14 +8,18 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from flomation.runner.api import RunnerApi, registration_body
+from flomation.runner.retry import Backoff, RegistrationRejectedError, register_until_accepted
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer, running_server
+from flomation.wire.signing import generate_private_key, public_key_pem
 
 from .conftest import SettingsFactory
-from .runner_client import SigningRunner, compact, raw_exchange
+from .runner_client import SigningRunner, compact, new_identifier, raw_exchange
 
 
 async def test_new_identifier_gets_runner_json(
@@ -228,3 +232,29 @@ async def test_large_manifests_are_read_for_a_known_code_or_a_signed_known_runne
     assert unsigned.status == 413
     stranger = SigningRunner(server.url, http)
     assert (await stranger.register("", manifest=manifest, signed=True)).status == 413
+
+
+async def test_the_project_runner_stops_on_a_413_registration_naming_the_code(
+    server: EmbeddedServer,
+) -> None:
+    """A wrong code with a manifest over 16 KiB (ours is ~68 KiB) ends registration at once."""
+    key = generate_private_key()
+    identifier = new_identifier()
+    manifest = {f"action/{index}": {"label": "x" * 100} for index in range(200)}
+    body = registration_body(
+        identifier=identifier,
+        name="py",
+        registration_code="not-the-code",
+        version="1",
+        executor_version="1",
+        manifest=manifest,
+        public_key_pem=public_key_pem(key),
+    )
+    async with RunnerApi(server.url, identifier, key) as api:
+        with pytest.raises(RegistrationRejectedError) as rejected:
+            await register_until_accepted(
+                lambda: api.register(body), backoff=Backoff(0.05, 0.1), log=structlog.get_logger()
+            )
+    message = str(rejected.value)
+    assert "(413)" in message and "known registration_code" in message
+    assert "FLOMATION_REGISTRATION_CODE" in message

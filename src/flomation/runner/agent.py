@@ -80,6 +80,8 @@ RESTARTED_ERROR = "runner restarted during execution"
 _MAX_RESULTS_IN_FLIGHT = 64
 _RETRY_PASS_UNDER_LOAD_S = 5.0
 _DISK_CHECK_INTERVAL_S = 1.0
+# Confirmed runs remembered to ignore a stale second claim answer for them (docs/protocol.md §11.5).
+_RAN_REMEMBERED = 4096
 
 
 _RETRY_BATCH = 8  # outbox entries (with their bodies) loaded per retry pass
@@ -137,6 +139,9 @@ class Agent:
         self.metrics = RunnerMetrics(self.status, served=config.health_host_port is not None)
         self._stop = _Stop()
         self._running: dict[str, ExecutionControl] = {}
+        # Runs this runner confirmed lately (execution id and suspend count: a resumed execution
+        # is claimed again legitimately), oldest first, at most _RAN_REMEMBERED.
+        self._ran: dict[str, None] = {}
         self._fresh = _FreshResults()
         self._claims_left = _claim_budget(config)
         self._claims_in_flight = 0
@@ -499,11 +504,13 @@ class Agent:
         claim = None if response.too_large else response.json()
         execution_id, _ = read_claim_ids(claim)
         key = execution_id or f"claim-{id(control)}"
-        if key in self._running:
+        run = _run_key(claim, execution_id)
+        if key in self._running or (run is not None and run in self._ran):
             # A claim answer held up past the claim lease, while another slot of this runner got
-            # the execution offered again (docs/protocol.md §11.1): it runs once, there.
+            # the execution offered again (docs/protocol.md §11.1): it runs once, there. The
+            # server cannot tell this runner's late confirmation from a repeated one.
             log.warning(
-                "claimed an execution this runner is already running; ignored",
+                "claimed an execution this runner is already running or has run; ignored",
                 execution_id=execution_id,
             )
             self._return_claim_budget()
@@ -544,6 +551,10 @@ class Agent:
             del self._running[key]
             self.metrics.set_running(len(self._running))
             self._last_activity_s = time.monotonic()
+        if run is not None and report.confirmed:
+            self._ran[run] = None
+            if len(self._ran) > _RAN_REMEMBERED:
+                del self._ran[next(iter(self._ran))]
         self._account(report)
 
     def _account(self, report: ExecutionReport) -> None:
@@ -917,6 +928,15 @@ class _OutboxJournal:
 
     async def finished(self, execution_id: str) -> None:
         await self._outbox.call(self._outbox.journal_finish, execution_id)
+
+
+def _run_key(claim: Any, execution_id: str | None) -> str | None:
+    """Which run of an execution a claim hands out: its id and suspend count."""
+    if execution_id is None:
+        return None
+    execution = claim.get("execution") if isinstance(claim, dict) else None
+    suspend_count = execution.get("suspend_count") if isinstance(execution, dict) else None
+    return f"{execution_id}/{suspend_count}"
 
 
 def _claim_budget(config: RunnerConfig) -> int | None:

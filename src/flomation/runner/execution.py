@@ -165,6 +165,7 @@ class ExecutionReport:
     kind: OutcomeKind | None  # None: no result posted (finished elsewhere, unreadable claim)
     error: str | None = None
     log_stats: ShipperStats | None = None
+    confirmed: bool = True  # False: the server did not confirm the claim, nothing ran
 
 
 def read_claim_ids(claim: Any) -> tuple[str | None, str | None]:
@@ -325,7 +326,7 @@ class _Run:
         if confirmation is not ClaimConfirmation.CONFIRMED:
             outcome = "stopped while confirming" if confirmation is None else confirmation.value
             error = f"claim {outcome}; the executor was not started"
-            return ExecutionReport(execution.id, execution.flo_id, None, error)
+            return ExecutionReport(execution.id, execution.flo_id, None, error, confirmed=False)
         # Journaled before anything else happens, so that a crash from here on is reported.
         await self._journal.started(execution.id, execution.flo_id, workdir)
         # The files are written on the event loop: from a worker thread, the thread hand-offs

@@ -27,9 +27,12 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import structlog
+if TYPE_CHECKING:
+    # Imported where first needed: ``flomation-runner local`` uses OutputSpool alone, and
+    # structlog costs ~50 ms of its start (docs/benchmarks.md, the edit-run loop).
+    import structlog
 
 __all__ = [
     "DEFAULT_BATCH_MAX_BYTES",
@@ -148,7 +151,11 @@ class LogShipper:
         self._max_queue_bytes = max_queue_bytes
         self._retry_delays_s = tuple(retry_delays_s)
         self._backlog = backlog
-        self._log: structlog.typing.FilteringBoundLogger = log or structlog.get_logger(__name__)
+        if log is None:
+            import structlog
+
+            log = structlog.get_logger(__name__)
+        self._log: structlog.typing.FilteringBoundLogger = log
         # Index of the next line to send; the first _evicted of them left memory (backlog).
         self._next_index = 0
         self._evicted = 0

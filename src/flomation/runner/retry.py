@@ -69,9 +69,9 @@ async def register_until_accepted(
 ) -> ApiResponse:
     """Call ``register_once`` until the server answers 200 or 201 (docs/protocol.md §4.1, R4).
 
-    404 raises RegistrationRejectedError. Network errors, other statuses and PreflightError are
-    retried with ``backoff`` for as long as it takes; cancel the caller to give up. The
-    registration code never appears in the log.
+    404 and 413 raise RegistrationRejectedError. Network errors, other statuses and
+    PreflightError are retried with ``backoff`` for as long as it takes; cancel the caller to
+    give up. The registration code never appears in the log.
     """
     while True:
         try:
@@ -85,6 +85,14 @@ async def register_until_accepted(
                 raise RegistrationRejectedError(
                     "registration rejected: the server does not know this registration code "
                     "(404); check runner.registration_code / FLOMATION_REGISTRATION_CODE"
+                )
+            if response.status == 413:
+                # flomation-server reads a registration past 16 KiB only for a known code or a
+                # signed, known runner (docs/protocol.md §8.4): sending it again cannot help.
+                why = _error_text(response) or "no reason given"
+                raise RegistrationRejectedError(
+                    f"registration refused before it was read (413): {why}; "
+                    "check runner.registration_code / FLOMATION_REGISTRATION_CODE"
                 )
             reason = f"HTTP {response.status}"
         delay_s = backoff.next_delay_s()

@@ -36,6 +36,7 @@ __all__ = [
     "admin_authorised",
     "bearer_token",
     "client_ip",
+    "served_over_tls",
     "v1_claim_staleness",
 ]
 
@@ -203,24 +204,35 @@ def admin_authorised(request: Request, admin_token: str) -> bool:
     return hmac.compare_digest(supplied.encode("utf-8", "replace"), admin_token.encode("utf-8"))
 
 
+def _is_trusted(address: str, trusted_proxies: tuple[str, ...]) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies)
+
+
 def client_ip(request: Request, trusted_proxies: tuple[str, ...]) -> str | None:
     """The peer address; ``X-Forwarded-For`` only when the peer is a trusted proxy (§8.1 A14)."""
     peer = request.client.host if request.client else None
     if peer is None or not trusted_proxies:
         return peer
-    networks = [ipaddress.ip_network(entry, strict=False) for entry in trusted_proxies]
-
-    def trusted(address: str) -> bool:
-        try:
-            parsed = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(parsed in network for network in networks)
-
-    if not trusted(peer):
+    if not _is_trusted(peer, trusted_proxies):
         return peer
     forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",")]
     for address in reversed([part for part in forwarded if part]):
-        if not trusted(address):
+        if not _is_trusted(address, trusted_proxies):
             return address
     return peer
+
+
+def served_over_tls(request: Request, trusted_proxies: tuple[str, ...]) -> bool:
+    """True for a request that came over TLS: to this server, or to a trusted proxy that says
+    so in ``X-Forwarded-Proto`` (the proxy nearest the server speaks last)."""
+    if request.url.scheme == "https":
+        return True
+    peer = request.client.host if request.client else None
+    if peer is None or not trusted_proxies or not _is_trusted(peer, trusted_proxies):
+        return False
+    protocols = request.headers.get("x-forwarded-proto", "").split(",")
+    return protocols[-1].strip().lower() == "https"

@@ -40,6 +40,7 @@ def dashboard_routes(services: Services) -> list[BaseRoute]:
         Route(execution, page(pages.execution), methods=["GET"]),
         Route(execution + "/summary", page(pages.execution_summary), methods=["GET"]),
         Route(execution + "/log", page(pages.log_before), methods=["GET"]),
+        Route(execution + "/log/search", page(pages.log_search), methods=["GET"]),
         Route(execution + "/events", page(streams.execution), methods=["GET"]),
         Route(execution + "/cancel", form(actions.cancel), methods=["POST"]),
         Route(execution + "/resume", form(actions.resume), methods=["POST"]),

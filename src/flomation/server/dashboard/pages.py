@@ -14,7 +14,7 @@ from flomation.server.dashboard import queries
 from flomation.server.dashboard.queries import Cursor, ExecutionFilters
 from flomation.server.dashboard.sessions import Session
 from flomation.server.dashboard.validation import flow_json, flow_problems
-from flomation.server.dashboard.web import SECURITY_HEADERS, Dashboard
+from flomation.server.dashboard.web import SECURITY_HEADERS, Dashboard, line_number
 from flomation.server.http_io import HttpError, json_response
 from flomation.server.records import ExecutionRecord, RunnerRecord
 
@@ -31,6 +31,7 @@ __all__ = [
 PAGE_ROWS = 50
 LOG_PAGE_LINES = 500
 _NODE_WINDOW_LINES = 20_000
+_MAX_SEARCH_CHARS = 200
 _NODE_PREFIX = "__NODE__:"
 # Time filter choices: the value in the URL and how far back it reaches.
 SINCE_CHOICES = {"15m": 900.0, "1h": 3600.0, "24h": 86_400.0, "7d": 604_800.0}
@@ -256,11 +257,8 @@ class Pages:
 
     async def log_before(self, request: Request, session: Session) -> Response:
         """Earlier log lines on demand: ``{"lines": [[seq, text]...], "first_seq": n}``."""
-        before_text = request.query_params.get("before", "")
-        if not before_text.isdigit():
-            raise HttpError(400, "before must be a line number")
+        before = line_number(request.query_params.get("before", ""), "before")
         execution = await self._execution(request.path_params["execution_id"])
-        before = int(before_text)
         lines = await self._d.services.store.read(
             lambda conn: queries.log_before(conn, execution.id, before, LOG_PAGE_LINES)
         )
@@ -268,6 +266,29 @@ class Pages:
             {
                 "lines": [[seq, line] for seq, line in lines if not line.startswith("__")],
                 "first_seq": lines[0][0] if lines else None,
+            }
+        )
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    async def log_search(self, request: Request, session: Session) -> Response:
+        """Lines of the whole log holding ``q`` (the latest 500 matches), not just those loaded:
+        ``{"lines": [[seq, text]...], "more": bool}``."""
+        needle = request.query_params.get("q", "")
+        if not 1 <= len(needle) <= _MAX_SEARCH_CHARS:
+            raise HttpError(400, f"q must be 1 to {_MAX_SEARCH_CHARS} characters")
+        execution = await self._execution(request.path_params["execution_id"])
+        found = await self._d.services.store.read(
+            lambda conn: queries.log_search(conn, execution.id, needle, LOG_PAGE_LINES + 1)
+        )
+        response = json_response(
+            {
+                "lines": [
+                    [seq, line]
+                    for seq, line in found[-LOG_PAGE_LINES:]
+                    if not line.startswith("__")  # node and status events: the timeline's
+                ],
+                "more": len(found) > LOG_PAGE_LINES,
             }
         )
         response.headers.update(SECURITY_HEADERS)

@@ -9,6 +9,8 @@ the indexes of the store's migration 4 behind each filter.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +42,7 @@ __all__ = [
     "in_progress_by_runner",
     "latest_revision",
     "log_before",
+    "log_search",
     "log_tail",
     "node_lines",
     "queue_load",
@@ -50,6 +53,8 @@ _F = schema.flos
 _Q = schema.queues
 _R = schema.runners
 _L = schema.execution_logs
+# An execution id in a cursor: what the store makes (UUIDs), bounded.
+_ID_TEXT = re.compile(r"[0-9A-Za-z-]{1,64}")
 
 # The statuses a person filters by, and the columns each one means.
 STATUS_CHOICES = (
@@ -93,11 +98,14 @@ class Cursor:
     @classmethod
     def parse(cls, text: str) -> Cursor | None:
         """The cursor of a URL parameter; None when malformed."""
-        created, separator, execution_id = text.partition("_")
+        created_text, _, execution_id = text.partition("_")
         try:
-            return cls(float(created), execution_id) if separator and execution_id else None
+            created = float(created_text)
         except ValueError:
             return None
+        if not math.isfinite(created) or not _ID_TEXT.fullmatch(execution_id):
+            return None
+        return cls(created, execution_id)
 
 
 @dataclass(frozen=True)
@@ -343,6 +351,23 @@ def log_before(
         query = query.where(_L.c.seq < before_seq)
     rows = conn.execute(query.order_by(_L.c.seq.desc()).limit(limit))
     return [(row.seq, row.line) for row in reversed(list(rows))]
+
+
+def log_search(
+    conn: Connection, execution_id: str, needle: str, limit: int
+) -> list[tuple[int, str]]:
+    """Up to ``limit`` log lines holding ``needle`` (any case), the latest ones, in order.
+
+    Walks the execution's lines newest first on the primary key and stops at ``limit`` matches.
+    """
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = (
+        select(_L.c.seq, _L.c.line)
+        .where(_L.c.execution_id == execution_id, _L.c.line.ilike(f"%{escaped}%", escape="\\"))
+        .order_by(_L.c.seq.desc())
+        .limit(limit)
+    )
+    return [(row.seq, row.line) for row in reversed(list(conn.execute(query)))]
 
 
 def node_lines(conn: Connection, execution_id: str, window: int) -> list[str]:

@@ -1,6 +1,7 @@
 """Sign-in with the admin token or a one-time link, and sign-out.
 
-The session cookie is HttpOnly and SameSite=Strict, and Secure when the request came over TLS.
+The session cookie is HttpOnly and SameSite=Strict, and Secure when the request came over TLS
+(to this server, or to a trusted proxy that says so in ``X-Forwarded-Proto``).
 The sign-in form itself carries a token matched against a short-lived cookie, so another site
 cannot sign a browser in to a session of its choosing (login CSRF).
 """
@@ -13,12 +14,16 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from flomation.server.auth import served_over_tls
 from flomation.server.dashboard.sessions import Session, tokens_equal
 from flomation.server.dashboard.web import SECURITY_HEADERS, SESSION_COOKIE, Dashboard, read_form
 
 __all__ = ["SignInPages"]
 
 _SIGNIN_COOKIE = "flomation_signin"
+# The sign-in form is read from anybody: its nonce, token and return path fit many times over,
+# and nothing more is read before the token is checked (docs/protocol.md §8.4).
+_MAX_SIGNIN_FORM_BYTES = 16 * 1024
 
 
 def _safe_next(target: str | None) -> str:
@@ -34,6 +39,9 @@ class SignInPages:
     def __init__(self, dashboard: Dashboard) -> None:
         self._d = dashboard
 
+    def _secure(self, request: Request) -> bool:
+        return served_over_tls(request, self._d.services.settings.trusted_proxies)
+
     def _signed_in(self, request: Request, target: str) -> Response:
         session = self._d.sessions.create(self._d.services.clock())
         response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
@@ -42,7 +50,7 @@ class SignInPages:
             session.id,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=self._secure(request),
             path="/",
         )
         response.delete_cookie(_SIGNIN_COOKIE, path="/signin")
@@ -66,7 +74,7 @@ class SignInPages:
             max_age=3600,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=self._secure(request),
             path="/signin",
         )
         return response
@@ -80,7 +88,7 @@ class SignInPages:
 
     async def submit(self, request: Request) -> Response:
         """Check the admin token; a session on success, the form again with why otherwise."""
-        fields = await read_form(request)
+        fields = await read_form(request, _MAX_SIGNIN_FORM_BYTES)
         nonce = request.cookies.get(_SIGNIN_COOKIE, "")
         if not nonce or not tokens_equal(fields.get("nonce", ""), nonce):
             return self._form(request, "The sign-in form expired: please try again.", 403)

@@ -18,7 +18,7 @@ from flomation.server.dashboard import queries
 from flomation.server.dashboard.pages import parse_filters
 from flomation.server.dashboard.queries import ExecutionFilters
 from flomation.server.dashboard.sessions import Session
-from flomation.server.dashboard.web import Dashboard
+from flomation.server.dashboard.web import Dashboard, line_number
 from flomation.server.http_io import HttpError
 from flomation.server.sse import execution_stream, sse_event
 
@@ -103,11 +103,9 @@ class Streams:
         if await self._d.services.store.get_execution(execution_id) is None:
             raise HttpError(404, "execution not found")
         last_event_id = request.headers.get("last-event-id", "").strip()
-        after_text = last_event_id or request.query_params.get("after", "0")
-        if not after_text.isdigit():
-            raise HttpError(400, "after must be a line number")
+        after = line_number(last_event_id or request.query_params.get("after", "0"), "after")
         return StreamingResponse(
-            execution_stream(self._d.services, execution_id, int(after_text)),
+            execution_stream(self._d.services, execution_id, after),
             media_type="text/event-stream",
             headers=_HEADERS,
         )

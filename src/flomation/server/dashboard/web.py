@@ -8,6 +8,7 @@ even an escaping mistake could not run an inline script.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ __all__ = [
     "PageHandler",
     "format_duration",
     "format_time",
+    "line_number",
     "pretty_json",
 ]
 
@@ -50,6 +52,16 @@ SECURITY_HEADERS = {
 
 PageHandler = Callable[[Request, Session], Awaitable[Response]]
 FormHandler = Callable[[Request, Session, Mapping[str, str]], Awaitable[Response]]
+
+
+_LINE_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def line_number(text: str, name: str) -> int:
+    """A log line number from the URL (ASCII digits, below 2**63); HttpError 400 otherwise."""
+    if not _LINE_NUMBER.fullmatch(text):
+        raise HttpError(400, f"{name} must be a line number")
+    return int(text)
 
 
 def format_time(timestamp_s: float | None) -> str:
@@ -171,9 +183,9 @@ class Dashboard:
         return guarded
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """An ``application/x-www-form-urlencoded`` body (at most 1 MiB) as a dict."""
-    body = await read_body(request, MAX_FORM_BYTES)
+async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (at most ``max_bytes``) as a dict."""
+    body = await read_body(request, max_bytes)
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
     except ValueError as exc:  # UnicodeDecodeError too

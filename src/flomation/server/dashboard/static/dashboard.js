@@ -139,6 +139,31 @@
       });
     }
 
+    const searchAll = document.getElementById("log-search-all");
+    if (searchAll && search) {
+      searchAll.addEventListener("click", async () => {
+        const needle = search.value;
+        const found = document.getElementById("log-found");
+        const foundCount = document.getElementById("log-found-count");
+        const foundLines = document.getElementById("log-found-lines");
+        if (!needle) { found.hidden = true; return; }
+        const url = searchAll.dataset.url + "?q=" + encodeURIComponent(needle);
+        const response = await fetch(url, { credentials: "same-origin" });
+        found.hidden = false;
+        foundLines.replaceChildren();
+        if (!response.ok) { foundCount.textContent = "Search failed (" + response.status + ")."; return; }
+        const result = await response.json();
+        for (const [seq, text] of result.lines) {
+          const span = document.createElement("span");
+          span.className = "line";
+          span.textContent = seq + ": " + text + "\n";
+          foundLines.appendChild(span);
+        }
+        foundCount.textContent = result.lines.length + " matching lines in the whole log"
+          + (result.more ? " (the latest " + result.lines.length + " shown)" : "");
+      });
+    }
+
     updateCount();
     scrollToEnd();
     const source = new EventSource(log.dataset.events);
