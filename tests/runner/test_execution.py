@@ -70,6 +70,19 @@ class _PostingJournal:
 
 
 @dataclass
+class _GatedJournal(_PostingJournal):
+    """Holds each result at ``gate`` before storing it, so a test can cancel meanwhile."""
+
+    storing: asyncio.Event = field(default_factory=asyncio.Event)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def store_result(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
+        self.storing.set()
+        await self.gate.wait()
+        return await super().store_result(execution_id, body)
+
+
+@dataclass
 class _Harness:
     fake: FakeControlPlane
     api: RunnerApi
@@ -408,6 +421,25 @@ async def test_executor_start_failure_is_logged_with_its_cause(
     assert entry["log_level"] == "error"
     assert isinstance(entry["exc_info"], ExecutorStartError)
     assert isinstance(entry["exc_info"].__cause__, FileNotFoundError)
+
+
+async def test_result_is_stored_even_when_the_execution_is_cancelled_meanwhile(
+    harness: _Harness,
+) -> None:
+    """Cancelling an execution while its result is being stored (a drain's force stop, the
+    agent shutting down) still stores the result: the store runs shielded."""
+    journal = _GatedJournal(harness.api)
+    harness.journal = journal
+    claim = pending_execution()
+    execution = asyncio.create_task(harness.run(claim))
+    async with asyncio.timeout(20):
+        await journal.storing.wait()
+    execution.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await execution
+    journal.gate.set()
+    result = await harness.fake.wait_for_result(claim["execution"]["id"], 10)
+    assert result["has_errored"] is False
 
 
 async def test_executor_not_executable(harness: _Harness, tmp_path: Path) -> None:

@@ -126,6 +126,22 @@ async def test_full_queue_drops_oldest_and_the_next_batch_carries_a_marker() -> 
     assert shipper.stats.lines_sent == 11
 
 
+async def test_a_marker_lost_with_its_batch_is_reported_again() -> None:
+    """When the batch carrying a drop marker is refused, the next batch's marker counts those
+    earlier drops as well as the refused batch's own lines."""
+    recorder = Recorder([SendOutcome.DROP])
+    shipper = LogShipper(recorder, flush_interval_s=0.01, max_queue_bytes=130)
+    lines = [f"line-{index:04d}" for index in range(25)]
+    shipper.add_many(lines)  # 15 dropped: the first batch starts with their marker
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        await wait_until(lambda: shipper.stats.batches_failed == 1)
+        shipper.add("later")
+        await shipper.close(timeout_s=5)
+    assert recorder.calls == [[drop_marker(15), *lines[15:]], [drop_marker(25), "later"]]
+    assert (shipper.stats.lines_dropped, shipper.stats.lines_sent) == (25, 1)
+
+
 async def test_overflow_drops_whole_oldest_chunks_first() -> None:
     """Bulk-added chunks are dropped oldest first and the newest lines stay queued in order."""
     recorder = Recorder()
