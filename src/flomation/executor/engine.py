@@ -367,6 +367,10 @@ class Engine:
         ):
             status = STATUS_SUCCESS
         outputs = None if suspended or error is not None else dict(self.flow_outputs)
+        if outputs and self._substituter.secret_values:
+            outputs = mask_secret_values(
+                outputs, sorted(self._substituter.secret_values, key=len, reverse=True)
+            )
         return ExecutionResult(
             status=status,
             outputs=outputs,
@@ -503,14 +507,16 @@ class Engine:
         shown = masked_inputs(
             configured, resolved, {item.name for item in action.spec.inputs if item.secret}
         )
-        # The values behind masked inputs are masked wherever the node reports them (longest
-        # first, so a secret containing another goes whole).
+        # The values behind masked inputs are masked wherever the node reports them, and so are
+        # the secrets and credentials the run resolved so far (a script that prints one, a
+        # variable that carries one on; docs/security.md). Longest first.
         secrets = sorted(
             {
                 value
                 for name, value in resolved.items()
                 if shown.get(name) == MASK and isinstance(value, str) and value
-            },
+            }
+            | self._substituter.secret_values,
             key=len,
             reverse=True,
         )

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from flomation.executor.accessors import Input
 from flomation.executor.context import ExecutionContext
 from flomation.executor.gojson import go_json, go_json_string
+from flomation.wire.masking import MIN_SECRET_CHARS
 
 __all__ = [
     "DEFAULT_MAX_VALUE_BYTES",
@@ -128,6 +129,7 @@ class Substituter:
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
     ) -> None:
         self._max_value_bytes = max_value_bytes
+        self.secret_values: set[str] = set()  # ${secret.*} / ${credentials.*} values resolved
         self._variables = variables
         self._context = context
         self._environment = environment
@@ -228,7 +230,7 @@ class Substituter:
         if self._environment is None or not name:
             return None
         try:
-            return self._environment.resolve(namespace, name, key)
+            value = self._environment.resolve(namespace, name, key)
         except Exception as error:  # the client must never break substitution
             self._log(
                 "warning",
@@ -238,6 +240,11 @@ class Substituter:
                 error=f"{type(error).__name__}: {error}",
             )
             return None
+        if value is not None and namespace != "env" and len(value) >= MIN_SECRET_CHARS:
+            # Secrets and credentials: masked in everything the run reports from now on
+            # (engine.py, docs/security.md). Properties (env.*) are configuration, not secrets.
+            self.secret_values.add(value)
+        return value
 
     def _variable(self, path: str) -> Any:
         """``var.NAME[.path]``: the whole remainder as a name first, then name + path."""

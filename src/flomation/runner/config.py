@@ -54,6 +54,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flomation.runner.logs import DEFAULT_BATCH_MAX_BYTES
+from flomation.wire.masking import MIN_SECRET_CHARS
 
 __all__ = [
     "DOCKER_CONFIG_PATH",
@@ -73,7 +74,6 @@ DOCKER_CONFIG_PATH = Path("/usr/local/bin/config.json")
 _DEFAULT_CONFIG_NAME = "config.json"
 _STATE_FILE_NAME = "flo.state"
 _REDACTED = "********"
-_MIN_SECRET_CHARS = 4
 _DIRECTORY_MODE = 0o750
 _MIB = 1024 * 1024
 
@@ -1008,7 +1008,7 @@ def secret_values(config: RunnerConfig, environ: Mapping[str, str]) -> list[str]
     }
     if config.registration_code is not None:
         found.add(config.registration_code)
-    return sorted((v for v in found if len(v) >= _MIN_SECRET_CHARS), key=lambda v: (-len(v), v))
+    return sorted((v for v in found if len(v) >= MIN_SECRET_CHARS), key=lambda v: (-len(v), v))
 
 
 def options_markdown() -> str:

@@ -29,13 +29,16 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-__all__ = ["DEFAULT_REPLACEMENT", "SecretMasker", "encoded_forms"]
+__all__ = ["DEFAULT_REPLACEMENT", "MIN_SECRET_CHARS", "SecretMasker", "encoded_forms"]
 
 DEFAULT_REPLACEMENT = "********"
+# Shorter values are not treated as secrets by the runner or the executor: masking them would
+# garble ordinary output (a 3-character value occurs everywhere).
+MIN_SECRET_CHARS = 4
 # Encoded forms shorter than this are not masked: a 3-character base64 fragment occurs in
-# ordinary output far too often. The runner only masks secrets of 4 characters or more
-# (runner/config.py), whose every encoded form is at least 4 characters long.
-_MIN_ENCODED_CHARS = 4
+# ordinary output far too often. Secrets of MIN_SECRET_CHARS or more have every encoded form
+# at least this long.
+_MIN_ENCODED_CHARS = MIN_SECRET_CHARS
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 _URLSAFE = str.maketrans("+/", "-_")
 
