@@ -9,6 +9,7 @@ directory, the key descriptor of its executor, and write outside its work direct
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -150,6 +151,17 @@ async def test_without_isolation_the_same_script_reads_them(
     assert "written" in stdout and written
 
 
+def _node_running(fake: FakeControlPlane, execution_id: str, node_id: str) -> bool:
+    """True once the live log the runner forwarded holds the node's ``running`` event."""
+    for request in fake.requests_to(f"/{execution_id}/logs"):
+        for line in request.json()["lines"]:
+            if line.startswith("__NODE__:"):
+                event = json.loads(line.removeprefix("__NODE__:"))
+                if event.get("id") == node_id and event.get("status") == "running":
+                    return True
+    return False
+
+
 async def test_cancellation_reaches_the_sandboxed_executor(
     fake: FakeControlPlane, tmp_path: Path
 ) -> None:
@@ -161,9 +173,8 @@ async def test_cancellation_reaches_the_sandboxed_executor(
     agent = _agent(tmp_path, fake.url, "bwrap")
     task = asyncio.create_task(agent.run())
     async with asyncio.timeout(30):
-        while not fake.requests_to(f"/{execution_id}/state"):
+        while not _node_running(fake, execution_id, "s"):
             await asyncio.sleep(0.05)
-    await asyncio.sleep(1.0)  # the script node is running
     fake.set_completion(execution_id, "cancel")
     result = await fake.wait_for_result(execution_id)
     assert await asyncio.wait_for(task, 30) == EXIT_OK
