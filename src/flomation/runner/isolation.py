@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,25 @@ _SANDBOX_FLAGS = (
 )
 
 
+def _installed_under_tmp(argv: Sequence[str]) -> list[Path]:
+    """What the executor needs to start that the sandbox's private ``/tmp`` would hide.
+
+    An installation under ``/tmp`` (a checkout in a temporary directory, as CI makes): the
+    program's directory, this interpreter's environment and its import path, shown read-only.
+    """
+    candidates = [Path(argv[0]).parent, Path(sys.prefix), *(Path(entry) for entry in sys.path)]
+    needed: list[Path] = []
+    for candidate in candidates:
+        if not candidate.is_absolute() or not candidate.is_dir():
+            continue
+        resolved = candidate.resolve()
+        if resolved.is_relative_to("/tmp") and resolved != Path("/tmp") and resolved not in needed:
+            needed.append(resolved)
+    return [
+        path for path in needed if not any(path.is_relative_to(o) and path != o for o in needed)
+    ]
+
+
 @dataclass(frozen=True)
 class Isolation:
     """How to wrap an executor command line in bubblewrap.
@@ -103,6 +123,8 @@ class Isolation:
         """
         sandbox = [self.bwrap, *_SANDBOX_FLAGS, "--ro-bind", "/", "/"]
         sandbox += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        for needed in _installed_under_tmp(argv):
+            sandbox += ["--ro-bind", str(needed), str(needed)]
         hidden = [*self.hidden_directories, Path("/tmp")]
         for directory in self.hidden_directories:
             sandbox += ["--tmpfs", str(directory)]
