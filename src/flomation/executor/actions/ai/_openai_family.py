@@ -16,13 +16,23 @@ from flomation.executor.accessors import read_string
 from flomation.executor.actions.ai._chat import (
     ChatInputs,
     Reply,
+    finish,
     parse_json,
     post,
     server_sent_events,
 )
-from flomation.executor.actions.base import ActionContext, HardError
+from flomation.executor.actions.base import ActionContext, HardError, Outputs
 
-__all__ = ["USAGE_KEYS", "chat", "messages", "optional_float", "parse_whole", "sampling"]
+__all__ = [
+    "USAGE_KEYS",
+    "base_payload",
+    "bearer_completion",
+    "chat",
+    "messages",
+    "optional_float",
+    "parse_whole",
+    "sampling",
+]
 
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
@@ -35,6 +45,16 @@ def messages(inputs: ChatInputs) -> list[dict[str, Any]]:
     result.extend({"role": role, "content": content} for role, content in inputs.history)
     result.append({"role": "user", "content": inputs.prompt})
     return result
+
+
+def base_payload(inputs: ChatInputs) -> dict[str, Any]:
+    """The chat/completions body every provider of the family takes."""
+    return {
+        "model": inputs.model,
+        "messages": messages(inputs),
+        "max_tokens": inputs.max_tokens,
+        "temperature": inputs.temperature,
+    }
 
 
 def _usage(document: Any) -> dict[str, int]:
@@ -128,3 +148,19 @@ def sampling(ctx: ActionContext, payload: dict[str, Any]) -> None:
         value = optional_float(ctx, name)
         if value is not None:
             payload[name] = value
+
+
+def bearer_completion(
+    ctx: ActionContext, provider: str, inputs: ChatInputs, payload: dict[str, Any]
+) -> Outputs:
+    """``POST {endpoint}/chat/completions`` with the API key as bearer token; the outputs."""
+    reply = chat(
+        ctx,
+        provider,
+        f"{inputs.endpoint}/chat/completions",
+        {"Authorization": "Bearer " + inputs.api_key},
+        inputs,
+        payload,
+        timeout_s=120,
+    )
+    return finish(reply, USAGE_KEYS)

@@ -7,11 +7,10 @@ from flomation.executor.actions.ai._chat import (
     COMMON_DIFFERENCES,
     common_inputs,
     endpoint_input,
-    finish,
     openai_outputs,
     read_chat_inputs,
 )
-from flomation.executor.actions.ai._openai_family import USAGE_KEYS, chat, messages
+from flomation.executor.actions.ai._openai_family import base_payload, bearer_completion
 from flomation.executor.actions.base import ActionContext, ActionSpec, Connection, Outputs
 
 __all__ = ["SPEC", "run"]
@@ -55,19 +54,4 @@ def run(ctx: ActionContext) -> Outputs:
         default_endpoint=_DEFAULT_ENDPOINT,
     )
     inputs.streaming = False  # upstream's Groq action never streams
-    payload = {
-        "model": inputs.model,
-        "messages": messages(inputs),
-        "max_tokens": inputs.max_tokens,
-        "temperature": inputs.temperature,
-    }
-    reply = chat(
-        ctx,
-        "Groq",
-        f"{inputs.endpoint}/chat/completions",
-        {"Authorization": "Bearer " + inputs.api_key},
-        inputs,
-        payload,
-        timeout_s=120,
-    )
-    return finish(reply, USAGE_KEYS)
+    return bearer_completion(ctx, "Groq", inputs, base_payload(inputs))

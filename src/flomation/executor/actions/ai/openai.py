@@ -7,11 +7,10 @@ from flomation.executor.actions.ai._chat import (
     COMMON_DIFFERENCES,
     common_inputs,
     endpoint_input,
-    finish,
     openai_outputs,
     read_chat_inputs,
 )
-from flomation.executor.actions.ai._openai_family import USAGE_KEYS, chat, messages
+from flomation.executor.actions.ai._openai_family import base_payload, bearer_completion
 from flomation.executor.actions.base import ActionContext, ActionSpec, Connection, Outputs
 
 __all__ = ["SPEC", "run"]
@@ -52,19 +51,4 @@ def run(ctx: ActionContext) -> Outputs:
     inputs = read_chat_inputs(
         ctx, default_model="gpt-4o", default_max_tokens=2048, default_endpoint=_DEFAULT_ENDPOINT
     )
-    payload = {
-        "model": inputs.model,
-        "messages": messages(inputs),
-        "max_tokens": inputs.max_tokens,
-        "temperature": inputs.temperature,
-    }
-    reply = chat(
-        ctx,
-        "OpenAI",
-        f"{inputs.endpoint}/chat/completions",
-        {"Authorization": "Bearer " + inputs.api_key},
-        inputs,
-        payload,
-        timeout_s=120,
-    )
-    return finish(reply, USAGE_KEYS)
+    return bearer_completion(ctx, "OpenAI", inputs, base_payload(inputs))

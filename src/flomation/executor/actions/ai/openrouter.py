@@ -6,8 +6,6 @@ shared behaviour and differences."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flomation.executor.accessors import read_string
 from flomation.executor.actions.ai._chat import (
     COMMON_DIFFERENCES,
@@ -21,7 +19,7 @@ from flomation.executor.actions.ai._chat import (
 )
 from flomation.executor.actions.ai._openai_family import (
     USAGE_KEYS,
-    messages,
+    base_payload,
     parse_whole,
     sampling,
 )
@@ -72,12 +70,7 @@ def run(ctx: ActionContext) -> Outputs:
         default_max_tokens=2048,
         default_endpoint=_DEFAULT_ENDPOINT,
     )
-    payload: dict[str, Any] = {
-        "model": inputs.model,
-        "messages": messages(inputs),
-        "max_tokens": inputs.max_tokens,
-        "temperature": inputs.temperature,
-    }
+    payload = base_payload(inputs)
     sampling(ctx, payload)
     chosen_format = (read_string(ctx.inputs, "response_format") or "").strip().lower()
     if chosen_format in ("json", "json_object"):
