@@ -8,19 +8,19 @@ served by a real local HTTP server started by the test.
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
 import shlex
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from fixtures.http_peer import serving_gets
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -75,27 +75,10 @@ def _part_of(snippet: Any, actual: Any) -> bool:
 @pytest.fixture(scope="module")
 def item_server() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 answering every GET with its path as JSON."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"path": self.path}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            del format, args
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_gets(
+        lambda path: (200, json.dumps({"path": path}).encode(), "application/json")
+    ) as address:
+        yield address
 
 
 def test_the_guide_has_commands_and_snippets() -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from fixtures.http_peer import serving_gets
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(sys.executable).parent / "flomation-runner"
@@ -76,27 +76,10 @@ def test_loop_runs_its_body_five_times() -> None:
 @pytest.fixture
 def json_server() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 answering every GET with a small JSON document."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"path": self.path, "ok": True}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            del format, args
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/status"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_gets(
+        lambda path: (200, json.dumps({"path": path, "ok": True}).encode(), "application/json")
+    ) as address:
+        yield f"http://{address}/status"
 
 
 def test_web_request_calls_a_local_url(json_server: str) -> None:

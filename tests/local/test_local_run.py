@@ -5,7 +5,6 @@ Real subprocesses throughout: the CLI, the executor it starts, the scripts, a lo
 
 from __future__ import annotations
 
-import http.server
 import json
 import signal
 import subprocess
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from fixtures.http_peer import serving_gets
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(sys.executable).parent / "flomation-runner"
@@ -262,26 +263,8 @@ def test_unresolved_reference_is_a_warning_and_the_executor_warning_is_shown() -
 @pytest.fixture
 def missing_page() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 answering every GET with 404 and a short body."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"no page at this address"
-            self.send_response(404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            del format, args
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/missing"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_gets(lambda path: (404, b"no page at this address", None)) as address:
+        yield f"http://{address}/missing"
 
 
 def test_failed_web_request_shows_status_and_body(missing_page: str) -> None:
