@@ -38,6 +38,7 @@ from server_bench import (
     STATE_BODY,
     BenchRunner,
     _enrol,
+    wakeups,
 )
 from sqlalchemy.engine import make_url
 from support import Figure, MachineTimes, ServerProcess, percentile, print_figures, server_process
@@ -82,18 +83,7 @@ async def wakeup_across_replicas(admin_url: str, samples: int) -> list[Figure]:
             aiohttp.ClientSession() as session,
             AdminClient(second.url, ADMIN_TOKEN) as admin,
         ):
-            (runner,) = await _enrol(first.url, session, admin, 1, samples)
-            flo = await admin.create_flo("wake", FLOW)
-            latencies_ms: list[float] = []
-            for _ in range(samples):
-                poll = asyncio.create_task(runner.poll())
-                await asyncio.sleep(0.05)
-                started = time.perf_counter()
-                await admin.execute(flo["id"])
-                if await poll is None:
-                    raise RuntimeError("the held poll ended without the execution")
-                latencies_ms.append((time.perf_counter() - started) * 1000)
-            runner.close()
+            latencies_ms = await wakeups(first.url, session, admin, samples)
     p50, p99 = percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.99)
     return [
         Figure("wake-up across replicas, p50", f"{p50:.2f} ms", "<= 10 ms", p50 <= 10),

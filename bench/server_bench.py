@@ -247,6 +247,27 @@ async def _enrol(
     return runners
 
 
+async def wakeups(
+    poll_url: str, session: aiohttp.ClientSession, admin: AdminClient, samples: int
+) -> list[float]:
+    """Milliseconds from each execute call (through ``admin``) to the 200 of a poll held at
+    ``poll_url``, one execution at a time."""
+    (runner,) = await _enrol(poll_url, session, admin, 1, samples)
+    flo = await admin.create_flo("wake", FLOW)
+    latencies_ms: list[float] = []
+    for _ in range(samples):
+        poll = asyncio.create_task(runner.poll())
+        await asyncio.sleep(0.02)
+        started = time.perf_counter()
+        await admin.execute(flo["id"])
+        claimed = await poll
+        latencies_ms.append((time.perf_counter() - started) * 1000)
+        if claimed is None:
+            raise RuntimeError("the held poll ended without the execution")
+    runner.close()
+    return latencies_ms
+
+
 async def wakeup_latency(directory: Path, samples: int) -> list[Figure]:
     """Time from sending an execute call to the held poll's 200."""
     async with (
@@ -254,19 +275,7 @@ async def wakeup_latency(directory: Path, samples: int) -> list[Figure]:
         aiohttp.ClientSession() as session,
         AdminClient(server.url, ADMIN_TOKEN) as admin,
     ):
-        (runner,) = await _enrol(server.url, session, admin, 1, samples)
-        flo = await admin.create_flo("wake", FLOW)
-        latencies_ms: list[float] = []
-        for _ in range(samples):
-            poll = asyncio.create_task(runner.poll())
-            await asyncio.sleep(0.02)
-            started = time.perf_counter()
-            await admin.execute(flo["id"])
-            claimed = await poll
-            latencies_ms.append((time.perf_counter() - started) * 1000)
-            if claimed is None:
-                raise RuntimeError("the held poll ended without the execution")
-        runner.close()
+        latencies_ms = await wakeups(server.url, session, admin, samples)
     p50, p99 = percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.99)
     return [
         Figure("wake-up: execute -> claim 200, p50", f"{p50:.2f} ms", "<= 5 ms", p50 <= 5),
