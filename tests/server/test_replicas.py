@@ -47,7 +47,8 @@ def replica_settings(postgres_url: str) -> ServerSettings:
     return _replica(postgres_url)
 
 
-async def _first_event_after(admin: AdminClient, execution_id: str) -> AsyncIterator[str]:
+async def _log_lines(admin: AdminClient, execution_id: str) -> AsyncIterator[str]:
+    """The execution's log lines as a live stream (through ``admin``'s replica) shows them."""
     async for event in admin.stream(execution_id):
         if event.id:
             yield event.data
@@ -90,7 +91,7 @@ async def test_log_posted_to_one_replica_reaches_a_stream_served_by_another(
         runner = SigningRunner(first.url, http)
         assert (await runner.register(queue["registration_code"])).status == 200
         execution_id = await claim_new(runner, admin_a, flo["id"])
-        lines = _first_event_after(admin_b, execution_id)
+        lines = _log_lines(admin_b, execution_id)
         first_line = asyncio.create_task(anext(lines))
         await asyncio.sleep(0.5)
         assert (await runner.logs(execution_id, ["crossed over"])).status == 200

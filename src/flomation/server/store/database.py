@@ -81,6 +81,9 @@ class RawConnection(Protocol):
 
     def executemany(self, sql: str, parameters: Sequence[Params], /) -> Any: ...
 
+    @property
+    def in_transaction(self) -> bool: ...
+
 
 def sqlite_path(database_url: str) -> Path:
     """The file behind a ``sqlite:///`` URL; DatabaseUrlError for anything else."""
@@ -243,7 +246,7 @@ class Database:
             yield db
             db.execute("COMMIT")
         except BaseException:
-            if cast(Any, db).in_transaction:
+            if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
 
