@@ -65,17 +65,17 @@ MUTATIONS = (
     ),
     Mutation(
         "result-5xx-counted-as-delivered",
-        f"{RUNNER}/agent.py",
+        f"{RUNNER}/delivery.py",
         "        if status == 200:\n",
         "        if status == 200 or status >= 500:\n",
-        ("tests/runner/test_agent.py", "-k", "result or outage or undelivered"),
+        ("tests/runner/test_delivery.py",),
     ),
     Mutation(
         "result-5xx-dead-lettered",
-        f"{RUNNER}/agent.py",
+        f"{RUNNER}/delivery.py",
         "        if status == 404:\n",
         "        if status == 404 or status >= 500:\n",
-        ("tests/runner/test_agent.py", "-k", "result or outage or undelivered"),
+        ("tests/runner/test_delivery.py",),
     ),
     Mutation(
         "outbox-delivered-entry-stays-pending",
@@ -117,7 +117,11 @@ MUTATIONS = (
         f"{RUNNER}/execution.py",
         "await asyncio.shield(self._journal.store_result(execution_id, body))",
         "await self._journal.store_result(execution_id, body)",
-        ("tests/runner/test_execution.py", "tests/runner/test_agent.py"),
+        (
+            "tests/runner/test_execution.py",
+            "tests/runner/test_agent.py",
+            "tests/runner/test_delivery.py",
+        ),
     ),
     Mutation(
         "dispatch-wake-not-handed-on",

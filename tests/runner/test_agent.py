@@ -7,71 +7,24 @@ import copy
 import dataclasses
 import json
 import os
-import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from fixtures.agents import FAST_AGENT
-from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from fixtures.agents import FAST_AGENT, fast_agent, scripted_config, until
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
-from flomation.runner.agent import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Agent, AgentTuning
-from flomation.runner.config import RunnerConfig
-from flomation.runner.identity import load_or_create_identifier, load_or_create_key
+from flomation.runner.agent import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, AgentTuning
+from flomation.runner.identity import load_or_create_identifier
 from flomation.runner.outbox import Outbox
-
-
-def _config(tmp_path: Path, url: str, **overrides: Any) -> RunnerConfig:
-    values: dict[str, Any] = {
-        "url": url,
-        "registration_code": "code-1",
-        "certificate": tmp_path / "runner.pem",
-        "state_directory": tmp_path / "state",
-        "execution_directory": tmp_path / "exec",
-        "executable": (sys.executable, str(SCRIPTED)),
-        "max_concurrent_executors": 2,
-        "kill_grace_s": 1.0,
-        "drain_timeout_s": 5.0,
-        "status_poll_interval_s": 0.1,
-        "min_free_disk_bytes": 0,
-    }
-    values.update(overrides)
-    (tmp_path / "state").mkdir(exist_ok=True)
-    (tmp_path / "exec").mkdir(exist_ok=True)
-    return RunnerConfig(**values)
-
-
-def _agent(config: RunnerConfig, tuning: AgentTuning = FAST_AGENT) -> Agent:
-    return Agent(
-        config,
-        identifier=load_or_create_identifier(config.state_file),
-        key=load_or_create_key(config.certificate),
-        environ=dict(os.environ),
-        tuning=tuning,
-    )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeControlPlane]:
-    async with FakeControlPlane(hold_s=0.3) as server:
-        yield server
-
-
-async def _until(condition: Any, timeout_s: float = 15.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 async def test_registers_with_version_manifest_and_key(
     fake: FakeControlPlane, tmp_path: Path
 ) -> None:
     """Registration carries identifier, name, versions, the executor manifest and the key."""
-    config = _config(tmp_path, fake.url, once=True)
-    agent = _agent(config)
+    config = scripted_config(tmp_path, fake.url, once=True)
+    agent = fast_agent(config)
     fake.enqueue(pending_execution())
     assert await asyncio.wait_for(agent.run(), 20) == EXIT_OK
     (request,) = fake.requests_to("/api/v1/runner")
@@ -89,7 +42,7 @@ async def test_unknown_registration_code_exits_without_polling(
 ) -> None:
     """A 404 at registration is a configuration error: exit code 2 and no claim."""
     fake.register_status = 404
-    code = await asyncio.wait_for(_agent(_config(tmp_path, fake.url)).run(), 20)
+    code = await asyncio.wait_for(fast_agent(scripted_config(tmp_path, fake.url)).run(), 20)
     assert code == EXIT_CONFIG
     assert fake.requests_to("/execution") == []
 
@@ -99,9 +52,9 @@ async def test_registration_is_retried_until_accepted(
 ) -> None:
     """5xx answers at registration are retried; polling starts only afterwards."""
     fake.register_status = 503
-    agent = _agent(_config(tmp_path, fake.url, once=True))
+    agent = fast_agent(scripted_config(tmp_path, fake.url, once=True))
     task = asyncio.create_task(agent.run())
-    await _until(lambda: len(fake.requests_to("/api/v1/runner")) >= 3)
+    await until(lambda: len(fake.requests_to("/api/v1/runner")) >= 3)
     assert fake.requests_to("/execution") == []
     fake.register_status = 200
     fake.enqueue(pending_execution())
@@ -111,7 +64,7 @@ async def test_registration_is_retried_until_accepted(
 async def test_never_more_running_than_slots(fake: FakeControlPlane, tmp_path: Path) -> None:
     """With 2 slots, at most 2 executions run at once and all 5 complete."""
     ids = [fake.enqueue(pending_execution(script={"sleep_s": 0.4})) for _ in range(5)]
-    agent = _agent(_config(tmp_path, fake.url, max_executions=5))
+    agent = fast_agent(scripted_config(tmp_path, fake.url, max_executions=5))
     peak = 0
 
     async def sample() -> None:
@@ -135,8 +88,8 @@ async def test_fast_empty_answers_are_not_hot_looped(
 ) -> None:
     """An instant 204 is followed by a 2-5 s pause, so one slot polls about once in 1.5 s."""
     fake.hold_s = 0.0
-    agent = _agent(
-        _config(tmp_path, fake.url, max_concurrent_executors=1),
+    agent = fast_agent(
+        scripted_config(tmp_path, fake.url, max_concurrent_executors=1),
         AgentTuning(fast_empty_poll_s=2.0),
     )
     task = asyncio.create_task(agent.run())
@@ -150,7 +103,7 @@ async def test_refused_claims_back_off(fake: FakeControlPlane, tmp_path: Path) -
     """403 answers to claims are retried with growing delays, not in a loop."""
     fake.claim_status = 403
     tuning = AgentTuning(claim_backoff_s=(0.2, 5.0))
-    agent = _agent(_config(tmp_path, fake.url, max_concurrent_executors=1), tuning)
+    agent = fast_agent(scripted_config(tmp_path, fake.url, max_concurrent_executors=1), tuning)
     task = asyncio.create_task(agent.run())
     await asyncio.sleep(2.0)
     agent.request_stop()
@@ -161,9 +114,9 @@ async def test_refused_claims_back_off(fake: FakeControlPlane, tmp_path: Path) -
 async def test_drain_lets_running_execution_finish(fake: FakeControlPlane, tmp_path: Path) -> None:
     """After a stop request nothing is claimed; the running execution finishes; exit 0."""
     execution_id = fake.enqueue(pending_execution(script={"sleep_s": 1.0}))
-    agent = _agent(_config(tmp_path, fake.url))
+    agent = fast_agent(scripted_config(tmp_path, fake.url))
     task = asyncio.create_task(agent.run())
-    await _until(lambda: fake.requests_to("/state"))
+    await until(lambda: fake.requests_to("/state"))
     agent.request_stop()
     claims_at_stop = len(fake.requests_to("/execution"))
     fake.enqueue(pending_execution())
@@ -175,9 +128,9 @@ async def test_drain_lets_running_execution_finish(fake: FakeControlPlane, tmp_p
 async def test_drain_timeout_stops_long_execution(fake: FakeControlPlane, tmp_path: Path) -> None:
     """An execution still running at the drain deadline is stopped and reported failed."""
     execution_id = fake.enqueue(pending_execution(script={"sleep_s": 60, "ignore_sigterm": True}))
-    agent = _agent(_config(tmp_path, fake.url, drain_timeout_s=0.5, kill_grace_s=0.5))
+    agent = fast_agent(scripted_config(tmp_path, fake.url, drain_timeout_s=0.5, kill_grace_s=0.5))
     task = asyncio.create_task(agent.run())
-    await _until(lambda: fake.requests_to("/state"))
+    await until(lambda: fake.requests_to("/state"))
     started = time.monotonic()
     agent.request_stop()
     assert await asyncio.wait_for(task, 15) == EXIT_OK
@@ -190,9 +143,9 @@ async def test_drain_timeout_stops_long_execution(fake: FakeControlPlane, tmp_pa
 async def test_second_stop_skips_the_drain_wait(fake: FakeControlPlane, tmp_path: Path) -> None:
     """A second stop request stops running executions without waiting for the drain timeout."""
     fake.enqueue(pending_execution(script={"sleep_s": 60}))
-    agent = _agent(_config(tmp_path, fake.url, drain_timeout_s=60))
+    agent = fast_agent(scripted_config(tmp_path, fake.url, drain_timeout_s=60))
     task = asyncio.create_task(agent.run())
-    await _until(lambda: fake.requests_to("/state"))
+    await until(lambda: fake.requests_to("/state"))
     agent.request_stop()
     agent.request_stop()
     assert await asyncio.wait_for(task, 10) == EXIT_OK
@@ -201,11 +154,13 @@ async def test_second_stop_skips_the_drain_wait(fake: FakeControlPlane, tmp_path
 async def test_drain_with_api_down_exits_in_time(fake: FakeControlPlane, tmp_path: Path) -> None:
     """With the API unreachable, a drain still exits within drain + grace + a few seconds."""
     execution_id = fake.enqueue(pending_execution(script={"sleep_s": 60, "ignore_sigterm": True}))
-    config = _config(tmp_path, fake.url, drain_timeout_s=1.0, kill_grace_s=1.0)
-    agent = _agent(config, dataclasses.replace(FAST_AGENT, exit_flush_s=AgentTuning().exit_flush_s))
+    config = scripted_config(tmp_path, fake.url, drain_timeout_s=1.0, kill_grace_s=1.0)
+    agent = fast_agent(
+        config, dataclasses.replace(FAST_AGENT, exit_flush_s=AgentTuning().exit_flush_s)
+    )
     task = asyncio.create_task(agent.run())
     # Its first log line: the claim was confirmed and the executor runs.
-    await _until(lambda: fake.requests_to("/logs"))
+    await until(lambda: fake.requests_to("/logs"))
     await fake.stop()
     started = time.monotonic()
     agent.request_stop()
@@ -218,133 +173,26 @@ async def test_drain_with_api_down_exits_in_time(fake: FakeControlPlane, tmp_pat
         outbox.close()
 
 
-async def test_result_survives_api_outage(fake: FakeControlPlane, tmp_path: Path) -> None:
-    """A result produced while the API is down is delivered once it is back."""
-    execution_id = fake.enqueue(pending_execution(script={"sleep_s": 0.5, "lines": 5}))
-    agent = _agent(_config(tmp_path, fake.url, max_concurrent_executors=1))
-    task = asyncio.create_task(agent.run())
-    # Its first log line: the claim was confirmed and the executor runs.
-    await _until(lambda: fake.requests_to("/logs"))
-    await fake.stop()
-    await asyncio.sleep(1.5)
-    assert execution_id not in fake.state.results
-    await fake.start()
-    await fake.wait_for_result(execution_id, 15)
-    agent.request_stop()
-    await asyncio.wait_for(task, 15)
-    assert fake.state.results[execution_id]["state"]["logs"].count("__NODE__:") == 5
-    assert fake.state.result_posts[execution_id] == 1
-
-
-async def test_result_answered_5xx_is_redelivered_until_accepted(
-    fake: FakeControlPlane, tmp_path: Path
-) -> None:
-    """A result answered 500, 502 and 503 is posted again, unchanged, until the API takes it."""
-    fake.result_failures = [500, 502, 503]
-    execution_id = fake.enqueue(pending_execution(script={"lines": 3}))
-    config = _config(tmp_path, fake.url, once=True)
-    assert await asyncio.wait_for(_agent(config).run(), 30) == EXIT_OK
-    posts = fake.requests_to(f"/execution/{execution_id}")
-    assert len(posts) == 4
-    assert all(post.signature_ok for post in posts)
-    assert len({post.body for post in posts}) == 1  # the same result every time
-    assert fake.state.results[execution_id]["state"]["logs"].count("__NODE__:") == 3
-    outbox = Outbox.open(config.outbox_file)
-    try:
-        assert outbox.pending() == []
-    finally:
-        outbox.close()
-
-
-async def test_undelivered_results_are_sent_at_next_start(
-    fake: FakeControlPlane, tmp_path: Path
-) -> None:
-    """Results still in the outbox at exit are replayed by the next run."""
-    execution_id = fake.enqueue(pending_execution())
-    config = _config(tmp_path, fake.url, once=True)
-    fake.result_status = 503
-    # Every post is refused, so the exit flush could only wait in vain: skip it.
-    no_flush = dataclasses.replace(FAST_AGENT, exit_flush_s=0.0)
-    assert await asyncio.wait_for(_agent(config, no_flush).run(), 20) == EXIT_OK
-    assert execution_id not in fake.state.results
-    fake.result_status = None
-    agent = _agent(config.model_copy(update={"once": False}))
-    task = asyncio.create_task(agent.run())
-    await fake.wait_for_result(execution_id, 15)
-    agent.request_stop()
-    await asyncio.wait_for(task, 10)
-
-
-async def test_oversized_result_is_shrunk_until_accepted(
-    fake: FakeControlPlane, tmp_path: Path
-) -> None:
-    """A 413 on the result makes the runner cut state.logs (head and tail kept) and resend."""
-    fake.max_result_bytes = 40_000
-    execution_id = fake.enqueue(pending_execution(script={"lines": 2000}))
-    agent = _agent(_config(tmp_path, fake.url, once=True))
-    assert await asyncio.wait_for(agent.run(), 20) == EXIT_OK
-    logs = fake.state.results[execution_id]["state"]["logs"]
-    assert "[flomation-runner] output truncated" in logs
-    assert '"node-1999"' in logs  # the tail survives
-
-
-async def test_unknown_execution_result_is_dead_lettered(
-    fake: FakeControlPlane, tmp_path: Path
-) -> None:
-    """A 404 answer to a result ends the outbox entry with a reason instead of retrying."""
-    fake.result_status = 404
-    fake.enqueue(pending_execution())
-    config = _config(tmp_path, fake.url, once=True)
-    assert await asyncio.wait_for(_agent(config).run(), 20) == EXIT_OK
-    outbox = Outbox.open(config.outbox_file)
-    try:
-        assert outbox.pending() == []
-        entry = outbox.get(1)
-        assert entry is not None and entry.dead and "404" in (entry.done_reason or "")
-    finally:
-        outbox.close()
-
-
-async def test_crash_recovery_reports_journaled_execution(
-    fake: FakeControlPlane, tmp_path: Path
-) -> None:
-    """An execution journaled in flight without a result is reported as interrupted."""
-    config = _config(tmp_path, fake.url)
-    workdir = config.execution_directory / "flo-1" / "exec-1"
-    workdir.mkdir(parents=True)
-    (workdir / ".flomation-output.log").write_text("partial line 1\npartial line 2\n")
-    outbox = Outbox.open(config.outbox_file)
-    outbox.journal_start("exec-1", "flo-1", workdir, None, None, time.time())
-    outbox.close()
-    fake.state.status["exec-1"] = "pending"
-    agent = _agent(config)
-    task = asyncio.create_task(agent.run())
-    result = await fake.wait_for_result("exec-1")
-    agent.request_stop()
-    await asyncio.wait_for(task, 10)
-    assert result["has_errored"] is True
-    assert result["state"]["error"] == "runner restarted during execution"
-    assert result["state"]["logs"] == "partial line 1\npartial line 2"
-
-
 async def test_once_exit_code_is_the_outcome(fake: FakeControlPlane, tmp_path: Path) -> None:
     """--once exits 1 when its execution failed."""
     fake.enqueue(pending_execution(script={"status": 1}))
-    code = await asyncio.wait_for(_agent(_config(tmp_path, fake.url, once=True)).run(), 20)
+    code = await asyncio.wait_for(
+        fast_agent(scripted_config(tmp_path, fake.url, once=True)).run(), 20
+    )
     assert code == EXIT_FAILURE
 
 
 async def test_idle_timeout_exits(fake: FakeControlPlane, tmp_path: Path) -> None:
     """With idle_timeout_s and no work the agent exits 0 on its own."""
-    agent = _agent(_config(tmp_path, fake.url, idle_timeout_s=0.5))
+    agent = fast_agent(scripted_config(tmp_path, fake.url, idle_timeout_s=0.5))
     assert await asyncio.wait_for(agent.run(), 10) == EXIT_OK
 
 
 async def test_low_disk_stops_claiming(fake: FakeControlPlane, tmp_path: Path) -> None:
     """Below min_free_disk_bytes no claim is made and readiness says why."""
-    agent = _agent(_config(tmp_path, fake.url, min_free_disk_bytes=1 << 62))
+    agent = fast_agent(scripted_config(tmp_path, fake.url, min_free_disk_bytes=1 << 62))
     task = asyncio.create_task(agent.run())
-    await _until(lambda: agent.status.registered)
+    await until(lambda: agent.status.registered)
     await asyncio.sleep(0.5)
     assert fake.requests_to("/execution") == []
     assert agent.status.disk_ok is False
@@ -358,9 +206,9 @@ async def test_health_listener_and_metrics(fake: FakeControlPlane, tmp_path: Pat
     import aiohttp
 
     fake.enqueue(pending_execution(script={"lines": 4}))
-    agent = _agent(_config(tmp_path, fake.url, health_addr="127.0.0.1:0"))
+    agent = fast_agent(scripted_config(tmp_path, fake.url, health_addr="127.0.0.1:0"))
     task = asyncio.create_task(agent.run())
-    await _until(lambda: b'outcome="success"' in agent.metrics.render())
+    await until(lambda: b'outcome="success"' in agent.metrics.render())
     assert agent.health_port is not None
     base = f"http://127.0.0.1:{agent.health_port}"
     async with aiohttp.ClientSession() as session:
@@ -396,7 +244,7 @@ async def test_stop_during_registration_leaves_no_executor(
     slow_executor = tmp_path / "slow-executor"
     slow_executor.write_text(f'#!/bin/sh\necho $$ > "{pid_file}"\nexec sleep 60\n')
     slow_executor.chmod(0o755)
-    agent = _agent(_config(tmp_path, fake.url, executable=(str(slow_executor),)))
+    agent = fast_agent(scripted_config(tmp_path, fake.url, executable=(str(slow_executor),)))
     task = asyncio.create_task(agent.run())
     deadline = time.monotonic() + 10
     while not pid_file.exists() or not pid_file.read_text().strip():
@@ -420,7 +268,7 @@ async def test_same_execution_claimed_twice_runs_once(
     records.mkdir()
     os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"] = str(records)
     try:
-        agent = _agent(_config(tmp_path, fake.url, max_concurrent_executors=2))
+        agent = fast_agent(scripted_config(tmp_path, fake.url, max_concurrent_executors=2))
     finally:
         del os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"]
     task = asyncio.create_task(agent.run())
@@ -446,11 +294,11 @@ async def test_stale_claim_of_a_finished_run_is_ignored_but_a_resume_runs(
     records.mkdir()
     os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"] = str(records)
     try:
-        agent = _agent(_config(tmp_path, fake.url, max_concurrent_executors=1))
+        agent = fast_agent(scripted_config(tmp_path, fake.url, max_concurrent_executors=1))
     finally:
         del os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"]
     task = asyncio.create_task(agent.run())
-    await _until(lambda: len(list(records.iterdir())) == 2 and not fake.state.queue)
+    await until(lambda: len(list(records.iterdir())) == 2 and not fake.state.queue)
     await asyncio.sleep(0.5)
     agent.request_stop()
     assert await asyncio.wait_for(task, 15) == EXIT_OK

@@ -7,10 +7,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
@@ -50,12 +47,6 @@ async def _start(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeControlPlane]:
-    async with FakeControlPlane(hold_s=0.3) as server:
-        yield server
 
 
 async def _until(condition: object, timeout_s: float = 20.0) -> None:

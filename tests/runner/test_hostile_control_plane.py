@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,6 @@ from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeControlPlane]:
-    async with FakeControlPlane(hold_s=0.3) as server:
-        yield server
 
 
 def _agent(tmp_path: Path, url: str, max_claim_bytes: int) -> Agent:

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,6 @@ pytestmark = pytest.mark.skipif(
 
 EXECUTOR = (sys.executable, "-m", "flomation_executor")
 TUNING = AgentTuning(fast_empty_poll_s=0.0, claim_backoff_s=(0.05, 0.2))
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeControlPlane]:
-    async with FakeControlPlane(hold_s=0.3) as server:
-        yield server
 
 
 def _agent(tmp_path: Path, url: str, isolation: str, **overrides: Any) -> Agent:

@@ -1,4 +1,4 @@
-"""The runner agent: registration, claim slots, drain, crash recovery and outbox delivery.
+"""The runner agent: registration, claim slots, drain; it starts recovery and delivery.
 
 ``Agent.run`` owns one TaskGroup holding every long-lived task: a heartbeat, the outbox
 delivery loop, the optional health listener, the idle watcher and exactly
@@ -6,7 +6,8 @@ delivery loop, the optional health listener, the idle watcher and exactly
 runs more executions than it has slots. ``request_stop`` (wired to SIGTERM/SIGINT by the CLI)
 starts a drain: claiming stops at once, running executions get ``drain_timeout_s`` to finish,
 then they are stopped (TERM, grace, KILL); their results go to the outbox, which is flushed
-briefly before the agent returns. A second request skips the wait.
+briefly before the agent returns. A second request skips the wait. Result delivery is
+``runner/delivery.py``; the report of executions a crash left in flight, ``runner/recovery.py``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import random
 import shutil
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
@@ -29,15 +28,13 @@ import structlog
 from flomation.runner.api import (
     ApiError,
     ApiResponse,
-    PreparedRequest,
     RunnerApi,
     client_ssl_context,
-    execution_path,
     executor_version,
     registration_body,
 )
-from flomation.runner.backoff import backoff_s
 from flomation.runner.config import RunnerConfig, runner_environment, secret_values
+from flomation.runner.delivery import FreshResults, OutboxJournal, ResultDelivery
 from flomation.runner.execution import (
     ExecutionControl,
     ExecutionReport,
@@ -49,10 +46,10 @@ from flomation.runner.execution import (
 from flomation.runner.health import OutboxGauges, RunnerMetrics, RunnerStatus
 from flomation.runner.identity import LoadedKey
 from flomation.runner.isolation import Isolation, IsolationError, find_bwrap
-from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
-from flomation.runner.outbox import PURGE_BATCH, Outbox, OutboxEntry, OutboxError
-from flomation.runner.outcome import OutcomeKind, StopReason, failure_outcome, result_body
+from flomation.runner.outbox import Outbox, OutboxError
+from flomation.runner.outcome import OutcomeKind, StopReason
 from flomation.runner.process import kill_group
+from flomation.runner.recovery import recover_inflight
 from flomation.runner.retry import (
     Backoff,
     PreflightError,
@@ -63,7 +60,6 @@ from flomation.runner.workdir import (
     ExecutorSettings,
     TlsFiles,
     WorkdirRetention,
-    compact_json,
 )
 from flomation.version import distribution_version
 from flomation.wire.masking import SecretMasker
@@ -76,15 +72,9 @@ EXIT_CONFIG = 2
 
 _T = TypeVar("_T")
 Logger = structlog.typing.FilteringBoundLogger
-RESTARTED_ERROR = "runner restarted during execution"
-_MAX_RESULTS_IN_FLIGHT = 64
-_RETRY_PASS_UNDER_LOAD_S = 5.0
 _DISK_CHECK_INTERVAL_S = 1.0
 # Confirmed runs remembered to ignore a stale second claim answer for them (docs/protocol.md §11.5).
 _RAN_REMEMBERED = 4096
-
-
-_RETRY_BATCH = 8  # outbox entries (with their bodies) loaded per retry pass
 
 
 @dataclass(frozen=True)
@@ -142,7 +132,7 @@ class Agent:
         # Runs this runner confirmed lately (execution id and suspend count: a resumed execution
         # is claimed again legitimately), oldest first, at most _RAN_REMEMBERED.
         self._ran: dict[str, None] = {}
-        self._fresh = _FreshResults()
+        self._fresh = FreshResults()
         self._claims_left = _claim_budget(config)
         self._claims_in_flight = 0
         self._last_activity_s = time.monotonic()
@@ -233,14 +223,19 @@ class Agent:
             self.health_port = health.port
             self._log.info("health listener started", address=f"{host}:{health.port}")
         try:
-            self._recover(outbox)
+            recover_inflight(
+                outbox, max_result_log_bytes=config.max_result_log_bytes, log=self._log
+            )
+            delivery = ResultDelivery(
+                self._fresh, tuning=self._tuning, metrics=self.metrics, log=self._log
+            )
             async with asyncio.TaskGroup() as group:
                 background = [
                     group.create_task(self._heartbeat()),
-                    group.create_task(self._deliver(api, outbox)),
+                    group.create_task(delivery.run(api, outbox)),
                 ]
                 exit_code = await self._register_and_work(api, outbox)
-                await self._flush(outbox)
+                await delivery.flush(outbox)
                 for task in background:
                     task.cancel()
             return exit_code
@@ -262,7 +257,7 @@ class Agent:
         retention = WorkdirRetention(
             self._config.execution_directory, self._config.keep_failed_workdirs
         )
-        journal = _OutboxJournal(outbox, self._fresh, api)
+        journal = OutboxJournal(outbox, self._fresh, api)
         async with asyncio.TaskGroup() as group:
             if self._config.idle_timeout_s:
                 idle = group.create_task(self._idle_watch(self._config.idle_timeout_s))
@@ -396,7 +391,7 @@ class Agent:
         settings: ExecutionSettings,
         masker: SecretMasker,
         retention: WorkdirRetention,
-        journal: _OutboxJournal,
+        journal: OutboxJournal,
     ) -> None:
         tuning = self._tuning
         backoff = Backoff(*tuning.claim_backoff_s)
@@ -497,7 +492,7 @@ class Agent:
         settings: ExecutionSettings,
         masker: SecretMasker,
         retention: WorkdirRetention,
-        journal: _OutboxJournal,
+        journal: OutboxJournal,
         log: Logger,
     ) -> None:
         control = ExecutionControl()
@@ -649,286 +644,6 @@ class Agent:
             self.status.beat()
             await asyncio.sleep(self._tuning.heartbeat_s)
 
-    # --- outbox ---------------------------------------------------------------------------
-
-    def _recover(self, outbox: Outbox) -> None:
-        """Report executions a previous run of this runner left in flight (crash recovery)."""
-        for record in outbox.journal_inflight():
-            log = self._log.bind(execution_id=record.execution_id, flo_id=record.flo_id)
-            if record.pgid is not None and _group_belongs_to(record.pgid, record.work_dir):
-                kill_group(record.pgid)
-                log.warning("killed the leftover executor process group", pgid=record.pgid)
-            if not outbox.has_result(record.execution_id):
-                output = _read_spool(
-                    record.work_dir / SPOOL_FILE_NAME, self._config.max_result_log_bytes
-                )
-                body = result_body(failure_outcome(RESTARTED_ERROR, output), output)
-                path = execution_path(record.execution_id)
-                outbox.put(record.execution_id, "result", path, compact_json(body))
-                log.warning("reporting an execution interrupted by a runner restart")
-            outbox.journal_finish(record.execution_id)
-
-    async def _deliver(self, api: RunnerApi, outbox: Outbox) -> None:
-        """Deliver outbox entries forever.
-
-        New results are sent at once, each in its own task with the body still in memory (no
-        read-back); entries whose first attempt failed are retried from the file, one at a
-        time, when due. An entry is never sent by both paths at the same time.
-        """
-        next_purge_s = 0.0
-        next_retry_pass_s = 0.0
-        senders_free = asyncio.Semaphore(_MAX_RESULTS_IN_FLIGHT)
-        async with asyncio.TaskGroup() as senders:
-            while True:
-                if time.monotonic() >= next_purge_s:
-                    # Finished entries are kept a day for inspection, then removed.
-                    cutoff = time.time() - self._tuning.outbox_keep_done_s
-                    while await asyncio.to_thread(outbox.purge_done, cutoff) == PURGE_BATCH:
-                        pass
-                    next_purge_s = time.monotonic() + 3600.0
-                self._fresh.wakeup.clear()
-                for entry, prepared in self._fresh.take():
-                    await senders_free.acquire()
-                    senders.create_task(
-                        self._send_fresh(api, outbox, entry, prepared, senders_free)
-                    )
-                # Reading due entries loads their bodies: preferably not while new results are
-                # in flight (their own entries would be read back for nothing), but under
-                # constant load retries still get a pass every few seconds.
-                if not self._fresh.busy or time.monotonic() >= next_retry_pass_s:
-                    next_retry_pass_s = time.monotonic() + _RETRY_PASS_UNDER_LOAD_S
-                    if await self._deliver_retries(api, outbox):
-                        continue
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        await self._fresh.wakeup.wait()
-
-    async def _send_fresh(
-        self,
-        api: RunnerApi,
-        outbox: Outbox,
-        entry: OutboxEntry,
-        prepared: PreparedRequest,
-        senders_free: asyncio.Semaphore,
-    ) -> None:
-        try:
-            await self._deliver_one(api, outbox, entry, first_attempt=True, prepared=prepared)
-        finally:
-            self._fresh.done(entry.id)
-            senders_free.release()
-
-    async def _deliver_retries(self, api: RunnerApi, outbox: Outbox) -> bool:
-        """One pass over due entries of the file; True when one was delivered or given up."""
-        progressed = False
-        due = await asyncio.to_thread(outbox.due, time.time(), limit=_RETRY_BATCH)
-        if self._fresh.storing:
-            return False  # one of these may be a result whose first attempt is about to start
-        for entry in due:
-            if self._fresh.holds(entry.id):
-                continue
-            delivered = await self._deliver_one(api, outbox, entry, first_attempt=False)
-            if delivered is None:
-                return progressed  # no answer at all: the API is unreachable, back off
-            progressed = progressed or delivered
-        return progressed
-
-    async def _deliver_one(
-        self,
-        api: RunnerApi,
-        outbox: Outbox,
-        entry: OutboxEntry,
-        *,
-        first_attempt: bool,
-        prepared: PreparedRequest | None = None,
-    ) -> bool | None:
-        """One delivery attempt; ``prepared`` is the entry's request already signed, if any."""
-        tuning = self._tuning
-        log = self._log.bind(execution_id=entry.execution_id)
-        if time.time() - entry.created_at > tuning.outbox_max_age_s:
-            await outbox.call(outbox.mark_dead, entry.id, "outbox age limit reached")
-            self.metrics.count_outbox_dead()
-            log.error("result given up: older than the outbox age limit")
-            return True
-        body = entry.body
-        try:
-            if prepared is None:
-                response = await api.send(entry.method, entry.path, body, endpoint="result")
-            else:
-                response = await api.send_prepared(prepared)
-            while response.status == 413 and _is_result(entry.path):
-                smaller = _shrink_result(body)
-                if smaller is None:
-                    break
-                body = smaller
-                response = await api.send(entry.method, entry.path, body, endpoint="result")
-        except ApiError as exc:
-            await self._retry_later(outbox, entry, f"no answer: {exc}")
-            return None
-        status = response.status
-        if status == 200:
-            if first_attempt:
-                self._fresh.acknowledged(entry.id, time.monotonic())
-            await outbox.call(outbox.mark_delivered, entry.id)
-            log.info("result delivered", attempts=entry.attempts + 1)
-            return True
-        if status == 404:
-            await outbox.call(outbox.mark_dead, entry.id, "execution unknown to the server (404)")
-            self.metrics.count_outbox_dead()
-            log.error("result given up: the server does not know this execution (404)")
-            return True
-        if status == 403 and entry.attempts + 1 >= tuning.forbidden_attempts:
-            await outbox.call(
-                outbox.mark_dead, entry.id, f"refused (403) {tuning.forbidden_attempts} times"
-            )
-            self.metrics.count_outbox_dead()
-            log.error("result given up: refused (403) repeatedly")
-            return True
-        await self._retry_later(outbox, entry, f"HTTP {status}")
-        return False
-
-    async def _retry_later(self, outbox: Outbox, entry: OutboxEntry, reason: str) -> None:
-        base_s, cap_s = self._tuning.delivery_backoff_s
-        delay_s = backoff_s(entry.attempts, base_s=base_s, cap_s=cap_s)
-        next_attempt_at = time.time() + delay_s
-        await outbox.call(outbox.mark_failed_attempt, entry.id, reason, next_attempt_at)
-        self._log.warning(
-            "result delivery failed; will retry",
-            execution_id=entry.execution_id,
-            reason=reason,
-            retry_in_s=round(delay_s, 1),
-        )
-
-    async def _flush(self, outbox: Outbox) -> None:
-        """Give pending results a short chance to go out before exiting."""
-        if outbox.depth() == 0:
-            return
-        self._fresh.wakeup.set()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._tuning.exit_flush_s):
-                while outbox.depth() > 0:
-                    await asyncio.sleep(0.05)
-        if outbox.depth():
-            self._log.warning(
-                "exiting with undelivered results; they are sent at the next start",
-                pending=outbox.depth(),
-            )
-
-
-class _FreshResults:
-    """Results just stored in the outbox: queued for their first attempt, or being sent."""
-
-    def __init__(self) -> None:
-        self._queued: dict[int, tuple[OutboxEntry, PreparedRequest]] = {}
-        self._sending: set[int] = set()
-        # Resolved when an entry's first attempt ends (acknowledgement time or None).
-        self._acknowledgements: dict[int, asyncio.Future[float | None]] = {}
-        self.storing = 0  # results being written to the outbox right now
-        self.wakeup = asyncio.Event()
-
-    def add(self, entry: OutboxEntry, prepared: PreparedRequest) -> asyncio.Future[float | None]:
-        """Queue a new result, signed, for its first attempt.
-
-        The returned future tells when the result was acknowledged.
-        """
-        self._queued[entry.id] = (entry, prepared)
-        acknowledgement: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
-        self._acknowledgements[entry.id] = acknowledgement
-        self.wakeup.set()
-        return acknowledgement
-
-    def take(self) -> list[tuple[OutboxEntry, PreparedRequest]]:
-        """The queued results with their signed requests, now counted as being sent."""
-        entries = list(self._queued.values())
-        self._queued.clear()
-        self._sending.update(entry.id for entry, _ in entries)
-        return entries
-
-    def acknowledged(self, entry_id: int, at_s: float) -> None:
-        """The server answered 200 to the first attempt at ``at_s`` (``time.monotonic()``)."""
-        acknowledgement = self._acknowledgements.pop(entry_id, None)
-        if acknowledgement is not None and not acknowledgement.done():
-            acknowledgement.set_result(at_s)
-
-    def done(self, entry_id: int) -> None:
-        """The first attempt of this entry is over (unacknowledged unless said before)."""
-        self._sending.discard(entry_id)
-        acknowledgement = self._acknowledgements.pop(entry_id, None)
-        if acknowledgement is not None and not acknowledgement.done():
-            acknowledgement.set_result(None)
-
-    @property
-    def busy(self) -> bool:
-        """True while a new result is being stored, waits for its first attempt, or is sent."""
-        return bool(self.storing or self._queued or self._sending)
-
-    def holds(self, entry_id: int) -> bool:
-        """True while the entry is queued or being sent."""
-        return entry_id in self._queued or entry_id in self._sending
-
-
-class _OutboxJournal:
-    """The execution's journal and result store, backed by the durable outbox."""
-
-    def __init__(self, outbox: Outbox, fresh: _FreshResults, api: RunnerApi) -> None:
-        self._outbox = outbox
-        self._fresh = fresh
-        self._api = api
-
-    async def started(self, execution_id: str, flo_id: str, workdir: Path) -> None:
-        await self._outbox.call(
-            self._outbox.journal_start, execution_id, flo_id, workdir, None, None, time.time()
-        )
-
-    async def process_started(self, execution_id: str, pgid: int) -> None:
-        await self._outbox.call(self._outbox.journal_set_process, execution_id, pgid, pgid)
-
-    async def store_result(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
-        path = execution_path(execution_id)
-        now = time.time()
-        self._fresh.storing += 1
-        try:
-            # The first attempt is signed on the signing thread while the result is committed
-            # to disk: the signatures are off the exit -> ack path. The signing task gets its
-            # turn first, so that its job is with the signing thread before the commit starts.
-            signing = asyncio.ensure_future(self._api.prepare_result(execution_id, body))
-            await asyncio.sleep(0)
-            try:
-                entry_id = await self._outbox.call(
-                    self._outbox.put,
-                    execution_id,
-                    "result",
-                    path,
-                    body,
-                    now=now,
-                    finish_journal=True,
-                )
-            except BaseException:
-                signing.cancel()
-                raise
-            prepared = await signing
-        finally:
-            self._fresh.storing -= 1
-        return self._fresh.add(
-            OutboxEntry(
-                id=entry_id,
-                execution_id=execution_id,
-                kind="result",
-                method="POST",
-                path=path,
-                body=body,
-                created_at=now,
-                attempts=0,
-                next_attempt_at=now,
-                last_error=None,
-                done_at=None,
-                done_reason=None,
-            ),
-            prepared,
-        )
-
-    async def finished(self, execution_id: str) -> None:
-        await self._outbox.call(self._outbox.journal_finish, execution_id)
-
 
 def _run_key(claim: Any, execution_id: str | None) -> str | None:
     """Which run of an execution a claim hands out: its id and suspend count."""
@@ -947,67 +662,3 @@ def _claim_budget(config: RunnerConfig) -> int | None:
 
 def _https(url: str) -> bool:
     return url.lower().startswith("https://")
-
-
-def _is_result(path: str) -> bool:
-    return path.startswith("/api/v1/execution/") and path.count("/") == 4
-
-
-def _shrink_result(body: bytes) -> bytes | None:
-    """The result with ``state.logs`` halved (head and tail kept), or None if nothing to cut."""
-    try:
-        result = json.loads(body)
-        logs = result["state"]["logs"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(logs, str) or len(logs) < 1024:
-        return None
-    keep = len(logs) // 4
-    omitted = len(logs) - 2 * keep
-    result["state"]["logs"] = "\n".join((logs[:keep], truncation_marker(omitted), logs[-keep:]))
-    return compact_json(result)
-
-
-def _group_belongs_to(pgid: int, workdir: Path) -> bool:
-    """True when some process of group ``pgid`` still runs inside ``workdir``."""
-    proc = Path("/proc")
-    try:
-        entries = list(proc.iterdir())
-    except OSError:
-        return False
-    for entry in entries:
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) != pgid:
-                continue
-            cwd = (entry / "cwd").readlink()
-        except (OSError, ValueError, IndexError):
-            continue
-        if cwd == workdir or workdir in cwd.parents:
-            return True
-    return False
-
-
-def _read_spool(path: Path, max_bytes: int) -> str:
-    """What a dead execution's output spool holds, head and tail kept when too large."""
-    try:
-        with path.open("rb") as spool:
-            size = os.fstat(spool.fileno()).st_size
-            if size <= max_bytes:
-                return spool.read().decode("utf-8", "replace").removesuffix("\n")
-            head = spool.read(max_bytes // 2)
-            spool.seek(size - max_bytes // 2)
-            tail = spool.read()
-    except OSError:
-        return ""
-    omitted = size - len(head) - len(tail)
-    return "\n".join(
-        (
-            head.decode("utf-8", "ignore"),
-            truncation_marker(omitted),
-            tail.decode("utf-8", "ignore").removesuffix("\n"),
-        )
-    )
