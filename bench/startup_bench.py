@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""Runner start-up (issue 19): CPU to the first long poll and RSS once idle, from a fresh start.
+
+Starts the project's ``flomation-server`` on loopback, then ``--runs`` times a fresh
+``flomation-runner`` (a new state directory each time, so the RSA key is generated and the
+runner registers as new) with ``--slots`` slots and the reference ``flomation-executor``. The
+runner talks to the server through a byte-forwarding TCP relay inside this script, which sees
+each request line as the runner sends it:
+
+- CPU to the first long poll: the runner process's utime + stime (/proc/PID/stat) read the
+  moment the relay sees the first ``POST /api/v1/runner/<id>/execution`` (a claim), so the
+  server's own start and CPU never count, nor do the executor's ``--version``/``--manifest``
+  children (their CPU is the children's, not the runner's);
+- RSS at idle: the runner's VmRSS (/proc/PID/status) ``--idle-s`` seconds after every slot
+  has sent its first claim. Child processes still alive then (a warm executor, for instance)
+  are reported on their own line, not added to the runner's figure.
+
+Prints the median, min and max of each figure over the runs and the load average before and
+after (the machine is shared; CPU seconds vary less with load than wall time does)::
+
+    .venv/bin/python bench/startup_bench.py [--runs 7] [--slots 16] [--idle-s 5] [--keep]
+
+``--imports`` prints instead where the import time of the runner's start path goes: ``python -X
+importtime`` of the modules ``flomation-runner run`` imports before it starts, repeated
+``--runs`` times, as the median of each top-level package's own (self) time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from support import BIN, Figure, cpu_seconds, memory_kib, print_figures, server_process
+
+from flomation.server.admin_client import AdminClient
+
+_IMPORT_LINE = re.compile(r"import time:\s+(?P<self>\d+) \|\s+\d+ \|(?P<module>.*)$")
+CLAIM_REQUEST = re.compile(rb"POST /api/v1/runner/[^ /]+/execution HTTP/1\.[01]\r\n")
+START_TIMEOUT_S = 120.0
+TARGET_CPU_S = 0.25
+TARGET_RSS_MIB = 45.0
+
+
+@dataclass
+class StartFigures:
+    """One fresh start, measured."""
+
+    cpu_to_first_claim_s: float = 0.0
+    wall_to_first_claim_s: float = 0.0
+    cpu_to_all_claims_s: float = 0.0
+    idle_rss_mib: float = 0.0
+    children_rss_mib: float = 0.0
+    children: list[str] = field(default_factory=list)
+
+
+class ClaimRelay:
+    """A TCP relay to the server that notes when the runner sends its claims.
+
+    ``on_claim`` is called (synchronously, before the bytes are forwarded) for every claim
+    request line seen in the runner -> server direction.
+    """
+
+    def __init__(self, upstream_url: str) -> None:
+        parts = urlsplit(upstream_url)
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 80
+        self.on_claim: Callable[[], None] = lambda: None
+        self._server: asyncio.Server | None = None
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[str]:
+        """Listen on 127.0.0.1 (random port) until the block ends; yields the relay's URL."""
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            self._server.close()
+            for pump in list(self._pumps):
+                pump.cancel()
+            await asyncio.gather(*self._pumps, return_exceptions=True)
+            await self._server.wait_closed()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(self._host, self._port)
+        pumps = (
+            asyncio.create_task(self._pump(reader, upstream_writer, watch=True)),
+            asyncio.create_task(self._pump(upstream_reader, writer, watch=False)),
+        )
+        self._pumps.update(pumps)
+        try:
+            await asyncio.gather(*pumps, return_exceptions=True)
+        finally:
+            self._pumps.difference_update(pumps)
+            for stream in (writer, upstream_writer):
+                stream.close()
+
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, watch: bool
+    ) -> None:
+        try:
+            while data := await source.read(65536):
+                if watch:
+                    for _ in CLAIM_REQUEST.finditer(data):
+                        self.on_claim()
+                sink.write(data)
+                await sink.drain()
+            with contextlib.suppress(OSError):
+                sink.write_eof()
+        except (ConnectionError, OSError):
+            pass
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (via /proc/PID/task/TID/children)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{parent}/task").iterdir():
+                children = [int(c) for c in (task / "children").read_text().split()]
+                found.extend(children)
+                pending.extend(children)
+    return found
+
+
+def _command(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        return " ".join(Path(part.decode()).name for part in argv[:3] if part)
+    return "?"
+
+
+async def fresh_start(
+    home: Path, relay: ClaimRelay, relay_url: str, code: str, slots: int, idle_s: float, run: int
+) -> StartFigures:
+    """One runner started from an empty state directory, measured, then stopped."""
+    base = home / f"runner-{run}"
+    base.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOMATION_", "RUNNER_"))}
+    env.update(
+        FLOMATION_API=relay_url,
+        FLOMATION_REGISTRATION_CODE=code,
+        FLOMATION_RUNNER_NAME=f"startup-{run}",
+        FLOMATION_RUNNER_STATE_DIRECTORY=str(base / "state"),
+        FLOMATION_RUNNER_CERTIFICATE_PATH=str(base / "state" / "key.pem"),
+        FLOMATION_RUNNER_EXECUTION_DIRECTORY=str(base / "work"),
+        FLOMATION_RUNNER_EXECUTABLE_NAME=shlex.join([str(BIN / "flomation-executor")]),
+        FLOMATION_RUNNER_MAX_EXECUTORS=str(slots),
+        FLOMATION_RUNNER_LOG_FORMAT="json",
+        FLOMATION_RUNNER_LOG_LEVEL="info",
+    )
+    figures = StartFigures()
+    claims = 0
+    all_claimed = asyncio.Event()
+    pid = 0
+    started = 0.0
+
+    def on_claim() -> None:
+        nonlocal claims
+        claims += 1
+        if claims == 1:
+            figures.cpu_to_first_claim_s = cpu_seconds(pid)
+            figures.wall_to_first_claim_s = time.monotonic() - started
+        if claims == slots:
+            figures.cpu_to_all_claims_s = cpu_seconds(pid)
+            all_claimed.set()
+
+    relay.on_claim = on_claim
+    with (base / "runner.log").open("w") as log:
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            str(BIN / "flomation-runner"), env=env, stdout=log, stderr=log, cwd=base
+        )
+        pid = process.pid
+        try:
+            waiter = asyncio.create_task(all_claimed.wait())
+            exited = asyncio.create_task(process.wait())
+            await asyncio.wait(
+                (waiter, exited), timeout=START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            exited.cancel()
+            if not all_claimed.is_set():
+                raise RuntimeError(
+                    f"runner {run}: {claims} of {slots} claims within {START_TIMEOUT_S:.0f} s "
+                    f"(see {base / 'runner.log'}): {(base / 'runner.log').read_text()[-2000:]}"
+                )
+            await asyncio.sleep(idle_s)
+            figures.idle_rss_mib = memory_kib(pid, "VmRSS") / 1024
+            for child in _descendants(pid):
+                with contextlib.suppress(OSError, KeyError):
+                    figures.children_rss_mib += memory_kib(child, "VmRSS") / 1024
+                    figures.children.append(_command(child))
+        finally:
+            relay.on_claim = lambda: None
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 30)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+    if not (base / "state" / "key.pem").is_file():
+        raise RuntimeError(f"runner {run} generated no key at {base / 'state' / 'key.pem'}")
+    return figures
+
+
+_START_PATH = "import flomation.commands.runner, flomation.runner.cli"
+
+
+def import_table(runs: int) -> str:
+    """Median self import time per top-level package of the runner's start path, largest first."""
+    per_run: list[dict[str, float]] = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", _START_PATH],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        totals: dict[str, float] = {}
+        for line in done.stderr.splitlines():
+            match = _IMPORT_LINE.match(line)
+            if match:
+                package = match["module"].strip().split(".")[0]
+                totals[package] = totals.get(package, 0.0) + int(match["self"]) / 1000
+        per_run.append(totals)
+    packages = {name for totals in per_run for name in totals}
+    medians = {name: statistics.median(t.get(name, 0.0) for t in per_run) for name in packages}
+    whole = statistics.median(sum(t.values()) for t in per_run)
+    rows = [f"{'package':<24} {'self ms (median)':>16}"]
+    for name, value in sorted(medians.items(), key=lambda item: -item[1]):
+        if value >= 1.0:
+            rows.append(f"{name:<24} {value:>16.1f}")
+    rows.append(f"{'all modules':<24} {whole:>16.1f}")
+    return "\n".join(rows)
+
+
+def _spread(values: list[float], unit: str, digits: int) -> str:
+    return (
+        f"{statistics.median(values):.{digits}f} {unit} "
+        f"({min(values):.{digits}f}-{max(values):.{digits}f})"
+    )
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="fresh starts to measure (7)")
+    parser.add_argument("--slots", type=int, default=16, help="claim slots of the runner (16)")
+    parser.add_argument(
+        "--idle-s", type=float, default=5.0, help="idle seconds before RSS is read (5)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument(
+        "--imports", action="store_true", help="print the import time table of the start path"
+    )
+    args = parser.parse_args()
+    if args.runs < 1 or args.slots < 1 or args.idle_s < 0:
+        parser.error("--runs and --slots must be at least 1, --idle-s not negative")
+    if args.imports:
+        load_before = _load()
+        print(import_table(args.runs))
+        print(f"runs: {args.runs}; load average before: {load_before}, after: {_load()}")
+        return 0
+    load_before = _load()
+    tmp = Path(tempfile.mkdtemp(prefix="flomation-startup-bench-"))
+    results: list[StartFigures] = []
+    try:
+        async with (
+            server_process(tmp / "server.db", secrets.token_urlsafe(24)) as running,
+            AdminClient(running.url, running.admin_token) as admin,
+        ):
+            queue = await admin.create_queue("startup")
+            relay = ClaimRelay(running.url)
+            async with relay.running() as relay_url:
+                for run in range(args.runs):
+                    figures = await fresh_start(
+                        tmp,
+                        relay,
+                        relay_url,
+                        queue["registration_code"],
+                        args.slots,
+                        args.idle_s,
+                        run,
+                    )
+                    results.append(figures)
+                    print(
+                        f"run {run + 1}/{args.runs}: CPU to first claim "
+                        f"{figures.cpu_to_first_claim_s:.2f} s, idle RSS "
+                        f"{figures.idle_rss_mib:.1f} MiB, load {_load()}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    finally:
+        if args.keep:
+            print(f"work directory kept: {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    cpu = [r.cpu_to_first_claim_s for r in results]
+    rss = [r.idle_rss_mib for r in results]
+    children = sorted({name for r in results for name in r.children})
+    table = [
+        Figure(
+            "runner CPU to first long poll, median (min-max)",
+            _spread(cpu, "s", 2),
+            f"<= {TARGET_CPU_S} s",
+            statistics.median(cpu) <= TARGET_CPU_S,
+        ),
+        Figure(
+            f"runner CPU once all {args.slots} slots polled",
+            _spread([r.cpu_to_all_claims_s for r in results], "s", 2),
+            "-",
+            None,
+        ),
+        Figure(
+            "wall time to first long poll",
+            _spread([r.wall_to_first_claim_s for r in results], "s", 2),
+            "-",
+            None,
+        ),
+        Figure(
+            f"runner RSS idle with {args.slots} slots",
+            _spread(rss, "MiB", 1),
+            f"<= {TARGET_RSS_MIB:.0f} MiB",
+            statistics.median(rss) <= TARGET_RSS_MIB,
+        ),
+        Figure(
+            f"child processes' RSS ({', '.join(children) or 'none'})",
+            _spread([r.children_rss_mib for r in results], "MiB", 1),
+            "-",
+            None,
+        ),
+    ]
+    print_figures(table)
+    print(f"runs: {args.runs}; load average before: {load_before}, after: {_load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
