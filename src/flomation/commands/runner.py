@@ -87,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if first in ("-h", "--help", "help"):
         sys.stdout.write(help_text())
         return 0
+    if first is None or first.startswith("-") or first in ("run", "print-config"):
+        from flomation.runner import import_structlog_without_rich
+
+        import_structlog_without_rich()
     if first is None or first.startswith("-"):
         return COMMANDS["run"].load()(arguments)
     entry = COMMANDS.get(first)

@@ -6,9 +6,16 @@ The ``flomation-runner`` console script adds the commands that embed the server 
 
 import sys
 
-from flomation.runner.cli import print_config_command, run_command
+from flomation.runner import import_structlog_without_rich
 
-_arguments = sys.argv[1:]
-if _arguments[:1] == ["print-config"]:
-    sys.exit(print_config_command(_arguments[1:]))
-sys.exit(run_command(_arguments[1:] if _arguments[:1] == ["run"] else _arguments))
+
+def _main(arguments: list[str]) -> int:
+    import_structlog_without_rich()
+    from flomation.runner.cli import print_config_command, run_command
+
+    if arguments[:1] == ["print-config"]:
+        return print_config_command(arguments[1:])
+    return run_command(arguments[1:] if arguments[:1] == ["run"] else arguments)
+
+
+sys.exit(_main(sys.argv[1:]))
