@@ -16,18 +16,19 @@ from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping, Se
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import aiohttp
 import yarl
 from aiohttp.helpers import get_env_proxy_for_url
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import ValidationError
 
 from flomation.runner.workdir import compact_json
-from flomation.wire.models import LOG_BATCH_KEY_HEADER, StatusResponse, encode_logs_body
 from flomation.wire.signing import SIGNATURE_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2
+
+if TYPE_CHECKING:
+    from flomation.wire.models import StatusResponse
 
 __all__ = [
     "DEFAULT_MAX_CLAIM_BYTES",
@@ -325,6 +326,10 @@ class RunnerApi:
         ``batch_key`` goes in the ``X-Flomation-Log-Batch`` header: a server that knows it
         stores a batch sent again once (docs/protocol.md §11.3); others ignore it.
         """
+        # The wire models bring pydantic (~10 MiB): imported with the first execution, not at
+        # start (docs/benchmarks.md, runner start-up).
+        from flomation.wire.models import LOG_BATCH_KEY_HEADER, encode_logs_body
+
         request = await self.prepare(
             "POST",
             execution_path(execution_id, "/logs"),
@@ -346,6 +351,10 @@ class RunnerApi:
             timeout_s=self._timeouts.status_s,
             v1_message=execution_id.encode("utf-8"),
         )
+        from pydantic import ValidationError  # with the first execution (prepare_logs)
+
+        from flomation.wire.models import StatusResponse
+
         parsed: StatusResponse | None = None
         if response.status == 200:
             try:

@@ -23,10 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
-from pydantic import ValidationError
 
 from flomation.runner.api import ApiError, RunnerApi
 from flomation.runner.isolation import Isolation
@@ -59,8 +58,10 @@ from flomation.runner.workdir import (
     read_state_file,
 )
 from flomation.wire.masking import SecretMasker
-from flomation.wire.models import PendingExecution
 from flomation.wire.paths import UnsafeIdError, work_directory
+
+if TYPE_CHECKING:
+    from flomation.wire.models import PendingExecution
 
 __all__ = [
     "ExecutionControl",
@@ -202,6 +203,12 @@ async def run_execution(
     execution_id, flo_id = read_claim_ids(claim)
     log = log.bind(execution_id=execution_id, flo_id=flo_id)
     run = _Run(settings, api, journal, masker, retention, control, log, claimed_at_s)
+    # The wire models bring pydantic (~10 MiB): imported with the first claim, not at start
+    # (docs/benchmarks.md, runner start-up).
+    from pydantic import ValidationError
+
+    from flomation.wire.models import PendingExecution
+
     try:
         pending = PendingExecution.model_validate(claim)
     except ValidationError as exc:
