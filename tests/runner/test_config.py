@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import stat
 from collections.abc import Sequence
@@ -1026,14 +1027,14 @@ def test_runner_environment_drops_runner_settings_and_secrets(cwd: Path) -> None
         "HOME": "/home/x",
         **executor_settings,
     }
-    passing = config.model_copy(update={"secret_env_passthrough": ("AWS_SECRET_ACCESS_KEY",)})
+    passing = dataclasses.replace(config, secret_env_passthrough=("AWS_SECRET_ACCESS_KEY",))
     assert runner_environment(passing, environ) == {
         "PATH": "/usr/bin",
         "HOME": "/home/x",
         "AWS_SECRET_ACCESS_KEY": "passed-on-request",
         **executor_settings,
     }
-    extra = passing.model_copy(update={"secret_env_passthrough": ("PLAIN_NAME",)})
+    extra = dataclasses.replace(passing, secret_env_passthrough=("PLAIN_NAME",))
     assert "value-of-plain" in secret_values(extra, {"PLAIN_NAME": "value-of-plain"})
 
 

@@ -62,7 +62,7 @@ async def test_undelivered_results_are_sent_at_next_start(
     assert await asyncio.wait_for(fast_agent(config, no_flush).run(), 20) == EXIT_OK
     assert execution_id not in fake.state.results
     fake.result_status = None
-    agent = fast_agent(config.model_copy(update={"once": False}))
+    agent = fast_agent(dataclasses.replace(config, once=False))
     task = asyncio.create_task(agent.run())
     await fake.wait_for_result(execution_id, 15)
     agent.request_stop()

@@ -38,6 +38,7 @@ flag), the field and the problem; the registration code never appears in message
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import math
@@ -47,11 +48,10 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flomation.runner.logs import DEFAULT_BATCH_MAX_BYTES
 from flomation.wire.masking import MIN_SECRET_CHARS
@@ -84,59 +84,88 @@ class ConfigError(Exception):
     """A configuration problem; the message is one line naming source, field and problem."""
 
 
-class RunnerConfig(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class RunnerConfig:
     """The runner's effective configuration (paths absolute, values validated)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     # Upstream fields (docs/migrating.md §1).
-    url: str = Field(description="API base URL, without /api/v1")
-    registration_code: str | None = Field(
-        default=None, repr=False, description="queue registration code (secret)"
+    url: str = dataclasses.field(metadata={"description": "API base URL, without /api/v1"})
+    registration_code: str | None = dataclasses.field(
+        default=None, repr=False, metadata={"description": "queue registration code (secret)"}
     )
-    name: str = Field(default="Flo Runner", description="display name of the runner")
-    checkin_timeout_s: float = Field(default=5.0, description="back-off after a failed poll (s)")
-    certificate: Path = Field(
-        default=Path("flomation-runner.pem"), description="RSA private key PEM (created if absent)"
+    name: str = dataclasses.field(
+        default="Flo Runner", metadata={"description": "display name of the runner"}
     )
-    max_concurrent_executors: int = Field(
-        default=1, description="parallel executions (<= 0 means 1)"
+    checkin_timeout_s: float = dataclasses.field(
+        default=5.0, metadata={"description": "back-off after a failed poll (s)"}
     )
-    state_directory: Path = Field(default=Path("./"), description="holds flo.state and the outbox")
-    execution_directory: Path = Field(description="work directories live below it")
-    executable: tuple[str, ...] = Field(
-        description="executor command: shell-style words or a JSON array"
+    certificate: Path = dataclasses.field(
+        default=Path("flomation-runner.pem"),
+        metadata={"description": "RSA private key PEM (created if absent)"},
     )
-    tls_enabled: bool = Field(default=False, description="hand mTLS material to the executor")
-    tls_ca_cert: Path | None = Field(default=None, description="mTLS CA certificate file")
-    tls_cert: Path | None = Field(default=None, description="mTLS client certificate file")
-    tls_key: Path | None = Field(default=None, description="mTLS client key file")
-    tls_api_url: str | None = Field(default=None, description="API URL for the executor over mTLS")
+    max_concurrent_executors: int = dataclasses.field(
+        default=1, metadata={"description": "parallel executions (<= 0 means 1)"}
+    )
+    state_directory: Path = dataclasses.field(
+        default=Path("./"), metadata={"description": "holds flo.state and the outbox"}
+    )
+    execution_directory: Path = dataclasses.field(
+        metadata={"description": "work directories live below it"}
+    )
+    executable: tuple[str, ...] = dataclasses.field(
+        metadata={"description": "executor command: shell-style words or a JSON array"}
+    )
+    tls_enabled: bool = dataclasses.field(
+        default=False, metadata={"description": "hand mTLS material to the executor"}
+    )
+    tls_ca_cert: Path | None = dataclasses.field(
+        default=None, metadata={"description": "mTLS CA certificate file"}
+    )
+    tls_cert: Path | None = dataclasses.field(
+        default=None, metadata={"description": "mTLS client certificate file"}
+    )
+    tls_key: Path | None = dataclasses.field(
+        default=None, metadata={"description": "mTLS client key file"}
+    )
+    tls_api_url: str | None = dataclasses.field(
+        default=None, metadata={"description": "API URL for the executor over mTLS"}
+    )
     # Project additions.
-    kill_grace_s: float = Field(default=10.0, description="SIGTERM to SIGKILL grace on cancel (s)")
-    drain_timeout_s: float = Field(
-        default=15.0, description="on SIGTERM, time running executions get to finish (s)"
+    kill_grace_s: float = dataclasses.field(
+        default=10.0, metadata={"description": "SIGTERM to SIGKILL grace on cancel (s)"}
     )
-    execution_timeout_s: float | None = Field(
-        default=None, description="cancel an execution after this long (s; 0 = none)"
+    drain_timeout_s: float = dataclasses.field(
+        default=15.0,
+        metadata={"description": "on SIGTERM, time running executions get to finish (s)"},
     )
-    status_poll_interval_s: float = Field(default=2.0, description="cancellation poll period (s)")
-    log_flush_interval_s: float = Field(default=0.25, description="log batch flush period (s)")
-    log_batch_max_bytes: int = Field(
-        default=DEFAULT_BATCH_MAX_BYTES, description="largest log batch sent (bytes)"
+    execution_timeout_s: float | None = dataclasses.field(
+        default=None, metadata={"description": "cancel an execution after this long (s; 0 = none)"}
     )
-    log_queue_max_bytes: int = Field(
-        default=8 * _MIB, description="live log queue bound per execution (bytes)"
+    status_poll_interval_s: float = dataclasses.field(
+        default=2.0, metadata={"description": "cancellation poll period (s)"}
     )
-    max_line_bytes: int = Field(default=_MIB, description="longer output lines are cut (bytes)")
-    max_result_log_bytes: int = Field(
-        default=16 * _MIB, description="output kept in the final result (bytes)"
+    log_flush_interval_s: float = dataclasses.field(
+        default=0.25, metadata={"description": "log batch flush period (s)"}
     )
-    max_spool_bytes: int = Field(
+    log_batch_max_bytes: int = dataclasses.field(
+        default=DEFAULT_BATCH_MAX_BYTES, metadata={"description": "largest log batch sent (bytes)"}
+    )
+    log_queue_max_bytes: int = dataclasses.field(
+        default=8 * _MIB, metadata={"description": "live log queue bound per execution (bytes)"}
+    )
+    max_line_bytes: int = dataclasses.field(
+        default=_MIB, metadata={"description": "longer output lines are cut (bytes)"}
+    )
+    max_result_log_bytes: int = dataclasses.field(
+        default=16 * _MIB, metadata={"description": "output kept in the final result (bytes)"}
+    )
+    max_spool_bytes: int = dataclasses.field(
         default=64 * _MIB,
-        description="disk an execution's output spool may take: head and tail kept (bytes)",
+        metadata={
+            "description": "disk an execution's output spool may take: head and tail kept (bytes)"
+        },
     )
-    secret_env_patterns: tuple[str, ...] = Field(
+    secret_env_patterns: tuple[str, ...] = dataclasses.field(
         default=(
             "*_TOKEN",
             "*_SECRET",
@@ -146,49 +175,68 @@ class RunnerConfig(BaseModel):
             "*_PRIVATE_KEY",
             "*_CONNECTION_STRING",
         ),
-        description=(
-            "names of environment variables whose values are masked and, unless passed through,"
-            " kept from the executor (comma-separated patterns)"
-        ),
+        metadata={
+            "description": (
+                "names of environment variables whose values are masked and, unless passed"
+                " through, kept from the executor (comma-separated patterns)"
+            )
+        },
     )
-    isolation: Literal["none", "bwrap"] = Field(
+    isolation: Literal["none", "bwrap"] = dataclasses.field(
         default="none",
-        description=(
-            "none, or bwrap: run each executor in a bubblewrap sandbox (docs/security.md)"
-        ),
+        metadata={
+            "description": (
+                "none, or bwrap: run each executor in a bubblewrap sandbox (docs/security.md)"
+            )
+        },
     )
-    secret_env_passthrough: tuple[str, ...] = Field(
+    secret_env_passthrough: tuple[str, ...] = dataclasses.field(
         default=(),
-        description=(
-            "secret-named environment variables still passed to the executor, masked"
-            " (comma-separated names)"
-        ),
+        metadata={
+            "description": (
+                "secret-named environment variables still passed to the executor, masked"
+                " (comma-separated names)"
+            )
+        },
     )
-    max_claim_bytes: int = Field(
+    max_claim_bytes: int = dataclasses.field(
         default=64 * _MIB,
-        description="longest claim answer read, after decompression; longer fails it (bytes)",
+        metadata={
+            "description": "longest claim answer read, after decompression; longer fails it (bytes)"
+        },
     )
-    health_addr: str | None = Field(
-        default=None, description="HOST:PORT of the health and metrics listener (off when unset)"
+    health_addr: str | None = dataclasses.field(
+        default=None,
+        metadata={"description": "HOST:PORT of the health and metrics listener (off when unset)"},
     )
-    keep_failed_workdirs: int = Field(default=10, description="failed work directories kept")
-    min_free_disk_bytes: int = Field(
-        default=512 * _MIB, description="stop claiming below this free space (bytes)"
+    keep_failed_workdirs: int = dataclasses.field(
+        default=10, metadata={"description": "failed work directories kept"}
     )
-    signing_v2: bool = Field(default=True, description="send the v2 signature header too")
-    once: bool = Field(default=False, description="run one execution, then exit with its outcome")
-    max_executions: int | None = Field(
-        default=None, description="exit after this many executions (0 = no limit)"
+    min_free_disk_bytes: int = dataclasses.field(
+        default=512 * _MIB, metadata={"description": "stop claiming below this free space (bytes)"}
     )
-    idle_timeout_s: float | None = Field(
-        default=None, description="exit after this long without work (s; 0 = none)"
+    signing_v2: bool = dataclasses.field(
+        default=True, metadata={"description": "send the v2 signature header too"}
     )
-    log_format: Literal["auto", "json", "console"] = Field(
-        default="auto", description="auto: console on a terminal, JSON lines otherwise"
+    once: bool = dataclasses.field(
+        default=False, metadata={"description": "run one execution, then exit with its outcome"}
     )
-    log_level: str = Field(default="info", description="debug, info, warning, error or critical")
-    outbox_path: Path | None = Field(
-        default=None, description="outbox SQLite file (default <state_directory>/outbox.sqlite3)"
+    max_executions: int | None = dataclasses.field(
+        default=None, metadata={"description": "exit after this many executions (0 = no limit)"}
+    )
+    idle_timeout_s: float | None = dataclasses.field(
+        default=None, metadata={"description": "exit after this long without work (s; 0 = none)"}
+    )
+    log_format: Literal["auto", "json", "console"] = dataclasses.field(
+        default="auto",
+        metadata={"description": "auto: console on a terminal, JSON lines otherwise"},
+    )
+    log_level: str = dataclasses.field(
+        default="info", metadata={"description": "debug, info, warning, error or critical"}
+    )
+    outbox_path: Path | None = dataclasses.field(
+        default=None,
+        metadata={"description": "outbox SQLite file (default <state_directory>/outbox.sqlite3)"},
     )
 
     @property
@@ -214,6 +262,23 @@ class RunnerConfig(BaseModel):
             return None
         host, _, port = self.health_addr.rpartition(":")
         return host.strip("[]"), int(port)
+
+
+_FIELDS = {field.name: field for field in dataclasses.fields(RunnerConfig)}
+
+
+def _description(name: str) -> str:
+    """The help text of configuration field ``name``."""
+    return str(_FIELDS[name].metadata["description"])
+
+
+def _json_value(value: object) -> object:
+    """A field's value as JSON data: paths as strings, tuples as lists."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 # --- value conversion -------------------------------------------------------------------------
@@ -598,9 +663,8 @@ def _metavar(option: _Option) -> str:
 
 
 def _help(option: _Option) -> str:
-    field = RunnerConfig.model_fields[option.field]
     env = " or ".join(option.env)
-    return f"{field.description} [{option.label}; env {env}]"
+    return f"{_description(option.field)} [{option.label}; env {env}]"
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -837,10 +901,8 @@ def load_config(
         raise _fail(sources["executable"], options["executable"], str(exc)) from None
     values["executable"] = (program, *executable[1:])
 
-    try:
-        config = RunnerConfig.model_validate(values)
-    except ValidationError as exc:  # the converters above should make this unreachable
-        raise ConfigError(f"configuration: {exc.errors()[0]['msg']}") from None
+    # Every value went through its option's converter: the types are the fields' own.
+    config = RunnerConfig(**cast(dict[str, Any], values))
 
     directories = {"state_directory": config.state_directory}
     directories["execution_directory"] = config.execution_directory
@@ -875,7 +937,7 @@ def _collect(
         if found is None and docker_mode and option.field in _DOCKER_DEFAULTS:
             found = _Candidate(_DOCKER_DEFAULTS[option.field], "Docker image default")
         if found is None:
-            default = RunnerConfig.model_fields[option.field].default
+            default = _FIELDS[option.field].default
             if option.is_path and isinstance(default, Path):
                 values[option.field] = _absolute(default, cwd)
                 sources[option.field] = "default"
@@ -938,7 +1000,7 @@ def _check_tls_files(
 
 def redacted(config: RunnerConfig) -> dict[str, object]:
     """The effective configuration as JSON-able data, with the registration code hidden."""
-    data: dict[str, object] = config.model_dump(mode="json")
+    data: dict[str, object] = {name: _json_value(getattr(config, name)) for name in _FIELDS}
     data["registration_code"] = None if config.registration_code is None else _REDACTED
     data["state_file"] = str(config.state_file)
     data["outbox_file"] = str(config.outbox_file)
@@ -1018,11 +1080,10 @@ def options_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for option in _OPTIONS:
-        field = RunnerConfig.model_fields[option.field]
-        default = _DEFAULT_TEXT.get(option.field, _default_text(field.default))
+        default = _DEFAULT_TEXT.get(option.field, _default_text(_FIELDS[option.field].default))
         env = ", ".join(f"`{name}`" for name in option.env)
         flags = ", ".join(f"`{flag}`" for flag in option.flags)
-        description = str(field.description).replace("|", "\\|")
+        description = _description(option.field).replace("|", "\\|")
         rows.append(f"| `{option.label}` | {env} | {flags} | {default} | {description} |")
     return "\n".join(rows) + "\n"
 
