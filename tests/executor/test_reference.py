@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -94,3 +95,36 @@ def test_schema_rejects_the_traps_an_editor_can_see() -> None:
             if connection.get("type") == "integer":
                 connection["type"] = "string"
     assert not validator.is_valid(loop)
+
+
+def _audit_rows() -> list[tuple[str, str, str]]:
+    """(action id, verdict, evidence) of each row of docs/upstream-audit.md's table."""
+    rows = []
+    for line in (ROOT / "docs" / "upstream-audit.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            rows.append((cells[0].strip("`"), cells[1], cells[2]))
+    return rows
+
+
+def test_audit_table_names_real_actions_and_tests() -> None:
+    """Each audit row is a node type that runs here, once; each test it cites exists.
+
+    A row whose verdict includes a deliberate difference belongs to a node whose reference
+    entry says how it differs from upstream.
+    """
+    catalogue = catalogue_from_registry(Registry())
+    rows = _audit_rows()
+    ids = [action for action, _, _ in rows]
+    assert len(ids) == len(set(ids))
+    test_sources = {
+        path.name: path.read_text(encoding="utf-8") for path in (ROOT / "tests").rglob("test_*.py")
+    }
+    for action, verdict, evidence in rows:
+        assert action in catalogue, action
+        if "deliberate difference" in verdict:
+            assert catalogue[action].differences, action
+        for file_name, test_name in re.findall(r"`(test_\w+\.py)::(test_\w+)`", evidence):
+            assert f"def {test_name}(" in test_sources[file_name], (action, test_name)
+        for test_name in re.findall(r"`(test_\w+)`", evidence):
+            assert any(f"def {test_name}(" in text for text in test_sources.values()), test_name

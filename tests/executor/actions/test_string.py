@@ -88,6 +88,23 @@ def test_trim_uses_go_whitespace_set(make_ctx: MakeCtx) -> None:
 
 @pytest.mark.parametrize(
     ("action", "expected"),
+    [(trim_start, "\v\xa0x\t\n \v"), (trim_end, "\r\n\v\xa0x\t\n \v")],
+)
+def test_trim_start_and_end_strip_only_space_tab_cr_lf(
+    make_ctx: MakeCtx, action: Any, expected: str
+) -> None:
+    """Trim start/end strip only space, tab, CR and LF; other whitespace stays.
+
+    Upstream: flomation-co/executor actions/string/trim_start/action.go and trim_end/action.go
+    (strings.TrimLeft/TrimRight with " \\t\\n\\r"), unlike trim's strings.TrimSpace.
+    """
+    ctx = make_ctx(("value", "string", "\r\n\v\xa0x\t\n \v"))
+    assert action.run(ctx)["result"] == expected
+    assert trim.run(ctx)["result"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
     [(trim, "a-b"), (trim_start, "a-b-_"), (trim_end, "_-a-b")],
 )
 def test_trims_remove_given_characters(make_ctx: MakeCtx, action: Any, expected: str) -> None:
@@ -149,26 +166,41 @@ def test_repeat_with_and_without_separator(make_ctx: MakeCtx) -> None:
     assert repeat.run(make_ctx(("value", "string", "ab"), ("count", "integer", 0)))["result"] == ""
 
 
-@pytest.mark.parametrize("count", [None, -1, "many"])
-def test_repeat_rejects_bad_counts_softly(make_ctx: MakeCtx, count: Any) -> None:
-    """A missing, negative or non-numeric count is a soft failure with the spec message."""
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(None, "ab"), ("many", "ab"), (-1, ""), (2, "abab"), ("3", "ababab")],
+)
+def test_repeat_count_defaults_like_upstream(make_ctx: MakeCtx, count: Any, expected: str) -> None:
+    """A missing or unreadable count repeats once and a negative one gives ``""``.
+
+    Upstream: flomation-co/executor actions/string/repeat/action.go (count defaults to 1, is
+    raised to 0 and never fails).
+    """
     rows: list[tuple[str, str, Any]] = [("value", "string", "ab")]
     if count is not None:
         rows.append(("count", "integer", count))
-    assert repeat.run(make_ctx(*rows)) == {
-        "tool_result": "",
-        "result": "",
-        "success": False,
-        "error": "count must be a non-negative integer",
-    }
+    assert repeat.run(make_ctx(*rows)) == _ok(expected)
+
+
+def test_repeat_count_is_capped_at_ten_thousand(make_ctx: MakeCtx) -> None:
+    """Counts over 10000 repeat 10000 times.
+
+    Upstream: flomation-co/executor actions/string/repeat/action.go.
+    """
+    ctx = make_ctx(("value", "string", "x"), ("count", "integer", 10_001))
+    assert repeat.run(ctx)["result"] == "x" * 10_000
 
 
 def test_repeat_rejects_results_over_one_mebibyte(make_ctx: MakeCtx) -> None:
     """A result over 1 MiB (counted in UTF-8 bytes, separators included) fails softly."""
-    ctx = make_ctx(("value", "string", "é"), ("count", "integer", 2**19 + 1))
+    ctx = make_ctx(("value", "string", "é" * 53), ("count", "integer", 9_893))
     assert repeat.run(ctx)["error"] == "result too large"
-    ctx = make_ctx(("value", "string", "é"), ("count", "integer", 2**19))
-    assert len(repeat.run(ctx)["result"]) == 2**19
+    ctx = make_ctx(("value", "string", "é" * 52), ("count", "integer", 10_000))
+    assert len(repeat.run(ctx)["result"]) == 520_000
+    ctx = make_ctx(
+        ("value", "string", "é"), ("count", "integer", 2), ("separator", "string", "x" * 2**20)
+    )
+    assert repeat.run(ctx)["error"] == "result too large"
 
 
 def test_replace_counts_occurrences(make_ctx: MakeCtx) -> None:
@@ -221,6 +253,25 @@ def test_contains_is_boolean_and_case_sensitive(make_ctx: MakeCtx) -> None:
 
 
 @pytest.mark.parametrize(
+    ("flag", "found"), [(False, True), ("false", True), (True, False), ("maybe", False)]
+)
+def test_contains_case_sensitive_false_ignores_case(
+    make_ctx: MakeCtx, flag: Any, found: bool
+) -> None:
+    """``case_sensitive`` false compares lower-cased texts; true or unreadable keeps case.
+
+    Upstream: flomation-co/executor actions/string/contains/action.go (case_sensitive, default
+    true, strings.ToLower on both sides).
+    """
+    ctx = make_ctx(
+        ("value", "string", "Hello WÖRLD"),
+        ("search", "string", "wörld"),
+        ("case_sensitive", "boolean", flag),
+    )
+    assert contains.run(ctx)["result"] is found
+
+
+@pytest.mark.parametrize(
     ("array", "separator", "expected"),
     [
         (["a", "b", "c"], "-", "a-b-c"),
@@ -230,13 +281,20 @@ def test_contains_is_boolean_and_case_sensitive(make_ctx: MakeCtx) -> None:
         ("plain text", "-", "plain text"),
         ('{"a": 1}', "-", '{"a": 1}'),
         ([], "-", ""),
-        (7, "-", "7"),
+        (7, "-", ""),
+        ({"a": 1}, "-", ""),
+        ("null", "-", ""),
+        ('"quoted"', "-", '"quoted"'),
     ],
 )
 def test_join_renders_items_with_go_text(
     make_ctx: MakeCtx, array: Any, separator: str, expected: str
 ) -> None:
-    """Lists and JSON-list strings join with Go-text items; other values are one item."""
+    """Lists and JSON-list strings join with Go-text items; another string is one item.
+
+    Numbers, objects and the JSON text null have no items (upstream's type switch in
+    flomation-co/executor actions/string/join/action.go has no case for them).
+    """
     ctx = make_ctx(("array", "object", array), ("separator", "string", separator))
     assert join.run(ctx) == _ok(expected)
 

@@ -9,6 +9,7 @@ from flomation.executor.actions.base import ActionContext, Connection, Outputs
 
 __all__ = [
     "CHARACTERS_INPUT",
+    "END_WHITESPACE",
     "GO_WHITESPACE",
     "VALUE_INPUT",
     "failure",
@@ -24,6 +25,9 @@ GO_WHITESPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
     "\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+# What upstream's trim_start and trim_end strip (strings.TrimLeft/TrimRight with this set); trim
+# strips all of GO_WHITESPACE (strings.TrimSpace).
+END_WHITESPACE = " \t\n\r"
 
 VALUE_INPUT = Connection("value", "string", "Input String", placeholder="Text", required=True)
 CHARACTERS_INPUT = Connection(
@@ -78,7 +82,7 @@ def simple_case(text: str, upper: bool) -> str:
     return "".join(mapped)
 
 
-def trimmed(ctx: ActionContext, strip: Callable[[str, str], str]) -> Outputs:
-    """``value`` with any of ``characters`` (Go's whitespace when empty) removed by ``strip``."""
-    characters = text_input(ctx, "characters") or GO_WHITESPACE
+def trimmed(ctx: ActionContext, strip: Callable[[str, str], str], whitespace: str) -> Outputs:
+    """``value`` with any of ``characters`` (``whitespace`` when empty) removed by ``strip``."""
+    characters = text_input(ctx, "characters") or whitespace
     return success(strip(text_input(ctx, "value"), characters))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from flomation.executor.actions.base import ActionContext, ActionSpec, Outputs, RunFunction
 from flomation.executor.actions.string._result import (
     CHARACTERS_INPUT,
+    END_WHITESPACE,
+    GO_WHITESPACE,
     VALUE_INPUT,
     outputs_for,
     simple_case,
@@ -29,12 +31,16 @@ class _Trim:
     name: str
     where: str  # "both ends", as the description and docstring say it
     strip: Callable[[str, str], str]
+    whitespace: str  # what is stripped when ``characters`` is empty
+    whitespace_name: str
 
 
 _TRIMS = {
-    "trim": _Trim("Trim", "both ends", str.strip),
-    "trim_end": _Trim("Trim End", "the end", str.rstrip),
-    "trim_start": _Trim("Trim Start", "the start", str.lstrip),
+    "trim": _Trim("Trim", "both ends", str.strip, GO_WHITESPACE, "Unicode whitespace"),
+    "trim_end": _Trim("Trim End", "the end", str.rstrip, END_WHITESPACE, "space, tab, CR, LF"),
+    "trim_start": _Trim(
+        "Trim Start", "the start", str.lstrip, END_WHITESPACE, "space, tab, CR, LF"
+    ),
 }
 
 
@@ -48,12 +54,20 @@ def trim_action(action: str) -> tuple[ActionSpec, RunFunction]:
         icon="font",
         inputs=(VALUE_INPUT, CHARACTERS_INPUT),
         outputs=outputs_for("Trimmed String"),
+        extra={
+            "differences": [
+                "the `characters` input is this executor's own (upstream's trims have none); "
+                f"empty strips what upstream strips ({row.whitespace_name})"
+            ]
+        },
     )
 
     def run(ctx: ActionContext) -> Outputs:
-        return trimmed(ctx, row.strip)
+        return trimmed(ctx, row.strip, row.whitespace)
 
-    run.__doc__ = f"Any of ``characters`` (Unicode whitespace when empty) removed from {row.where}."
+    run.__doc__ = (
+        f"Any of ``characters`` ({row.whitespace_name} when empty) removed from {row.where}."
+    )
     return spec, run
 
 

@@ -14,7 +14,9 @@ SPEC = ActionSpec(
     name="Concatenate",
     description="Join up to four strings together",
     icon="font",
-    inputs=tuple(Connection(name, "string", f"Part {name.upper()}") for name in _PARTS),
+    inputs=tuple(
+        Connection(name, "string", f"Part {name.upper()}", required=name == "a") for name in _PARTS
+    ),
     outputs=outputs_for("Concatenated String"),
 )
 

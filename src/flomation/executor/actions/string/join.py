@@ -34,16 +34,22 @@ SPEC = ActionSpec(
 
 
 def _items(value: Any) -> list[Any]:
-    """A list as is; a string holding a JSON list parsed; any other value is one item."""
+    """A list as is; a string holding a JSON list (or null) parsed, another string one item.
+
+    Any other value (a number, an object) has no items, as upstream's type switch has no case
+    for it.
+    """
     if isinstance(value, list):
         return value
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return [value]
-        return parsed if isinstance(parsed, list) else [value]
-    return [value]
+    if not isinstance(value, str):
+        return []
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return [value]
+    if parsed is None:
+        return []
+    return parsed if isinstance(parsed, list) else [value]
 
 
 def run(ctx: ActionContext) -> Outputs:

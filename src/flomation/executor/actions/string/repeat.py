@@ -14,6 +14,7 @@ from flomation.executor.actions.string._result import (
 
 __all__ = ["SPEC", "run"]
 
+_MAX_COUNT = 10_000
 _MAX_RESULT_BYTES = 1 << 20
 
 SPEC = ActionSpec(
@@ -27,14 +28,24 @@ SPEC = ActionSpec(
         Connection("separator", "string", "Separator", placeholder="Text between repeats"),
     ),
     outputs=outputs_for("Repeated String"),
+    extra={
+        "differences": [
+            "the `separator` input is this executor's own (upstream's repeat has none; "
+            "empty joins the copies directly, as upstream does)",
+            "a result over 1 MiB is the soft failure `result too large` (upstream builds "
+            "whatever 10000 copies come to; the cap keeps the executor's memory bounded)",
+        ]
+    },
 )
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """``count`` copies joined by ``separator``; a bad count or an oversized result fails softly."""
+    """``count`` copies joined by ``separator``; an oversized result fails softly.
+
+    A missing or unreadable count is 1, a negative one 0, and counts over 10000 are 10000.
+    """
     count = read_number(ctx.inputs, "count")
-    if count is None or count < 0:
-        return failure("count must be a non-negative integer")
+    count = 1 if count is None else min(max(count, 0), _MAX_COUNT)
     value = text_input(ctx, "value")
     separator = text_input(ctx, "separator")
     # Size is checked before building so a huge count costs nothing.

@@ -24,6 +24,12 @@ SPEC = ActionSpec(
         Connection("end", "integer", "End Index (exclusive, empty = end of string)"),
     ),
     outputs=outputs_for("Substring"),
+    extra={
+        "differences": [
+            "a negative `end` counts as 0, giving an empty result (upstream slices with it and "
+            "the executor panics)"
+        ]
+    },
 )
 
 
