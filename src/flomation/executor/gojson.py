@@ -20,7 +20,9 @@ __all__ = [
     "go_json",
     "go_json_fields",
     "go_json_string",
+    "go_quote",
     "go_text",
+    "go_type_name",
     "json_type_name",
 ]
 
@@ -30,6 +32,17 @@ _EXPONENT = re.compile(r"e([+-])0*(\d)")
 _HTML_ESCAPES = str.maketrans(
     {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 )
+_GO_SHORT_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    '"': '\\"',
+    "\\": "\\\\",
+}
 
 
 class RawJSON:
@@ -213,3 +226,38 @@ def json_type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+def go_type_name(value: Any) -> str:
+    """Go's ``%T`` of a value decoded from JSON (numbers are float64 there; nil is ``<nil>``)."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "[]interface {}"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    return type(value).__name__
+
+
+def go_quote(text: str) -> str:
+    """Go's ``%q`` (strconv.Quote) of a string."""
+    parts = ['"']
+    for char in text:
+        if char in _GO_SHORT_ESCAPES:
+            parts.append(_GO_SHORT_ESCAPES[char])
+        elif char.isprintable():
+            parts.append(char)
+        elif ord(char) < 0x80:
+            parts.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            parts.append(f"\\u{ord(char):04x}")
+        else:
+            parts.append(f"\\U{ord(char):08x}")
+    parts.append('"')
+    return "".join(parts)

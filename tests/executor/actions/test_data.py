@@ -98,6 +98,17 @@ def test_object_get_not_found_is_a_success(make_ctx: MakeCtx, field: str) -> Non
     }
 
 
+def test_object_get_of_the_text_null_finds_nothing(make_ctx: MakeCtx) -> None:
+    """The text ``null`` is an empty object, so the field is not found (a success).
+
+    Upstream: flomation-co/executor actions/common/object_get/action.go (json.Unmarshal of
+    null into a map succeeds with no keys).
+    """
+    ctx = make_ctx(("object", "object", "null"), ("field", "string", "a"))
+    assert object_get.run(ctx)["tool_result"] == "field 'a' not found"
+    assert object_get.run(ctx)["success"] is True
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
@@ -113,14 +124,25 @@ def test_object_get_not_found_is_a_success(make_ctx: MakeCtx, field: str) -> Non
             [("object", "object", "[1, 2]"), ("field", "string", "a")],
             "value is not an object: [1, 2]",
         ),
-        ([("object", "object", [1]), ("field", "string", "a")], "expected object, got array"),
-        ([("object", "object", 5), ("field", "string", "a")], "expected object, got number"),
+        (
+            [("object", "object", [1]), ("field", "string", "a")],
+            "expected object, got []interface {}",
+        ),
+        ([("object", "object", 5), ("field", "string", "a")], "expected object, got float64"),
+        (
+            [("object", "object", "é" * 60), ("field", "string", "a")],
+            "value is not an object: " + "é" * 50,
+        ),
     ],
 )
 def test_object_get_soft_failures(
     make_ctx: MakeCtx, rows: list[tuple[str, str, Any]], message: str
 ) -> None:
-    """Every object_get problem is a soft failure with the spec's shape and text."""
+    """Every object_get problem is a soft failure with upstream's text.
+
+    Type names are Go's %T and previews the first 100 bytes, as in flomation-co/executor
+    actions/common/object_get/action.go.
+    """
     assert object_get.run(make_ctx(*rows)) == _object_failure(message)
 
 
@@ -243,8 +265,8 @@ def test_array_find_no_match_is_a_success(make_ctx: MakeCtx) -> None:
         ([("array", "object", None)], "array is required"),
         ([("array", "object", "nope")], "value is not an array: nope"),
         ([("array", "object", '{"a": 1}')], 'value is not an array: {"a": 1}'),
-        ([("array", "object", {"a": 1})], "expected array, got object"),
-        ([("array", "object", True)], "expected array, got boolean"),
+        ([("array", "object", {"a": 1})], "expected array, got map[string]interface {}"),
+        ([("array", "object", True)], "expected array, got bool"),
         ([("array", "object", [1])], "index is required in index mode"),
         ([("array", "object", [1]), ("index", "integer", "x")], "index is required in index mode"),
         (
@@ -260,12 +282,17 @@ def test_array_find_no_match_is_a_success(make_ctx: MakeCtx) -> None:
             "field is required for match mode",
         ),
         ([("array", "object", [1]), ("mode", "string", "last")], "unknown mode: last"),
+        ([("array", "object", [1]), ("mode", "string", "")], "unknown mode: "),
     ],
 )
 def test_array_find_soft_failures(
     make_ctx: MakeCtx, rows: list[tuple[str, str, Any]], message: str
 ) -> None:
-    """Every array_find problem is a soft failure with the spec's shape and text."""
+    """Every array_find problem is a soft failure with upstream's text.
+
+    An empty mode is unknown (only a missing one means index) and type names are Go's %T, as
+    in flomation-co/executor actions/common/array_find/action.go.
+    """
     assert array_find.run(make_ctx(*rows)) == _find_failure(message)
 
 
@@ -291,7 +318,11 @@ def test_array_index_returns_item_and_json(make_ctx: MakeCtx) -> None:
         ([("index", "integer", 0)], "array is required"),
         ([("array", "object", [1])], "index is required"),
         ([("array", "object", "{}"), ("index", "integer", 0)], "value is not an array: {}"),
-        ([("array", "object", 3), ("index", "integer", 0)], "expected array, got number"),
+        ([("array", "object", 3), ("index", "integer", 0)], "expected array, got float64"),
+        (
+            [("array", "object", "null"), ("index", "integer", 0)],
+            "index 0 out of range (array has 0 items)",
+        ),
         (
             [("array", "object", []), ("index", "integer", 0)],
             "index 0 out of range (array has 0 items)",
@@ -301,7 +332,11 @@ def test_array_index_returns_item_and_json(make_ctx: MakeCtx) -> None:
 def test_array_index_soft_failures(
     make_ctx: MakeCtx, rows: list[tuple[str, str, Any]], message: str
 ) -> None:
-    """Every array_index problem is a soft failure with ``item: null``."""
+    """Every array_index problem is a soft failure with ``item: null`` and upstream's text.
+
+    The text ``null`` is an empty array (Go's json.Unmarshal into a slice accepts it), as in
+    flomation-co/executor actions/common/array_index/action.go.
+    """
     assert array_index.run(make_ctx(*rows)) == {
         "tool_result": message,
         "item": None,
@@ -313,10 +348,28 @@ def test_array_index_soft_failures(
 # --- common/array_length ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "length"), [([1, 2, 3], 3), ([], 0), ('[{"a": 1}, 2]', 2)])
-def test_array_length_counts_items(make_ctx: MakeCtx, value: Any, length: int) -> None:
-    """Lists and JSON-list strings report their length."""
-    assert array_length.run(make_ctx(("array", "object", value))) == {
+@pytest.mark.parametrize(
+    ("value", "path", "length"),
+    [
+        ([1, 2, 3], None, 3),
+        ([], None, 0),
+        ('[{"a": 1}, 2]', None, 2),
+        ('{"items":[{"id":1},{"id":2},{"id":3}],"total":3}', "items", 3),
+        ('{"data":{"results":[10,20,30,40,50]}}', " data.results ", 5),
+        ('{"pages":[{"items":["a","b"]},{"items":["c","d","e"]}]}', "pages.1.items", 3),
+        ({"pages": [{"items": ["a"]}]}, "pages..+0.items", 1),
+    ],
+)
+def test_array_length_counts_items(make_ctx: MakeCtx, value: Any, path: Any, length: int) -> None:
+    """Lists, JSON texts and a dotted ``path`` into an object report the array's length.
+
+    Upstream: flomation-co/executor actions/common/array_length/action_test.go
+    (TestExecute_PathIntoObject, TestExecute_DottedPath, TestExecute_PathWithArrayIndex).
+    """
+    rows: list[tuple[str, str, Any]] = [("array", "object", value)]
+    if path is not None:
+        rows.append(("path", "string", path))
+    assert array_length.run(make_ctx(*rows)) == {
         "tool_result": str(length),
         "length": length,
         "success": True,
@@ -331,18 +384,71 @@ def test_array_length_counts_items(make_ctx: MakeCtx, value: Any, length: int) -
         ([("array", "object", None)], "No array provided", "array is required"),
         (
             [("array", "object", "a" * 120)],
-            "Value is not an array: " + "a" * 100,
-            "input is not an array",
+            "Value is not parseable as JSON: " + "a" * 100 + "…",
+            "input is not valid JSON",
         ),
-        ([("array", "object", "{}")], "Value is not an array: {}", "input is not an array"),
-        ([("array", "object", {"a": 1})], "Unsupported type: object", "expected array, got object"),
-        ([("array", "object", 4)], "Unsupported type: number", "expected array, got number"),
+        (
+            [("array", "object", "null")],
+            "Not an array (got <nil>)",
+            'value at path "" is not an array (got <nil>)',
+        ),
+        (
+            [("array", "object", "{not valid json")],
+            "Value is not parseable as JSON: {not valid json",
+            "input is not valid JSON",
+        ),
+        (
+            [("array", "object", "{}")],
+            "Not an array (got map[string]interface {})",
+            'value at path "" is not an array (got map[string]interface {})',
+        ),
+        (
+            [("array", "object", {"a": 1})],
+            "Not an array (got map[string]interface {})",
+            'value at path "" is not an array (got map[string]interface {})',
+        ),
+        (
+            [("array", "object", 4)],
+            "Unsupported type: float64",
+            "expected array or object, got float64",
+        ),
+        (
+            [("array", "object", '{"items": [1]}'), ("path", "string", "data")],
+            'Path resolution failed: path segment "data" not found in object at "data"',
+            'path segment "data" not found in object at "data"',
+        ),
+        (
+            [("array", "object", '{"total": 42}'), ("path", "string", "total")],
+            "Not an array (got float64)",
+            'value at path "total" is not an array (got float64)',
+        ),
+        (
+            [("array", "object", '{"a": [[1]]}'), ("path", "string", "a.x")],
+            'Path resolution failed: path segment "x" is not a numeric index — got an array '
+            'at "a.x"',
+            'path segment "x" is not a numeric index — got an array at "a.x"',
+        ),
+        (
+            [("array", "object", '{"a": [[1]]}'), ("path", "string", "a.1")],
+            'Path resolution failed: array index 1 out of bounds (length 1) at "a.1"',
+            'array index 1 out of bounds (length 1) at "a.1"',
+        ),
+        (
+            [("array", "object", '{"a": "s"}'), ("path", "string", "a.b")],
+            'Path resolution failed: can\'t descend into string at segment "b" (path "a.b")',
+            'can\'t descend into string at segment "b" (path "a.b")',
+        ),
     ],
 )
 def test_array_length_soft_failures(
     make_ctx: MakeCtx, rows: list[tuple[str, str, Any]], tool_result: str, error: str
 ) -> None:
-    """Non-arrays are soft failures with the spec's distinct tool_result and error texts."""
+    """Non-arrays and bad paths are soft failures with upstream's tool_result and error texts.
+
+    Upstream: flomation-co/executor actions/common/array_length/action.go and its
+    action_test.go (TestExecute_PathNotFound, TestExecute_PathLeadsToNonArray,
+    TestExecute_MalformedJSON).
+    """
     assert array_length.run(make_ctx(*rows)) == {
         "tool_result": tool_result,
         "length": 0,
@@ -379,6 +485,25 @@ def test_data_extract_keeps_requested_keys(make_ctx: MakeCtx) -> None:
     assert [(line.message, line.fields) for line in ctx.logs] == [
         ("Requested key not found in parent outputs", {"key": "zz"})
     ]
+
+
+def test_data_extract_repeated_key_is_one_request(make_ctx: MakeCtx) -> None:
+    """A key named twice is extracted once and a missing one warned about once.
+
+    Upstream: flomation-co/executor actions/common/data_extract/action.go collects the keys
+    in a set.
+    """
+    ctx = make_ctx(("keys", "text", "a, zz, a,zz"), parents=[("p", {"a": 1})])
+    assert data_extract.run(ctx) == {"extracted": {"a": 1}}
+    assert [line.fields for line in ctx.logs] == [{"key": "zz"}]
+
+
+def test_data_rename_declares_upstreams_output() -> None:
+    """The manifest declares the output ``renamed`` (an object), as upstream's.
+
+    Upstream: flomation-co/executor actions/common/data_rename/action.go (Outputs).
+    """
+    assert [(item.name, item.type) for item in data_rename.SPEC.outputs] == [("renamed", "object")]
 
 
 @pytest.mark.parametrize("rows", [[], [("keys", "text", " , ")]])

@@ -189,3 +189,26 @@ def test_fields_follow_the_converted_zone(make_ctx: MakeCtx) -> None:
     outputs = _run(make_ctx, datetime="2026-12-31T23:30:00Z", timezone="Pacific/Auckland")
     assert [outputs[name] for name in _FIELDS] == [2027, 1, 1, 12, 30, 0, "Friday", 1798759800]
     assert outputs["result"] == "2027-01-01T12:30:00+13:00"
+
+
+@pytest.mark.parametrize(
+    ("tz", "expected"),
+    [("Asia/Tokyo", "21:00 JST"), ("", "12:00 UTC"), ("Nowhere/Else", "12:00 UTC")],
+)
+def test_local_timezone_is_the_executors_zone(
+    make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch, tz: str, expected: str
+) -> None:
+    """``Local`` is the executor's own zone from TZ (empty or unknown: UTC), as Go's time.Local.
+
+    Upstream: flomation-co/executor actions/common/format_date/action.go passes the name to
+    time.LoadLocation, which accepts ``Local``.
+    """
+    monkeypatch.setenv("TZ", tz)
+    outputs = _run(
+        make_ctx,
+        datetime="2026-06-15T12:00:00Z",
+        timezone="Local",
+        output_format="custom",
+        custom_output_format="15:04 MST",
+    )
+    assert outputs["result"] == expected

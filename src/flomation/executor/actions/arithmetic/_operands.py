@@ -14,22 +14,11 @@ from typing import Any
 
 from flomation.executor.accessors import Input, find_input
 from flomation.executor.actions.base import Connection, HardError, Outputs
-from flomation.executor.gojson import go_text
+from flomation.executor.gojson import go_quote, go_text
 
 __all__ = ["OUTPUTS", "calculate", "format_number", "operand_input", "parse_operand"]
 
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_GO_SHORT_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    '"': '\\"',
-    "\\": "\\\\",
-}
 # Integral results below this magnitude print as integers (beyond it float64 loses units).
 _INTEGER_LIMIT = 1e15
 
@@ -45,27 +34,9 @@ def operand_input(name: str, label: str) -> Connection:
     return Connection(name, "integer", label, placeholder="0", required=True)
 
 
-def _go_quote(text: str) -> str:
-    """Go's ``%q`` (strconv.Quote) of a string."""
-    parts = ['"']
-    for char in text:
-        if char in _GO_SHORT_ESCAPES:
-            parts.append(_GO_SHORT_ESCAPES[char])
-        elif char.isprintable():
-            parts.append(char)
-        elif ord(char) < 0x80:
-            parts.append(f"\\x{ord(char):02x}")
-        elif ord(char) < 0x10000:
-            parts.append(f"\\u{ord(char):04x}")
-        else:
-            parts.append(f"\\U{ord(char):08x}")
-    parts.append('"')
-    return "".join(parts)
-
-
 def parse_operand(inputs: Sequence[Input], name: str) -> float:
     """The numeric value of input ``name``; a hard error naming the input otherwise."""
-    prefix = f"arithmetic: input {_go_quote(name)}"
+    prefix = f"arithmetic: input {go_quote(name)}"
     item = find_input(inputs, name)
     if item is None:
         raise HardError(f"{prefix} is missing")
@@ -73,14 +44,14 @@ def parse_operand(inputs: Sequence[Input], name: str) -> float:
     if value is None:
         raise HardError(f"{prefix} has no value")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise HardError(f"{prefix} is not a number: {_go_quote(go_text(value))}")
+        raise HardError(f"{prefix} is not a number: {go_quote(go_text(value))}")
     if isinstance(value, str):
         text = value.strip()
         if not text:
             raise HardError(f"{prefix} is empty")
         number = float(text) if _DECIMAL.fullmatch(text) else math.nan
         if not math.isfinite(number):  # Go's ParseFloat also rejects out-of-range text
-            raise HardError(f"{prefix} is not a number: {_go_quote(text)}")
+            raise HardError(f"{prefix} is not a number: {go_quote(text)}")
         return number
     try:
         return float(value)

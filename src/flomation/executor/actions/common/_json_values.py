@@ -6,11 +6,12 @@ import json
 from typing import Any
 
 from flomation.executor.actions.base import ActionContext, Outputs
-from flomation.executor.gojson import json_type_name
+from flomation.executor.gojson import go_type_name
 
 __all__ = ["NotAContainer", "as_array", "as_object", "merged_parent_outputs", "preview"]
 
-_PREVIEW_CHARS = 100
+_PREVIEW_BYTES = 100
+_NOT_JSON = object()
 
 
 class NotAContainer(ValueError):
@@ -18,39 +19,52 @@ class NotAContainer(ValueError):
 
 
 def preview(text: str) -> str:
-    """The first 100 characters of a text, for error messages."""
-    return text[:_PREVIEW_CHARS]
+    """The first 100 bytes of a text (Go's ``v[:100]``), for error messages.
+
+    A character cut in two becomes U+FFFD, as Go's JSON encoding of the result shows it.
+    """
+    return text.encode("utf-8", "surrogatepass")[:_PREVIEW_BYTES].decode("utf-8", "replace")
 
 
 def _decode(value: str) -> Any:
     try:
         return json.loads(value)
     except ValueError:
-        return None
+        return _NOT_JSON
 
 
 def as_array(value: Any) -> list[Any]:
-    """A list, or a string holding a JSON list (``value`` is not null)."""
+    """A list, or a string holding a JSON list or null (``value`` is not null).
+
+    The text ``null`` is an empty list: Go's json.Unmarshal into a slice accepts it.
+    """
     if isinstance(value, list):
         return value
     if isinstance(value, str):
         decoded = _decode(value)
         if isinstance(decoded, list):
             return decoded
+        if decoded is None:
+            return []
         raise NotAContainer(f"value is not an array: {preview(value)}")
-    raise NotAContainer(f"expected array, got {json_type_name(value)}")
+    raise NotAContainer(f"expected array, got {go_type_name(value)}")
 
 
 def as_object(value: Any) -> dict[str, Any]:
-    """An object, or a string holding a JSON object (``value`` is not null)."""
+    """An object, or a string holding a JSON object or null (``value`` is not null).
+
+    The text ``null`` is an empty object: Go's json.Unmarshal into a map accepts it.
+    """
     if isinstance(value, dict):
         return value
     if isinstance(value, str):
         decoded = _decode(value)
         if isinstance(decoded, dict):
             return decoded
+        if decoded is None:
+            return {}
         raise NotAContainer(f"value is not an object: {preview(value)}")
-    raise NotAContainer(f"expected object, got {json_type_name(value)}")
+    raise NotAContainer(f"expected object, got {go_type_name(value)}")
 
 
 def merged_parent_outputs(ctx: ActionContext, *, log_problems: bool) -> Outputs:

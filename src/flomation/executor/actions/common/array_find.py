@@ -162,8 +162,9 @@ def run(ctx: ActionContext) -> Outputs:
         array = as_array(item.value)
     except NotAContainer as problem:
         return _failure(str(problem))
-    mode = read_string(ctx.inputs, "mode") or "index"
-    if mode == "index":
+    # Only a missing (or unreadable) mode is "index"; an empty one is unknown, as upstream.
+    mode = read_string(ctx.inputs, "mode")
+    if mode is None or mode == "index":
         return _by_index(ctx, array)
     if mode in _MATCH_MODES:
         return _by_match(ctx, array, every=mode == "all")

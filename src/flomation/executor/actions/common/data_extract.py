@@ -24,9 +24,10 @@ SPEC = ActionSpec(
 
 def run(ctx: ActionContext) -> Outputs:
     """``{extracted}`` with the requested keys that exist; missing keys are logged."""
-    keys = [
+    # Each key once (a repeated key is one request, one warning), in the order first given.
+    keys = dict.fromkeys(
         key.strip() for key in (read_string(ctx.inputs, "keys") or "").split(",") if key.strip()
-    ]
+    )
     if not keys:
         return {"extracted": {}}
     available = merged_parent_outputs(ctx, log_problems=False)

@@ -25,7 +25,8 @@ SPEC = ActionSpec(
         Connection("input_key", "string", "Input Key", placeholder="old_name", required=True),
         Connection("output_key", "string", "Output Key", placeholder="new_name", required=True),
     ),
-    outputs=(Connection("value", "object", "Renamed Value (under the output key)"),),
+    # Upstream declares "renamed"; the value is returned under the output key itself.
+    outputs=(Connection("renamed", "object", "Renamed Data"),),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -104,6 +105,12 @@ SPEC = ActionSpec(
             default="UTC",
         ),
     ),
+    extra={
+        "differences": [
+            "dates outside the years 1 to 9999 fail to parse (`failed to parse datetime: ...`); "
+            "Go's time holds any year"
+        ]
+    },
     outputs=(
         Connection("tool_result", "string", "Result"),
         Connection("result", "string", "Formatted Date"),
@@ -129,9 +136,25 @@ def _text(ctx: ActionContext, name: str) -> str:
     return read_string(ctx.inputs, name) or ""
 
 
+def _local_zone() -> tzinfo:
+    """Go's time.Local: ``TZ`` when set (empty or unknown is UTC), else /etc/localtime, else UTC."""
+    from zoneinfo import ZoneInfo
+
+    name = os.environ.get("TZ")
+    try:
+        if name is None:
+            with open("/etc/localtime", "rb") as source:
+                return ZoneInfo.from_file(source, key="Local")
+        return ZoneInfo(name.removeprefix(":")) if name else UTC
+    except (ValueError, KeyError, OSError):
+        return UTC
+
+
 def _zone(name: str) -> tzinfo:
     if name in ("", "UTC"):
         return UTC
+    if name == "Local":
+        return _local_zone()
     # Imported here: zoneinfo is only needed by flows that name a zone.
     from zoneinfo import ZoneInfo
 
