@@ -100,6 +100,21 @@ def test_integer_input_without_integer_type_is_named() -> None:
     )
 
 
+def test_text_input_typed_integer_is_valid() -> None:
+    """A text input written with type integer reads as its digits, so it validates.
+
+    Older editors typed arithmetic operands ``integer``; upstream's newest declares them
+    ``string`` (flomation-co/executor actions/arithmetic/addition/action.go).
+    """
+    add = node(
+        "add",
+        "arithmetic/addition",
+        2,
+        [value("a", 1, "integer"), value("b", "2", "integer")],
+    )
+    assert _errors(flow_document([TRIGGER, add], [edge("start", "add")])) == []
+
+
 def test_value_that_does_not_fit_its_type_is_named() -> None:
     """Literal values that the node cannot read as their declared type are errors."""
     nodes = [

@@ -230,7 +230,9 @@ class _Checker:
         given = connection.get("type")
         given = given if isinstance(given, str) else ""
         strict = ("integer", "boolean")
-        if given == declared or (declared not in strict and given not in strict):
+        # A text input typed integer or boolean still reads (as its digits or true/false, like
+        # Go's Connection.String()); only integer and boolean inputs need their own type.
+        if given == declared or declared not in strict:
             return
         shown = f"type {given!r}" if given else "no type"
         if declared in strict:

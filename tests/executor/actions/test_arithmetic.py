@@ -25,9 +25,12 @@ def test_addition_of_integers(make_ctx: MakeCtx) -> None:
 
 
 def test_subtraction_and_multiplication_symbols(make_ctx: MakeCtx) -> None:
-    """Subtraction prints "-" and multiplication "×" in tool_result."""
+    """Subtraction prints the minus sign U+2212 and multiplication "×" in tool_result.
+
+    Upstream: flomation-co/executor actions/arithmetic/subtraction/action.go ("%s − %s = %s").
+    """
     ctx = make_ctx(("a", "integer", 50), ("b", "integer", 8))
-    assert subtraction.run(ctx)["tool_result"] == "50 - 8 = 42"
+    assert subtraction.run(ctx)["tool_result"] == "50 \u2212 8 = 42"
     ctx = make_ctx(("a", "integer", 6), ("b", "integer", 7))
     assert multiplication.run(ctx)["tool_result"] == "6 × 7 = 42"
 
@@ -55,21 +58,44 @@ def test_division_with_numerator_and_denominator(make_ctx: MakeCtx) -> None:
     assert division.run(ctx) == {"answer": "42", "answer_int": 42, "tool_result": "84 ÷ 2 = 42"}
 
 
-def test_division_falls_back_to_a_and_b(make_ctx: MakeCtx) -> None:
-    """Without numerator/denominator inputs, division reads a and b."""
-    ctx = make_ctx(("a", "integer", 1), ("b", "integer", 3))
+def test_division_reads_only_numerator_and_denominator(make_ctx: MakeCtx) -> None:
+    """Inputs ``a`` and ``b`` are not division's operands: the numerator is missing.
+
+    Upstream: flomation-co/executor actions/arithmetic/division/action.go reads only
+    numerator and denominator.
+    """
+    ctx = make_ctx(("a", "integer", 1), ("b", "integer", 3), ("denominator", "string", "3"))
+    with pytest.raises(HardError) as caught:
+        division.run(ctx)
+    assert caught.value.message == 'arithmetic: input "numerator" is missing'
+    ctx = make_ctx(("numerator", "string", "1"), ("denominator", "string", "3"))
     assert division.run(ctx)["answer"] == "0.3333333333"
 
 
 def test_division_by_zero_is_a_hard_error(make_ctx: MakeCtx) -> None:
-    """A zero denominator (also as text) raises ``arithmetic: division by zero``."""
+    """A zero denominator (also as text) raises upstream's ``division: denominator cannot be zero``.
+
+    Upstream: flomation-co/executor actions/arithmetic/division/action.go.
+    """
     ctx = make_ctx(("numerator", "integer", 1), ("denominator", "string", " 0.0 "))
-    with pytest.raises(HardError, match=r"^arithmetic: division by zero$"):
+    with pytest.raises(HardError, match=r"^division: denominator cannot be zero$"):
         division.run(ctx)
 
 
+def test_operands_are_optional_text_inputs() -> None:
+    """Every operand is declared as an optional ``string`` input, as upstream's are.
+
+    Upstream: flomation-co/executor actions/arithmetic/*/action.go (ConnectionTypeString, no
+    Required), so an editor's text operands validate.
+    """
+    for action in (addition, subtraction, multiplication, division):
+        assert {(item.type, bool(item.required)) for item in action.SPEC.inputs} == {
+            ("string", False)
+        }
+
+
 def test_division_reports_the_missing_named_input(make_ctx: MakeCtx) -> None:
-    """With neither numerator nor a, the error names ``numerator``."""
+    """Without numerator, the error names ``numerator``."""
     ctx = make_ctx(("denominator", "integer", 2))
     with pytest.raises(HardError) as caught:
         division.run(ctx)
@@ -108,15 +134,15 @@ def test_division_reports_the_missing_named_input(make_ctx: MakeCtx) -> None:
         ),
         (
             [("a", "boolean", True), ("b", "integer", 1)],
-            'arithmetic: input "a" is not a number: "true"',
+            'arithmetic: input "a" is not a number: true',
         ),
         (
             [("a", "object", [1]), ("b", "integer", 1)],
-            'arithmetic: input "a" is not a number: "[1]"',
+            'arithmetic: input "a" is not a number: [1]',
         ),
         (
             [("a", "object", {"x": 1}), ("b", "integer", 1)],
-            'arithmetic: input "a" is not a number: "map[x:1]"',
+            'arithmetic: input "a" is not a number: map[x:1]',
         ),
         (
             [("a", "integer", 1e308), ("b", "integer", 1e308)],
@@ -131,7 +157,11 @@ def test_division_reports_the_missing_named_input(make_ctx: MakeCtx) -> None:
 def test_operand_errors_are_hard_errors(
     make_ctx: MakeCtx, rows: list[tuple[str, str, Any]], message: str
 ) -> None:
-    """Every operand problem raises a hard error with the exact spec text."""
+    """Every operand problem raises a hard error with upstream's text.
+
+    A value that is neither a number nor text is named unquoted (its %v), as
+    flomation-co/executor actions/arithmetic/common.go (ParseNumber) does.
+    """
     with pytest.raises(HardError) as caught:
         addition.run(make_ctx(*rows))
     assert caught.value.message == message

@@ -16,7 +16,7 @@ from flomation.executor.accessors import Input, find_input
 from flomation.executor.actions.base import Connection, HardError, Outputs
 from flomation.executor.gojson import go_quote, go_text
 
-__all__ = ["OUTPUTS", "calculate", "format_number", "operand_input", "parse_operand"]
+__all__ = ["DIFFERENCES", "OUTPUTS", "calculate", "format_number", "operand_input", "parse_operand"]
 
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # Integral results below this magnitude print as integers (beyond it float64 loses units).
@@ -29,9 +29,21 @@ OUTPUTS = (
 )
 
 
-def operand_input(name: str, label: str) -> Connection:
+# Upstream's operands are optional text inputs (a number written as text or a ${...} value);
+# a missing one is the hard error parse_operand raises.
+def operand_input(name: str, label: str, placeholder: str) -> Connection:
     """The manifest entry of one numeric operand."""
-    return Connection(name, "integer", label, placeholder="0", required=True)
+    return Connection(name, "string", label, placeholder=placeholder)
+
+
+# Where this executor differs from upstream's arithmetic (flomation-co/executor
+# actions/arithmetic/common.go), as the node reference lists it.
+DIFFERENCES = (
+    "operand texts are plain decimals: Go's other float syntaxes (`NaN`, `Inf`, hexadecimal) "
+    "are `is not a number`",
+    "a result that is not a finite number is the hard error `arithmetic: result is not a "
+    "finite number` (upstream prints `+Inf`/`NaN` with an undefined `answer_int`)",
+)
 
 
 def parse_operand(inputs: Sequence[Input], name: str) -> float:
@@ -44,7 +56,8 @@ def parse_operand(inputs: Sequence[Input], name: str) -> float:
     if value is None:
         raise HardError(f"{prefix} has no value")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise HardError(f"{prefix} is not a number: {go_quote(go_text(value))}")
+        # Upstream re-parses %v of other values and names them unquoted.
+        raise HardError(f"{prefix} is not a number: {go_text(value)}")
     if isinstance(value, str):
         text = value.strip()
         if not text:

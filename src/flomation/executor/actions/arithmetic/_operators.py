@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flomation.executor.actions.arithmetic._operands import (
+    DIFFERENCES,
     OUTPUTS,
     calculate,
     operand_input,
@@ -29,15 +30,34 @@ class _Operator:
     icon: str
     symbol: str  # as tool_result shows it: "2 + 3 = 5"
     apply: Callable[[float, float], float]
+    placeholders: tuple[str, str]
 
 
 _OPERATORS = {
-    "addition": _Operator("Maths | Addition", "Add two numbers", "plus", "+", operator.add),
+    "addition": _Operator(
+        "Maths | Addition",
+        "Add two numbers",
+        "plus",
+        "+",
+        operator.add,
+        ("e.g. 5 or 3.14", "e.g. 7 or 0.40"),
+    ),
+    # U+2212 MINUS SIGN, as upstream's tool_result prints it.
     "subtraction": _Operator(
-        "Maths | Subtraction", "Subtract b from a", "minus", "-", operator.sub
+        "Maths | Subtraction",
+        "Subtract b from a",
+        "minus",
+        "\u2212",
+        operator.sub,
+        ("e.g. 10 or 3.14", "e.g. 4 or 0.40"),
     ),
     "multiplication": _Operator(
-        "Maths | Multiplication", "Multiply two numbers", "xmark", "×", operator.mul
+        "Maths | Multiplication",
+        "Multiply two numbers",
+        "xmark",
+        "×",
+        operator.mul,
+        ("e.g. 5 or 3.14 or ${parent.distance_miles}", "e.g. 0.40"),
     ),
 }
 
@@ -50,8 +70,12 @@ def operator_action(name: str) -> tuple[ActionSpec, RunFunction]:
         name=row.name,
         description=row.description,
         icon=row.icon,
-        inputs=(operand_input("a", "A"), operand_input("b", "B")),
+        inputs=(
+            operand_input("a", "A", row.placeholders[0]),
+            operand_input("b", "B", row.placeholders[1]),
+        ),
         outputs=OUTPUTS,
+        extra={"differences": list(DIFFERENCES)},
     )
 
     def run(ctx: ActionContext) -> Outputs:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import operator
 
-from flomation.executor.accessors import find_input
 from flomation.executor.actions.arithmetic._operands import (
+    DIFFERENCES,
     OUTPUTS,
     calculate,
     operand_input,
@@ -20,22 +20,19 @@ SPEC = ActionSpec(
     name="Maths | Division",
     description="Divide the numerator by the denominator",
     icon="divide",
-    inputs=(operand_input("numerator", "Numerator"), operand_input("denominator", "Denominator")),
+    inputs=(
+        operand_input("numerator", "Numerator", "e.g. 100 or 3.14"),
+        operand_input("denominator", "Denominator", "e.g. 4 or 0.40 (must be non-zero)"),
+    ),
     outputs=OUTPUTS,
+    extra={"differences": list(DIFFERENCES)},
 )
-
-
-def _operand_name(ctx: ActionContext, name: str, fallback: str) -> str:
-    """``name``, or ``fallback`` (the generic ``a``/``b``) when only that input exists."""
-    if find_input(ctx.inputs, name) is None and find_input(ctx.inputs, fallback) is not None:
-        return fallback
-    return name
 
 
 def run(ctx: ActionContext) -> Outputs:
     """numerator ÷ denominator; a zero denominator is a hard error."""
-    numerator = parse_operand(ctx.inputs, _operand_name(ctx, "numerator", "a"))
-    denominator = parse_operand(ctx.inputs, _operand_name(ctx, "denominator", "b"))
+    numerator = parse_operand(ctx.inputs, "numerator")
+    denominator = parse_operand(ctx.inputs, "denominator")
     if denominator == 0:
-        raise HardError("arithmetic: division by zero")
+        raise HardError("division: denominator cannot be zero")
     return calculate(numerator, denominator, "÷", operator.truediv)
