@@ -142,6 +142,33 @@ def test_for_outputs_and_errors(tmp_path: Path) -> None:
     assert error_of(negative) == "invalid iteration count: -3"
 
 
+@pytest.mark.parametrize(
+    ("count", "start", "outcome"),
+    [
+        (value("count", "abc", "string"), None, "invalid iteration count: abc"),
+        (value("count", " 5", "string"), None, "invalid iteration count:  5"),
+        (value("count", 2**63, "integer"), None, "iteration count is required"),
+        (value("count", "3", "string"), value("start", "7", "string"), 7),
+        (value("count", 3.0, "integer"), value("start", "2.5", "integer"), 0),
+        (value("count", 3, "integer"), value("start", "x", "string"), 0),
+    ],
+)
+def test_for_reads_count_and_start_as_go_parses_text(
+    tmp_path: Path, count: dict[str, Any], start: dict[str, Any] | None, outcome: Any
+) -> None:
+    """Count and start are read as text and parsed like Go's strconv.ParseInt.
+
+    Upstream: flomation-co/executor actions/conditional/for/action.go (count: text required,
+    else "invalid iteration count: <value>"; start: 0 unless it parses).
+    """
+    inputs = [count] if start is None else [count, start]
+    run = run_action(tmp_path, "conditional/for", 2, *inputs)
+    if isinstance(outcome, str):
+        assert error_of(run) == outcome
+    else:
+        assert outputs_of(run)["current_index"] == outcome
+
+
 def test_while_outputs(tmp_path: Path) -> None:
     """conditional/while: unknown operator compares false; max_iterations defaults to 1000."""
     run = run_action(
@@ -334,15 +361,32 @@ def test_subflow_invoke_without_name_is_a_soft_failure(tmp_path: Path) -> None:
 
 
 def test_subflow_end_tool_result_without_result_input(tmp_path: Path) -> None:
-    """subflow/end without a result input reports the Go-JSON of its values as tool_result."""
-    run = run_action(tmp_path, "subflow/end", 2, value("b", 2, "integer"), value("a", "<"))
-    assert outputs_of(run) == {"b": 2, "a": "<", "tool_result": '{"a":"\\u003c","b":2}'}
+    """subflow/end without a result input reports ``Sub-flow returned: <Go-JSON>``.
+
+    Upstream: flomation-co/executor actions/subflow/end/action.go.
+    """
+    run = run_action(
+        tmp_path, "subflow/end", 2, value("return_value", 2, "integer"), value("a", "<")
+    )
+    assert outputs_of(run) == {
+        "return_value": 2,
+        "a": "<",
+        "tool_result": 'Sub-flow returned: {"a":"\\u003c","return_value":2}',
+    }
 
 
-def test_on_error_called_directly_returns_nothing(tmp_path: Path) -> None:
-    """error/on_error run as an ordinary node returns no outputs."""
+def test_on_error_called_directly_returns_empty_error_outputs(tmp_path: Path) -> None:
+    """error/on_error run as an ordinary node returns its four outputs, each ``""``.
+
+    Upstream: flomation-co/executor actions/error/on_error/action.go.
+    """
     run = run_action(tmp_path, "error/on_error", 2)
-    assert run.result.records["x"].outputs is None or outputs_of(run) == {}
+    assert outputs_of(run) == {
+        "error_message": "",
+        "error_node_id": "",
+        "error_node_label": "",
+        "error_node_type": "",
+    }
     assert run.result.records["x"].status == "success"
 
 

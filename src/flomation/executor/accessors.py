@@ -20,6 +20,7 @@ __all__ = [
     "Input",
     "KeyValue",
     "find_input",
+    "parse_go_int",
     "read_bool",
     "read_kv",
     "read_number",
@@ -51,6 +52,14 @@ class KeyValue:
     value: str
 
 
+def parse_go_int(text: str) -> int | None:
+    """Go's strconv.ParseInt(text, 10, 64): optional sign, decimal digits, within int64."""
+    if not _BASE10_INT.fullmatch(text):
+        return None
+    number = int(text)
+    return number if -(2**63) <= number < 2**63 else None
+
+
 def find_input(inputs: Sequence[Input], name: str) -> Input | None:
     """The first input called ``name``, or None."""
     for item in inputs:
@@ -71,7 +80,7 @@ def read_string(inputs: Sequence[Input], name: str) -> str | None:
         return "" if value is None else go_json(value)
     if item.type == "integer":
         text = go_text(value)
-        return text if _BASE10_INT.fullmatch(text) else None
+        return text if parse_go_int(text) is not None else None
     if item.type == "boolean":
         text = go_text(value)
         return text if text in GO_BOOL_TRUE or text in GO_BOOL_FALSE else None

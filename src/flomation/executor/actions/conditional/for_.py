@@ -5,7 +5,7 @@ See docs/flows.md §10.3, §4.8.
 
 from __future__ import annotations
 
-from flomation.executor.accessors import find_input, read_number, read_string
+from flomation.executor.accessors import find_input, parse_go_int, read_string
 from flomation.executor.actions.base import (
     ActionContext,
     ActionSpec,
@@ -37,21 +37,24 @@ SPEC = ActionSpec(
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """``{result: count > 0, iterations: count, max_iterations: count, current_index: start}``."""
+    """``{result: count > 0, iterations: count, max_iterations: count, current_index: start}``.
+
+    Both are read as text and parsed as Go's strconv.ParseInt does: a count that reads as no
+    text is required, one that does not parse (or is negative) is invalid; a start that does
+    not parse is 0.
+    """
     text = read_string(ctx.inputs, "count")
-    try:
-        count = int(text) if text is not None else None
-    except ValueError:
-        count = None
-    if count is None:
+    if text is None:
         raise HardError("iteration count is required")
-    if count < 0:
+    count = parse_go_int(text)
+    if count is None or count < 0:
         raw = find_input(ctx.inputs, "count")
-        raise HardError(f"invalid iteration count: {go_text(raw.value if raw else count)}")
-    start = read_number(ctx.inputs, "start") or 0
+        raise HardError(f"invalid iteration count: {go_text(raw.value if raw else text)}")
+    start_text = read_string(ctx.inputs, "start")
+    start = parse_go_int(start_text) if start_text is not None else None
     return {
         "result": count > 0,
         "iterations": count,
         "max_iterations": count,
-        "current_index": start,
+        "current_index": start or 0,
     }

@@ -25,5 +25,7 @@ SPEC = ActionSpec(
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """Called directly (never by the engine): no outputs."""
-    return {}
+    """Called directly (never by the engine): every error output empty, as upstream's."""
+    return dict.fromkeys(
+        ("error_message", "error_node_id", "error_node_label", "error_node_type"), ""
+    )

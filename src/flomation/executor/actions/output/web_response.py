@@ -21,7 +21,7 @@ SPEC = ActionSpec(
         Connection("body", "text", "Body"),
         Connection("status_code", "integer", "Status Code", placeholder="200"),
         Connection("content_type", "string", "Content Type", placeholder="application/json"),
-        Connection("headers", "text", "Headers", placeholder="Name: value"),
+        Connection("headers", "text", "Headers (JSON object)", placeholder='{"Location":"/x"}'),
         Connection("history", "text", "History"),
     ),
     outputs=(Connection("set", "boolean", "Set"),),

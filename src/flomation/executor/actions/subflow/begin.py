@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from flomation.executor.actions.base import ActionContext, ActionSpec, Connection, Outputs
+from flomation.executor.accessors import read_string
+from flomation.executor.actions.base import (
+    ActionContext,
+    ActionSpec,
+    Connection,
+    HardError,
+    Outputs,
+)
 
 __all__ = ["SPEC", "run"]
 
@@ -13,13 +20,19 @@ SPEC = ActionSpec(
     icon="right-to-bracket",
     open_outputs=True,
     inputs=(Connection("name", "string", "Name", placeholder="Sub-flow name", required=True),),
+    outputs=(Connection("tool_result", "string", "Result"), Connection("name", "string", "Name")),
 )
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """Every input with a non-null value, name → typed value."""
-    outputs: Outputs = {}
+    """``tool_result`` and ``name``, then every other non-null input, name → typed value."""
+    name = read_string(ctx.inputs, "name") or ""
+    if not name:
+        raise HardError("sub-flow name is required")
+    outputs: Outputs = {"tool_result": f"Sub-flow '{name}' started", "name": name}
+    seen = {"name"}
     for item in ctx.inputs:
-        if item.value is not None:
-            outputs.setdefault(item.name, item.value)
+        if item.value is not None and item.name not in seen:
+            seen.add(item.name)
+            outputs[item.name] = item.value
     return outputs

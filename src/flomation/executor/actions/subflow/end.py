@@ -17,13 +17,23 @@ SPEC = ActionSpec(
     description="End of a sub-flow: its inputs become the invoking node's outputs",
     icon="right-from-bracket",
     open_outputs=True,
-    inputs=(Connection("result", "string", "Result"),),
+    inputs=(
+        Connection("return_value", "string", "Return Value"),
+        Connection("result", "string", "Result"),
+    ),
     outputs=(Connection("tool_result", "string", "Result"),),
+    extra={
+        "differences": [
+            "a `result` input (this executor's own) makes `tool_result` its text, so the invoking "
+            "node's `tool_result` is the sub-flow's answer; without one, `tool_result` is "
+            "upstream's `Sub-flow returned: <JSON of the inputs>`"
+        ]
+    },
 )
 
 
 def run(ctx: ActionContext) -> Outputs:
-    """Non-null inputs plus ``tool_result`` = str(result), else the Go-JSON of those values."""
+    """Non-null inputs plus ``tool_result``: str(result), else ``Sub-flow returned: <Go-JSON>``."""
     outputs: Outputs = {}
     for item in ctx.inputs:
         if item.value is not None:
@@ -31,6 +41,6 @@ def run(ctx: ActionContext) -> Outputs:
     if find_input(ctx.inputs, "result") is not None:
         tool_result = read_string(ctx.inputs, "result") or ""
     else:
-        tool_result = go_json(outputs)
+        tool_result = "Sub-flow returned: " + go_json(outputs)
     outputs["tool_result"] = tool_result
     return outputs

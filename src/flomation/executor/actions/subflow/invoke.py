@@ -22,6 +22,12 @@ SPEC = ActionSpec(
         Connection("success", "boolean", "Success"),
         Connection("error", "string", "Error"),
     ),
+    extra={
+        "differences": [
+            "the name is trimmed, so one of only spaces is the soft failure `sub_flow_name is "
+            "required` (upstream passes it on untrimmed and finds no sub-flow)"
+        ]
+    },
 )
 
 
