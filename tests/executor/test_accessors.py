@@ -59,7 +59,9 @@ def test_missing_input_is_none_and_first_name_wins() -> None:
         ("integer", 7.9, 7),
         ("integer", -7.9, -7),
         ("integer", " 42 ", 42),
-        ("integer", "2.5", 2),
+        ("integer", "2.5", None),
+        ("integer", "1e3", None),
+        ("integer", str(2**63), None),
         ("integer", "x", None),
         ("integer", True, None),
         ("string", 7, None),
@@ -67,7 +69,11 @@ def test_missing_input_is_none_and_first_name_wins() -> None:
     ],
 )
 def test_read_number(kind: str, raw: Any, expected: int | None) -> None:
-    """Number accepts integer inputs only: ints, truncated floats and numeric strings."""
+    """Number accepts integer inputs only: ints, truncated floats and base-10 integer text.
+
+    A text is parsed like Go's strconv.ParseInt after trimming, with no float fallback, as the
+    newest upstream Connection.Number() does (flomation-co/executor core, executor.go).
+    """
     assert read_number(one(kind, raw), "x") == expected
 
 

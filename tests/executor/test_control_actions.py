@@ -344,6 +344,21 @@ def test_webhook_and_generic_triggers_echo_inputs(tmp_path: Path) -> None:
     assert registry.find("trigger/schedule") is registry.find("trigger/webhook")
 
 
+def test_webhook_trigger_declares_upstreams_outputs() -> None:
+    """trigger/webhook declares body, method, content_type and triggered_at, as upstream's.
+
+    Upstream: flomation-co/executor actions/trigger/webhook/action.go (Outputs).
+    """
+    action = Registry().find("trigger/webhook")
+    assert action is not None
+    assert [item.name for item in action.spec.outputs] == [
+        "body",
+        "method",
+        "content_type",
+        "triggered_at",
+    ]
+
+
 def test_manual_trigger_outputs(tmp_path: Path) -> None:
     """trigger/manual outputs the start time (Go time JSON, UTC) and the quote."""
     run = run_engine(tmp_path, flow_document([TRIGGER], []))

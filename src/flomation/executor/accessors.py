@@ -88,7 +88,7 @@ def read_string(inputs: Sequence[Input], name: str) -> str | None:
 
 
 def read_number(inputs: Sequence[Input], name: str) -> int | None:
-    """Number accessor (``integer`` inputs only): ints, truncated floats, numeric strings."""
+    """Number accessor (``integer`` inputs only): ints, truncated floats, base-10 integer text."""
     item = find_input(inputs, name)
     if item is None or item.type != "integer":
         return None
@@ -100,16 +100,8 @@ def read_number(inputs: Sequence[Input], name: str) -> int | None:
     if isinstance(value, float):
         return int(value) if value == value and abs(value) != float("inf") else None
     if isinstance(value, str):
-        text = value.strip()
-        if _BASE10_INT.fullmatch(text):
-            return int(text)
-        try:
-            parsed = float(text)
-        except ValueError:
-            return None
-        if parsed != parsed or abs(parsed) == float("inf") or "_" in text:
-            return None
-        return int(parsed)
+        # Go's Connection.Number(): strconv.ParseInt of the trimmed text, no float fallback.
+        return parse_go_int(value.strip())
     return None
 
 

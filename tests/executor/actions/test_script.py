@@ -103,6 +103,28 @@ def test_bash_sandboxed_uses_and_removes_temp_dir(make_ctx: MakeContext) -> None
     assert not (ctx.work_dir / "made-here").exists()
 
 
+@pytest.mark.parametrize(
+    ("kind", "flag", "sandboxed"),
+    [
+        ("boolean", "true", True),
+        ("boolean", "True", False),
+        ("boolean", "1", False),
+        ("boolean", "yes", False),
+        ("string", "true", True),
+    ],
+)
+def test_bash_sandboxed_only_when_it_reads_exactly_true(
+    make_ctx: MakeContext, kind: str, flag: str, sandboxed: bool
+) -> None:
+    """Only a ``sandboxed`` that reads as the text ``true`` runs in a temporary directory.
+
+    Upstream: flomation-co/executor actions/script/bash/action.go (``*sc.String() == "true"``).
+    """
+    ctx = make_ctx(("script", "text", "pwd"), ("sandboxed", kind, flag))
+    out = bash.run(ctx)
+    assert (Path(out["working_directory"]) != ctx.work_dir.resolve()) is sandboxed
+
+
 def test_bash_timeout_kills_process_group(make_ctx: MakeContext, tmp_path: Path) -> None:
     """A script over its timeout fails with the timeout message and its children are killed."""
     marker = tmp_path / "child-survived"

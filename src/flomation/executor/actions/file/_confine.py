@@ -7,9 +7,17 @@ from pathlib import Path
 
 from flomation.executor.actions.base import HardError
 
-__all__ = ["ESCAPE_MESSAGE", "confined_path", "os_error_text"]
+__all__ = ["CONFINEMENT_DIFFERENCES", "ESCAPE_MESSAGE", "confined_path", "os_error_text"]
 
 ESCAPE_MESSAGE = "file path escapes the execution directory"
+# How the file actions differ from upstream's newest (flomation-co/executor actions/file/common.go,
+# an os.Root workspace), as the node reference lists it.
+CONFINEMENT_DIFFERENCES = (
+    "a path leaving the work directory is the hard error `file path escapes the execution "
+    "directory`; upstream's newest returns a soft failure (`... is outside the flow's workspace`)",
+    "an absolute path must lie inside the work directory; upstream's newest reads a leading `/` "
+    "as the workspace root",
+)
 
 
 def confined_path(work_dir: Path, file_path: str) -> Path:

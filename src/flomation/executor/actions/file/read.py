@@ -13,7 +13,11 @@ from flomation.executor.actions.base import (
     HardError,
     Outputs,
 )
-from flomation.executor.actions.file._confine import confined_path, os_error_text
+from flomation.executor.actions.file._confine import (
+    CONFINEMENT_DIFFERENCES,
+    confined_path,
+    os_error_text,
+)
 
 __all__ = ["SPEC", "run"]
 
@@ -35,6 +39,7 @@ SPEC = ActionSpec(
         Connection("success", "boolean", "Success"),
         Connection("error", "string", "Error"),
     ),
+    extra={"differences": list(CONFINEMENT_DIFFERENCES)},
 )
 
 

@@ -13,7 +13,11 @@ from flomation.executor.actions.base import (
     HardError,
     Outputs,
 )
-from flomation.executor.actions.file._confine import confined_path, os_error_text
+from flomation.executor.actions.file._confine import (
+    CONFINEMENT_DIFFERENCES,
+    confined_path,
+    os_error_text,
+)
 
 __all__ = ["SPEC", "run"]
 
@@ -38,6 +42,7 @@ SPEC = ActionSpec(
         Connection("bytes_written", "integer", "Bytes Written"),
         Connection("success", "boolean", "Success"),
     ),
+    extra={"differences": list(CONFINEMENT_DIFFERENCES)},
 )
 
 

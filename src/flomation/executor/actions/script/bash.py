@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from flomation.executor.accessors import read_bool, read_kv, read_number, read_string
+from flomation.executor.accessors import read_kv, read_number, read_string
 from flomation.executor.actions.base import (
     ActionContext,
     ActionSpec,
@@ -47,12 +47,20 @@ SPEC = ActionSpec(
         Connection("environment_variables", "key_value_array", label="Environment Variables"),
     ),
     outputs=(
+        # Declared by upstream but never set (flomation-co/executor actions/script/bash/action.go).
+        Connection("tool_result", "string", "Result summary"),
         Connection("stdout", "string"),
         Connection("stderr", "string"),
         Connection("exit_code", "integer"),
         Connection("success", "boolean"),
         Connection("working_directory", "string"),
     ),
+    extra={
+        "differences": [
+            "an environment variable whose name holds `=` or NUL is the hard error `invalid "
+            "environment variable ...` (upstream passes it to the process as it is)"
+        ]
+    },
 )
 
 _DEFAULT_TIMEOUT_S = 60
@@ -129,7 +137,9 @@ def run(ctx: ActionContext) -> Outputs:
     script = read_string(ctx.inputs, "script")
     if script is None or not script.strip():
         raise HardError("script is required")
-    if not read_bool(ctx.inputs, "sandboxed"):
+    # Upstream compares the String() reading with "true" exactly: "True", "1" and "yes" are
+    # not sandboxed (flomation-co/executor actions/script/bash/action.go).
+    if read_string(ctx.inputs, "sandboxed") != "true":
         return _run_in(ctx, script, ctx.work_dir)
     try:
         sandbox = Path(tempfile.mkdtemp(prefix="flomation-bash-"))

@@ -80,6 +80,13 @@ SPEC = ActionSpec(
         *SHARED_INPUTS,
     ),
     outputs=script_outputs(logs_label="Console output"),
+    extra={
+        "differences": [
+            "the script runs as a separate process in a fresh temporary directory, not a "
+            "security sandbox (upstream runs JavaScript in an embedded interpreter; "
+            "docs/flows.md §10.7)"
+        ]
+    },
 )
 
 _BOOTSTRAP = Path(__file__).with_name("_javascript_bootstrap.js")

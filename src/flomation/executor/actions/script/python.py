@@ -65,6 +65,13 @@ SPEC = ActionSpec(
         *SHARED_INPUTS,
     ),
     outputs=script_outputs(logs_label="stdout"),
+    extra={
+        "differences": [
+            "the script runs as a separate process in a fresh temporary directory, not a "
+            "security sandbox (upstream runs Python inside a WebAssembly sandbox; "
+            "docs/flows.md §10.7)"
+        ]
+    },
 )
 
 _BOOTSTRAP = Path(__file__).with_name("_python_bootstrap.py")

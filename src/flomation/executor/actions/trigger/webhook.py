@@ -5,7 +5,7 @@ See docs/flows.md §10.2.
 
 from __future__ import annotations
 
-from flomation.executor.actions.base import ActionContext, ActionSpec, Outputs
+from flomation.executor.actions.base import ActionContext, ActionSpec, Connection, Outputs
 
 __all__ = ["SPEC", "run"]
 
@@ -16,6 +16,14 @@ SPEC = ActionSpec(
     type=1,
     icon="globe",
     open_outputs=True,
+    # The outputs upstream declares (flomation-co/executor actions/trigger/webhook/action.go); the
+    # values come from the trigger data the platform injects.
+    outputs=(
+        Connection("body", "string", "Request Body"),
+        Connection("method", "string", "HTTP Method"),
+        Connection("content_type", "string", "Content Type"),
+        Connection("triggered_at", "string", "Triggered At"),
+    ),
 )
 
 

@@ -39,6 +39,12 @@ SPEC = ActionSpec(
         Connection("success", "boolean", label="Success"),
         Connection("error", "string", label="Error"),
     ),
+    extra={
+        "differences": [
+            "the text is cut at a character boundary within `max_length` bytes (upstream cuts "
+            "the bytes, and a character cut in half shows as U+FFFD)"
+        ]
+    },
 )
 
 _USER_AGENT = "Flomation/1.0 (AI Agent Tool)"
