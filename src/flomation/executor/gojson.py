@@ -23,7 +23,6 @@ __all__ = [
     "go_quote",
     "go_text",
     "go_type_name",
-    "json_type_name",
 ]
 
 _encode_string = json.encoder.encode_basestring
@@ -209,23 +208,6 @@ def go_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + " ".join(go_text(item) for item in value) + "]"
     return str(value)
-
-
-def json_type_name(value: Any) -> str:
-    """The JSON type name used in error messages: object, array, string, number, boolean, null."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def go_type_name(value: Any) -> str:
