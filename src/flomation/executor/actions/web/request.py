@@ -60,6 +60,13 @@ SPEC = ActionSpec(
         Connection("response_headers", "string"),
         Connection("success", "boolean"),
     ),
+    extra={
+        "differences": [
+            'a transport error names the OS reason after `Get "<url>": ` (Go names the step too, '
+            "as in `dial tcp 127.0.0.1:9: connect: connection refused`), and a URL Go cannot "
+            "parse is `request failed: ...` rather than `failed to create request: ...`"
+        ]
+    },
 )
 
 _DEFAULT_TIMEOUT_S = 30
