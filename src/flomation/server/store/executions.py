@@ -87,6 +87,32 @@ def _claim_candidate_sql(backend: Backend, *, lock: bool) -> str:
     """
 
 
+# PostgreSQL: the claim in one statement (docs/benchmarks.md, "two replicas"). Every statement
+# is a round trip from the replica's event loop, and BEGIN, the five statements of the
+# transaction below and COMMIT were seven of them. The candidate row is locked as in that
+# transaction; an execution whose flow has no revision is left to it (returned unallocated).
+_PG_SQL_CLAIM = f"""
+    WITH candidate AS ({_claim_candidate_sql("postgresql", lock=True)}),
+    revision AS (
+        SELECT r.data FROM revisions r JOIN candidate c ON r.flo_id = c.flo_id
+        ORDER BY r.number DESC LIMIT 1
+    ),
+    allocated AS (
+        UPDATE executions SET execution_status = 'allocated', runner_id = :runner_id,
+            allocated_at = :now, last_contact_at = :now, updated_at = :now
+        FROM candidate
+        WHERE executions.id = candidate.id AND executions.execution_status = 'created'
+            AND EXISTS (SELECT 1 FROM revision)
+        RETURNING {columns(schema.executions.c, "executions")}
+    )
+    SELECT (SELECT data FROM revision), f.id, f.name, f.organisation_id, f.author_id,
+           f.environment_id, v.name, f.queue_id, f.created_at, f.execution_count, f.last_run,
+           a.*
+    FROM candidate c JOIN flos f ON f.id = c.flo_id
+    LEFT JOIN environments v ON v.id = f.environment_id
+    LEFT JOIN allocated a ON a.id = c.id
+"""
+
 _SQL_FLO_BY_ID = """
     SELECT f.id, f.name, f.organisation_id, f.author_id, f.environment_id, v.name, f.queue_id,
            f.created_at, f.execution_count, f.last_run
@@ -120,6 +146,29 @@ _SQL_EXECUTION_CALL = f"""
 _SQL_TOUCH_EXECUTION = "UPDATE executions SET last_contact_at = ? WHERE id = ?"
 
 _SQL_TOUCH_RUNNER = "UPDATE runners SET last_contact_at = ? WHERE id = ?"
+
+# PostgreSQL: both touches in one statement, without a transaction of its own (one round trip
+# instead of four).
+_PG_SQL_TOUCH = """
+    WITH runner AS (UPDATE runners SET last_contact_at = :now WHERE id = :runner_id)
+    UPDATE executions SET last_contact_at = :now WHERE id = :execution_id
+"""
+
+# PostgreSQL: the common result (a pending execution completed) in one statement with both
+# touches; anything else (suspension, a repeated result) goes through store_result's
+# transaction. The runner is touched either way, as there.
+_PG_SQL_COMPLETE = """
+    WITH completed AS (
+        UPDATE executions SET execution_status = 'executed', completion_status = :completion,
+            completion_reason = NULL, result = :result, completed_at = :now, updated_at = :now,
+            last_contact_at = :now
+        WHERE id = :execution_id AND completion_status = 'pending'
+            AND execution_status IN ('allocated', 'running')
+        RETURNING id
+    ),
+    runner AS (UPDATE runners SET last_contact_at = :now WHERE id = :runner_id)
+    SELECT count(*) FROM completed
+"""
 
 _SQL_RESULT_STATE = (
     "SELECT execution_status, completion_status, result FROM executions WHERE id = ?"
@@ -165,6 +214,13 @@ def _is_pending(status: str, completion: str) -> bool:
 def touch(db: RawConnection, execution_id: str, runner_id: str, now_s: float) -> None:
     db.execute(_SQL_TOUCH_EXECUTION, (now_s, execution_id))
     db.execute(_SQL_TOUCH_RUNNER, (now_s, runner_id))
+
+
+def _completion(has_errored: bool, cancelled: bool) -> str:
+    """The completion status of a result that is not a suspension (T6)."""
+    if cancelled:
+        return "cancel"
+    return "fail" if has_errored else "success"
 
 
 class ExecutionQueries:
@@ -215,6 +271,20 @@ class ExecutionQueries:
 
         Executions whose flow has no revision are failed with a reason and skipped.
         """
+        if self._db.backend == "postgresql":
+            row = (
+                self._db.raw()
+                .execute(_PG_SQL_CLAIM, {"runner_id": runner_id, "now": now_s})
+                .fetchone()
+            )
+            if row is None:
+                return None
+            if row[11] is not None:
+                return ClaimedExecution(
+                    execution=execution_from(row[11:]),
+                    flo=flo_from(row[1:11]),
+                    revision_data=load(row[0]),
+                )
         with self._db.raw_write() as db:
             while True:
                 candidate = db.execute(
@@ -321,6 +391,10 @@ class ExecutionQueries:
 
     def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
         """Record runner contact on an execution and on the runner (§8.1)."""
+        if self._db.backend == "postgresql":
+            parameters = {"execution_id": execution_id, "runner_id": runner_id, "now": now_s}
+            self._db.raw().execute(_PG_SQL_TOUCH, parameters)
+            return
         with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
 
@@ -336,6 +410,16 @@ class ExecutionQueries:
         now_s: float,
     ) -> ResultOutcome:
         """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent."""
+        if self._db.backend == "postgresql" and not suspended:
+            parameters = {
+                "execution_id": execution_id,
+                "runner_id": runner_id,
+                "completion": _completion(has_errored, cancelled),
+                "result": dump(state),
+                "now": now_s,
+            }
+            if self._db.raw().execute(_PG_SQL_COMPLETE, parameters).fetchone()[0]:
+                return ResultOutcome.COMPLETED
         with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
             status, completion_status, stored_result = db.execute(
@@ -357,12 +441,8 @@ class ExecutionQueries:
                 reason: str | None = None
                 if suspended:
                     completion, reason = "fail", "suspended without checkpoint"
-                elif cancelled:
-                    completion = "cancel"
-                elif has_errored:
-                    completion = "fail"
                 else:
-                    completion = "success"
+                    completion = _completion(has_errored, cancelled)
                 db.execute(
                     _SQL_COMPLETE,
                     {
