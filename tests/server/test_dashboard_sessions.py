@@ -1,6 +1,9 @@
-"""Dashboard sessions and one-time sign-in links (pure rules, no server)."""
+"""Dashboard sessions and one-time sign-in links (on the store, both backends), and the
+dashboard's pure rules."""
 
 from __future__ import annotations
+
+from sqlalchemy import select
 
 from flomation.server.dashboard.pages import node_entries
 from flomation.server.dashboard.queries import Cursor, display_status
@@ -10,44 +13,63 @@ from flomation.server.dashboard.sessions import (
     SignInLinks,
     sign_in_code,
 )
+from flomation.server.store import Store, schema
+from flomation.server.store.sessions import session_key
 
 
-def test_sessions_expire_after_being_idle_and_end_on_sign_out() -> None:
+async def test_sessions_expire_after_being_idle_and_end_on_sign_out(database_url: str) -> None:
     """A session lives while used within the idle limit, and is gone after sign-out."""
-    store = SessionStore(idle_s=60.0)
-    session = store.create(1000.0)
-    assert store.get(session.id, 1050.0) is session
-    assert store.get(session.id, 1100.0) is session  # used at 1050: still within 60 s
-    assert store.get(session.id, 1161.0) is None
-    other = store.create(2000.0)
-    store.end(other.id)
-    assert store.get(other.id, 2000.0) is None
-    assert session.csrf != other.csrf
+    store = await Store.open(database_url)
+    try:
+        sessions = SessionStore(store, idle_s=60.0)
+        session = await sessions.create(1000.0)
+        assert await sessions.get(session.id, 1050.0) == session
+        assert await sessions.get(session.id, 1100.0) == session  # used at 1050: within 60 s
+        assert await sessions.get(session.id, 1161.0) is None
+        other = await sessions.create(2000.0)
+        await sessions.end(other.id)
+        assert await sessions.get(other.id, 2000.0) is None
+        assert session.csrf != other.csrf
+    finally:
+        await store.close()
 
 
-def test_the_oldest_sessions_go_beyond_the_bound() -> None:
-    """More sessions than the limit drop the least recently used one."""
-    store = SessionStore(limit=2)
-    first, second = store.create(0.0), store.create(0.0)
-    store.get(first.id, 1.0)
-    store.create(2.0)
-    assert store.get(second.id, 3.0) is None
-    assert store.get(first.id, 3.0) is first
+async def test_the_database_holds_no_usable_session_id_and_forgets_idle_ones(
+    database_url: str,
+) -> None:
+    """Only the id's hash is stored; sessions idle past the cutoff are deleted."""
+    store = await Store.open(database_url)
+    try:
+        sessions = SessionStore(store, idle_s=3600.0)
+        idle, used = await sessions.create(0.0), await sessions.create(0.0)
+        assert await sessions.get(used.id, 500.0) == used
+        assert await store.forget_sessions_idle_since(100.0) == 1
+        kept = await store.read(
+            lambda conn: conn.execute(select(schema.dashboard_sessions.c.id_hash)).scalars().all()
+        )
+        assert kept == [session_key(used.id)] and used.id not in kept
+        assert await sessions.get(idle.id, 600.0) is None
+    finally:
+        await store.close()
 
 
-def test_sign_in_codes_are_one_time_signed_and_expire() -> None:
+async def test_sign_in_codes_are_one_time_signed_and_expire(database_url: str) -> None:
     """A code works once, not after its TTL, not with another token, not when altered."""
-    links = SignInLinks("token-a")
-    code = sign_in_code("token-a", 100.0)
-    assert links.redeem(code, 101.0)
-    assert not links.redeem(code, 102.0)
-    assert not links.redeem(sign_in_code("token-a", 100.0), 100.0 + LINK_TTL_S + 1)
-    assert not links.redeem(sign_in_code("token-b", 100.0), 101.0)
-    genuine = sign_in_code("token-a", 100.0)
-    expiry, nonce, mac = genuine.split(".")
-    assert not links.redeem(f"{int(expiry) + 60}.{nonce}.{mac}", 101.0)
-    for garbage in ("", "...", "x.y.z", "1." + "0" * 32 + "." + "0" * 64):
-        assert not links.redeem(garbage, 101.0)
+    store = await Store.open(database_url)
+    try:
+        links = SignInLinks("token-a", store)
+        code = sign_in_code("token-a", 100.0)
+        assert await links.redeem(code, 101.0)
+        assert not await links.redeem(code, 102.0)
+        assert not await links.redeem(sign_in_code("token-a", 100.0), 100.0 + LINK_TTL_S + 1)
+        assert not await links.redeem(sign_in_code("token-b", 100.0), 101.0)
+        genuine = sign_in_code("token-a", 100.0)
+        expiry, nonce, mac = genuine.split(".")
+        assert not await links.redeem(f"{int(expiry) + 60}.{nonce}.{mac}", 101.0)
+        for garbage in ("", "...", "x.y.z", "1." + "0" * 32 + "." + "0" * 64):
+            assert not await links.redeem(garbage, 101.0)
+    finally:
+        await store.close()
 
 
 def test_display_status_names_the_state_a_person_filters_by() -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import time
 
 import aiohttp
 
 from flomation.server.admin_client import AdminClient
+from flomation.server.dashboard import sign_in_url
 from flomation.server.embedded import running_server
 from flomation.wire.signing import SIGNATURE_V2_HEADER, sign_v1, sign_v2
 
@@ -80,3 +82,45 @@ async def test_secrets_survive_restart_and_a_wrong_key_is_a_clear_500(
         assert answer.json == {"error": "stored secret 'token' cannot be decrypted"}
         async with http.get(server.url + "/healthz") as response:
             assert response.status == 200
+
+
+async def test_a_dashboard_sign_in_on_one_instance_holds_on_another(
+    make_settings: SettingsFactory,
+) -> None:
+    """A session made by instance A opens B's pages and forms; signed out on B, A refuses it;
+    a sign-in link opened on A is refused on B."""
+    settings = make_settings()
+    async with running_server(settings) as first, running_server(settings) as second:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+            form = await browser.get(first.url + "/signin")
+            nonce = re.search(r'name="nonce" value="([^"]+)"', await form.text())
+            assert nonce is not None
+            signed_in = await browser.post(
+                first.url + "/signin",
+                data={"nonce": nonce.group(1), "token": first.admin_token},
+                allow_redirects=False,
+            )
+            assert signed_in.status == 303
+            cookie = next(c for c in jar if c.key == "flomation_session")
+            headers = {"Cookie": f"flomation_session={cookie.value}"}
+        async with aiohttp.ClientSession() as plain:
+            page = await plain.get(second.url + "/", headers=headers, allow_redirects=False)
+            assert page.status == 200
+            csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+            assert csrf is not None
+            signed_out = await plain.post(
+                second.url + "/signout",
+                data={"csrf": csrf.group(1)},
+                headers=headers,
+                allow_redirects=False,
+            )
+            assert signed_out.status == 303
+            refused = await plain.get(first.url + "/", headers=headers, allow_redirects=False)
+            assert refused.status == 303 and refused.headers["location"].startswith("/signin")
+
+            link = sign_in_url("", first.admin_token, time.time())
+            opened = await plain.get(first.url + link, allow_redirects=False)
+            assert opened.status == 303 and opened.headers["location"] == "/"
+            again = await plain.get(second.url + link, allow_redirects=False)
+            assert again.status == 401

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from flomation.server.dashboard.sessions import SESSION_IDLE_S
 from flomation.server.services import Services
 from flomation.server.store import PruneBatch
 
@@ -50,8 +51,10 @@ async def reap_once(services: Services) -> int:
 
 
 async def prune_once(services: Services, stop: asyncio.Event) -> PruneBatch:
-    """Apply retention by age, then the total log size cap, in small batches; the totals."""
+    """Forget idle dashboard sessions, then apply retention by age and the total log size cap,
+    in small batches; the totals."""
     settings, store, metrics = services.settings, services.store, services.metrics
+    await store.forget_sessions_idle_since(services.clock() - SESSION_IDLE_S)
     executions = lines = 0
 
     def count(batch: PruneBatch) -> None:

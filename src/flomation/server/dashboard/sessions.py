@@ -1,10 +1,10 @@
 """Dashboard sign-in: server-side sessions with a CSRF token each, and one-time sign-in links.
 
-Sessions live in the server's memory (the server runs as one process per database): a restart
-signs everybody out, and signing out really ends the session rather than only dropping a cookie.
-A sign-in link carries ``expiry.nonce.mac`` where the MAC is an HMAC-SHA256 keyed with the admin
-token, so whoever holds the token (``flomation-runner dev``) can mint one without talking to the
-server; the server accepts each nonce once.
+Sessions live in the database (store/sessions.py), so every replica on it knows every sign-in and
+a restart signs nobody out; signing out really ends the session, on every replica, rather than
+only dropping a cookie. A sign-in link carries ``expiry.nonce.mac`` where the MAC is an
+HMAC-SHA256 keyed with the admin token, so whoever holds the token (``flomation-runner dev``) can
+mint one without talking to the server; the server accepts each nonce once.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote
+
+from flomation.server.store import Store
 
 __all__ = [
     "LINK_TTL_S",
@@ -29,8 +30,8 @@ __all__ = [
 
 SESSION_IDLE_S = 12 * 3600.0
 LINK_TTL_S = 15 * 60.0
-_SESSION_LIMIT = 10_000
-_USED_NONCE_LIMIT = 10_000
+# The key under which used sign-in link nonces are remembered beside runners' signature nonces.
+_LINK_NONCES = "dashboard-sign-in-link"
 _LINK_PURPOSE = b"flomation-dashboard-sign-in:"
 
 
@@ -41,46 +42,35 @@ def tokens_equal(supplied: str, expected: str) -> bool:
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Session:
     """One signed-in browser: its cookie value and the CSRF token of its forms."""
 
     id: str
     csrf: str
-    last_seen_s: float
 
 
 class SessionStore:
-    """Sessions by id, the least recently used dropped beyond a bound."""
+    """Sessions in the database, refused once idle longer than ``idle_s``."""
 
-    def __init__(self, *, idle_s: float = SESSION_IDLE_S, limit: int = _SESSION_LIMIT) -> None:
+    def __init__(self, store: Store, *, idle_s: float = SESSION_IDLE_S) -> None:
+        self._store = store
         self._idle_s = idle_s
-        self._limit = limit
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
 
-    def create(self, now_s: float) -> Session:
+    async def create(self, now_s: float) -> Session:
         """A new session with fresh random id and CSRF token."""
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now_s)
-        self._sessions[session.id] = session
-        while len(self._sessions) > self._limit:
-            self._sessions.popitem(last=False)
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+        await self._store.create_session(session.id, session.csrf, now_s)
         return session
 
-    def get(self, session_id: str, now_s: float) -> Session | None:
+    async def get(self, session_id: str, now_s: float) -> Session | None:
         """The live session with this id (its idle clock restarts), else None."""
-        session = self._sessions.get(session_id)
-        if session is None:
-            return None
-        if now_s - session.last_seen_s > self._idle_s:
-            del self._sessions[session_id]
-            return None
-        session.last_seen_s = now_s
-        self._sessions.move_to_end(session_id)
-        return session
+        csrf = await self._store.use_session(session_id, now_s, self._idle_s)
+        return None if csrf is None else Session(session_id, csrf)
 
-    def end(self, session_id: str) -> None:
+    async def end(self, session_id: str) -> None:
         """Sign out: the id no longer opens anything."""
-        self._sessions.pop(session_id, None)
+        await self._store.end_session(session_id)
 
 
 def _mac(admin_token: str, payload: str) -> str:
@@ -102,13 +92,17 @@ def sign_in_url(base_url: str, admin_token: str, now_s: float) -> str:
 
 
 class SignInLinks:
-    """Checks sign-in codes and remembers the nonces already used until they expire."""
+    """Checks sign-in codes; the nonces already used are remembered in the database.
 
-    def __init__(self, admin_token: str) -> None:
+    A used nonce is stored with its link's expiry as its time, so it outlives the link by the
+    nonce retention (docs/protocol.md §9.3) and a link opens once across every replica.
+    """
+
+    def __init__(self, admin_token: str, store: Store) -> None:
         self._admin_token = admin_token
-        self._used: dict[str, float] = {}
+        self._store = store
 
-    def redeem(self, code: str, now_s: float) -> bool:
+    async def redeem(self, code: str, now_s: float) -> bool:
         """True once for a genuine, unexpired code; False for anything else."""
         expiry_text, _, rest = code.partition(".")
         nonce, _, mac = rest.partition(".")
@@ -119,8 +113,4 @@ class SignInLinks:
             return False
         if not tokens_equal(mac, _mac(self._admin_token, f"{expiry_text}.{nonce}")):
             return False
-        self._used = {n: e for n, e in self._used.items() if e > now_s}
-        if nonce in self._used or len(self._used) >= _USED_NONCE_LIMIT:
-            return False
-        self._used[nonce] = float(expiry_s)
-        return True
+        return await self._store.remember_nonce(_LINK_NONCES, nonce, float(expiry_s))

@@ -42,8 +42,8 @@ class SignInPages:
     def _secure(self, request: Request) -> bool:
         return served_over_tls(request, self._d.services.settings.trusted_proxies)
 
-    def _signed_in(self, request: Request, target: str) -> Response:
-        session = self._d.sessions.create(self._d.services.clock())
+    async def _signed_in(self, request: Request, target: str) -> Response:
+        session = await self._d.sessions.create(self._d.services.clock())
         response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
         response.set_cookie(
             SESSION_COOKIE,
@@ -81,7 +81,7 @@ class SignInPages:
 
     async def show(self, request: Request) -> Response:
         """The sign-in form (or straight on when already signed in)."""
-        if self._d.session_of(request) is not None:
+        if await self._d.session_of(request) is not None:
             target = _safe_next(request.query_params.get("next"))
             return RedirectResponse(target, status_code=303)
         return self._form(request, None)
@@ -94,22 +94,22 @@ class SignInPages:
             return self._form(request, "The sign-in form expired: please try again.", 403)
         if not tokens_equal(fields.get("token", "").strip(), self._d.services.admin_token):
             return self._form(request, "That is not the admin token.", 401)
-        return self._signed_in(request, _safe_next(fields.get("next")))
+        return await self._signed_in(request, _safe_next(fields.get("next")))
 
     async def link(self, request: Request) -> Response:
         """A one-time sign-in link (``flomation-runner dev`` prints one)."""
         code = request.query_params.get("code", "")
-        if not self._d.links.redeem(code, self._d.services.clock()):
+        if not await self._d.links.redeem(code, self._d.services.clock()):
             return self._form(
                 request, "That sign-in link has expired or was already used.", status=401
             )
-        return self._signed_in(request, "/")
+        return await self._signed_in(request, "/")
 
     async def sign_out(
         self, request: Request, session: Session, fields: Mapping[str, str]
     ) -> Response:
         """End the session and forget the cookie."""
-        self._d.sessions.end(session.id)
+        await self._d.sessions.end(session.id)
         response = RedirectResponse("/signin", status_code=303, headers=SECURITY_HEADERS)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -114,8 +114,9 @@ class Dashboard:
 
     @classmethod
     def create(cls, services: Services) -> Dashboard:
-        """The dashboard of an app (sessions are per server process)."""
-        return cls(services, SessionStore(), SignInLinks(services.admin_token), _templates())
+        """The dashboard of an app (its sessions are in the database)."""
+        links = SignInLinks(services.admin_token, services.store)
+        return cls(services, SessionStore(services.store), links, _templates())
 
     def render(
         self,
@@ -132,16 +133,18 @@ class Dashboard:
         )
         return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
 
-    def session_of(self, request: Request) -> Session | None:
+    async def session_of(self, request: Request) -> Session | None:
         """The signed-in session of the request's cookie, if any."""
         session_id = request.cookies.get(SESSION_COOKIE, "")
-        return self.sessions.get(session_id, self.services.clock()) if session_id else None
+        if not session_id:
+            return None
+        return await self.sessions.get(session_id, self.services.clock())
 
     def page(self, handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
         """A GET handler for signed-in users; others are sent to the sign-in page."""
 
         async def guarded(request: Request) -> Response:
-            session = self.session_of(request)
+            session = await self.session_of(request)
             if session is None:
                 if request.headers.get("accept", "").startswith("text/event-stream"):
                     raise HttpError(401, "sign in first")
@@ -166,7 +169,7 @@ class Dashboard:
         """A POST handler for signed-in users whose form carries the session's CSRF token."""
 
         async def guarded(request: Request) -> Response:
-            session = self.session_of(request)
+            session = await self.session_of(request)
             if session is None:
                 return self.render(request, "error.html", {"message": "Sign in first."}, status=401)
             fields = await read_form(request)

@@ -47,6 +47,7 @@ from flomation.server.store.migrations import current_revision, migrate
 from flomation.server.store.nonces import NonceQueries
 from flomation.server.store.retention import PruneBatch, RetentionQueries
 from flomation.server.store.runners import RunnerQueries
+from flomation.server.store.sessions import SessionQueries
 from flomation.server.store.types import (
     CancelOutcome,
     ExecutionFilter,
@@ -80,9 +81,14 @@ class Store:
         self._nonces = NonceQueries(db)
         self._retention = RetentionQueries(db)
         self._delivery = DeliveryQueries(db)
+        self._sessions = SessionQueries(db)
         self._readers = ThreadPoolExecutor(
             max_workers=READER_THREADS, thread_name_prefix="store-reader"
         )
+        # Retention's batches on PostgreSQL: off the event loop, so that requests are served
+        # while a batch runs (SQLite keeps them on the loop: a write there waits for the
+        # batch's lock whichever thread it runs on, and sleeps in the busy handler).
+        self._maintenance = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-prune")
 
     @classmethod
     async def open(cls, database_url: str) -> Store:
@@ -112,6 +118,7 @@ class Store:
 
     def _shutdown(self) -> None:
         self._readers.shutdown(wait=True)
+        self._maintenance.shutdown(wait=True)
         self._db.close()
 
     async def _run(
@@ -418,7 +425,25 @@ class Store:
 
     async def forget_nonces_before(self, cutoff_s: float) -> int:
         """Drop nonces older than the retention window; returns how many."""
-        return self._nonces.forget_nonces_before(cutoff_s)
+        return await self._maintain(self._nonces.forget_nonces_before, cutoff_s)
+
+    # ------------------------------------------- dashboard sessions (store/sessions.py)
+
+    async def create_session(self, session_id: str, csrf: str, now_s: float) -> None:
+        """Record a new dashboard session (the database keeps only the id's hash)."""
+        self._sessions.create_session(session_id, csrf, now_s)
+
+    async def use_session(self, session_id: str, now_s: float, idle_s: float) -> str | None:
+        """The CSRF token of the live dashboard session (its idle clock restarts), else None."""
+        return self._sessions.use_session(session_id, now_s, idle_s)
+
+    async def end_session(self, session_id: str) -> None:
+        """Sign a dashboard session out, on every server."""
+        self._sessions.end_session(session_id)
+
+    async def forget_sessions_idle_since(self, cutoff_s: float) -> int:
+        """Delete the dashboard sessions unused since ``cutoff_s``; how many."""
+        return await self._maintain(self._sessions.forget_sessions_idle_since, cutoff_s)
 
     async def pending_per_queue(self) -> dict[str, int]:
         """Per queue name, how many ``created``/``pending`` executions it could serve."""
@@ -434,9 +459,17 @@ class Store:
 
         return await self._run(self._readers, run)
 
+    async def _maintain(
+        self, operation: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """Run a retention batch: on the maintenance thread on PostgreSQL, else on the loop."""
+        if self.backend == "postgresql":
+            return await self._run(self._maintenance, operation, *args, **kwargs)
+        return operation(*args, **kwargs)
+
     async def prune_finished_before(self, cutoff_s: float, max_lines: int) -> PruneBatch:
         """One small transaction of retention by age (see store/retention.py)."""
-        return self._retention.prune_finished_before(cutoff_s, max_lines)
+        return await self._maintain(self._retention.prune_finished_before, cutoff_s, max_lines)
 
     async def total_log_bytes(self) -> int:
         """Bytes of log stored over every execution."""
@@ -444,4 +477,4 @@ class Store:
 
     async def drop_oldest_logs(self, max_lines: int) -> PruneBatch:
         """One small transaction of retention by total log size (see store/retention.py)."""
-        return self._retention.drop_oldest_logs(max_lines)
+        return await self._maintain(self._retention.drop_oldest_logs, max_lines)

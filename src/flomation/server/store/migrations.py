@@ -25,7 +25,7 @@ __all__ = ["HEAD_REVISION", "current_revision", "migrate"]
 _log = structlog.get_logger("flomation.server.store")
 
 # The newest revision under alembic/versions (a test keeps them equal).
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 _SCRIPT_LOCATION = Path(__file__).with_name("alembic")
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "RUNNER_RECORD_COLUMNS",
     "RUNNER_RECORD_NAMES",
     "claim_lapses",
+    "dashboard_sessions",
     "environment_items",
     "environments",
     "execution_logs",
@@ -228,6 +229,18 @@ sealed_logs = Table(
     Column("execution_id", Text, primary_key=True),
     Column("sealed_at", Float, nullable=False),
     sqlite_with_rowid=False,
+)
+
+
+# Dashboard sign-ins (store/sessions.py), keyed by the SHA-256 of the cookie value.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id_hash", Text, primary_key=True),
+    Column("csrf", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Index("ix_dashboard_sessions_last_seen", "last_seen_at"),
 )
 
 
