@@ -142,8 +142,15 @@ class Signatures:
     def __init__(self, key: rsa.RSAPrivateKey) -> None:
         self.key = key
         self._made: dict[bytes, list[str]] = {}
-        # The server takes a v1-only claim only within 300 s of its requested_at
-        # (docs/protocol.md §9.3): each step of the bench makes its own, well within that.
+        self.poll_body = b""
+        self.renew_poll_body()
+
+    def renew_poll_body(self) -> None:
+        """Polls from now on carry the current time.
+
+        The server takes a v1-only claim only within 300 s of its requested_at
+        (docs/protocol.md §9.3): each step of the bench makes its own, well within that.
+        """
         now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         self.poll_body = b'{"requested_at":"%s"}' % now.encode()
 
@@ -179,11 +186,22 @@ class BenchRunner:
         if self._connection is not None:
             self._connection.close()
 
-    async def _post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def _request(
+        self, head: bytes, body: bytes = b"", latencies_ms: list[float] | None = None
+    ) -> tuple[int, bytes]:
+        """One request; its round trip is appended to ``latencies_ms`` when given."""
         assert self._connection is not None
-        return await self._connection.request(
-            _head("POST", path, self.signatures.take(body), body), body
-        )
+        began = time.perf_counter()
+        answer = await self._connection.request(head, body)
+        if latencies_ms is not None:
+            latencies_ms.append((time.perf_counter() - began) * 1000)
+        return answer
+
+    async def _post(
+        self, path: str, body: bytes, latencies_ms: list[float] | None = None
+    ) -> tuple[int, bytes]:
+        head = _head("POST", path, self.signatures.take(body), body)
+        return await self._request(head, body, latencies_ms)
 
     async def register(self, code: str) -> None:
         """Enrol (unsigned, like the Go runner)."""
@@ -199,12 +217,11 @@ class BenchRunner:
             if response.status != 200:
                 raise RuntimeError(f"registration failed: {response.status}")
 
-    async def poll(self) -> dict[str, object] | None:
+    async def poll(self, latencies_ms: list[float] | None = None) -> dict[str, object] | None:
         """One long-poll; the PendingExecution or None for 204."""
-        assert self._connection is not None
         poll_body = self.signatures.poll_body
         head = _head("POST", self._poll_path, self.signatures.take(poll_body), poll_body)
-        status, body = await self._connection.request(head, poll_body)
+        status, body = await self._request(head, poll_body, latencies_ms)
         if status == 204:
             return None
         if status != 200:
@@ -212,21 +229,20 @@ class BenchRunner:
         result: dict[str, object] = json.loads(body)
         return result
 
-    async def lifecycle(self, execution_id: str) -> None:
-        """state -> logs -> status -> result, each checked for 200."""
-        assert self._connection is not None
+    async def lifecycle(self, execution_id: str, latencies_ms: list[float] | None = None) -> None:
+        """state -> logs -> status -> result, each checked for 200 (and each one's round trip
+        appended to ``latencies_ms`` when given)."""
         base = f"/api/v1/execution/{execution_id}"
         status_signature = self.signatures.take(execution_id.encode())
         for path, body in ((base + "/state", STATE_BODY), (base + "/logs", LOGS_BODY)):
-            status, _ = await self._post(path, body)
+            status, _ = await self._post(path, body, latencies_ms)
             if status != 200:
                 raise RuntimeError(f"{path} answered {status}")
-        status, _ = await self._connection.request(
-            _head("GET", base + "/status", status_signature, b"")
-        )
+        head = _head("GET", base + "/status", status_signature, b"")
+        status, _ = await self._request(head, latencies_ms=latencies_ms)
         if status != 200:
             raise RuntimeError(f"status answered {status}")
-        status, _ = await self._post(base, RESULT_BODY)
+        status, _ = await self._post(base, RESULT_BODY, latencies_ms)
         if status != 200:
             raise RuntimeError(f"result answered {status}")
 
