@@ -38,10 +38,17 @@ def _admin() -> psycopg.Connection[tuple[Any, ...]]:
 
 @contextlib.contextmanager
 def fresh_database() -> Iterator[str]:
-    """The URL of a new, empty database, dropped (connections and all) afterwards."""
+    """The URL of a new, empty database, dropped (connections and all) afterwards.
+
+    Its sessions commit without waiting for the WAL flush (``synchronous_commit = off``): a
+    commit is as visible and as ordered as with it, only not durable across a crash of PostgreSQL
+    itself, which no test causes. Waiting for the flush cost about 3 ms a commit on the shared
+    machine against 0.1 ms without, and a server test commits hundreds of times.
+    """
     name = f"flomation_test_{secrets.token_hex(6)}"
     with _admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     try:
         yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 
 import aiohttp
+import pytest
 
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer
@@ -17,6 +18,9 @@ RUNNERS = 20
 EXECUTIONS = 500
 
 
+# The bounds only stop a hang; they are not a speed target. Under a parallel run (./scripts/test's
+# pytest-xdist workers) on the shared 2-core machine the 500 claims took over 60 s.
+@pytest.mark.timeout(300)
 async def test_each_execution_is_claimed_exactly_once(
     server: EmbeddedServer, admin: AdminClient
 ) -> None:
@@ -52,7 +56,7 @@ async def test_each_execution_is_claimed_exactly_once(
             return ids
 
         started = time.monotonic()
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(240):
             workers = [asyncio.create_task(work(runner)) for runner in runners]
             created = await create()
             await done.wait()
