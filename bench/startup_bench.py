@@ -20,9 +20,11 @@ after (the machine is shared; CPU seconds vary less with load than wall time doe
 
     .venv/bin/python bench/startup_bench.py [--runs 7] [--slots 16] [--idle-s 5] [--keep]
 
-``--imports`` prints instead where the import time of the runner's start path goes: ``python -X
-importtime`` of the modules ``flomation-runner run`` imports before it starts, repeated
-``--runs`` times, as the median of each top-level package's own (self) time.
+``--imports`` prints instead where the runner's start goes: ``python -X importtime`` of the
+modules ``flomation-runner run`` imports before it starts, as the median over ``--runs`` of
+each top-level package's own (self) time; then the CPU seconds and RSS of fresh interpreters
+that import the start path's layers one on top of the other (asyncio, structlog, aiohttp,
+cryptography, the runner's modules) and finally generate an RSA-2048 key.
 """
 
 from __future__ import annotations
@@ -223,7 +225,12 @@ async def fresh_start(
     return figures
 
 
-_START_PATH = "import flomation.commands.runner, flomation.runner.cli"
+# What ``flomation-runner run`` imports before it starts (flomation.commands.runner.main).
+_START_PATH = (
+    "from flomation.runner import import_structlog_without_rich\n"
+    "import_structlog_without_rich()\n"
+    "import flomation.commands.runner, flomation.runner.cli"
+)
 
 
 def import_table(runs: int) -> str:
@@ -251,6 +258,47 @@ def import_table(runs: int) -> str:
         if value >= 1.0:
             rows.append(f"{name:<24} {value:>16.1f}")
     rows.append(f"{'all modules':<24} {whole:>16.1f}")
+    return "\n".join(rows)
+
+
+# Layers of the start path, each imported on top of the previous ones in a fresh interpreter.
+_LAYERS = (
+    ("interpreter (python -c pass)", "pass"),
+    ("+ asyncio, ssl", "import asyncio, ssl"),
+    ("+ structlog (without rich)", _START_PATH.rsplit("\n", 1)[0]),
+    ("+ aiohttp", "import aiohttp"),
+    ("+ cryptography (RSA, PEM)", "import cryptography.hazmat.primitives.serialization"),
+    ("+ the runner's own modules", "import flomation.commands.runner, flomation.runner.cli"),
+    ("+ an RSA-2048 key", "flomation.wire.signing.generate_private_key()"),
+)
+_MEASURE = (
+    "import re, resource\n"
+    "{code}\n"
+    "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "status = open('/proc/self/status').read()\n"
+    "print(usage.ru_utime + usage.ru_stime, re.search(r'VmRSS:\\s+(\\d+)', status)[1])"
+)
+
+
+def layer_table(runs: int) -> str:
+    """CPU seconds and RSS of a process that imported the start path's layers, cumulatively."""
+    rows = [f"{'layer':<32} {'CPU s (median)':>14} {'RSS MiB (median)':>16}"]
+    code = ""
+    for label, statement in _LAYERS:
+        code += statement + "\n"
+        cpu: list[float] = []
+        rss: list[float] = []
+        for _ in range(runs):
+            done = subprocess.run(
+                [sys.executable, "-c", _MEASURE.format(code=code)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            cpu_s, rss_kib = done.stdout.split()
+            cpu.append(float(cpu_s))
+            rss.append(int(rss_kib) / 1024)
+        rows.append(f"{label:<32} {statistics.median(cpu):>14.3f} {statistics.median(rss):>16.1f}")
     return "\n".join(rows)
 
 
@@ -282,6 +330,8 @@ async def main() -> int:
     if args.imports:
         load_before = _load()
         print(import_table(args.runs))
+        print()
+        print(layer_table(args.runs))
         print(f"runs: {args.runs}; load average before: {load_before}, after: {_load()}")
         return 0
     load_before = _load()
