@@ -50,6 +50,7 @@ from support import (
     percentile,
     print_figures,
     server_process,
+    stop_process,
 )
 
 from flomation.server.admin_client import AdminClient
@@ -116,13 +117,7 @@ class Stack:
             try:
                 yield Runner(process, RunnerLog(log_path))
             finally:
-                if process.returncode is None:
-                    process.terminate()
-                    try:
-                        await asyncio.wait_for(process.wait(), 30)
-                    except TimeoutError:
-                        process.kill()
-                        await process.wait()
+                await stop_process(process)
 
     async def flow(self, plan: dict[str, Any]) -> str:
         """A flow whose document carries the minimal executor's plan."""

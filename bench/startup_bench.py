@@ -20,6 +20,11 @@ after (the machine is shared; CPU seconds vary less with load than wall time doe
 
     .venv/bin/python bench/startup_bench.py [--runs 7] [--slots 16] [--idle-s 5] [--keep]
 
+``--source DIR`` (repeatable) starts the runner from another source tree, e.g. a commit's
+(``git archive COMMIT src | tar -x -C /tmp/before``, then ``--source /tmp/before/src --source
+src``): runs alternate between the trees, so a change is compared under the same load. The
+bytecode of every tree is compiled first, as the Docker image's is.
+
 ``--imports`` prints instead where the runner's start goes: ``python -X importtime`` of the
 modules ``flomation-runner run`` imports before it starts, as the median over ``--runs`` of
 each top-level package's own (self) time; then the CPU seconds and RSS of fresh interpreters
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import contextlib
 import os
 import re
@@ -47,11 +53,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from support import BIN, Figure, cpu_seconds, memory_kib, print_figures, server_process
+from support import (
+    BIN,
+    Figure,
+    cpu_seconds,
+    memory_kib,
+    print_figures,
+    server_process,
+    stop_process,
+)
 
+import flomation
 from flomation.server.admin_client import AdminClient
 
 _IMPORT_LINE = re.compile(r"import time:\s+(?P<self>\d+) \|\s+\d+ \|(?P<module>.*)$")
+INSTALLED_SOURCE = Path(flomation.__file__).resolve().parents[1]
 CLAIM_REQUEST = re.compile(rb"POST /api/v1/runner/[^ /]+/execution HTTP/1\.[01]\r\n")
 START_TIMEOUT_S = 120.0
 TARGET_CPU_S = 0.25
@@ -151,12 +167,24 @@ def _command(pid: int) -> str:
 
 
 async def fresh_start(
-    home: Path, relay: ClaimRelay, relay_url: str, code: str, slots: int, idle_s: float, run: int
+    home: Path,
+    relay: ClaimRelay,
+    relay_url: str,
+    code: str,
+    options: argparse.Namespace,
+    run: int,
+    source: Path | None,
 ) -> StartFigures:
-    """One runner started from an empty state directory, measured, then stopped."""
+    """One runner started from an empty state directory, measured, then stopped.
+
+    ``source`` is a source tree (holding ``flomation/``) imported instead of the installed one.
+    """
+    slots, idle_s = options.slots, options.idle_s
     base = home / f"runner-{run}"
     base.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOMATION_", "RUNNER_"))}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     env.update(
         FLOMATION_API=relay_url,
         FLOMATION_REGISTRATION_CODE=code,
@@ -213,13 +241,7 @@ async def fresh_start(
                     figures.children.append(_command(child))
         finally:
             relay.on_claim = lambda: None
-            if process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), 30)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+            await stop_process(process)
     if not (base / "state" / "key.pem").is_file():
         raise RuntimeError(f"runner {run} generated no key at {base / 'state' / 'key.pem'}")
     return figures
@@ -313,6 +335,55 @@ def _load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def _compile_bytecode(trees: list[Path]) -> None:
+    """Write the bytecode of every source tree measured (as the Docker image and bootstrap do).
+
+    Where PYTHONDONTWRITEBYTECODE is set, a module edited since the last compile would
+    otherwise be compiled from source at every start, and that compile would be measured.
+    """
+    for tree in trees:
+        if not compileall.compile_dir(str(tree), quiet=1, workers=0):
+            raise RuntimeError(f"cannot compile {tree}")
+
+
+def _figures(results: list[StartFigures], slots: int, label: str) -> list[Figure]:
+    cpu = [r.cpu_to_first_claim_s for r in results]
+    rss = [r.idle_rss_mib for r in results]
+    children = sorted({name for r in results for name in r.children})
+    return [
+        Figure(
+            f"{label}runner CPU to first long poll, median (min-max)",
+            _spread(cpu, "s", 2),
+            f"<= {TARGET_CPU_S} s",
+            statistics.median(cpu) <= TARGET_CPU_S,
+        ),
+        Figure(
+            f"{label}runner CPU once all {slots} slots polled",
+            _spread([r.cpu_to_all_claims_s for r in results], "s", 2),
+            "-",
+            None,
+        ),
+        Figure(
+            f"{label}wall time to first long poll",
+            _spread([r.wall_to_first_claim_s for r in results], "s", 2),
+            "-",
+            None,
+        ),
+        Figure(
+            f"{label}runner RSS idle with {slots} slots",
+            _spread(rss, "MiB", 1),
+            f"<= {TARGET_RSS_MIB:.0f} MiB",
+            statistics.median(rss) <= TARGET_RSS_MIB,
+        ),
+        Figure(
+            f"{label}child processes' RSS ({', '.join(children) or 'none'})",
+            _spread([r.children_rss_mib for r in results], "MiB", 1),
+            "-",
+            None,
+        ),
+    ]
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="fresh starts to measure (7)")
@@ -324,9 +395,22 @@ async def main() -> int:
     parser.add_argument(
         "--imports", action="store_true", help="print the import time table of the start path"
     )
+    parser.add_argument(
+        "--source",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="a source tree (holding flomation/) to start the runner from instead of the "
+        "installed one; repeat it to compare trees in interleaved runs (--runs each)",
+    )
     args = parser.parse_args()
     if args.runs < 1 or args.slots < 1 or args.idle_s < 0:
         parser.error("--runs and --slots must be at least 1, --idle-s not negative")
+    for tree in args.source or []:
+        if not (tree / "flomation" / "runner" / "__init__.py").is_file():
+            parser.error(f"--source {tree}: no flomation/runner/__init__.py below it")
+    sources: list[Path | None] = [tree.resolve() for tree in args.source or []] or [None]
+    _compile_bytecode([tree or INSTALLED_SOURCE for tree in sources])
     if args.imports:
         load_before = _load()
         print(import_table(args.runs))
@@ -336,7 +420,7 @@ async def main() -> int:
         return 0
     load_before = _load()
     tmp = Path(tempfile.mkdtemp(prefix="flomation-startup-bench-"))
-    results: list[StartFigures] = []
+    results: dict[Path | None, list[StartFigures]] = {source: [] for source in sources}
     try:
         async with (
             server_process(tmp / "server.db", secrets.token_urlsafe(24)) as running,
@@ -345,20 +429,15 @@ async def main() -> int:
             queue = await admin.create_queue("startup")
             relay = ClaimRelay(running.url)
             async with relay.running() as relay_url:
-                for run in range(args.runs):
+                for run in range(args.runs * len(sources)):
+                    source = sources[run % len(sources)]
                     figures = await fresh_start(
-                        tmp,
-                        relay,
-                        relay_url,
-                        queue["registration_code"],
-                        args.slots,
-                        args.idle_s,
-                        run,
+                        tmp, relay, relay_url, queue["registration_code"], args, run, source
                     )
-                    results.append(figures)
+                    results[source].append(figures)
                     print(
-                        f"run {run + 1}/{args.runs}: CPU to first claim "
-                        f"{figures.cpu_to_first_claim_s:.2f} s, idle RSS "
+                        f"run {run + 1}/{args.runs * len(sources)} ({source or 'installed'}): "
+                        f"CPU to first claim {figures.cpu_to_first_claim_s:.2f} s, idle RSS "
                         f"{figures.idle_rss_mib:.1f} MiB, load {_load()}",
                         file=sys.stderr,
                         flush=True,
@@ -368,41 +447,10 @@ async def main() -> int:
             print(f"work directory kept: {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    cpu = [r.cpu_to_first_claim_s for r in results]
-    rss = [r.idle_rss_mib for r in results]
-    children = sorted({name for r in results for name in r.children})
-    table = [
-        Figure(
-            "runner CPU to first long poll, median (min-max)",
-            _spread(cpu, "s", 2),
-            f"<= {TARGET_CPU_S} s",
-            statistics.median(cpu) <= TARGET_CPU_S,
-        ),
-        Figure(
-            f"runner CPU once all {args.slots} slots polled",
-            _spread([r.cpu_to_all_claims_s for r in results], "s", 2),
-            "-",
-            None,
-        ),
-        Figure(
-            "wall time to first long poll",
-            _spread([r.wall_to_first_claim_s for r in results], "s", 2),
-            "-",
-            None,
-        ),
-        Figure(
-            f"runner RSS idle with {args.slots} slots",
-            _spread(rss, "MiB", 1),
-            f"<= {TARGET_RSS_MIB:.0f} MiB",
-            statistics.median(rss) <= TARGET_RSS_MIB,
-        ),
-        Figure(
-            f"child processes' RSS ({', '.join(children) or 'none'})",
-            _spread([r.children_rss_mib for r in results], "MiB", 1),
-            "-",
-            None,
-        ),
-    ]
+    table: list[Figure] = []
+    for source, measured in results.items():
+        label = "" if len(sources) == 1 else f"[{source}] "
+        table.extend(_figures(measured, args.slots, label))
     print_figures(table)
     print(f"runs: {args.runs}; load average before: {load_before}, after: {_load()}")
     return 0

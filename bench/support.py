@@ -176,6 +176,18 @@ async def server_process(
         await drain
 
 
+async def stop_process(process: asyncio.subprocess.Process, grace_s: float = 30.0) -> None:
+    """SIGTERM ``process`` if it still runs, SIGKILL after ``grace_s``, and reap it."""
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), grace_s)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 async def _discard(stream: asyncio.StreamReader) -> None:
     while await stream.read(65536):
         pass

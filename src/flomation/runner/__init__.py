@@ -12,7 +12,7 @@ __all__ = ["import_structlog_without_rich"]
 def import_structlog_without_rich() -> None:
     """Import structlog as if rich were not installed, unless either is imported already.
 
-    structlog imports rich, when it is installed, for coloured tracebacks: 5 MiB and ~45 ms of
+    structlog imports rich, when it is installed, for coloured tracebacks: ~3 MiB and ~45 ms of
     CPU of every runner start (docs/benchmarks.md, runner start-up). rich is no dependency of
     this project, only a test tool's in development environments, so the agent's commands call
     this first: plain tracebacks, as in the Docker image, and the same start-up cost wherever
