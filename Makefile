@@ -1,5 +1,5 @@
 # Conveniences; every target is a thin wrapper around a script.
-.PHONY: demo test test-all bench bench-executor bench-server bench-local reference
+.PHONY: demo test test-all bench bench-executor bench-server bench-local bench-startup reference
 
 demo:
 	./scripts/demo
@@ -25,6 +25,10 @@ bench-server:
 bench-local: ## the edit-run loop: flomation-runner local examples/hello.flow.json (issue 14)
 	./scripts/bootstrap
 	.venv/bin/python bench/local_bench.py
+
+bench-startup: ## runner fresh start: CPU to the first long poll and idle RSS (issue 19)
+	./scripts/bootstrap
+	.venv/bin/python bench/startup_bench.py
 
 reference: ## regenerate docs/nodes.md, the flow JSON Schema and docs/admin-api.md from the code
 	.venv/bin/python -m flomation.executor.reference

@@ -17,7 +17,6 @@ Only the standard library: the executor imports this on its start-up path.
 from __future__ import annotations
 
 import argparse
-import difflib
 import errno
 import io
 import os
@@ -61,6 +60,8 @@ def colour_wanted(stream: IO[Any], environ: Mapping[str, str] | None = None) -> 
 
 def closest(word: str, choices: Sequence[str]) -> str | None:
     """The choice a mistyped ``word`` most likely meant, if any is close enough."""
+    import difflib  # only on a mistake: every program starts without it (docs/benchmarks.md)
+
     matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
