@@ -224,18 +224,6 @@ async def test_health_listener_and_metrics(fake: FakeControlPlane, tmp_path: Pat
     assert json.loads(fake.requests_to("/state")[0].body) == {"state": "running"}
 
 
-def test_backoff_stays_between_base_and_cap() -> None:
-    """Retry delays never drop below the base and never exceed the cap."""
-    from flomation.runner.retry import Backoff
-
-    backoff = Backoff(1.0, 30.0)
-    delays = [backoff.next_delay_s() for _ in range(40)]
-    assert all(1.0 <= delay <= 30.0 for delay in delays)
-    assert max(delays[10:]) > 10.0
-    backoff.reset()
-    assert backoff.attempt == 0
-
-
 async def test_stop_during_registration_leaves_no_executor(
     fake: FakeControlPlane, tmp_path: Path
 ) -> None:

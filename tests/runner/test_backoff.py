@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flomation.runner.backoff import backoff_s
+from flomation.runner.backoff import Backoff, backoff_s
 
 
 def test_upper_bound_doubles_until_the_cap() -> None:
@@ -30,3 +30,13 @@ def test_delay_always_within_zero_and_cap(attempt: int, draw: float) -> None:
     """Any attempt number, however large, yields a finite delay in [0, cap_s)."""
     delay = backoff_s(attempt, base_s=1.0, cap_s=300.0, rng=lambda: draw)
     assert 0.0 <= delay < 300.0
+
+
+def test_backoff_stays_between_base_and_cap() -> None:
+    """Retry delays never drop below the base and never exceed the cap."""
+    backoff = Backoff(1.0, 30.0)
+    delays = [backoff.next_delay_s() for _ in range(40)]
+    assert all(1.0 <= delay <= 30.0 for delay in delays)
+    assert max(delays[10:]) > 10.0
+    backoff.reset()
+    assert backoff.attempt == 0

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from flomation.runner.api import RunnerApi, registration_body
-from flomation.runner.retry import Backoff, RegistrationRejectedError, register_until_accepted
+from flomation.runner.backoff import Backoff
+from flomation.runner.retry import RegistrationRejectedError, register_until_accepted
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer, running_server
 from flomation.wire.signing import generate_private_key, public_key_pem

@@ -30,11 +30,11 @@ from flomation.runner.workdir import (
     ExecutorSettings,
     WorkdirError,
     WorkdirRetention,
-    compact_json,
     prepare_workdir,
     read_state_file,
     write_private_file,
 )
+from flomation.wire.jsontext import compact_json
 from flomation.wire.masking import SecretMasker
 from flomation.wire.paths import work_directory
 

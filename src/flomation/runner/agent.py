@@ -33,6 +33,7 @@ from flomation.runner.api import (
     executor_version,
     registration_body,
 )
+from flomation.runner.backoff import Backoff
 from flomation.runner.config import RunnerConfig, runner_environment, secret_values
 from flomation.runner.delivery import FreshResults, OutboxJournal, ResultDelivery
 from flomation.runner.execution import (
@@ -51,7 +52,6 @@ from flomation.runner.outcome import OutcomeKind, StopReason
 from flomation.runner.process import kill_group
 from flomation.runner.recovery import recover_inflight
 from flomation.runner.retry import (
-    Backoff,
     PreflightError,
     RegistrationRejectedError,
     register_until_accepted,

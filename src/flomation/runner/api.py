@@ -24,7 +24,7 @@ import yarl
 from aiohttp.helpers import get_env_proxy_for_url
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from flomation.runner.workdir import compact_json
+from flomation.wire.jsontext import compact_json
 from flomation.wire.signing import SIGNATURE_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from flomation.runner.backoff import backoff_s
 from flomation.runner.health import RunnerMetrics
 from flomation.runner.logs import truncation_marker
 from flomation.runner.outbox import PURGE_BATCH, Outbox, OutboxEntry
-from flomation.runner.workdir import compact_json
+from flomation.wire.jsontext import compact_json
 
 __all__ = ["DeliveryTuning", "FreshResults", "OutboxJournal", "ResultDelivery", "shrink_result"]
 

@@ -53,10 +53,10 @@ from flomation.runner.workdir import (
     ExecutorSettings,
     WorkdirError,
     WorkdirRetention,
-    compact_json,
     prepare_workdir,
     read_state_file,
 )
+from flomation.wire.jsontext import compact_json
 from flomation.wire.masking import SecretMasker
 from flomation.wire.paths import UnsafeIdError, work_directory
 

@@ -19,7 +19,7 @@ from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
 from flomation.runner.outbox import Outbox
 from flomation.runner.outcome import failure_outcome, result_body
 from flomation.runner.process import kill_group
-from flomation.runner.workdir import compact_json
+from flomation.wire.jsontext import compact_json
 
 __all__ = ["RESTARTED_ERROR", "recover_inflight"]
 

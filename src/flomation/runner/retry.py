@@ -1,4 +1,4 @@
-"""Retry policies above the API client: back-off, registration until accepted, state ``running``.
+"""Retry policies above the API client: registration until accepted, state ``running``.
 
 The API client never retries; the policies of docs/protocol.md §4.1 (registration, R4) and §4.3
 (``running`` state: retried until the server says yes or no; the executor starts only on yes,
@@ -15,42 +15,15 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 
 from flomation.runner.api import ApiError, ApiResponse, RunnerApi
-from flomation.runner.backoff import backoff_s
+from flomation.runner.backoff import Backoff
 
 __all__ = [
-    "Backoff",
     "ClaimConfirmation",
     "PreflightError",
     "RegistrationRejectedError",
     "confirm_claim",
     "register_until_accepted",
 ]
-
-
-class Backoff:
-    """Delays of one retry loop: ``base_s`` plus ``backoff_s`` jitter, at most ``cap_s``."""
-
-    def __init__(self, base_s: float, cap_s: float) -> None:
-        self._base_s = base_s
-        self._cap_s = cap_s
-        self._attempt = 0
-
-    @property
-    def attempt(self) -> int:
-        """How many delays were handed out since the last reset."""
-        return self._attempt
-
-    def next_delay_s(self) -> float:
-        """The next delay, growing until the cap."""
-        # Never below the base: a refusing server must not see retries in quick succession.
-        jitter_s = backoff_s(self._attempt, base_s=self._base_s, cap_s=self._cap_s - self._base_s)
-        delay_s = self._base_s + jitter_s
-        self._attempt += 1
-        return delay_s
-
-    def reset(self) -> None:
-        """Start again from the base delay (after a success)."""
-        self._attempt = 0
 
 
 class PreflightError(Exception):

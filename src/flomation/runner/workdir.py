@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from flomation.wire.jsontext import compact_json
+
 __all__ = [
     "CHECKPOINT_FILE",
     "CONTEXT_FILE",
@@ -30,7 +32,6 @@ __all__ = [
     "TlsFiles",
     "WorkdirError",
     "WorkdirRetention",
-    "compact_json",
     "context_document",
     "executor_argv",
     "prepare_workdir",
@@ -153,11 +154,6 @@ class StateFile:
 
     state: dict[str, Any] | None
     error: str | None
-
-
-def compact_json(value: Any) -> bytes:
-    """Compact UTF-8 JSON, keys in their original order (lossless for parsed JSON)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _decoded(raw: Any) -> Any:
