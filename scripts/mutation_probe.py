@@ -115,8 +115,8 @@ MUTATIONS = (
     Mutation(
         "result-store-not-shielded",
         f"{RUNNER}/execution.py",
-        "await asyncio.shield(self._journal.store_result(execution_id, body))",
-        "await self._journal.store_result(execution_id, body)",
+        "await asyncio.shield(self._services.journal.store_result(execution_id, body))",
+        "await self._services.journal.store_result(execution_id, body)",
         (
             "tests/runner/test_execution.py",
             "tests/runner/test_agent.py",

@@ -28,6 +28,7 @@ from flomation.runner.api import RunnerApi, registration_body
 from flomation.runner.execution import (
     ExecutionControl,
     ExecutionReport,
+    ExecutionServices,
     ExecutionSettings,
     run_execution,
 )
@@ -119,13 +120,16 @@ class _Harness:
     ) -> ExecutionReport:
         if isinstance(claim, dict) and isinstance(claim.get("execution"), dict):
             self.fake.state.status.setdefault(str(claim["execution"].get("id")), "pending")
-        return await run_execution(
-            claim,
+        services = ExecutionServices(
             settings=self.settings(**overrides),
             api=self.api,
             journal=self.journal,
             masker=SecretMasker(self.secrets),
             retention=WorkdirRetention(self.root, keep_failed=5),
+        )
+        return await run_execution(
+            claim,
+            services,
             control=control or ExecutionControl(),
             log=structlog.get_logger("test"),
         )

@@ -39,6 +39,7 @@ from flomation.runner.delivery import FreshResults, OutboxJournal, ResultDeliver
 from flomation.runner.execution import (
     ExecutionControl,
     ExecutionReport,
+    ExecutionServices,
     ExecutionSettings,
     fail_oversized_claim,
     read_claim_ids,
@@ -252,21 +253,21 @@ class Agent:
         if registered is None:
             return EXIT_OK
         self.status.registered = True
-        settings = self._execution_settings()
-        masker = SecretMasker(secret_values(self._config, self._environ))
-        retention = WorkdirRetention(
-            self._config.execution_directory, self._config.keep_failed_workdirs
+        services = ExecutionServices(
+            settings=self._execution_settings(),
+            api=api,
+            journal=OutboxJournal(outbox, self._fresh, api),
+            masker=SecretMasker(secret_values(self._config, self._environ)),
+            retention=WorkdirRetention(
+                self._config.execution_directory, self._config.keep_failed_workdirs
+            ),
         )
-        journal = OutboxJournal(outbox, self._fresh, api)
         async with asyncio.TaskGroup() as group:
             if self._config.idle_timeout_s:
                 idle = group.create_task(self._idle_watch(self._config.idle_timeout_s))
             else:
                 idle = None
-            slots = [
-                group.create_task(self._slot(n, api, settings, masker, retention, journal))
-                for n in range(self._slots)
-            ]
+            slots = [group.create_task(self._slot(n, services)) for n in range(self._slots)]
             drain = group.create_task(self._drain_watch())
             await asyncio.gather(*slots)
             drain.cancel()
@@ -384,15 +385,8 @@ class Agent:
         if self._claims_left is not None:
             self._claims_left += 1
 
-    async def _slot(
-        self,
-        index: int,
-        api: RunnerApi,
-        settings: ExecutionSettings,
-        masker: SecretMasker,
-        retention: WorkdirRetention,
-        journal: OutboxJournal,
-    ) -> None:
+    async def _slot(self, index: int, services: ExecutionServices) -> None:
+        api = services.api
         tuning = self._tuning
         backoff = Backoff(*tuning.claim_backoff_s)
         log = self._log.bind(slot=index)
@@ -425,9 +419,7 @@ class Agent:
             if response.status == 200:
                 backoff.reset()
                 self.metrics.count_claim("work")
-                await self._execute(
-                    response, claimed_at_s, api, settings, masker, retention, journal, log
-                )
+                await self._execute(response, claimed_at_s, services, log)
                 continue
             self._return_claim_budget()
             if response.status == 204:
@@ -488,11 +480,7 @@ class Agent:
         self,
         response: ApiResponse,
         claimed_at_s: float,
-        api: RunnerApi,
-        settings: ExecutionSettings,
-        masker: SecretMasker,
-        retention: WorkdirRetention,
-        journal: OutboxJournal,
+        services: ExecutionServices,
         log: Logger,
     ) -> None:
         control = ExecutionControl()
@@ -516,26 +504,11 @@ class Agent:
         try:
             if response.too_large:
                 report = await fail_oversized_claim(
-                    response.body,
-                    self._config.max_claim_bytes,
-                    settings=settings,
-                    api=api,
-                    journal=journal,
-                    masker=masker,
-                    retention=retention,
-                    log=log,
+                    response.body, self._config.max_claim_bytes, services, log=log
                 )
             else:
                 report = await run_execution(
-                    claim,
-                    settings=settings,
-                    api=api,
-                    journal=journal,
-                    masker=masker,
-                    retention=retention,
-                    control=control,
-                    log=log,
-                    claimed_at_s=claimed_at_s,
+                    claim, services, control=control, log=log, claimed_at_s=claimed_at_s
                 )
         except Exception:
             # A defect (or a failing outbox file) must not take the other slots down; the

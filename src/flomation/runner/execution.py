@@ -67,6 +67,7 @@ __all__ = [
     "ExecutionControl",
     "ExecutionJournal",
     "ExecutionReport",
+    "ExecutionServices",
     "ExecutionSettings",
     "fail_oversized_claim",
     "read_claim_ids",
@@ -123,6 +124,17 @@ class ExecutionSettings:
     # About a minute of retries: a confirmation is safe to repeat, and giving up leaves the
     # execution to the claim lease (docs/protocol.md §11.1), or allocated for good upstream.
     state_retry_delays_s: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0)
+
+
+@dataclass(frozen=True)
+class ExecutionServices:
+    """What the agent lends every execution it runs: the same five for all of them."""
+
+    settings: ExecutionSettings
+    api: RunnerApi
+    journal: ExecutionJournal  # the outbox: in-flight record and durable result
+    masker: SecretMasker
+    retention: WorkdirRetention  # keeps or removes the work directory at the end
 
 
 class _Ending(enum.Enum):
@@ -185,12 +197,8 @@ def read_claim_ids(claim: Any) -> tuple[str | None, str | None]:
 
 async def run_execution(
     claim: Any,
+    services: ExecutionServices,
     *,
-    settings: ExecutionSettings,
-    api: RunnerApi,
-    journal: ExecutionJournal,
-    masker: SecretMasker,
-    retention: WorkdirRetention,
     control: ExecutionControl,
     log: Logger,
     claimed_at_s: float | None = None,
@@ -202,7 +210,7 @@ async def run_execution(
     """
     execution_id, flo_id = read_claim_ids(claim)
     log = log.bind(execution_id=execution_id, flo_id=flo_id)
-    run = _Run(settings, api, journal, masker, retention, control, log, claimed_at_s)
+    run = _Run(services, control, log, claimed_at_s)
     # The wire models bring pydantic (~10 MiB): imported with the first claim, not at start
     # (docs/benchmarks.md, runner start-up).
     from pydantic import ValidationError
@@ -245,12 +253,8 @@ def _ids_from_head(head: bytes) -> tuple[str | None, str | None]:
 async def fail_oversized_claim(
     head: bytes,
     max_claim_bytes: int,
+    services: ExecutionServices,
     *,
-    settings: ExecutionSettings,
-    api: RunnerApi,
-    journal: ExecutionJournal,
-    masker: SecretMasker,
-    retention: WorkdirRetention,
     log: Logger,
 ) -> ExecutionReport:
     """Fail a claimed execution whose answer was longer than ``max_claim_bytes`` (not read).
@@ -267,7 +271,7 @@ async def fail_oversized_claim(
     if execution_id is None:
         log.error("over-size claim answer without a readable id; nothing to report", error=error)
         return ExecutionReport(None, flo_id, None, error)
-    run = _Run(settings, api, journal, masker, retention, ExecutionControl(), log)
+    run = _Run(services, ExecutionControl(), log)
     return await run.fail_early(execution_id, flo_id, error)
 
 
@@ -286,21 +290,13 @@ class _Run:
 
     def __init__(
         self,
-        settings: ExecutionSettings,
-        api: RunnerApi,
-        journal: ExecutionJournal,
-        masker: SecretMasker,
-        retention: WorkdirRetention,
+        services: ExecutionServices,
         control: ExecutionControl,
         log: Logger,
         claimed_at_s: float | None = None,
     ) -> None:
-        self._settings = settings
+        self._services = services
         self._claimed_at_s = claimed_at_s
-        self._api = api
-        self._journal = journal
-        self._masker = masker
-        self._retention = retention
         self._control = control
         self._log = log
         self._ending = _Ending.NORMAL
@@ -321,7 +317,7 @@ class _Run:
 
     async def execute(self, pending: PendingExecution, flow_document: Any) -> ExecutionReport:
         execution = pending.execution
-        settings = self._settings
+        settings = self._services.settings
         try:
             workdir = work_directory(settings.execution_root, execution.flo_id, execution.id)
         except UnsafeIdError as exc:
@@ -335,7 +331,7 @@ class _Run:
             error = f"claim {outcome}; the executor was not started"
             return ExecutionReport(execution.id, execution.flo_id, None, error, confirmed=False)
         # Journaled before anything else happens, so that a crash from here on is reported.
-        await self._journal.started(execution.id, execution.flo_id, workdir)
+        await self._services.journal.started(execution.id, execution.flo_id, workdir)
         # The files are written on the event loop: from a worker thread, the thread hand-offs
         # cost more than the system calls they take off the loop (bench/runner_bench.py).
         try:
@@ -346,7 +342,7 @@ class _Run:
             return await self.fail_early(execution.id, execution.flo_id, str(exc), exc)
         report = await self._supervise(execution.id, execution.flo_id, prepared.path, prepared.argv)
         if not self._result_stored:
-            await self._journal.finished(execution.id)
+            await self._services.journal.finished(execution.id)
         return report
 
     async def _confirm(self, execution_id: str) -> ClaimConfirmation | None:
@@ -357,10 +353,10 @@ class _Run:
         """
         confirming = asyncio.ensure_future(
             confirm_claim(
-                self._api,
+                self._services.api,
                 execution_id,
                 log=self._log,
-                retry_delays_s=self._settings.state_retry_delays_s,
+                retry_delays_s=self._services.settings.state_retry_delays_s,
             )
         )
         stopping = asyncio.ensure_future(self._control.wait())
@@ -378,7 +374,7 @@ class _Run:
     async def _supervise(
         self, execution_id: str, flo_id: str, workdir: Path, argv: list[str]
     ) -> ExecutionReport:
-        settings = self._settings
+        settings = self._services.settings
         spool = OutputSpool(workdir / SPOOL_FILE_NAME, max_bytes=settings.max_spool_bytes)
         key_pipe: int | None = None
         if settings.isolation is not None:
@@ -406,7 +402,7 @@ class _Run:
         spawned_at_s = time.monotonic()
         log = self._log.bind(pid=process.pid)
         log.info("executor started")
-        await self._journal.process_started(execution_id, process.pgid)
+        await self._services.journal.process_started(execution_id, process.pgid)
         shipper = LogShipper(
             self._log_sender(execution_id),
             flush_interval_s=settings.log_flush_interval_s,
@@ -425,7 +421,7 @@ class _Run:
             spool.close()
         if self._ending is _Ending.FINISHED_ELSEWHERE:
             log.info("execution finished elsewhere; no result posted", exit_code=exit_code)
-            await self._retention.apply(workdir, succeeded=False, suspended=False)
+            await self._services.retention.apply(workdir, succeeded=False, suspended=False)
             return ExecutionReport(execution_id, flo_id, None, "finished elsewhere", shipper.stats)
         state_file = read_state_file(workdir)
         logs = spool.result_logs(settings.max_result_log_bytes)
@@ -493,13 +489,13 @@ class _Run:
                 group.create_task(self._poll_status(execution_id)),
                 group.create_task(self._stop_on_request(process)),
             ]
-            if self._settings.execution_timeout_s:
+            if self._services.settings.execution_timeout_s:
                 watchers.append(
-                    group.create_task(self._timeout(self._settings.execution_timeout_s))
+                    group.create_task(self._timeout(self._services.settings.execution_timeout_s))
                 )
             # One substring scan per batch: most output holds no secret, and the line-by-line
             # scan cost more than anything else per line (py-spy, log step).
-            mask_lines = self._masker.mask_lines
+            mask_lines = self._services.masker.mask_lines
             async for batch in process.batches():
                 texts = mask_lines(batch.lines)
                 spool.append_many(texts)
@@ -507,13 +503,13 @@ class _Run:
             exit_code = await process.wait()
             for watcher in watchers:
                 watcher.cancel()
-            await shipper.close(self._settings.log_close_timeout_s)
+            await shipper.close(self._services.settings.log_close_timeout_s)
             await shipping
         return exit_code
 
     async def _poll_status(self, execution_id: str) -> None:
         """Every poll interval: stop on ``cancel`` or a completion decided elsewhere (§4.5)."""
-        interval_s = self._settings.status_poll_interval_s
+        interval_s = self._services.settings.status_poll_interval_s
         # The first poll comes at a random point of the first interval: executions that started
         # together (a burst of claims) would otherwise poll, and sign, in lock-step forever,
         # and an execution starting then waits behind a burst of 200 signatures (bench scale).
@@ -522,7 +518,7 @@ class _Run:
             await asyncio.sleep(delay_s)
             delay_s = interval_s
             try:
-                result = await self._api.get_status(execution_id)
+                result = await self._services.api.get_status(execution_id)
             except ApiError:
                 continue  # never cancel because of a failed poll
             if result.body is None:
@@ -542,7 +538,7 @@ class _Run:
     async def _stop_on_request(self, process: ExecutorProcess) -> None:
         reason = await self._control.wait()
         self._log.info("stopping the executor", reason=reason.value)
-        await process.terminate(self._settings.kill_grace_s)
+        await process.terminate(self._services.settings.kill_grace_s)
 
     async def _timeout(self, timeout_s: float) -> None:
         await asyncio.sleep(timeout_s)
@@ -550,7 +546,7 @@ class _Run:
         self._control.stop(StopReason.TIMEOUT)
 
     def _log_sender(self, execution_id: str) -> PrepareBatch:
-        api = self._api
+        api = self._services.api
 
         async def prepare(lines: list[str]) -> SendPrepared:
             # One key per batch, kept by its retries: the server stores it once (§11.3).
@@ -577,19 +573,19 @@ class _Run:
         ``logs`` is masked already, line by line as it was read; the state (outputs, node
         results, errors, trigger data echoes) is masked here, before anything is stored.
         """
-        masked = replace(outcome, state=self._masker.mask_value(outcome.state))
+        masked = replace(outcome, state=self._services.masker.mask_value(outcome.state))
         return compact_json(result_body(masked, logs))
 
     async def _store(self, execution_id: str, body: bytes) -> asyncio.Future[float | None]:
         # Shielded: once the executor is done, its result must reach the outbox even if the
         # agent is being cancelled around us.
-        acknowledged = await asyncio.shield(self._journal.store_result(execution_id, body))
+        acknowledged = await asyncio.shield(self._services.journal.store_result(execution_id, body))
         self._result_stored = True
         return acknowledged
 
     async def _finish(self, workdir: Path, outcome: Outcome) -> None:
         with contextlib.suppress(OSError):
-            await self._retention.apply(
+            await self._services.retention.apply(
                 workdir,
                 succeeded=outcome.kind is OutcomeKind.SUCCESS,
                 suspended=outcome.kind is OutcomeKind.SUSPENDED,
