@@ -147,7 +147,9 @@ async def _run_once(
     stop: _Stop,
 ) -> tuple[Outcome, str]:
     """One executor run in ``workdir``: its outcome and its (masked) output as result logs."""
-    prepared = prepare_workdir(workdir, pending, run.flow, _executor_settings(), datetime.now(UTC))
+    prepared = prepare_workdir(
+        workdir, pending, dict(run.flow), _executor_settings(), datetime.now(UTC)
+    )
     masker = SecretMasker(())
     spool = OutputSpool(workdir / SPOOL_FILE_NAME)
     try:
@@ -224,7 +226,8 @@ async def run_local_execution(
             )
             if outcome.kind is not OutcomeKind.SUSPENDED or not run.resume:
                 break
-            checkpoint = dict(outcome.state.get("checkpoint") or {})
+            saved = outcome.state.get("checkpoint")  # a dict: the outcome is suspended
+            checkpoint = dict(saved) if isinstance(saved, dict) else {}
             if run.resume_data is not None:
                 checkpoint["resume_data"] = run.resume_data
             progress.resuming(_suspended_node(checkpoint))

@@ -21,7 +21,7 @@ import shutil
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 
@@ -63,6 +63,7 @@ from flomation.runner.workdir import (
     WorkdirRetention,
 )
 from flomation.version import distribution_version
+from flomation.wire.jsontext import JsonValue
 from flomation.wire.masking import SecretMasker
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "Agent", "AgentTuning"]
@@ -324,7 +325,7 @@ class Agent:
         )
         return response
 
-    async def _preflight(self) -> tuple[str, Any]:
+    async def _preflight(self) -> tuple[str, JsonValue]:
         """Run the executor's ``--version`` and ``--manifest`` in the execution directory."""
         directory = self._config.execution_directory
         directory.mkdir(mode=0o750, parents=True, exist_ok=True)
@@ -618,7 +619,7 @@ class Agent:
             await asyncio.sleep(self._tuning.heartbeat_s)
 
 
-def _run_key(claim: Any, execution_id: str | None) -> str | None:
+def _run_key(claim: JsonValue, execution_id: str | None) -> str | None:
     """Which run of an execution a claim hands out: its id and suspend count."""
     if execution_id is None:
         return None

@@ -24,7 +24,7 @@ import yarl
 from aiohttp.helpers import get_env_proxy_for_url
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from flomation.wire.jsontext import compact_json
+from flomation.wire.jsontext import JsonObject, JsonValue, compact_json
 from flomation.wire.signing import SIGNATURE_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2
 
 if TYPE_CHECKING:
@@ -91,14 +91,15 @@ class ApiResponse:
     body: bytes
     too_large: bool = False
 
-    def json(self) -> Any:
+    def json(self) -> JsonValue:
         """The body parsed as JSON, or None when empty or not JSON."""
         if not self.body.strip():
             return None
         try:
-            return json.loads(self.body)
+            parsed: JsonValue = json.loads(self.body)
         except ValueError:
             return None
+        return parsed
 
 
 @dataclass(slots=True)
@@ -182,9 +183,9 @@ def registration_body(
     registration_code: str | None,
     version: str,
     executor_version: str,
-    manifest: Any,
+    manifest: JsonValue,
     public_key_pem: str,
-) -> dict[str, Any]:
+) -> JsonObject:
     """The registration request of docs/protocol.md §4.1."""
     return {
         "identifier": identifier,
@@ -286,7 +287,7 @@ class RunnerApi:
         """The per-endpoint timeouts in use."""
         return self._timeouts
 
-    async def register(self, body: Mapping[str, Any]) -> ApiResponse:
+    async def register(self, body: Mapping[str, JsonValue]) -> ApiResponse:
         """``POST /api/v1/runner`` (signed by the body rule, which upstream ignores)."""
         return await self.send(
             "POST",

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -56,7 +56,7 @@ from flomation.runner.workdir import (
     prepare_workdir,
     read_state_file,
 )
-from flomation.wire.jsontext import compact_json
+from flomation.wire.jsontext import JsonValue, compact_json
 from flomation.wire.masking import SecretMasker
 from flomation.wire.paths import UnsafeIdError, work_directory
 
@@ -181,7 +181,7 @@ class ExecutionReport:
     confirmed: bool = True  # False: the server did not confirm the claim, nothing ran
 
 
-def read_claim_ids(claim: Any) -> tuple[str | None, str | None]:
+def read_claim_ids(claim: JsonValue) -> tuple[str | None, str | None]:
     """Best-effort ids of a claim body, even when it does not validate."""
     if not isinstance(claim, dict):
         return None, None
@@ -196,7 +196,7 @@ def read_claim_ids(claim: Any) -> tuple[str | None, str | None]:
 
 
 async def run_execution(
-    claim: Any,
+    claim: JsonValue,
     services: ExecutionServices,
     *,
     control: ExecutionControl,
@@ -229,7 +229,7 @@ async def run_execution(
             )
             return ExecutionReport(None, flo_id, None, error)
         return await run.fail_early(execution_id, flo_id, error)
-    return await run.execute(pending, claim.get("data"))
+    return await run.execute(pending, pending.data)
 
 
 # The ids of a claim answer too large to parse: the execution object's own "id" and "flo_id"
@@ -315,7 +315,7 @@ class _Run:
         await self._store(execution_id, self._result_bytes(outcome, ""))
         return ExecutionReport(execution_id, flo_id, outcome.kind, error)
 
-    async def execute(self, pending: PendingExecution, flow_document: Any) -> ExecutionReport:
+    async def execute(self, pending: PendingExecution, flow_document: JsonValue) -> ExecutionReport:
         execution = pending.execution
         settings = self._services.settings
         try:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+
+from flomation.wire.jsontext import JsonObject
 
 __all__ = [
     "STATUS_CANCELLED",
@@ -55,7 +56,7 @@ class Outcome:
     has_errored: bool
     cancelled: bool
     suspended: bool
-    state: dict[str, Any]
+    state: JsonObject
 
 
 def _kind(has_errored: bool, cancelled: bool, suspended: bool) -> OutcomeKind:
@@ -68,7 +69,7 @@ def _kind(has_errored: bool, cancelled: bool, suspended: bool) -> OutcomeKind:
 
 
 def _make(
-    state: dict[str, Any], *, has_errored: bool, cancelled: bool = False, suspended: bool = False
+    state: JsonObject, *, has_errored: bool, cancelled: bool = False, suspended: bool = False
 ) -> Outcome:
     return Outcome(
         _kind(has_errored, cancelled, suspended), has_errored, cancelled, suspended, state
@@ -82,7 +83,7 @@ def failure_outcome(error: str, output: str = "") -> Outcome:
 
 def decide_outcome(
     *,
-    state: dict[str, Any] | None,
+    state: JsonObject | None,
     state_error: str | None,
     exit_code: int | None,
     stop_reason: StopReason | None,
@@ -96,7 +97,7 @@ def decide_outcome(
     cancelled = stop_reason in (StopReason.CANCEL_REQUESTED, StopReason.TIMEOUT)
     if state is None:
         reason = state_error or "state.json missing"
-        outcome_state: dict[str, Any] = {"error": reason, "output": output}
+        outcome_state: JsonObject = {"error": reason, "output": output}
         if exit_code is not None:
             outcome_state["exit_code"] = exit_code
         _note_stop(outcome_state, stop_reason)
@@ -116,7 +117,7 @@ def decide_outcome(
     return _make(state, has_errored=True)
 
 
-def _note_stop(state: dict[str, Any], stop_reason: StopReason | None) -> None:
+def _note_stop(state: JsonObject, stop_reason: StopReason | None) -> None:
     """Record why the runner stopped the executor, without hiding the executor's own error."""
     if stop_reason is None:
         return
@@ -125,7 +126,7 @@ def _note_stop(state: dict[str, Any], stop_reason: StopReason | None) -> None:
         state.setdefault("error", stop_reason.value)
 
 
-def result_body(outcome: Outcome, logs: str) -> dict[str, Any]:
+def result_body(outcome: Outcome, logs: str) -> JsonObject:
     """The JSON body of ``POST /api/v1/execution/{id}`` (docs/protocol.md §4.6, §5.9).
 
     ``cancelled`` and ``suspended`` are omitted when false, as the Go runner does.
@@ -136,7 +137,7 @@ def result_body(outcome: Outcome, logs: str) -> dict[str, Any]:
         billing = state.get("billing_duration", state.get("duration"))
         if billing is not None:
             state["billingDuration"] = billing
-    body: dict[str, Any] = {"has_errored": outcome.has_errored}
+    body: JsonObject = {"has_errored": outcome.has_errored}
     if outcome.cancelled:
         body["cancelled"] = True
     if outcome.suspended:

@@ -14,9 +14,9 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from flomation.wire.jsontext import compact_json
+from flomation.wire.jsontext import JsonObject, JsonValue, compact_json
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -88,7 +88,7 @@ class _ClaimedRun(Protocol):
     @property
     def sequence(self) -> int: ...
     @property
-    def data(self) -> Any: ...
+    def data(self) -> JsonValue: ...
     @property
     def trigger_type(self) -> str | None: ...
     @property
@@ -98,7 +98,7 @@ class _ClaimedRun(Protocol):
     @property
     def entry_node_id(self) -> str | None: ...
     @property
-    def checkpoint(self) -> Any: ...
+    def checkpoint(self) -> JsonValue: ...
 
 
 class ClaimedExecution(Protocol):
@@ -111,7 +111,7 @@ class ClaimedExecution(Protocol):
     @property
     def execution(self) -> _ClaimedRun: ...
     @property
-    def checkpoint(self) -> Any: ...
+    def checkpoint(self) -> JsonValue: ...
 
 
 class WorkdirError(Exception):
@@ -152,20 +152,21 @@ class PreparedWorkdir:
 class StateFile:
     """``state.json`` as read back: the object, or why there is none."""
 
-    state: dict[str, Any] | None
+    state: JsonObject | None
     error: str | None
 
 
-def _decoded(raw: Any) -> Any:
+def _decoded(raw: JsonValue) -> JsonValue:
     if isinstance(raw, str):
         try:
-            return json.loads(raw)
+            decoded: JsonValue = json.loads(raw)
         except ValueError:
             return None
+        return decoded
     return raw
 
 
-def trigger_data_object(raw: Any) -> dict[str, Any] | None:
+def trigger_data_object(raw: JsonValue) -> JsonObject | None:
     """The trigger data to write (docs/protocol.md §5.3, project column), or None for no file.
 
     A JSON-encoded string is decoded first; only an object with at least one key is written.
@@ -176,13 +177,13 @@ def trigger_data_object(raw: Any) -> dict[str, Any] | None:
     return None
 
 
-def _string(value: Any) -> str:
+def _string(value: JsonValue) -> str:
     return value if isinstance(value, str) else ""
 
 
 def context_document(
     pending: ClaimedExecution, settings: ExecutorSettings, now: datetime
-) -> dict[str, Any]:
+) -> JsonObject:
     """Every key of context.json (docs/protocol.md §5.4)."""
     execution, flo = pending.execution, pending.flo
     trigger = _decoded(execution.data)
@@ -193,7 +194,7 @@ def context_document(
     api_url = settings.api_url
     if settings.tls is not None and settings.tls.api_url:
         api_url = settings.tls.api_url
-    context: dict[str, Any] = {
+    context: JsonObject = {
         "flow_id": execution.flo_id,
         "execution_id": execution.id,
         "sequence": execution.sequence,
@@ -283,7 +284,7 @@ def _make_dir(path: Path) -> bool:
 def prepare_workdir(
     path: Path,
     pending: ClaimedExecution,
-    flow_document: Any,
+    flow_document: JsonValue,
     settings: ExecutorSettings,
     now: datetime,
 ) -> PreparedWorkdir:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +39,13 @@ EXECUTION_STATUSES = ("created", "allocated", "running", "executed", "suspended"
 COMPLETION_STATUSES = ("pending", "success", "fail", "cancel", "timeout", "suspended")
 TERMINAL_COMPLETIONS = frozenset({"success", "fail", "cancel", "timeout"})
 
+if TYPE_CHECKING:
+    from flomation.wire.jsontext import JsonValue
+else:
+    # At run time the models keep a JSON member as it was parsed: validating a flow document
+    # node by node would cost every claim time and accept nothing json.loads did not.
+    JsonValue = Any
+
 ExecutionStatus = Literal["created", "allocated", "running", "executed", "suspended"]
 CompletionStatus = Literal["pending", "success", "fail", "cancel", "timeout", "suspended"]
 
@@ -55,7 +62,7 @@ class RegistrationRequest(_Lenient):
     registration_code: str | None = None
     version: str | None = None
     executor_version: str | None = None
-    manifest: Any = None
+    manifest: JsonValue = None
     public_key: str | None = None
     id: str | None = None
     enrolled_at: datetime | None = None
@@ -77,7 +84,7 @@ class RunnerInfo(BaseModel):
     active: bool
     version: str | None = None
     executor_version: str | None = None
-    manifest: Any = None
+    manifest: JsonValue = None
     public_key: str | None = None
     verified: bool
 
@@ -111,12 +118,12 @@ class Execution(_Lenient):
     owner_id: str = ""
     organisation_id: str | None = None
     sequence: int = 0
-    data: Any = None
+    data: JsonValue = None
     trigger_type: str | None = None
     author_email: str | None = None
     triggerer_email: str | None = None
     entry_node_id: str | None = None
-    checkpoint: Any = None
+    checkpoint: JsonValue = None
     suspend_count: int = 0
 
 
@@ -125,8 +132,8 @@ class PendingExecution(_Lenient):
 
     flo: Flo
     execution: Execution
-    data: Any = None
-    checkpoint: Any = None
+    data: JsonValue = None
+    checkpoint: JsonValue = None
 
 
 class StateRequest(BaseModel):
@@ -167,4 +174,4 @@ class ResultRequest(_Lenient):
     has_errored: bool
     cancelled: bool = False
     suspended: bool = False
-    state: Any = None
+    state: JsonValue = None
