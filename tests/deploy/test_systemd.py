@@ -25,7 +25,7 @@ _INSTALLED_SERVER = "/opt/flomation-server/bin/flomation-server"
 # The server's own graceful shutdown budget (src/flomation/server/embedded.py).
 _SERVER_GRACEFUL_SHUTDOWN_S = 10.0
 
-# Runner defaults (src/flomation/runner/config.py): drain_timeout_s and kill_grace_s.
+# Runner defaults (src/flomation/runner/config/model.py): drain_timeout_s and kill_grace_s.
 _DRAIN_TIMEOUT_S = 15.0
 _KILL_GRACE_S = 10.0
 # Time the runner needs after the kill grace to write results to the outbox and flush it.
