@@ -323,12 +323,8 @@ def _execute(
     import threading
     from pathlib import Path
 
-    from flomation.executor.engine import (
-        STATUS_FAILED,
-        Engine,
-        ExecutionResult,
-        run_with_deep_stack,
-    )
+    from flomation.executor.deep_stack import run_with_deep_stack
+    from flomation.executor.engine import STATUS_FAILED, Engine, ExecutionResult
     from flomation.executor.events import EventSink, render_state, write_state
     from flomation.executor.network_guard import configure
     from flomation.executor.registry import Registry

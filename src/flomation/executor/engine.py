@@ -3,22 +3,20 @@ unmatched branches, loops, sub-flows, On Error, suspension and cancellation.
 
 Names follow the spec: ``execute_node`` is ExecuteNode (§4.3), ``_run_node`` is phase 1 (§4.4,
 one node's action) and ``_walk_children`` is phase 2 (§4.6, breadth-first children).
-The traversal recurses once per node along a chain, so ``run_with_deep_stack`` runs the engine
-on a thread with a large stack and a matching recursion limit.
+The traversal recurses once per node along a chain, so ``run_with_deep_stack`` (deep_stack.py)
+runs the engine on a thread with a large stack and a matching recursion limit. What an action
+sees of its node and of the engine is ``NodeContext`` (node_context.py).
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from flomation.executor.accessors import Input
 from flomation.executor.actions.base import ActionCancelled, ControlPlane, HardError, Outputs
 from flomation.executor.checkpoint import Checkpoint, SuspendInfo
 from flomation.executor.context import ExecutionContext
@@ -39,6 +37,7 @@ from flomation.executor.flow import (
     Flow,
     Node,
 )
+from flomation.executor.node_context import NodeContext, SuspendRequest
 from flomation.executor.registry import Action, Registry
 from flomation.executor.substitution import (
     DEFAULT_MAX_VALUE_BYTES,
@@ -56,7 +55,6 @@ __all__ = [
     "Engine",
     "ExecutionError",
     "ExecutionResult",
-    "run_with_deep_stack",
 ]
 
 STATUS_SUCCESS = 0
@@ -71,11 +69,6 @@ _PASS_THROUGH_TYPES = frozenset({ROUTING_CONDITIONAL, ROUTING_LOOP, ROUTING_SWIT
 _SUBFLOW_RESERVED = frozenset({"__subflow_name", "tool_result", "success", "error"})
 _TWILIO_TOLERATED = ("websocket", "WebSocket", "broken pipe")
 _CANCELLED_MESSAGE = "execution cancelled"
-_DEEP_STACK_BYTES = 256 * 1024 * 1024
-# About 2 frames per node along a chain; comfortably inside the 256 MiB stack above.
-_DEEP_RECURSION_LIMIT = 100_000
-
-_T = TypeVar("_T")
 
 
 class ExecutionError(Exception):
@@ -91,16 +84,6 @@ class _Suspended(BaseException):
     """Internal signal: the execution is suspended; unwinds the whole traversal."""
 
 
-class _SuspendRequest(BaseException):
-    """Raised by ``ActionContext.suspend``; BaseException so an action's ``except Exception``
-    cannot swallow it."""
-
-    def __init__(self, info: SuspendInfo, outputs: Outputs) -> None:
-        super().__init__(info.suspend_reason)
-        self.info = info
-        self.outputs = outputs
-
-
 @dataclass(frozen=True)
 class ExecutionResult:
     """The outcome of one execution (§4.11)."""
@@ -112,131 +95,12 @@ class ExecutionResult:
     error: str | None
 
 
-def run_with_deep_stack(function: Callable[[], _T]) -> _T:
-    """Run ``function`` on a thread with a large stack (long chains recurse deeply).
-
-    The main thread keeps waiting in ``join``, which signal handlers interrupt, so SIGTERM and
-    SIGINT are still handled promptly while the engine runs. Where such a thread cannot be
-    created (tight address-space limits) the function runs on the calling thread instead.
-    """
-    results: list[_T] = []
-    failures: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            results.append(function())
-        except BaseException as error:
-            failures.append(error)
-
-    previous_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(previous_limit, _DEEP_RECURSION_LIMIT))
-    try:
-        try:
-            previous_size = threading.stack_size(_DEEP_STACK_BYTES)
-        except (ValueError, RuntimeError):
-            previous_size = None
-        worker = threading.Thread(target=target, name="flomation-engine")
-        try:
-            worker.start()
-        except RuntimeError:
-            target()
-        else:
-            worker.join()
-        finally:
-            if previous_size is not None:
-                threading.stack_size(previous_size)
-    finally:
-        sys.setrecursionlimit(previous_limit)
-    if failures:
-        raise failures[0]
-    return results[0]
-
-
 def _is_empty(value: Any) -> bool:
     return value is None or value == ""
 
 
 def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
-
-
-class _NodeContext:
-    """The ``ActionContext`` handed to one action call (see ``actions.base``)."""
-
-    def __init__(
-        self, engine: Engine, node: Node, inputs: Sequence[Input], secrets: Sequence[str]
-    ) -> None:
-        self._engine = engine
-        self._node = node
-        self._inputs = inputs
-        self._secrets = secrets
-
-    @property
-    def node_id(self) -> str:
-        return self._node.id
-
-    @property
-    def inputs(self) -> Sequence[Input]:
-        return self._inputs
-
-    @property
-    def work_dir(self) -> Path:
-        return self._engine.work_dir
-
-    @property
-    def cancel_event(self) -> threading.Event:
-        return self._engine.cancel_event
-
-    @property
-    def resumed(self) -> bool:
-        return self._engine.resumed_node_id == self._node.id
-
-    @property
-    def resumed_suspend_info(self) -> Mapping[str, Any] | None:
-        info = self._engine.resumed_suspend_info
-        return info.as_mapping() if self.resumed and info is not None else None
-
-    @property
-    def control_plane(self) -> ControlPlane | None:
-        return self._engine.control_plane
-
-    def log(self, level: str, message: str, **fields: Any) -> None:
-        self._engine.logger.log(
-            level,
-            mask_secret_values(message, self._secrets),
-            **mask_secret_values(fields, self._secrets),
-        )
-
-    def parent_outputs(self) -> list[tuple[str, Outputs | None]]:
-        cache = self._engine.cache
-        return [
-            (edge.source, cache.get(edge.source))
-            for edge in self._engine.flow.incoming.get(self._node.id, ())
-        ]
-
-    def set_variable(self, name: str, value: Any) -> None:
-        self._engine.variables[name] = value
-
-    def set_flow_output(self, name: str, value: Any) -> None:
-        self._engine.flow_outputs[name] = value
-
-    def suspend(
-        self,
-        reason: str,
-        outputs: Outputs,
-        *,
-        resume_at: datetime | None = None,
-        resume_trigger_type: str | None = None,
-        resume_trigger_match: Any = None,
-    ) -> None:
-        info = SuspendInfo(
-            suspend_node_id=self._node.id,
-            suspend_reason=reason,
-            resume_at=resume_at,
-            resume_trigger_type=resume_trigger_type or "",
-            resume_trigger_match=resume_trigger_match,
-        )
-        raise _SuspendRequest(info, outputs)
 
 
 class Engine:
@@ -525,8 +389,8 @@ class Engine:
         self.logger.log("info", "executing node", id=node.id, action=node.type, label=node.label)
         started = time.perf_counter()
         try:
-            returned = action.run(_NodeContext(self, node, inputs, secrets))
-        except _SuspendRequest as request:
+            returned = action.run(NodeContext(self, node, inputs, secrets))
+        except SuspendRequest as request:
             duration_ms = int((time.perf_counter() - started) * 1000)
             if request.outputs:
                 self.cache[node.id] = request.outputs
