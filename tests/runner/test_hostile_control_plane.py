@@ -7,17 +7,16 @@ one execution with an error naming the limit, and the runner goes on with the ne
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from fixtures.agents import fast_agent
 from fixtures.fake_control_plane import FakeControlPlane, HostileClaim, pending_execution
 from flomation.runner.agent import EXIT_OK, Agent, AgentTuning
 from flomation.runner.config import RunnerConfig
-from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 
 MIB = 1024 * 1024
 
@@ -38,13 +37,7 @@ def _agent(tmp_path: Path, url: str, max_claim_bytes: int) -> Agent:
         max_executions=2,
         max_claim_bytes=max_claim_bytes,
     )
-    return Agent(
-        config,
-        identifier=load_or_create_identifier(config.state_file),
-        key=load_or_create_key(config.certificate),
-        environ=dict(os.environ),
-        tuning=AgentTuning(fast_empty_poll_s=0.0, claim_backoff_s=(0.05, 0.2)),
-    )
+    return fast_agent(config, AgentTuning(fast_empty_poll_s=0.0, claim_backoff_s=(0.05, 0.2)))
 
 
 @pytest.mark.parametrize(

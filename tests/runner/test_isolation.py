@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from fixtures.agents import fast_agent
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
 from flomation.runner.agent import EXIT_CONFIG, EXIT_OK, Agent, AgentTuning
 from flomation.runner.config import RunnerConfig
-from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None,
@@ -51,14 +51,7 @@ def _agent(tmp_path: Path, url: str, isolation: str, **overrides: Any) -> Agent:
         **overrides,
     }
     (tmp_path / "keys").mkdir(exist_ok=True)
-    config = RunnerConfig(**values)
-    return Agent(
-        config,
-        identifier=load_or_create_identifier(config.state_file),
-        key=load_or_create_key(config.certificate),
-        environ=dict(os.environ),
-        tuning=TUNING,
-    )
+    return fast_agent(RunnerConfig(**values), TUNING)
 
 
 def _flow(script: str) -> dict[str, Any]:
