@@ -17,6 +17,12 @@ from .databases import run_sql
 from .runner_client import FLOW, SigningRunner, claim_new
 
 _DAY_S = 86400.0
+# The delivery guarantees' tables (store/delivery.py) and a row's values after its execution id.
+_DELIVERY_ROWS = {
+    "log_batch_keys": "'batch-1'",
+    "sealed_logs": "0",
+    "claim_lapses": "'runner-1', 0",
+}
 
 
 async def _finished(
@@ -55,8 +61,8 @@ def _log_lines(server: EmbeddedServer, execution_id: str) -> int:
 async def test_old_finished_executions_go_with_their_logs_and_nothing_else_does(
     make_settings: SettingsFactory, http: aiohttp.ClientSession
 ) -> None:
-    """Finished executions older than the retention go (a 4,500-line log over several batches);
-    recent ones, old unfinished ones and the flows stay."""
+    """Finished executions older than the retention go (a 4,500-line log over several batches)
+    with their delivery records; recent ones, old unfinished ones and the flows stay."""
     async with (
         running_server(make_settings(retention_s=7 * _DAY_S)) as server,
         AdminClient(server.url, server.admin_token) as admin,
@@ -71,6 +77,13 @@ async def test_old_finished_executions_go_with_their_logs_and_nothing_else_does(
         unfinished = await claim_new(runner, admin, flo["id"])
         for old in (long_log, short_log, unfinished):
             _age(server, old, days=8)
+        for execution_id in (short_log, recent):
+            for table, columns in _DELIVERY_ROWS.items():
+                run_sql(
+                    server.settings.database,
+                    f"INSERT INTO {table} VALUES (:id, {columns})",
+                    id=execution_id,
+                )
 
         pruned = await prune_once(server.services, asyncio.Event())
 
@@ -81,6 +94,9 @@ async def test_old_finished_executions_go_with_their_logs_and_nothing_else_does(
             assert _log_lines(server, gone) == 0
         assert (await admin.get_execution(recent))["completion_status"] == "success"
         assert _log_lines(server, recent) == 1
+        for table in _DELIVERY_ROWS:
+            left = run_sql(server.settings.database, f"SELECT execution_id FROM {table}")
+            assert left == [(recent,)], table
         assert (await admin.get_execution(unfinished))["execution_status"] == "allocated"
         flows = run_sql(server.settings.database, "SELECT id FROM flos")
         assert flows == [(flo["id"],)]

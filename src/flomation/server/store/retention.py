@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 
 from flomation.server.store import schema
@@ -36,6 +36,16 @@ class PruneBatch:
         return not (self.executions or self.log_lines)
 
 
+def _without_flush_wait(db: Database, conn: Connection) -> None:
+    """PostgreSQL: this transaction's commit does not wait for its WAL to reach the disk.
+
+    A prune of a large backlog commits thousands of batches; waiting for each flush would
+    queue the runners' commits behind them. A batch lost in a crash is only pruned again.
+    """
+    if db.backend == "postgresql":
+        conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
 class RetentionQueries:
     """Deletes what the retention settings no longer keep."""
 
@@ -52,6 +62,7 @@ class RetentionQueries:
         with self._db.write() as conn:
             if not self._db.only_one(conn, "prune"):
                 return PruneBatch()
+            _without_flush_wait(self._db, conn)
             rows = conn.execute(
                 select(executions.c.id, executions.c.log_seq, executions.c.log_bytes)
                 .where(executions.c.execution_status == _FINISHED)
@@ -76,6 +87,9 @@ class RetentionQueries:
                     schema.execution_logs.c.execution_id.in_(doomed)
                 )
             )
+            # The delivery guarantees' rows (store/delivery.py) go with their execution.
+            for table in (schema.log_batch_keys, schema.sealed_logs, schema.claim_lapses):
+                conn.execute(delete(table).where(table.c.execution_id.in_(doomed)))
             conn.execute(delete(executions).where(executions.c.id.in_(doomed)))
             return PruneBatch(len(doomed), int(logs.rowcount), freed_bytes)
 
@@ -113,6 +127,7 @@ class RetentionQueries:
         with self._db.write() as conn:
             if not self._db.only_one(conn, "prune"):
                 return PruneBatch()
+            _without_flush_wait(self._db, conn)
             row = conn.execute(
                 select(executions.c.id, executions.c.log_seq, executions.c.log_bytes)
                 .where(and_(executions.c.execution_status == _FINISHED, executions.c.log_bytes > 0))
