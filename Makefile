@@ -1,5 +1,5 @@
 # Conveniences; every target is a thin wrapper around a script.
-.PHONY: demo test test-all bench bench-executor bench-server bench-local bench-startup reference
+.PHONY: demo test test-all bench bench-flows bench-executor bench-server bench-local bench-startup reference
 
 demo:
 	./scripts/demo
@@ -13,6 +13,10 @@ test-all:
 bench: ## runner figures of issue 7 (about 2-3 minutes)
 	./scripts/bootstrap
 	.venv/bin/python bench/runner_bench.py
+
+bench-flows: ## 4-node flows through runner + server + flomation-executor, warm and spawned (issue 19)
+	./scripts/bootstrap
+	.venv/bin/python bench/flow_bench.py
 
 bench-executor:
 	./scripts/bootstrap

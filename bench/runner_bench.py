@@ -35,7 +35,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -81,9 +81,16 @@ class Stack:
 
     @contextlib.asynccontextmanager
     async def runner(
-        self, name: str, slots: int, executor: Path = MINIMAL_EXECUTOR
+        self,
+        name: str,
+        slots: int,
+        executor: Path = MINIMAL_EXECUTOR,
+        extra_env: Mapping[str, str] | None = None,
     ) -> AsyncIterator[Runner]:
-        """A runner with ``slots`` slots running ``executor``, its own state and work directory."""
+        """A runner with ``slots`` slots running ``executor``, its own state and work directory.
+
+        ``extra_env`` adds or overrides runner settings (``FLOMATION_RUNNER_*``).
+        """
         base = self.home / name
         repeat = 1
         while base.exists():  # the same step run again (--only logs --only logs)
@@ -108,6 +115,7 @@ class Stack:
             FLOMATION_RUNNER_LOG_LEVEL="info",
             FLOMATION_RUNNER_MIN_FREE_DISK_BYTES="0",
         )
+        env.update(extra_env or {})
         base.mkdir(parents=True)
         log_path = base / "runner.log"
         with log_path.open("w") as log:
@@ -156,7 +164,7 @@ class RunnerLog:
     """Follows a runner's JSON log file: delivered results and per-execution phase timings."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
+        self.path = path
         self._offset = 0
         self._partial = b""
         self.delivered: set[str] = set()
@@ -165,7 +173,7 @@ class RunnerLog:
 
     def read_new(self) -> None:
         """Parse the lines appended since the last call."""
-        with self._path.open("rb") as log:
+        with self.path.open("rb") as log:
             log.seek(self._offset)
             data = log.read()
         self._offset += len(data)

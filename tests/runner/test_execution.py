@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import sys
@@ -24,12 +25,14 @@ from structlog.testing import capture_logs
 
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
+from fixtures.fork_probe import forked_python
 from flomation.runner.api import RunnerApi, registration_body
 from flomation.runner.execution import (
     ExecutionControl,
     ExecutionReport,
     ExecutionServices,
     ExecutionSettings,
+    LaunchExecutor,
     run_execution,
 )
 from flomation.runner.outcome import OutcomeKind, StopReason
@@ -92,6 +95,7 @@ class _Harness:
     records: Path
     executable: tuple[str, ...]
     secrets: list[str]
+    launch: LaunchExecutor | None = None
 
     def settings(self, **overrides: Any) -> ExecutionSettings:
         values: dict[str, Any] = {
@@ -109,6 +113,8 @@ class _Harness:
             "status_poll_interval_s": 0.1,
             "state_retry_delays_s": (0.05,),
         }
+        if self.launch is not None:
+            values["launch"] = self.launch
         values.update(overrides)
         return ExecutionSettings(**values)
 
@@ -140,12 +146,25 @@ class _Harness:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[_Harness]:
+def launch_mode(request: pytest.FixtureRequest) -> str:
+    """How the harness starts executors: "spawned" unless a test runs over both modes."""
+    return str(getattr(request, "param", "spawned"))
+
+
+# Runs a test with spawned executors and with executors forked from a warm fork server
+# (runner/warm_executor.py), which must behave the same.
+BOTH_LAUNCH_MODES = pytest.mark.parametrize("launch_mode", ["spawned", "forked"], indirect=True)
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, launch_mode: str) -> AsyncIterator[_Harness]:
     root = tmp_path / "exec"
     root.mkdir()
     records = tmp_path / "records"
     records.mkdir()
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+    async with contextlib.AsyncExitStack() as stack:
+        fake = await stack.enter_async_context(FakeControlPlane())
+        api = await stack.enter_async_context(RunnerApi(fake.url, IDENTIFIER, KEY))
         response = await api.register(
             registration_body(
                 identifier=IDENTIFIER,
@@ -158,11 +177,18 @@ async def harness(tmp_path: Path) -> AsyncIterator[_Harness]:
             )
         )
         assert response.status == 200
+        executable: tuple[str, ...] = (sys.executable, str(SCRIPTED))
+        launch = None
+        if launch_mode == "forked":
+            forked = await stack.enter_async_context(forked_python(root, dict(os.environ)))
+            executable = (*forked.command, str(SCRIPTED))
+            launch = forked.warm.launch
         yield _Harness(
-            fake, api, _PostingJournal(api), root, records, (sys.executable, str(SCRIPTED)), []
+            fake, api, _PostingJournal(api), root, records, executable, [], launch=launch
         )
 
 
+@BOTH_LAUNCH_MODES
 async def test_successful_run_posts_state_logs_and_result(harness: _Harness) -> None:
     """A run marks running, streams lines, posts a success result with every line, cleans up."""
     claim = pending_execution(script={"lines": 3, "outputs": {"x": 1}}, trigger_data={"k": "v"})
@@ -236,6 +262,7 @@ async def test_every_log_batch_carries_a_key_of_its_own(harness: _Harness) -> No
     assert all(len(key) == 32 for key in keys)
 
 
+@BOTH_LAUNCH_MODES
 async def test_executor_receives_exact_files_and_argv(harness: _Harness) -> None:
     """The executor runs in its work directory with the §5.6 argv and the §5.2-5.4 files."""
     claim = pending_execution(script={}, trigger_data={"k": "v"}, environment_id="env-9")
@@ -260,6 +287,7 @@ async def test_executor_receives_exact_files_and_argv(harness: _Harness) -> None
     assert "checkpoint.json" not in files
 
 
+@BOTH_LAUNCH_MODES
 async def test_cancel_via_status_stops_within_grace(harness: _Harness) -> None:
     """A `cancel` completion stops even a TERM-ignoring executor within grace + 1 s."""
     claim = pending_execution(script={"sleep_s": 60, "ignore_sigterm": True})
@@ -275,6 +303,7 @@ async def test_cancel_via_status_stops_within_grace(harness: _Harness) -> None:
     assert result["cancelled"] is True and result["has_errored"] is True
 
 
+@BOTH_LAUNCH_MODES
 async def test_cancel_with_cooperative_executor_keeps_its_state(harness: _Harness) -> None:
     """An executor that exits on TERM reports status 2; the result is cancelled with its state."""
     claim = pending_execution(script={"sleep_s": 60})
@@ -300,6 +329,7 @@ async def test_finished_elsewhere_posts_no_result(harness: _Harness) -> None:
     assert [e for e, _ in harness.journal.events] == ["started", "process", "finished"]
 
 
+@BOTH_LAUNCH_MODES
 async def test_suspend_then_resume_with_checkpoint(harness: _Harness) -> None:
     """Status 3 with a checkpoint is posted suspended; the resume gets --checkpoint."""
     checkpoint = {"node_results": {"a": {}}, "entry_node_id": "p"}
@@ -351,6 +381,7 @@ async def test_secrets_are_masked_everywhere(harness: _Harness) -> None:
     assert "token is ********!" in harness.fake.state.logs[execution_id]
 
 
+@BOTH_LAUNCH_MODES
 async def test_runner_variables_do_not_reach_the_executor(harness: _Harness) -> None:
     """FLOMATION_* and MTLS_* variables are not inherited by the executor."""
     from flomation.runner.config import RunnerConfig, runner_environment
@@ -370,6 +401,7 @@ async def test_runner_variables_do_not_reach_the_executor(harness: _Harness) -> 
     assert "FLOMATION_REGISTRATION_CODE" not in keys and "MTLS_KEY" not in keys
 
 
+@BOTH_LAUNCH_MODES
 async def test_execution_timeout_cancels_with_reason(harness: _Harness) -> None:
     """Exceeding execution_timeout_s cancels the execution with reason `timeout`."""
     claim = pending_execution(script={"sleep_s": 60})
@@ -379,6 +411,7 @@ async def test_execution_timeout_cancels_with_reason(harness: _Harness) -> None:
     assert state["cancel_reason"] == "timeout"
 
 
+@BOTH_LAUNCH_MODES
 async def test_shutdown_stop_is_a_failure_not_a_cancel(harness: _Harness) -> None:
     """A runner shutdown stop reports the executor's status 2 as failed (not cancelled)."""
     control = ExecutionControl()
@@ -427,6 +460,7 @@ async def test_executor_start_failure_is_logged_with_its_cause(
     assert isinstance(entry["exc_info"].__cause__, FileNotFoundError)
 
 
+@BOTH_LAUNCH_MODES
 async def test_result_is_stored_even_when_the_execution_is_cancelled_meanwhile(
     harness: _Harness,
 ) -> None:
@@ -457,6 +491,7 @@ async def test_executor_not_executable(harness: _Harness, tmp_path: Path) -> Non
     assert "not executable" in error
 
 
+@BOTH_LAUNCH_MODES
 async def test_executor_crash(harness: _Harness) -> None:
     """A crashing executor is reported with the missing state.json and its traceback output."""
     claim = pending_execution(script={"crash": True})
@@ -466,6 +501,7 @@ async def test_executor_crash(harness: _Harness) -> None:
     assert "scripted crash" in state["output"] and state["exit_code"] == 1
 
 
+@BOTH_LAUNCH_MODES
 async def test_executor_without_state(harness: _Harness) -> None:
     """Exit 0 without state.json is a failure."""
     error = await _failed_error(harness, pending_execution(script={"no_state": True}))
@@ -549,6 +585,7 @@ async def test_secrets_in_structured_result_fields_are_masked(harness: _Harness)
     assert "hunter2" not in "".join(harness.fake.state.logs[execution_id])
 
 
+@BOTH_LAUNCH_MODES
 async def test_secret_variables_stay_out_of_the_executor_unless_passed(
     harness: _Harness, tmp_path: Path
 ) -> None:

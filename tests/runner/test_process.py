@@ -9,12 +9,14 @@ import os
 import signal
 import sys
 import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixtures.fork_probe import forked_python
 from flomation.runner.process import (
     ExecutorProcess,
     ExecutorStartError,
@@ -26,13 +28,36 @@ from flomation.runner.process import (
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"}
 
 
-async def start_python(tmp_path: Path, code: str, **kwargs: float | int) -> ExecutorProcess:
-    return await ExecutorProcess.start(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=ENV,
-        **kwargs,  # type: ignore[arg-type]
-    )
+StartPython = Callable[..., Awaitable[ExecutorProcess]]
+
+
+@pytest.fixture(params=["spawned", "forked"])
+async def start_python(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[StartPython]:
+    """Starts ``python -c CODE`` executors: spawned, or forked from a warm fork server.
+
+    Every test taking it runs over both launch modes: a forked executor keeps the spawned
+    one's contract (runner/warm_executor.py).
+    """
+    if request.param == "spawned":
+
+        async def spawn(cwd: Path, code: str, **kwargs: float | int) -> ExecutorProcess:
+            return await ExecutorProcess.start(
+                [sys.executable, "-c", code],
+                cwd=cwd,
+                env=ENV,
+                **kwargs,  # type: ignore[arg-type]
+            )
+
+        yield spawn
+        return
+    async with forked_python(tmp_path, ENV) as forked:
+
+        async def fork(cwd: Path, code: str, **kwargs: float | int) -> ExecutorProcess:
+            return await forked.start(cwd, code, ENV, **kwargs)
+
+        yield fork
 
 
 async def start_sh(tmp_path: Path, script: str, **kwargs: float | int) -> ExecutorProcess:
@@ -70,7 +95,9 @@ def reaped(pid: int) -> bool:
     return False
 
 
-async def test_stdout_and_stderr_lines_in_arrival_order(tmp_path: Path) -> None:
+async def test_stdout_and_stderr_lines_in_arrival_order(
+    tmp_path: Path, start_python: StartPython
+) -> None:
     """Lines of both streams are yielded with their stream name, in the order they were written."""
     code = (
         "import sys, time\n"
@@ -91,7 +118,9 @@ async def test_stdout_and_stderr_lines_in_arrival_order(tmp_path: Path) -> None:
     assert await process.wait() == 0
 
 
-async def test_final_line_without_newline_crlf_and_invalid_utf8(tmp_path: Path) -> None:
+async def test_final_line_without_newline_crlf_and_invalid_utf8(
+    tmp_path: Path, start_python: StartPython
+) -> None:
     """A trailing \\r is dropped, bad UTF-8 is replaced, and an unterminated last line is kept."""
     code = (
         "import sys\n"
@@ -105,7 +134,9 @@ async def test_final_line_without_newline_crlf_and_invalid_utf8(tmp_path: Path) 
     assert await process.wait() == 0
 
 
-async def test_multibyte_character_split_across_writes(tmp_path: Path) -> None:
+async def test_multibyte_character_split_across_writes(
+    tmp_path: Path, start_python: StartPython
+) -> None:
     """A UTF-8 character whose bytes arrive in two pipe reads is decoded intact."""
     code = (
         "import sys, time\n"
@@ -117,7 +148,9 @@ async def test_multibyte_character_split_across_writes(tmp_path: Path) -> None:
     await process.wait()
 
 
-async def test_huge_line_is_cut_with_marker_without_buffering_it(tmp_path: Path) -> None:
+async def test_huge_line_is_cut_with_marker_without_buffering_it(
+    tmp_path: Path, start_python: StartPython
+) -> None:
     """A 64 MiB line becomes its first max_line_bytes plus a marker, with bounded memory."""
     size = 64 * 1024 * 1024
     code = (
@@ -139,7 +172,9 @@ async def test_huge_line_is_cut_with_marker_without_buffering_it(tmp_path: Path)
     assert await process.wait() == 0
 
 
-async def test_long_line_cut_on_a_character_boundary(tmp_path: Path) -> None:
+async def test_long_line_cut_on_a_character_boundary(
+    tmp_path: Path, start_python: StartPython
+) -> None:
     """The cut never splits a multi-byte character, also for an unterminated last line."""
     code = "import sys\nsys.stdout.write('\\u00e9' * 10 + '\\n' + 'ab' + '\\u20ac' * 5)\n"
     process = await start_python(tmp_path, code, max_line_bytes=5)
@@ -151,7 +186,9 @@ async def test_long_line_cut_on_a_character_boundary(tmp_path: Path) -> None:
     await process.wait()
 
 
-async def test_large_volume_on_both_pipes_does_not_deadlock(tmp_path: Path) -> None:
+async def test_large_volume_on_both_pipes_does_not_deadlock(
+    tmp_path: Path, start_python: StartPython
+) -> None:
     """200,000 lines written to stdout and stderr at once are all read, none lost."""
     code = (
         "import sys\n"
@@ -195,7 +232,9 @@ async def test_wait_returns_while_a_grandchild_holds_the_pipes(tmp_path: Path) -
         await read_all(process)
 
 
-async def test_terminate_escalates_to_sigkill_after_grace(tmp_path: Path) -> None:
+async def test_terminate_escalates_to_sigkill_after_grace(
+    tmp_path: Path, start_python: StartPython
+) -> None:
     """An executor ignoring SIGTERM is SIGKILLed once the grace period is over."""
     code = (
         "import signal, time\n"
@@ -229,7 +268,9 @@ async def test_terminate_sigterm_reaches_the_whole_group(tmp_path: Path) -> None
     assert process_gone(grandchild_pid)
 
 
-async def test_terminate_sends_sigterm_to_a_grandchild_that_handles_it(tmp_path: Path) -> None:
+async def test_terminate_sends_sigterm_to_a_grandchild_that_handles_it(
+    tmp_path: Path, start_python: StartPython
+) -> None:
     """A grandchild receives SIGTERM itself (killpg), not only the SIGKILL after the grace."""
     grandchild = (
         "import pathlib, signal, sys, time\n"
@@ -375,7 +416,7 @@ def test_supervision_also_works_on_uvloop(tmp_path: Path) -> None:
             "print('ready', flush=True)\n"
             "time.sleep(60)\n"
         )
-        process = await start_python(tmp_path, code)
+        process = await ExecutorProcess.start([sys.executable, "-c", code], cwd=tmp_path, env=ENV)
         output = process.lines()
         async with contextlib.aclosing(output), asyncio.timeout(5):
             assert (await anext(output)).text == "ready"

@@ -30,10 +30,16 @@ def _write_stderr(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script and of ``python -m flomation_executor``."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["--fork-server"]:
+        # The runner's warm executor (executor/forkserver.py); not a user-facing flag.
+        from flomation.executor.forkserver import serve
+
+        return serve(arguments[1:])
     signals = CancelSignals()
     signals.install()
     try:
-        return _main(signals, sys.argv[1:] if argv is None else argv)
+        return _main(signals, arguments)
     except Exception as error:  # never a traceback (§2.4); a run that started wrote state.json
         _write_stderr(f"flomation-executor: unexpected error: {type(error).__name__}: {error}\n")
         return 1

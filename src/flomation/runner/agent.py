@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import random
@@ -56,6 +57,11 @@ from flomation.runner.retry import (
     PreflightError,
     RegistrationRejectedError,
     register_until_accepted,
+)
+from flomation.runner.warm_executor import (
+    WarmExecutor,
+    WarmExecutorError,
+    warm_executor_choice,
 )
 from flomation.runner.workdir import (
     ExecutorSettings,
@@ -125,6 +131,7 @@ class Agent:
         self._key = key
         self._environ = dict(environ)
         self._isolation: Isolation | None = None  # set by run() when execution.isolation is bwrap
+        self._executor_version_output = ""  # the executor's --version, read before registering
         self._log = log or structlog.get_logger("flomation.runner")
         self._tuning = tuning or AgentTuning()
         self.status = status or RunnerStatus()
@@ -254,8 +261,19 @@ class Agent:
         if registered is None:
             return EXIT_OK
         self.status.registered = True
+        warm = await self._warm_executor()
+        try:
+            return await self._work(api, outbox, warm)
+        finally:
+            if warm is not None:
+                await warm.close()
+
+    async def _work(self, api: RunnerApi, outbox: Outbox, warm: WarmExecutor | None) -> int:
+        settings = self._execution_settings()
+        if warm is not None:
+            settings = dataclasses.replace(settings, launch=warm.launch)
         services = ExecutionServices(
-            settings=self._execution_settings(),
+            settings=settings,
             api=api,
             journal=OutboxJournal(outbox, self._fresh, api),
             masker=SecretMasker(secret_values(self._config, self._environ)),
@@ -330,6 +348,7 @@ class Agent:
         directory = self._config.execution_directory
         directory.mkdir(mode=0o750, parents=True, exist_ok=True)
         version_output = await self._run_executor_tool("--version")
+        self._executor_version_output = version_output
         manifest_path = directory / "manifest.json"
         manifest_path.unlink(missing_ok=True)
         await self._run_executor_tool("--manifest", "manifest.json")
@@ -541,6 +560,30 @@ class Agent:
         if self._claims_left == 0 and not self._running and not self._claims_in_flight:
             self._log.info("execution limit reached; exiting")
             self._stop.claims.set()
+
+    async def _warm_executor(self) -> WarmExecutor | None:
+        """The warm executor when it is used (runner/warm_executor.py), started; else None."""
+        config = self._config
+        choice = warm_executor_choice(
+            config.warm_executor,
+            isolated=self._isolation is not None,
+            version_output=self._executor_version_output,
+        )
+        self._log.info("warm executor", used=choice.use, reason=choice.reason)
+        if not choice.use:
+            return None
+        warm = WarmExecutor(
+            config.executable,
+            env=runner_environment(config, self._environ),
+            cwd=config.execution_directory,
+            log=self._log,
+        )
+        try:
+            await warm.start()
+        except WarmExecutorError as exc:
+            # Executions are spawned meanwhile; the warm executor tries again later.
+            self._log.error("warm executor could not be started", error=str(exc))
+        return warm
 
     def _sandbox(self, bwrap: str) -> Isolation:
         """What the sandbox hides: the runner's state, outbox, key and other executions."""

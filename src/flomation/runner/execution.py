@@ -69,12 +69,29 @@ __all__ = [
     "ExecutionReport",
     "ExecutionServices",
     "ExecutionSettings",
+    "LaunchExecutor",
     "fail_oversized_claim",
     "read_claim_ids",
     "run_execution",
 ]
 
 Logger = structlog.typing.FilteringBoundLogger
+
+
+class LaunchExecutor(Protocol):
+    """How an execution's executor is started: ``ExecutorProcess.start`` (spawned) or
+    ``WarmExecutor.launch`` (forked from the warm executor, runner/warm_executor.py)."""
+
+    async def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        max_line_bytes: int = ...,
+        pipe_grace_s: float = ...,
+        pass_fds: Sequence[int] = ...,
+    ) -> ExecutorProcess: ...
 
 
 class ExecutionJournal(Protocol):
@@ -120,6 +137,7 @@ class ExecutionSettings:
     max_result_log_bytes: int = 16 * 1024 * 1024
     max_spool_bytes: int | None = 64 * 1024 * 1024
     isolation: Isolation | None = None
+    launch: LaunchExecutor = ExecutorProcess.start
     key_pem: bytes | None = field(default=None, repr=False)  # for an isolated executor only
     # About a minute of retries: a confirmation is safe to repeat, and giving up leaves the
     # execution to the claim lease (docs/protocol.md §11.1), or allocated for good upstream.
@@ -381,7 +399,7 @@ class _Run:
             key_pipe = _key_pipe(settings.key_pem or b"")
             argv = settings.isolation.wrap(argv, workdir, key_pipe)
         try:
-            process = await ExecutorProcess.start(
+            process = await settings.launch(
                 argv,
                 cwd=workdir,
                 env=settings.environment,

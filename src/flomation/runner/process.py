@@ -38,7 +38,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
@@ -47,7 +47,9 @@ __all__ = [
     "ExecutorStartError",
     "OutputBatch",
     "OutputLine",
+    "PipedChild",
     "kill_group",
+    "start_failure",
 ]
 
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
@@ -119,7 +121,7 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _start_failure(program: str, cwd: Path, error: OSError) -> str:
+def start_failure(program: str, cwd: Path, error: OSError) -> str:
     """Why spawning failed, naming the program (and the work directory when it is the cause)."""
     prefix = f"cannot start executor {program!r}"
     # subprocess reports a failed chdir with the work directory as the error's filename.
@@ -362,55 +364,60 @@ class _PipeReader(asyncio.Protocol):
         self._output.pipe_connection_lost(self._fd, exc)
 
 
-class _PidfdChild:
-    """A child process watched through a pidfd on the event loop (Linux 5.3+).
+class PipedChild:
+    """A child whose stdout and stderr pipes are read into an executor's output protocol.
 
-    Plays the part of asyncio's subprocess transport for :class:`ExecutorProcess`. asyncio's
-    default child watcher on Python 3.11 starts one thread per child, which costs a thread
-    start in the event loop for every execution and one thread per running executor; a pidfd
-    is one file descriptor in the loop's selector instead.
+    Plays the part of asyncio's subprocess transport for :class:`ExecutorProcess`; a subclass
+    says how the exit is seen (:meth:`_watch_exit`, then :meth:`_exited`) and how the child is
+    killed. Spawned executors are :class:`_PidfdChild`; forked ones come from
+    runner/warm_executor.py.
     """
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes], pidfd: int
-    ) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, pid: int, stdout: Any, stderr: Any) -> None:
         self._loop = loop
-        self._popen = popen
-        self._pidfd: int | None = pidfd
+        self._pid = pid
+        self._stdio = ((_STDOUT_FD, stdout), (_STDERR_FD, stderr))
         self._pipes: dict[int, asyncio.ReadTransport] = {}
         self._protocol: _OutputProtocol | None = None
+        self._returncode: int | None = None
 
     async def connect(self, protocol: _OutputProtocol) -> None:
         """Start reading both pipes into ``protocol`` and watching the exit."""
         self._protocol = protocol
         protocol.connection_made(cast(asyncio.BaseTransport, self))
-        for fd, pipe in ((_STDOUT_FD, self._popen.stdout), (_STDERR_FD, self._popen.stderr)):
-            assert pipe is not None
+        for fd, pipe in self._stdio:
             transport, _ = await self._loop.connect_read_pipe(
                 functools.partial(_PipeReader, protocol, fd), pipe
             )
             self._pipes[fd] = transport
-        assert self._pidfd is not None
-        self._loop.add_reader(self._pidfd, self._exit_ready)
+        if self._returncode is not None:
+            protocol.process_exited()  # it exited before anyone listened (a quick forked child)
+        else:
+            self._watch_exit()
 
-    def _exit_ready(self) -> None:
-        if self._popen.poll() is None:
-            return  # not reaped yet (spurious wake-up)
-        self._stop_watching()
+    def _watch_exit(self) -> None:
+        raise NotImplementedError
+
+    def _exited(self, returncode: int) -> None:
+        """Record the exit (negative: killed by that signal) and tell the protocol."""
+        self._returncode = returncode
         if self._protocol is not None:
             self._protocol.process_exited()
 
+    def _still_running(self) -> bool:
+        return self._returncode is None
+
+    def _kill(self) -> None:
+        raise NotImplementedError
+
     def _stop_watching(self) -> None:
-        if self._pidfd is not None:
-            self._loop.remove_reader(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = None
+        """Release what watches the exit (the child is known to be gone)."""
 
     def get_pid(self) -> int:
-        return self._popen.pid
+        return self._pid
 
     def get_returncode(self) -> int | None:
-        return self._popen.returncode
+        return self._returncode
 
     def get_pipe_transport(self, fd: int) -> asyncio.ReadTransport | None:
         return self._pipes.get(fd)
@@ -419,11 +426,54 @@ class _PidfdChild:
         """Close the pipes; a child still running is killed (as asyncio's transport does)."""
         for pipe in self._pipes.values():
             pipe.close()
-        if self._popen.returncode is None and self._popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._popen.kill()
-            return  # still watched: the exit is reaped and reported when it happens
+        if self._still_running():
+            self._kill()
+            return  # still watched: the exit is reported when it happens
         self._stop_watching()
+
+
+class _PidfdChild(PipedChild):
+    """A spawned child process watched through a pidfd on the event loop (Linux 5.3+).
+
+    asyncio's default child watcher on Python 3.11 starts one thread per child, which costs a
+    thread start in the event loop for every execution and one thread per running executor; a
+    pidfd is one file descriptor in the loop's selector instead.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes], pidfd: int
+    ) -> None:
+        assert popen.stdout is not None and popen.stderr is not None
+        super().__init__(loop, popen.pid, popen.stdout, popen.stderr)
+        self._popen = popen
+        self._pidfd: int | None = pidfd
+
+    def _watch_exit(self) -> None:
+        assert self._pidfd is not None
+        self._loop.add_reader(self._pidfd, self._exit_ready)
+
+    def _exit_ready(self) -> None:
+        returncode = self._popen.poll()
+        if returncode is None:
+            return  # not reaped yet (spurious wake-up)
+        self._stop_watching()
+        self._exited(returncode)
+
+    def _still_running(self) -> bool:
+        return self._popen.returncode is None and self._popen.poll() is None
+
+    def _kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self._popen.kill()
+
+    def _stop_watching(self) -> None:
+        if self._pidfd is not None:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    def get_returncode(self) -> int | None:
+        return self._popen.returncode
 
 
 class ExecutorProcess:
@@ -431,7 +481,7 @@ class ExecutorProcess:
 
     def __init__(
         self,
-        transport: _PidfdChild,
+        transport: PipedChild,
         protocol: _OutputProtocol,
         *,
         pipe_grace_s: float,
@@ -473,7 +523,7 @@ class ExecutorProcess:
         try:
             popen = _spawn(argv, cwd, env, pass_fds)
         except OSError as error:
-            raise ExecutorStartError(_start_failure(program, cwd, error)) from error
+            raise ExecutorStartError(start_failure(program, cwd, error)) from error
         try:
             pidfd = os.pidfd_open(popen.pid)
         except OSError:
@@ -481,12 +531,22 @@ class ExecutorProcess:
             kill_group(popen.pid)
             popen.wait()
             raise
-        child = _PidfdChild(loop, popen, pidfd)
-        protocol = _OutputProtocol(loop, max_line_bytes)
+        return await cls.watch(
+            _PidfdChild(loop, popen, pidfd),
+            max_line_bytes=max_line_bytes,
+            pipe_grace_s=pipe_grace_s,
+        )
+
+    @classmethod
+    async def watch(
+        cls, child: PipedChild, *, max_line_bytes: int, pipe_grace_s: float
+    ) -> ExecutorProcess:
+        """Supervise ``child``, a started executor leading its own process group."""
+        protocol = _OutputProtocol(asyncio.get_running_loop(), max_line_bytes)
         try:
             await child.connect(protocol)
         except BaseException:
-            kill_group(popen.pid)
+            kill_group(child.get_pid())
             child.close()
             raise
         return cls(child, protocol, pipe_grace_s=pipe_grace_s)

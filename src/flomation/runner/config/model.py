@@ -139,6 +139,15 @@ class RunnerConfig:
             )
         },
     )
+    warm_executor: Literal["auto", "on", "off"] = dataclasses.field(
+        default="auto",
+        metadata={
+            "description": (
+                "fork each execution from a warm executor process: auto (when the executor's"
+                " --version names flomation-executor), on or off (docs/architecture.md)"
+            )
+        },
+    )
     secret_env_passthrough: tuple[str, ...] = dataclasses.field(
         default=(),
         metadata={

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Real flows through runner + server + ``flomation-executor``, warm and spawned (issue 19).
+
+A 4-node flow (trigger -> string/concatenate -> string/upper_case -> output/set) runs through
+the project's ``flomation-server`` and ``flomation-runner`` with the real ``flomation-executor``,
+all on this host, once with the warm executor (``warm_executor = on``: each execution forked from
+a pre-imported executor) and once spawning the executor per execution (``off``), in the same run:
+
+- throughput: ``--count`` executions queued before a runner with 16 slots starts; flows/s from
+  the first claim to the last stored result (server timestamps), and CPU per flow (runner,
+  server, and the whole machine, executors included);
+- latency: one execution at a time on an idle runner, from the execute call (the admin API) to
+  the stored result (the server's ``completed_at``): p50 and p99;
+- the warm process's own RSS (the fork server, measured apart from the runner).
+
+The load average is printed before and after: this machine is shared, and the figures follow it.
+Run it with ``make bench-flows`` or::
+
+    .venv/bin/python bench/flow_bench.py [--quick] [--mode warm|spawned]... [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from runner_bench import Runner, Stack, _timestamp, server
+from support import BIN, Figure, MachineTimes, cpu_seconds, memory_kib, percentile, print_figures
+
+EXECUTOR = BIN / "flomation-executor"
+SLOTS = 16
+_MODES = {"warm": "on", "spawned": "off"}
+
+
+def _node(node_id: str, action: str, routing: int, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": node_id,
+        "type": action,
+        "data": {"id": node_id, "label": action, "config": {"type": routing, "inputs": inputs}},
+    }
+
+
+def _text(name: str, value: str) -> dict[str, Any]:
+    return {"name": name, "type": "string", "value": value}
+
+
+def four_node_flow() -> dict[str, Any]:
+    """trigger -> string/concatenate -> string/upper_case -> output/set."""
+    return {
+        "nodes": [
+            _node("t", "trigger/manual", 1, []),
+            _node("c", "string/concatenate", 2, [_text("a", "hello, "), _text("b", "world")]),
+            _node("u", "string/upper_case", 2, [_text("value", "${result}")]),
+            _node("o", "output/set", 3, [_text("name", "greeting"), _text("value", "${result}")]),
+        ],
+        "edges": [
+            {"id": "e1", "source": "t", "target": "c"},
+            {"id": "e2", "source": "c", "target": "u"},
+            {"id": "e3", "source": "u", "target": "o"},
+        ],
+    }
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _fork_server_pid(runner: Runner) -> int | None:
+    """The fork server's pid from the runner's ``warm executor started`` log line."""
+    for line in runner.log.path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("event") == "warm executor started":
+            return int(entry["fork_server_pid"])
+    return None
+
+
+def _runner_env(mode: str) -> dict[str, str]:
+    return {"FLOMATION_RUNNER_WARM_EXECUTOR": _MODES[mode]}
+
+
+async def throughput(stack: Stack, flo_id: str, mode: str, count: int) -> list[Figure]:
+    """``count`` executions queued, then one runner with 16 slots drains them."""
+    ids = [await stack.admin.execute(flo_id) for _ in range(count)]
+    async with stack.runner(
+        f"throughput-{mode}", slots=SLOTS, executor=EXECUTOR, extra_env=_runner_env(mode)
+    ) as runner:
+        cpu_before, server_before = cpu_seconds(runner.pid), cpu_seconds(stack.server_pid)
+        machine_before = MachineTimes.now()
+        await runner.log.wait_delivered(ids, 600)
+        machine = MachineTimes.now().since(machine_before)
+        runner_cpu_s = cpu_seconds(runner.pid) - cpu_before
+        server_cpu_s = cpu_seconds(stack.server_pid) - server_before
+        executions = await stack.finished(runner, ids, 600)
+    first = min(_timestamp(e["allocated_at"]) for e in executions)
+    last = max(_timestamp(e["completed_at"]) for e in executions)
+    succeeded = [e for e in executions if e["completion_status"] == "success"]
+    outputs = {json.dumps(e["result"].get("outputs")) for e in succeeded}
+    rate = len(succeeded) / (last - first)
+    return [
+        Figure(
+            f"[{mode}] 4-node flows/s, {SLOTS} slots ({len(succeeded)}/{count} ok)",
+            f"{rate:.1f} flows/s",
+            ">= 100/s",
+            rate >= 100 and len(succeeded) == count and outputs == {'{"greeting": "HELLO, WORLD"}'},
+        ),
+        Figure(
+            f"[{mode}]   machine CPU per flow (every process)",
+            f"{machine.busy_s / count * 1000:.1f} ms",
+            "-",
+            None,
+        ),
+        Figure(
+            f"[{mode}]   runner / server CPU per flow",
+            f"{runner_cpu_s / count * 1000:.1f} / {server_cpu_s / count * 1000:.1f} ms",
+            "-",
+            None,
+        ),
+        Figure(f"[{mode}]   machine busy / idle / stolen", machine.shares(), "-", None),
+    ]
+
+
+async def latency(stack: Stack, flo_id: str, mode: str, count: int) -> list[Figure]:
+    """One execution at a time on an idle runner: execute call -> stored result."""
+    samples: list[float] = []
+    rss_mib = None
+    async with stack.runner(
+        f"latency-{mode}", slots=SLOTS, executor=EXECUTOR, extra_env=_runner_env(mode)
+    ) as runner:
+        for index in range(count + 3):
+            await asyncio.sleep(0.05)  # idle between executions: no overlap with the last one
+            called_at = time.time()
+            execution_id = await stack.admin.execute(flo_id)
+            (execution,) = await stack.finished(runner, [execution_id], 60)
+            if index >= 3 and execution["completion_status"] == "success":  # 3 warm-up runs
+                samples.append((_timestamp(execution["completed_at"]) - called_at) * 1000)
+        server_pid = _fork_server_pid(runner)
+        if server_pid is not None:
+            rss_mib = memory_kib(server_pid, "VmRSS") / 1024
+    figures = []
+    if not samples:
+        return [Figure(f"[{mode}] execute -> stored result", "no samples", "", False)]
+    p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
+    figures.append(
+        Figure(
+            f"[{mode}] execute -> stored result p50 / p99 ({len(samples)} runs)",
+            f"{p50:.1f} / {p99:.1f} ms",
+            "<= 25 / <= 60 ms",
+            p50 <= 25 and p99 <= 60,
+        )
+    )
+    if rss_mib is not None:
+        figures.append(Figure(f"[{mode}]   warm process RSS", f"{rss_mib:.1f} MiB", "-", None))
+    return figures
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
+    parser.add_argument(
+        "--mode", action="append", choices=tuple(_MODES), help="only this mode (repeatable)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work directory (logs, databases)"
+    )
+    args = parser.parse_args()
+    throughput_count, latency_count = (100, 30) if args.quick else (500, 100)
+    modes = args.mode or list(_MODES)
+    figures: list[Figure] = []
+    load_before = _load()
+    tmp = tempfile.mkdtemp(prefix="flomation-flow-bench-")
+    try:
+        async with server(Path(tmp)) as stack:
+            flo = await stack.admin.create_flo(
+                "bench-4-node", four_node_flow(), queue_id=stack.queue_id
+            )
+            for mode in modes:
+                for step, run in (("throughput", throughput), ("latency", latency)):
+                    print(f"running: {step} ({mode}) ...", file=sys.stderr, flush=True)
+                    started = time.monotonic()
+                    count = throughput_count if step == "throughput" else latency_count
+                    figures.extend(await run(stack, str(flo["id"]), mode, count))
+                    print(f"  done in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    finally:
+        if args.keep:
+            print(f"work directory kept: {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    figures.append(Figure("load average before / after (1, 5, 15 min)", "", "-", None))
+    figures.append(Figure(f"  {load_before}  /  {_load()}", "", "-", None))
+    print_figures(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
