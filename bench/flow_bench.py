@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from runner_bench import Runner, Stack, _timestamp, server
-from support import BIN, Figure, MachineTimes, cpu_seconds, memory_kib, percentile, print_figures
+from support import (
+    BIN,
+    Figure,
+    MachineTimes,
+    cpu_seconds,
+    cpu_seconds_with_children,
+    memory_kib,
+    percentile,
+    print_figures,
+)
 
 EXECUTOR = BIN / "flomation-executor"
 SLOTS = 16
@@ -72,16 +81,43 @@ def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def _fork_server_pid(runner: Runner) -> int | None:
-    """The fork server's pid from the runner's ``warm executor started`` log line."""
+def _our_cpu_s(runner_pid: int, fork_server_pid: int | None) -> float:
+    """CPU of the runner, the executors it reaped, the fork server and the children it reaped.
+
+    Spawned executors are the runner's children; forked ones the fork server's, which is the
+    runner's child but reaped only when the runner stops (so nothing is counted twice).
+    """
+    total = cpu_seconds_with_children(runner_pid)
+    if fork_server_pid is not None:
+        total += cpu_seconds_with_children(fork_server_pid)
+    return total
+
+
+def _log_event(runner: Runner, event: str) -> dict[str, Any] | None:
+    """The first line of the runner's log with this ``event``, if any yet."""
     for line in runner.log.path.read_text().splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
-        if entry.get("event") == "warm executor started":
-            return int(entry["fork_server_pid"])
+        if entry.get("event") == event:
+            return dict(entry)
     return None
+
+
+async def _started(runner: Runner, mode: str) -> int | None:
+    """Once the runner is about to claim: the fork server's pid (None when spawning)."""
+    event = "warm executor started" if mode == "warm" else "warm executor"
+    async with asyncio.timeout(120):
+        while _log_event(runner, event) is None:
+            await asyncio.sleep(0.01)
+    return _fork_server_pid(runner)
+
+
+def _fork_server_pid(runner: Runner) -> int | None:
+    """The fork server's pid from the runner's ``warm executor started`` log line."""
+    entry = _log_event(runner, "warm executor started")
+    return None if entry is None else int(entry["fork_server_pid"])
 
 
 def _runner_env(mode: str) -> dict[str, str]:
@@ -94,13 +130,17 @@ async def throughput(stack: Stack, flo_id: str, mode: str, count: int) -> list[F
     async with stack.runner(
         f"throughput-{mode}", slots=SLOTS, executor=EXECUTOR, extra_env=_runner_env(mode)
     ) as runner:
+        fork_server = await _started(runner, mode)
         cpu_before, server_before = cpu_seconds(runner.pid), cpu_seconds(stack.server_pid)
+        ours_before = _our_cpu_s(runner.pid, fork_server)
         machine_before = MachineTimes.now()
         await runner.log.wait_delivered(ids, 600)
         machine = MachineTimes.now().since(machine_before)
+        ours_s = _our_cpu_s(runner.pid, fork_server) - ours_before
         runner_cpu_s = cpu_seconds(runner.pid) - cpu_before
         server_cpu_s = cpu_seconds(stack.server_pid) - server_before
         executions = await stack.finished(runner, ids, 600)
+    ours_ms = (ours_s + server_cpu_s) / count * 1000
     first = min(_timestamp(e["allocated_at"]) for e in executions)
     last = max(_timestamp(e["completed_at"]) for e in executions)
     succeeded = [e for e in executions if e["completion_status"] == "success"]
@@ -114,7 +154,19 @@ async def throughput(stack: Stack, flo_id: str, mode: str, count: int) -> list[F
             rate >= 100 and len(succeeded) == count and outputs == {'{"greeting": "HELLO, WORLD"}'},
         ),
         Figure(
-            f"[{mode}]   machine CPU per flow (every process)",
+            f"[{mode}]   CPU per flow: runner + executors + server",
+            f"{ours_ms:.1f} ms",
+            "-",
+            None,
+        ),
+        Figure(
+            f"[{mode}]   flows/s two idle cores would give at that CPU",
+            f"{2000 / ours_ms:.0f} flows/s",
+            "(estimate)",
+            None,
+        ),
+        Figure(
+            f"[{mode}]   machine CPU per flow (every process, others' too)",
             f"{machine.busy_s / count * 1000:.1f} ms",
             "-",
             None,

@@ -68,6 +68,12 @@ def cpu_seconds(pid: int) -> float:
     return sum(user_system_seconds(pid))
 
 
+def cpu_seconds_with_children(pid: int) -> float:
+    """``cpu_seconds`` plus that of the children ``pid`` has waited for (reaped)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+
+
 @dataclass(frozen=True)
 class MachineTimes:
     """CPU time of the whole machine (every core, every process) from /proc/stat, in seconds."""

@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from fixtures.agents import FAST_AGENT
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
@@ -237,10 +238,23 @@ def _alive(pid: int) -> bool:
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance" / "executor"
 
 
-async def test_real_executor_runs_and_resumes_a_paused_flow(tmp_path: Path) -> None:
-    """With flomation-executor, a linear flow succeeds and a paused flow suspends and resumes."""
+@pytest.mark.parametrize("warm_executor", ["auto", "off"])
+async def test_real_executor_runs_and_resumes_a_paused_flow(
+    tmp_path: Path, warm_executor: str
+) -> None:
+    """With flomation-executor, forked from the warm executor (auto: its --version names it) or
+    spawned, a linear flow succeeds and a paused flow suspends and resumes."""
     executor = (sys.executable, "-m", "flomation_executor")
-    async with _stack(tmp_path, executable=executor) as stack:
+    with capture_logs() as logs:
+        await _linear_then_paused(tmp_path, executor, warm_executor)
+    (choice,) = [entry for entry in logs if entry["event"] == "warm executor"]
+    assert choice["used"] is (warm_executor == "auto"), choice
+    started = [entry for entry in logs if entry["event"] == "warm executor started"]
+    assert len(started) == (1 if warm_executor == "auto" else 0)
+
+
+async def _linear_then_paused(tmp_path: Path, executor: tuple[str, ...], warm: str) -> None:
+    async with _stack(tmp_path, executable=executor, warm_executor=warm) as stack:
         linear = json.loads((CONFORMANCE / "01-linear-chain" / "flow.json").read_text())
         flo = await stack.admin.create_flo("linear", linear, queue_id=stack.queue_id)
         execution_id = await stack.admin.execute(flo["id"])

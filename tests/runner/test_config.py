@@ -373,6 +373,13 @@ PROJECT_FIELDS = [
         "bwrap",
     ),
     (
+        "FLOMATION_RUNNER_WARM_EXECUTOR",
+        ["--warm-executor", "off"],
+        "warm_executor",
+        "off",
+        "off",
+    ),
+    (
         "FLOMATION_RUNNER_SECRET_ENV_PATTERNS",
         ["--secret-env-patterns", "*_X, MY_*"],
         "secret_env_patterns",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from fixtures.agents import fast_agent
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
@@ -96,11 +97,13 @@ def _probe_script(tmp_path: Path) -> str:
     )
 
 
-async def _run_probe(fake: FakeControlPlane, tmp_path: Path, isolation: str) -> str:
+async def _run_probe(
+    fake: FakeControlPlane, tmp_path: Path, isolation: str, **overrides: Any
+) -> str:
     pending = pending_execution()
     pending["data"] = _flow(_probe_script(tmp_path))
     execution_id = fake.enqueue(pending)
-    agent = _agent(tmp_path, fake.url, isolation)
+    agent = _agent(tmp_path, fake.url, isolation, **overrides)
     assert await asyncio.wait_for(agent.run(), 60) == EXIT_OK
     result = fake.state.results[execution_id]
     assert result["has_errored"] is False, result
@@ -112,8 +115,13 @@ async def test_script_cannot_read_runner_key_environment_or_state(
     fake: FakeControlPlane, tmp_path: Path
 ) -> None:
     """Under bwrap a script node reads none of the runner's key, environment or state
-    directory, cannot write outside its work directory and sees only its own processes."""
-    stdout = await _run_probe(fake, tmp_path, "bwrap")
+    directory, cannot write outside its work directory and sees only its own processes; the
+    warm executor, even when asked for, is not used (and the runner says why at start)."""
+    with capture_logs() as logs:
+        stdout = await _run_probe(fake, tmp_path, "bwrap", warm_executor="on")
+    (choice,) = [entry for entry in logs if entry["event"] == "warm executor"]
+    assert choice["used"] is False and "bwrap" in choice["reason"]
+    assert not any(entry["event"] == "warm executor started" for entry in logs)
     assert "PRIVATE KEY" not in stdout
     assert f"PATH={os.environ['PATH']}" not in stdout
     assert "No such file" in stdout.split("RUNNER_ENV")[1].split("STATE")[0]
