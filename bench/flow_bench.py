@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from executor_bench import _node, _text
 from runner_bench import Runner, Stack, _timestamp, server
 from support import (
     BIN,
@@ -46,18 +47,6 @@ from support import (
 EXECUTOR = BIN / "flomation-executor"
 SLOTS = 16
 _MODES = {"warm": "on", "spawned": "off"}
-
-
-def _node(node_id: str, action: str, routing: int, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": node_id,
-        "type": action,
-        "data": {"id": node_id, "label": action, "config": {"type": routing, "inputs": inputs}},
-    }
-
-
-def _text(name: str, value: str) -> dict[str, Any]:
-    return {"name": name, "type": "string", "value": value}
 
 
 def four_node_flow() -> dict[str, Any]:
@@ -188,6 +177,7 @@ async def latency(stack: Stack, flo_id: str, mode: str, count: int) -> list[Figu
     async with stack.runner(
         f"latency-{mode}", slots=SLOTS, executor=EXECUTOR, extra_env=_runner_env(mode)
     ) as runner:
+        measured: list[str] = []
         for index in range(count + 3):
             await asyncio.sleep(0.05)  # idle between executions: no overlap with the last one
             called_at = time.time()
@@ -195,6 +185,8 @@ async def latency(stack: Stack, flo_id: str, mode: str, count: int) -> list[Figu
             (execution,) = await stack.finished(runner, [execution_id], 60)
             if index >= 3 and execution["completion_status"] == "success":  # 3 warm-up runs
                 samples.append((_timestamp(execution["completed_at"]) - called_at) * 1000)
+                measured.append(execution_id)
+        timings = await runner.log.wait_timings(measured, 10)
         server_pid = _fork_server_pid(runner)
         if server_pid is not None:
             rss_mib = memory_kib(server_pid, "VmRSS") / 1024
@@ -208,6 +200,18 @@ async def latency(stack: Stack, flo_id: str, mode: str, count: int) -> list[Figu
             f"{p50:.1f} / {p99:.1f} ms",
             "<= 25 / <= 60 ms",
             p50 <= 25 and p99 <= 60,
+        )
+    )
+    phases = [
+        (name, [float(t[name]) for t in timings if t.get(name) is not None])
+        for name in ("claim_to_spawn_ms", "executor_ms", "exit_to_ack_ms")
+    ]
+    figures.append(
+        Figure(
+            f"[{mode}]   p50 claim->started / executor / exit->acknowledged",
+            " / ".join(f"{percentile(values, 0.5):.1f}" for _, values in phases if values) + " ms",
+            "-",
+            None,
         )
     )
     if rss_mib is not None:

@@ -28,6 +28,7 @@ from flomation.runner.warm_executor import (
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 EXECUTOR = Path(sys.executable).with_name("flomation-executor")
+CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance" / "executor"
 
 
 def test_choice_follows_the_option_the_isolation_and_the_executors_version() -> None:
@@ -108,20 +109,10 @@ async def test_a_forked_execution_sees_nothing_of_another(tmp_path: Path) -> Non
 
 async def test_the_real_executor_runs_a_flow_forked(tmp_path: Path) -> None:
     """flomation-executor forked from its fork server runs a flow and writes state.json."""
-    flow = {
-        "nodes": [
-            _node("t", "trigger/manual", 1, []),
-            _node("up", "string/upper_case", 2, [_text("value", "hello")]),
-            _node("out", "output/set", 3, [_text("name", "greeting"), _text("value", "${result}")]),
-        ],
-        "edges": [
-            {"id": "e1", "source": "t", "target": "up"},
-            {"id": "e2", "source": "up", "target": "out"},
-        ],
-    }
+    flow = (CONFORMANCE / "01-linear-chain" / "flow.json").read_text()
     workdir = tmp_path / "work"
     workdir.mkdir()
-    (workdir / "execution.flow").write_text(json.dumps(flow))
+    (workdir / "execution.flow").write_text(flow)
     warm = _warm(tmp_path)
     await warm.start()
     try:
@@ -133,7 +124,7 @@ async def test_the_real_executor_runs_a_flow_forked(tmp_path: Path) -> None:
     finally:
         await warm.close()
     state = json.loads((workdir / "state.json").read_text())
-    assert state["status"] == 0 and state["outputs"] == {"greeting": "HELLO"}
+    assert state["status"] == 0 and state["outputs"] == {"greeting": "HELLO"}, state
     assert any("Finished processing Flow" in line.text for line in lines)
 
 
@@ -269,15 +260,3 @@ def _gone(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-def _node(node_id: str, action: str, routing: int, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": node_id,
-        "type": action,
-        "data": {"id": node_id, "label": action, "config": {"type": routing, "inputs": inputs}},
-    }
-
-
-def _text(name: str, value: str) -> dict[str, Any]:
-    return {"name": name, "type": "string", "value": value}
