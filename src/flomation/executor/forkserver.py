@@ -15,8 +15,9 @@ Messages are one JSON object each (one datagram, docs/architecture.md *Warm exec
   imports are done (``watch``: the installed files whose change means an upgrade);
 * runner -> server: ``{"op": "fork", "id": N, "args": [...], "env": {...}, "cwd": "..."}`` with
   two descriptors attached (SCM_RIGHTS): the child's stdout and stderr;
-* server -> runner: ``{"id": N, "pid": P}`` once the child is set up, or ``{"id": N, "error":
-  "...", "step": "chdir"|"setup", "errno": E}`` when it could not be (the child is gone);
+* server -> runner: ``{"id": N, "pid": P}`` at once after the fork, or ``{"id": N, "error":
+  "...", "step": "chdir", "errno": E}`` without a fork when the work directory cannot be entered
+  (a later set-up failure in the child is a line on its stderr and exit status 127);
 * server -> runner: ``{"exited": P, "status": W}``, the wait status, when a child ends;
 * runner -> server: ``{"op": "retire"}``: fork no more, exit once every child was reported.
 
@@ -26,6 +27,7 @@ spawned executors outlive a crashed runner, and the runner's crash recovery ends
 
 from __future__ import annotations
 
+import errno
 import gc
 import io
 import json
@@ -33,6 +35,7 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import sys
 import traceback
 from collections.abc import Callable
@@ -198,29 +201,38 @@ class _Server:
         return True
 
     def _fork(self, request: dict[str, object], fds: list[int]) -> None:
-        error_read, error_write = os.pipe2(os.O_CLOEXEC)
+        # Checked here, so that the answer can follow the fork at once: waiting for the child
+        # to report its set-up cost the runner a round of scheduling per execution.
+        problem = _work_directory_problem(str(request.get("cwd")))
+        if problem is not None:
+            detail = {"error": problem.strerror, "errno": problem.errno, "step": "chdir"}
+            _send(self._sock, {"id": request.get("id"), **detail})
+            return
         pid = os.fork()
         if pid == 0:
-            os.close(error_read)
             inherited = (self._sock, self._wake_read, self._wake_write)
-            _become_execution(self._run, request, fds, error_write, inherited)
-        os.close(error_write)
-        with os.fdopen(error_read, "rb") as errors:
-            failure = errors.read()
-        if failure:
-            os.waitpid(pid, 0)
-            _send(self._sock, {"id": request.get("id"), **json.loads(failure)})
-            return
+            _become_execution(self._run, request, fds, inherited)
         self._children.add(pid)
         _send(self._sock, {"id": request.get("id"), "pid": pid})
 
 
+def _work_directory_problem(cwd: str) -> OSError | None:
+    """Why a child could not enter ``cwd`` (missing, not a directory, no search permission)."""
+    from pathlib import Path
+
+    try:
+        status = Path(cwd).stat()
+    except OSError as error:
+        return error
+    if not stat.S_ISDIR(status.st_mode):
+        return NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), cwd)
+    if not os.access(cwd, os.X_OK):
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), cwd)
+    return None
+
+
 def _become_execution(
-    run: RunFunction,
-    request: dict[str, object],
-    fds: list[int],
-    error_write: int,
-    inherited: tuple[object, ...],
+    run: RunFunction, request: dict[str, object], fds: list[int], inherited: tuple[object, ...]
 ) -> None:
     """In the child: set up the execution's process as a spawn would, run it, and exit.
 
@@ -229,7 +241,7 @@ def _become_execution(
     """
     code = _SETUP_EXIT_CODE
     try:
-        args = _set_up(request, fds, error_write, inherited)
+        args = _set_up(request, fds, inherited)
         if args is not None:
             code = run(args)
     except SystemExit as exit_request:
@@ -279,13 +291,14 @@ def _fresh_std_streams(unbuffered: bool) -> None:
 
 
 def _set_up(
-    request: dict[str, object], fds: list[int], error_write: int, inherited: tuple[object, ...]
+    request: dict[str, object], fds: list[int], inherited: tuple[object, ...]
 ) -> list[str] | None:
     """What spawning does between fork and exec; the arguments, or None after a failure.
 
-    A failure is written to ``error_write`` (the server reports it as the start error).
+    A failure (rare: the work directory was checked before the fork) is written to the child's
+    stderr, and the child then exits with status 127, as a shell does for a command it cannot run.
     """
-    step = "setup"
+    step = "set-up"
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -297,13 +310,13 @@ def _set_up(
         os.setsid()
         args = [str(arg) for arg in _list(request.get("args"))]
         env = {str(k): str(v) for k, v in _dict(request.get("env")).items()}
-        step = "chdir"
-        os.chdir(str(request.get("cwd")))
-        step = "setup"
         stdin = os.open(os.devnull, os.O_RDONLY)
         for target, fd in enumerate((stdin, *fds)):
             os.dup2(fd, target)
             os.close(fd)
+        step = "work directory"
+        os.chdir(str(request.get("cwd")))
+        step = "set-up"
         # Replaced, not merged: the child sees exactly the environment the runner sent
         # (os.environ updates the C environment too, which subprocesses inherit).
         os.environ.clear()
@@ -311,10 +324,12 @@ def _set_up(
         _fresh_std_streams(unbuffered=bool(env.get("PYTHONUNBUFFERED")))
         sys.argv = ["flomation-executor", *args]
     except OSError as error:
-        detail = {"error": error.strerror or str(error), "errno": error.errno or 0, "step": step}
-        os.write(error_write, json.dumps(detail).encode())
+        message = f"flomation-executor: cannot start: {step}: {error.strerror or error}\n"
+        try:
+            os.write(2, message.encode("utf-8", "replace"))
+        except OSError:
+            pass
         return None
-    os.close(error_write)
     return args
 
 
