@@ -15,7 +15,7 @@ from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import EmbeddedServer, running_server
 
-from .databases import fresh_database
+from .databases import drop_emptied_databases, empty_database
 from .runner_client import FLOW, SigningRunner, claim_new
 
 _TEST_SECRET_KEY = base64.b64encode(bytes(range(32))).decode()
@@ -49,13 +49,23 @@ async def claimed_execution(
         yield ClaimedStack(server, admin, runner, execution_id)
 
 
+@pytest.fixture(scope="session")
+def emptied_databases() -> Iterator[None]:
+    """At the end of the session, drops the PostgreSQL databases kept for reuse between tests."""
+    yield
+    drop_emptied_databases()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each server test runs on SQLite (a file under tmp_path) and on a new PostgreSQL database."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, emptied_databases: None
+) -> Iterator[str]:
+    """Each server test runs on SQLite (a file under tmp_path) and on an empty PostgreSQL
+    database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/state/server.db"
         return
-    with fresh_database() as url:
+    with empty_database() as url:
         yield url
 
 

@@ -16,7 +16,7 @@ from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
 from flomation.server.store.database import Database
 
-from .databases import fresh_database
+from .databases import empty_database
 from .runner_client import FLOW, SigningRunner, claim_new
 
 # Periodic cross-replica passes slower than any test: only NOTIFY can be what wakes a replica.
@@ -24,9 +24,9 @@ _NO_POLLING = {"shared_wakeup_interval_s": 3600.0, "sse_recheck_s": 3600.0, "pol
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A new PostgreSQL database (these tests are about replicas, which need one)."""
-    with fresh_database() as url:
+def postgres_url(emptied_databases: None) -> Iterator[str]:
+    """An empty PostgreSQL database (these tests are about replicas, which need one)."""
+    with empty_database() as url:
         yield url
 
 
