@@ -75,8 +75,15 @@ class PostgresChangeFeed:
     async def run(self, stop: asyncio.Event) -> None:
         """Listen and send until ``stop`` is set; connection failures are logged and retried."""
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._keep(self._listen, stop), name="changes-listen")
-            tasks.create_task(self._keep(self._send, stop), name="changes-send")
+            workers = [
+                tasks.create_task(self._keep(self._listen, stop), name="changes-listen"),
+                tasks.create_task(self._keep(self._send, stop), name="changes-send"),
+            ]
+            # Ended as soon as the replica stops: left to notice ``stop`` at their next
+            # _STOP_CHECK_S wake-up, they held every PostgreSQL server's shutdown for a second.
+            await stop.wait()
+            for worker in workers:
+                worker.cancel()
 
     async def _keep(self, work: _Work, stop: asyncio.Event) -> None:
         while not stop.is_set():
