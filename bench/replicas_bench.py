@@ -94,6 +94,7 @@ async def wakeup_across_replicas(admin_url: str, samples: int) -> list[Figure]:
     return [
         Figure("wake-up across replicas, p50", f"{p50:.2f} ms", "<= 10 ms", p50 <= 10),
         Figure("wake-up across replicas, p99", f"{p99:.2f} ms", "-", None),
+        Figure("  load average (1 / 5 min) at the end", _load(), "-", None),
     ]
 
 
