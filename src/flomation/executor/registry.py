@@ -6,6 +6,11 @@ keeps executor start-up fast; ``all_actions`` imports every module (for ``--mani
 Any ``trigger/...`` id without a module of its own is served by ``trigger/webhook``
 (docs/flows.md §10.2).
 
+Table rule: actions that differ only in data (the ``aws/s3/*`` API mappings) are rows of one table
+instead of one module each. A package's ``_table.py`` defines ``TABLE``, a mapping from action id
+to ``(ActionSpec, run)``; an id with no module of its own is looked up in its package's table,
+which is imported, like a module, only when a flow uses one of its ids.
+
 Alias rule: an id segment that is a Python keyword (``if``, ``for``, ``while``) cannot be a module
 name, so its module carries a trailing underscore: ``actions/conditional/if_.py`` serves
 ``conditional/if``. The underscored spelling itself (``conditional/if_``) is not an action id.
@@ -29,6 +34,7 @@ _ACTIONS_PACKAGE = "flomation.executor.actions"
 _ACTIONS_DIR = Path(__file__).parent / "actions"
 _ID_SEGMENT = re.compile(r"[a-z][a-z0-9_]*")
 _GENERIC_TRIGGER = "trigger/webhook"
+_TABLE_MODULE = "_table"
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,16 @@ def _load(module: ModuleType) -> Action:
     if not isinstance(spec, ActionSpec) or not callable(run):
         raise TypeError(f"{module.__name__} must define SPEC: ActionSpec and run(ctx)")
     return Action(spec=spec, run=run, source=Path(str(module.__file__)))
+
+
+def _table_actions(module: ModuleType) -> dict[str, Action]:
+    source = Path(str(module.__file__))
+    actions: dict[str, Action] = {}
+    for action_id, (spec, run) in module.TABLE.items():
+        if not isinstance(spec, ActionSpec) or spec.id != action_id or not callable(run):
+            raise TypeError(f"{module.__name__}: TABLE[{action_id!r}] must be (ActionSpec, run)")
+        actions[action_id] = Action(spec=spec, run=run, source=source)
+    return actions
 
 
 def _is_id_segment(segment: str) -> bool:
@@ -68,6 +84,15 @@ def _id_segment(module_segment: str) -> str:
     )
 
 
+def _find_module(module_name: str) -> ModuleType | None:
+    try:
+        if importlib.util.find_spec(module_name) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return importlib.import_module(module_name)
+
+
 class Registry:
     """Finds actions by id, importing each module at most once."""
 
@@ -88,19 +113,23 @@ class Registry:
         segments = action_id.split("/")
         if len(segments) < 2 or not all(_is_id_segment(s) for s in segments):
             return None
-        module_name = _ACTIONS_PACKAGE + "." + ".".join(_module_segment(s) for s in segments)
-        try:
-            if importlib.util.find_spec(module_name) is None:
-                return None
-        except ModuleNotFoundError:
-            return None
-        return _load(importlib.import_module(module_name))
+        module_segments = [_module_segment(s) for s in segments]
+        module = _find_module(_ACTIONS_PACKAGE + "." + ".".join(module_segments))
+        if module is not None:
+            return _load(module)
+        package = ".".join([_ACTIONS_PACKAGE, *module_segments[:-1]])
+        table = _find_module(package + "." + _TABLE_MODULE)
+        return None if table is None else _table_actions(table).get(action_id)
 
     def all_actions(self) -> list[Action]:
         """Every implemented action, sorted by id."""
         found: list[Action] = []
         for path in sorted(_ACTIONS_DIR.rglob("*.py")):
             relative = path.relative_to(_ACTIONS_DIR).with_suffix("")
+            if relative.name == _TABLE_MODULE:
+                module_name = ".".join((_ACTIONS_PACKAGE, *relative.parts))
+                found.extend(_table_actions(importlib.import_module(module_name)).values())
+                continue
             if relative.name.startswith("_") or relative.parts == ("base",):
                 continue
             action = self.find("/".join(_id_segment(part) for part in relative.parts))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from executor.actions.local_peers import MOTO_ACCESS, MOTO_SECRET
 from flomation.executor.accessors import Input
 from flomation.executor.actions.base import Outputs
 
@@ -97,3 +99,37 @@ def make_ctx(tmp_path: Path) -> MakeContext:
         )
 
     return build
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 (an ephemeral port)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket in eu-west-2; the SDK pointed at moto."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    name = f"flo-{uuid.uuid4().hex[:12]}"
+    client = boto3.client(
+        "s3",
+        region_name="eu-west-2",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id=MOTO_ACCESS,
+        aws_secret_access_key=MOTO_SECRET,
+    )
+    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    return name

@@ -25,7 +25,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-__all__ = ["LocalAuthority", "Recorded", "ServerCertificate", "http_peer"]
+__all__ = [
+    "MOTO_ACCESS",
+    "MOTO_SECRET",
+    "LocalAuthority",
+    "Recorded",
+    "ServerCertificate",
+    "http_peer",
+]
+
+# The keys the aws/s3 tests give moto's server (any pair is accepted; these must be masked).
+MOTO_ACCESS, MOTO_SECRET = "AKIATESTFLOMATION01", "test-secret-key/For+Moto"
 
 
 @dataclass(frozen=True)

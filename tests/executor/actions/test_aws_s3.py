@@ -1,4 +1,4 @@
-"""aws/s3/* against moto's S3 server on 127.0.0.1 (moto[server], started by the test module).
+"""aws/s3/* against moto's S3 server on 127.0.0.1 (moto[server]; fixtures in conftest.py).
 
 The actions reach it through the SDK's ``AWS_ENDPOINT_URL`` variable; shapes follow
 flomation-co/executor: actions/aws/s3/{get,put,delete,list}/action.go.
@@ -6,54 +6,20 @@ flomation-co/executor: actions/aws/s3/{get,put,delete,list}/action.go.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from executor.actions.local_peers import MOTO_ACCESS as ACCESS
+from executor.actions.local_peers import MOTO_SECRET as SECRET
 from executor.engine_harness import edge, flow_document, node, run_engine, value
 from flomation.executor.actions.aws.s3 import delete, get, put
 from flomation.executor.actions.aws.s3 import list as list_buckets
 from flomation.executor.actions.base import HardError
 
 MakeContext = Callable[..., Any]
-ACCESS, SECRET = "AKIATESTFLOMATION01", "test-secret-key/For+Moto"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1 (an ephemeral port)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh bucket in eu-west-2; the SDK pointed at moto."""
-    import boto3
-
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    name = f"flo-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
-        "s3",
-        region_name="eu-west-2",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id=ACCESS,
-        aws_secret_access_key=SECRET,
-    )
-    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
-    return name
 
 
 def _credentials(*rows: tuple[str, str, Any]) -> list[tuple[str, str, Any]]:

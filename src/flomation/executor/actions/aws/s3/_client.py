@@ -36,7 +36,11 @@ REGION = Connection("aws_region", "string", "Region", placeholder=DEFAULT_REGION
 
 
 class S3Failure(HardError):
-    """An S3 call failed; the message is the SDK's."""
+    """An S3 call failed; the message is the SDK's, ``code`` S3's error code (``""`` if none)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def text_input(ctx: ActionContext, name: str) -> str:
@@ -109,8 +113,8 @@ AUTH_BLOCK = (
 )
 
 
-def s3_client(ctx: ActionContext) -> Any:
-    """An S3 client for the node's credentials and region."""
+def s3_client(ctx: ActionContext, service: str = "s3") -> Any:
+    """An S3 (or ``service``: s3control, sts) client for the node's credentials and region."""
     import boto3  # lazily: see the module docstring
     from botocore.config import Config
 
@@ -151,7 +155,7 @@ def s3_client(ctx: ActionContext) -> Any:
             aws_secret_access_key=granted["SecretAccessKey"],
             aws_session_token=granted["SessionToken"],
         )
-    return session.client("s3", config=config)
+    return session.client(service, config=config)
 
 
 def call(operation: Any, **arguments: Any) -> Any:
@@ -160,5 +164,8 @@ def call(operation: Any, **arguments: Any) -> Any:
 
     try:
         return operation(**arguments)
-    except (BotoCoreError, ClientError) as error:
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        raise S3Failure(str(error), code) from None
+    except BotoCoreError as error:
         raise S3Failure(str(error)) from None

@@ -1,0 +1,366 @@
+"""Table rows: a bucket's configuration (CORS, encryption, policy, tags, website, ...).
+
+Each row matches flomation-co/executor: actions/aws/s3/<name>/action.go (inputs, outputs,
+required-input errors and the ``tool_result`` sentence); see ``_operations`` for the columns.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flomation.executor.actions.aws.s3._operations import (
+    BUCKET,
+    BUCKET_NAME,
+    Operation,
+    Param,
+    Result,
+    Values,
+)
+from flomation.executor.actions.base import HardError, Outputs
+from flomation.executor.gojson import RawJSON, go_json
+
+__all__ = ["BUCKET_ROWS"]
+
+_BUCKET_ECHO = Result("bucket", "Bucket", echo=True)
+
+
+def _cors_rules(values: Values) -> dict[str, Any]:
+    """``CORSConfiguration`` from the snake_case JSON rule list upstream accepts."""
+    try:
+        parsed = json.loads(values["cors_rules"])
+    except ValueError as error:
+        raise HardError(f"cors_rules must be a JSON array: {error}") from None
+    if not isinstance(parsed, list):
+        raise HardError("cors_rules must be a JSON array")
+    if not parsed:
+        raise HardError("at least one CORS rule is required")
+    rules = []
+    for index, rule in enumerate(parsed):
+        rule = rule if isinstance(rule, dict) else {}
+        if not rule.get("allowed_methods") or not rule.get("allowed_origins"):
+            raise HardError(f"rule {index} requires allowed_methods and allowed_origins")
+        shaped: dict[str, Any] = {
+            "AllowedMethods": list(rule["allowed_methods"]),
+            "AllowedOrigins": list(rule["allowed_origins"]),
+        }
+        for source, target in (
+            ("allowed_headers", "AllowedHeaders"),
+            ("expose_headers", "ExposeHeaders"),
+        ):
+            if rule.get(source):
+                shaped[target] = list(rule[source])
+        if int(rule.get("max_age_seconds") or 0) > 0:
+            shaped["MaxAgeSeconds"] = int(rule["max_age_seconds"])
+        rules.append(shaped)
+    return {"CORSConfiguration": {"CORSRules": rules}}
+
+
+def _encryption(values: Values) -> dict[str, Any]:
+    default = {"SSEAlgorithm": values["sse_algorithm"]}
+    if "kms_key_id" in values:
+        default["KMSMasterKeyID"] = values["kms_key_id"]
+    rules = [{"ApplyServerSideEncryptionByDefault": default}]
+    return {"ServerSideEncryptionConfiguration": {"Rules": rules}}
+
+
+def _encryption_reply(values: Values, reply: Any) -> Outputs:
+    rules = (reply.get("ServerSideEncryptionConfiguration") or {}).get("Rules") or [{}]
+    default = rules[0].get("ApplyServerSideEncryptionByDefault") or {}
+    return {
+        "sse_algorithm": str(default.get("SSEAlgorithm") or ""),
+        "kms_key_id": str(default.get("KMSMasterKeyID") or ""),
+    }
+
+
+def _acl_reply(values: Values, reply: Any) -> Outputs:
+    owner = reply.get("Owner") or {}
+    grants = []
+    for grant in reply.get("Grants") or ():
+        grantee = grant.get("Grantee") or {}
+        named = [grantee.get(key) for key in ("ID", "URI", "EmailAddress", "DisplayName")]
+        # Go's struct order: grantee_type, grantee, permission.
+        grants.append(
+            RawJSON(
+                go_json(
+                    {
+                        "grantee_type": str(grantee.get("Type") or ""),
+                        "grantee": next((name for name in named if name), ""),
+                        "permission": str(grant.get("Permission") or ""),
+                    },
+                    sort_keys=False,
+                )
+            )
+        )
+    return {
+        "owner": str(owner.get("DisplayName") or owner.get("ID") or ""),
+        "grants": go_json(grants),
+    }
+
+
+def _quoted(text: str) -> str:
+    """Go's ``%q`` for the printable text S3 names are made of."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _tag_count(values: Values, reply: Any) -> Outputs:
+    return {"tag_count": len(values["tags"])}
+
+
+BUCKET_ROWS = (
+    Operation(
+        "get_bucket_cors",
+        "AWS S3 Get Bucket CORS",
+        "Read the cross-origin resource sharing (CORS) rules of an S3 bucket.",
+        "bucket+globe",
+        "get_bucket_cors",
+        params=(BUCKET,),
+        results=(Result("cors_rules", "CORS Rules (JSON)", "CORSRules", "json"),),
+        summary=lambda values, outputs, reply: (
+            f"Retrieved {len(reply.get('CORSRules') or ())} CORS rule(s) for {values['bucket']}"
+        ),
+    ),
+    Operation(
+        "put_bucket_cors",
+        "AWS S3 Put Bucket CORS",
+        "Set a bucket's cross-origin resource sharing rules from a JSON list.",
+        "bucket+globe",
+        "put_bucket_cors",
+        params=(
+            BUCKET,
+            Param(
+                "cors_rules",
+                "CORS Rules (JSON array)",
+                required="cors_rules JSON array is required",
+                placeholder='[{"allowed_methods":["GET"],"allowed_origins":["*"],'
+                '"max_age_seconds":3600}]',
+            ),
+        ),
+        results=(Result("rule_count", "Rules Applied", render="int"),),
+        request=_cors_rules,
+        reply=lambda values, reply: {
+            "rule_count": len(_cors_rules(values)["CORSConfiguration"]["CORSRules"])
+        },
+        summary="Applied {rule_count} CORS rule(s) to {bucket}",
+    ),
+    Operation(
+        "delete_bucket_cors",
+        "AWS S3 Delete Bucket CORS",
+        "Remove the cross-origin resource sharing configuration from an S3 bucket.",
+        "bucket+trash",
+        "delete_bucket_cors",
+        params=(BUCKET,),
+        summary="Deleted CORS configuration from {bucket}",
+    ),
+    Operation(
+        "get_bucket_encryption",
+        "AWS S3 Get Bucket Encryption",
+        "Read the default server-side encryption of an AWS S3 bucket.",
+        "bucket+lock",
+        "get_bucket_encryption",
+        params=(BUCKET,),
+        results=(
+            Result("sse_algorithm", "Encryption Algorithm"),
+            Result("kms_key_id", "KMS Key ID"),
+        ),
+        reply=_encryption_reply,
+        summary="Bucket {bucket} default encryption: {sse_algorithm}",
+    ),
+    Operation(
+        "put_bucket_encryption",
+        "AWS S3 Put Bucket Encryption",
+        "Set the default server-side encryption on an AWS S3 bucket.",
+        "bucket+lock",
+        "put_bucket_encryption",
+        params=(
+            BUCKET,
+            Param(
+                "sse_algorithm",
+                "Encryption Algorithm",
+                required="encryption algorithm is required",
+                options=(("AES256 (SSE-S3)", "AES256"), ("aws:kms (SSE-KMS)", "aws:kms")),
+            ),
+            Param(
+                "kms_key_id",
+                "KMS Key ID (for aws:kms)",
+                placeholder="arn:aws:kms:...:key/... or key id/alias",
+            ),
+        ),
+        results=(_BUCKET_ECHO, Result("sse_algorithm", "Encryption Algorithm", echo=True)),
+        request=_encryption,
+        summary="Set bucket {bucket} default encryption to {sse_algorithm}",
+    ),
+    Operation(
+        "delete_bucket_encryption",
+        "AWS S3 Delete Bucket Encryption",
+        "Remove the default server-side encryption from an AWS S3 bucket.",
+        "bucket+trash",
+        "delete_bucket_encryption",
+        params=(BUCKET,),
+        results=(_BUCKET_ECHO,),
+        summary="Removed default encryption from bucket {bucket}",
+    ),
+    Operation(
+        "get_bucket_policy",
+        "AWS S3 Get Bucket Policy",
+        "Fetch the JSON policy document attached to an AWS S3 bucket.",
+        "bucket+file-lines",
+        "get_bucket_policy",
+        params=(BUCKET_NAME,),
+        results=(Result("policy", "Policy (JSON)", "Policy"),),
+        summary="Fetched policy for bucket {bucket}",
+    ),
+    Operation(
+        "delete_bucket_policy",
+        "AWS S3 Delete Bucket Policy",
+        "Remove the policy document from an AWS S3 bucket.",
+        "bucket+trash",
+        "delete_bucket_policy",
+        params=(BUCKET_NAME,),
+        results=(_BUCKET_ECHO,),
+        summary="Deleted policy from bucket {bucket}",
+    ),
+    Operation(
+        "get_bucket_tagging",
+        "AWS S3 Get Bucket Tagging",
+        "Read the tag set applied to an AWS S3 bucket.",
+        "bucket+tag",
+        "get_bucket_tagging",
+        params=(BUCKET,),
+        results=(Result("tags", "Tags (JSON object)", "TagSet", "tag_map"),),
+        summary=lambda values, outputs, reply: (
+            f"Retrieved {len(json.loads(outputs['tags']))} tag(s) for {values['bucket']}"
+        ),
+    ),
+    Operation(
+        "put_bucket_tagging",
+        "AWS S3 Put Bucket Tagging",
+        "Set (replace) the tag set on an AWS S3 bucket.",
+        "bucket+tag",
+        "put_bucket_tagging",
+        params=(
+            BUCKET,
+            Param(
+                "tags",
+                "Tags",
+                "Tagging.TagSet",
+                kind="tags",
+                required="at least one tag (Key and Value) is required",
+                placeholder="Add a Key and Value per tag",
+            ),
+        ),
+        results=(Result("tag_count", "Tags Applied", render="int"),),
+        reply=_tag_count,
+        summary="Applied {tag_count} tag(s) to {bucket}",
+    ),
+    Operation(
+        "delete_bucket_tagging",
+        "AWS S3 Delete Bucket Tagging",
+        "Remove all tags from an AWS S3 bucket.",
+        "bucket+trash",
+        "delete_bucket_tagging",
+        params=(BUCKET,),
+        summary="Deleted all tags from {bucket}",
+    ),
+    Operation(
+        "get_bucket_versioning",
+        "AWS S3 Get Bucket Versioning",
+        "Read the versioning state of an AWS S3 bucket.",
+        "bucket+magnifying-glass",
+        "get_bucket_versioning",
+        params=(BUCKET,),
+        results=(
+            Result("status", "Versioning Status", "Status"),
+            Result("mfa_delete", "MFA Delete", "MFADelete"),
+        ),
+        summary=lambda values, outputs, reply: (
+            f"Bucket {values['bucket']} versioning is {_quoted(outputs['status'])}"
+            if outputs["status"]
+            else f"Bucket {values['bucket']} has never been versioned"
+        ),
+    ),
+    Operation(
+        "get_bucket_location",
+        "AWS S3 Get Bucket Location",
+        "Get the region an AWS S3 bucket resides in.",
+        "bucket+globe",
+        "get_bucket_location",
+        params=(BUCKET_NAME,),
+        results=(Result("location", "Location"),),
+        # Buckets in us-east-1 answer with no LocationConstraint.
+        reply=lambda values, reply: {"location": reply.get("LocationConstraint") or "us-east-1"},
+        summary="Bucket {bucket} is in {location}",
+    ),
+    Operation(
+        "head_bucket",
+        "AWS S3 Head Bucket",
+        "Check whether an AWS S3 bucket exists and is accessible.",
+        "bucket+magnifying-glass",
+        "head_bucket",
+        params=(BUCKET_NAME,),
+        results=(Result("exists", "Exists", render="bool"),),
+        reply=lambda values, reply: {"exists": True},
+        absent=lambda values: {"exists": False},
+        absent_codes=("NotFound", "NoSuchBucket", "404"),
+        summary=lambda values, outputs, reply: (
+            f"Bucket {values['bucket']} exists and is accessible"
+            if outputs["exists"]
+            else f"Bucket {values['bucket']} does not exist or is not accessible"
+        ),
+    ),
+    Operation(
+        "get_bucket_acl",
+        "AWS S3 Get Bucket ACL",
+        "Read the access control list (owner and grants) of an AWS S3 bucket.",
+        "bucket+shield-halved",
+        "get_bucket_acl",
+        params=(BUCKET,),
+        results=(Result("owner", "Owner"), Result("grants", "Grants (JSON)")),
+        reply=_acl_reply,
+        summary=lambda values, outputs, reply: (
+            f"Bucket {values['bucket']} has {len(reply.get('Grants') or ())} grant(s), "
+            f"owner {outputs['owner']}"
+        ),
+    ),
+    Operation(
+        "get_bucket_website",
+        "AWS S3 Get Bucket Website",
+        "Read the static-website hosting configuration of an S3 bucket.",
+        "bucket+globe",
+        "get_bucket_website",
+        params=(BUCKET,),
+        results=(
+            Result("index_document", "Index Document", "IndexDocument.Suffix"),
+            Result("error_document", "Error Document", "ErrorDocument.Key"),
+        ),
+        summary=lambda values, outputs, reply: (
+            f"Website hosting for {values['bucket']}: index={_quoted(outputs['index_document'])} "
+            f"error={_quoted(outputs['error_document'])}"
+        ),
+    ),
+    Operation(
+        "delete_bucket_website",
+        "AWS S3 Delete Bucket Website",
+        "Remove the static-website hosting configuration from an S3 bucket.",
+        "bucket+trash",
+        "delete_bucket_website",
+        params=(BUCKET,),
+        summary="Deleted website configuration from {bucket}",
+    ),
+    Operation(
+        "get_bucket_ownership_controls",
+        "AWS S3 Get Bucket Ownership Controls",
+        "Read the object ownership controls of an S3 bucket.",
+        "user-group+magnifying-glass",
+        "get_bucket_ownership_controls",
+        params=(BUCKET,),
+        results=(
+            Result(
+                "object_ownership",
+                "Object Ownership",
+                "OwnershipControls.Rules.0.ObjectOwnership",
+            ),
+        ),
+        summary="Object ownership on bucket {bucket} is {object_ownership}",
+    ),
+)

@@ -1,0 +1,13 @@
+"""The ``aws/s3/*`` actions that are table rows (the registry's table rule, executor/registry.py).
+
+Importing this module imports no SDK: boto3 is loaded when a row runs (``_client``).
+"""
+
+from __future__ import annotations
+
+from flomation.executor.actions.aws.s3._bucket_rows import BUCKET_ROWS
+from flomation.executor.actions.aws.s3._operations import table
+
+__all__ = ["TABLE"]
+
+TABLE = table(*BUCKET_ROWS)
