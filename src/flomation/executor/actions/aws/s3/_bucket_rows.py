@@ -16,11 +16,11 @@ from flomation.executor.actions.aws.s3._operations import (
     Param,
     Result,
     Values,
+    in_order,
 )
 from flomation.executor.actions.base import HardError, Outputs
-from flomation.executor.gojson import RawJSON, go_json
 
-__all__ = ["BUCKET_ROWS"]
+__all__ = ["BLOCK_PARAMS", "BLOCK_RESULTS", "BUCKET_ROWS", "block_configuration"]
 
 _BUCKET_ECHO = Result("bucket", "Bucket", echo=True)
 
@@ -79,23 +79,77 @@ def _acl_reply(values: Values, reply: Any) -> Outputs:
     for grant in reply.get("Grants") or ():
         grantee = grant.get("Grantee") or {}
         named = [grantee.get(key) for key in ("ID", "URI", "EmailAddress", "DisplayName")]
-        # Go's struct order: grantee_type, grantee, permission.
         grants.append(
-            RawJSON(
-                go_json(
-                    {
-                        "grantee_type": str(grantee.get("Type") or ""),
-                        "grantee": next((name for name in named if name), ""),
-                        "permission": str(grant.get("Permission") or ""),
-                    },
-                    sort_keys=False,
-                )
-            )
+            {
+                "grantee_type": str(grantee.get("Type") or ""),
+                "grantee": next((name for name in named if name), ""),
+                "permission": str(grant.get("Permission") or ""),
+            }
         )
     return {
         "owner": str(owner.get("DisplayName") or owner.get("ID") or ""),
-        "grants": go_json(grants),
+        "grants": in_order(grants),
     }
+
+
+def _lifecycle_rules(values: Values) -> dict[str, Any]:
+    """``LifecycleConfiguration`` from upstream's curated JSON rule list."""
+    try:
+        parsed = json.loads(values["rules"])
+    except ValueError as error:
+        raise HardError(f"rules must be a JSON array: {error}") from None
+    if not isinstance(parsed, list):
+        raise HardError("rules must be a JSON array")
+    if not parsed:
+        raise HardError("at least one lifecycle rule is required")
+    rules = []
+    for index, rule in enumerate(parsed):
+        rule = rule if isinstance(rule, dict) else {}
+        disabled = str(rule.get("status") or "").strip().lower() == "disabled"
+        shaped: dict[str, Any] = {
+            "Status": "Disabled" if disabled else "Enabled",
+            "Filter": {"Prefix": str(rule.get("prefix") or "")},
+        }
+        if rule.get("id"):
+            shaped["ID"] = str(rule["id"])
+        if int(rule.get("expiration_days") or 0) > 0:
+            shaped["Expiration"] = {"Days": int(rule["expiration_days"])}
+        days, storage_class = (
+            int(rule.get("transition_days") or 0),
+            rule.get("transition_storage_class"),
+        )
+        if days > 0 and storage_class:
+            shaped["Transitions"] = [{"Days": days, "StorageClass": str(storage_class)}]
+        if "Expiration" not in shaped and "Transitions" not in shaped:
+            raise HardError(
+                f"rule {index} must set expiration_days or transition_days+transition_storage_class"
+            )
+        rules.append(shaped)
+    return {"LifecycleConfiguration": {"Rules": rules}}
+
+
+_BLOCK_FLAGS = (
+    ("block_public_acls", "BlockPublicAcls", "Block Public ACLs"),
+    ("ignore_public_acls", "IgnorePublicAcls", "Ignore Public ACLs"),
+    ("block_public_policy", "BlockPublicPolicy", "Block Public Policy"),
+    ("restrict_public_buckets", "RestrictPublicBuckets", "Restrict Public Buckets"),
+)
+BLOCK_PARAMS = tuple(Param(name, label, kind="boolean") for name, _, label in _BLOCK_FLAGS)
+BLOCK_RESULTS = tuple(
+    Result(name, label, "PublicAccessBlockConfiguration." + field, "bool")
+    for name, field, label in _BLOCK_FLAGS
+)
+
+
+def block_configuration(values: Values) -> dict[str, Any]:
+    """``PublicAccessBlockConfiguration`` with every flag sent (a blank one is false)."""
+    flags = {field: bool(values.get(name)) for name, field, _ in _BLOCK_FLAGS}
+    return {"PublicAccessBlockConfiguration": flags}
+
+
+def _flag(value: Any) -> str:
+    """Go's ``%t``."""
+    return "true" if value else "false"
 
 
 def _quoted(text: str) -> str:
@@ -362,5 +416,130 @@ BUCKET_ROWS = (
             ),
         ),
         summary="Object ownership on bucket {bucket} is {object_ownership}",
+    ),
+    Operation(
+        "put_bucket_ownership_controls",
+        "AWS S3 Put Bucket Ownership Controls",
+        "Set the object ownership controls on an S3 bucket.",
+        "user-group+pen",
+        "put_bucket_ownership_controls",
+        params=(
+            BUCKET,
+            Param(
+                "object_ownership",
+                "Object Ownership",
+                required="object_ownership is required",
+                options=(
+                    ("Bucket Owner Enforced (ACLs disabled)", "BucketOwnerEnforced"),
+                    ("Bucket Owner Preferred", "BucketOwnerPreferred"),
+                    ("Object Writer", "ObjectWriter"),
+                ),
+            ),
+        ),
+        results=(_BUCKET_ECHO, Result("object_ownership", "Object Ownership", echo=True)),
+        request=lambda values: {
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": values["object_ownership"]}]}
+        },
+        summary="Set object ownership on bucket {bucket} to {object_ownership}",
+    ),
+    Operation(
+        "delete_bucket_ownership_controls",
+        "AWS S3 Delete Bucket Ownership Controls",
+        "Remove the object ownership controls from an S3 bucket.",
+        "user-group+trash",
+        "delete_bucket_ownership_controls",
+        params=(BUCKET,),
+        results=(_BUCKET_ECHO,),
+        summary="Removed ownership controls from bucket {bucket}",
+    ),
+    Operation(
+        "get_bucket_lifecycle_configuration",
+        "AWS S3 Get Bucket Lifecycle",
+        "Read the lifecycle configuration rules of an AWS S3 bucket.",
+        "bucket+clock",
+        "get_bucket_lifecycle_configuration",
+        params=(BUCKET,),
+        results=(Result("rules", "Lifecycle Rules (JSON)", "Rules", "json"),),
+        summary=lambda values, outputs, reply: (
+            f"Retrieved {len(reply.get('Rules') or ())} lifecycle rule(s) for {values['bucket']}"
+        ),
+    ),
+    Operation(
+        "put_bucket_lifecycle_configuration",
+        "AWS S3 Put Bucket Lifecycle",
+        "Set a bucket's lifecycle rules (expiry/transition) from a curated JSON list.",
+        "bucket+clock",
+        "put_bucket_lifecycle_configuration",
+        params=(
+            BUCKET,
+            Param(
+                "rules",
+                "Rules (JSON array)",
+                required="rules JSON array is required",
+                placeholder='[{"id":"expire-logs","prefix":"logs/","status":"Enabled",'
+                '"expiration_days":90}]',
+            ),
+        ),
+        results=(Result("rule_count", "Rules Applied", render="int"),),
+        request=_lifecycle_rules,
+        reply=lambda values, reply: {
+            "rule_count": len(_lifecycle_rules(values)["LifecycleConfiguration"]["Rules"])
+        },
+        summary="Applied {rule_count} lifecycle rule(s) to {bucket}",
+    ),
+    Operation(
+        "delete_bucket_lifecycle",
+        "AWS S3 Delete Bucket Lifecycle",
+        "Remove the lifecycle configuration from an AWS S3 bucket.",
+        "bucket+trash",
+        "delete_bucket_lifecycle",
+        params=(BUCKET,),
+        summary="Deleted lifecycle configuration from {bucket}",
+    ),
+    Operation(
+        "get_public_access_block",
+        "AWS S3 Get Public Access Block",
+        "Read the public access block configuration of an AWS S3 bucket.",
+        "bucket+shield-halved",
+        "get_public_access_block",
+        params=(BUCKET_NAME,),
+        results=BLOCK_RESULTS,
+        summary=lambda values, outputs, reply: (
+            f"Public access block for {values['bucket']}: "
+            f"block_acls={_flag(outputs['block_public_acls'])} "
+            f"ignore_acls={_flag(outputs['ignore_public_acls'])} "
+            f"block_policy={_flag(outputs['block_public_policy'])} "
+            f"restrict={_flag(outputs['restrict_public_buckets'])}"
+        ),
+    ),
+    Operation(
+        "put_public_access_block",
+        "AWS S3 Put Public Access Block",
+        "Set the public access block configuration on an AWS S3 bucket.",
+        "bucket+shield-halved",
+        "put_public_access_block",
+        params=(BUCKET_NAME, *BLOCK_PARAMS),
+        results=(_BUCKET_ECHO,),
+        request=block_configuration,
+        summary="Updated public access block for bucket {bucket}",
+    ),
+    Operation(
+        "get_bucket_logging",
+        "AWS S3 Get Bucket Logging",
+        "Read the server access logging configuration of an S3 bucket.",
+        "file-lines+magnifying-glass",
+        "get_bucket_logging",
+        params=(BUCKET,),
+        results=(
+            Result("target_bucket", "Target Bucket", "LoggingEnabled.TargetBucket"),
+            Result("target_prefix", "Target Prefix", "LoggingEnabled.TargetPrefix"),
+            Result("enabled", "Logging Enabled", "LoggingEnabled", "bool"),
+        ),
+        summary=lambda values, outputs, reply: (
+            f"Logging on bucket {values['bucket']} \u2192 {outputs['target_bucket']} prefix "
+            f"{_quoted(outputs['target_prefix'])}"
+            if outputs["enabled"]
+            else f"Logging disabled on bucket {values['bucket']}"
+        ),
     ),
 )

@@ -48,6 +48,9 @@ __all__ = [
     "Operation",
     "Param",
     "Result",
+    "Values",
+    "in_order",
+    "rfc3339",
     "table",
 ]
 
@@ -232,6 +235,18 @@ ACCOUNT_ID = Param(
 )
 
 
+def rfc3339(value: Any) -> str:
+    """A reply time as Go's ``time.RFC3339`` in UTC (``""`` when absent)."""
+    if not isinstance(value, datetime):
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def in_order(rows: list[dict[str, Any]]) -> str:
+    """JSON of curated rows in their field order (Go marshals a struct's fields in order)."""
+    return go_json(rows, sort_keys=False)
+
+
 def _read_values(ctx: ActionContext, params: tuple[Param, ...]) -> Values:
     values: Values = {}
     for param in params:
@@ -288,7 +303,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     if isinstance(value, datetime):
-        return _RENDERERS["time"](value)
+        return rfc3339(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value

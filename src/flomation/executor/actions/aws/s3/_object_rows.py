@@ -1,0 +1,344 @@
+"""Table rows: objects (tags, ACL, batch delete, versions, multipart uploads, Object Lock).
+
+Each row matches flomation-co/executor: actions/aws/s3/<name>/action.go (inputs, outputs,
+required-input errors and the ``tool_result`` sentence); see ``_operations`` for the columns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from flomation.executor.actions.aws.s3._operations import (
+    BUCKET,
+    KEY,
+    VERSION_ID,
+    Operation,
+    Param,
+    Result,
+    Values,
+    in_order,
+    rfc3339,
+)
+from flomation.executor.actions.base import HardError, Outputs
+
+__all__ = ["OBJECT_ROWS"]
+
+# Some actions check bucket and key together, with one message.
+_BUCKET_AND = replace(BUCKET, required="bucket and key are required")
+_KEY_AND = replace(KEY, required="bucket and key are required")
+_LARGE_KEY = replace(KEY, placeholder="path/to/large-object")
+_LOCKED_KEY = replace(KEY, required="object key is required", placeholder="path/to/object")
+_UPLOAD_ID = Param("upload_id", "Upload ID", "UploadId", required="upload_id is required")
+_LOCKED_VERSION = replace(VERSION_ID, placeholder="Leave blank for latest version")
+_PREFIX = Param("prefix", "Prefix (optional)", "Prefix", placeholder="path/to/")
+
+
+def _object_acl(values: Values, reply: Any) -> Outputs:
+    owner = reply.get("Owner") or {}
+    grants = []
+    for grant in reply.get("Grants") or ():
+        grantee = grant.get("Grantee") or {}
+        named = [grantee.get(key) for key in ("DisplayName", "URI", "ID")]
+        grants.append(
+            {
+                "grantee": next((name for name in named if name), ""),
+                "grantee_type": str(grantee.get("Type") or ""),
+                "permission": str(grant.get("Permission") or ""),
+            }
+        )
+    return {
+        "owner": str(owner.get("DisplayName") or owner.get("ID") or ""),
+        "grants": in_order(grants),
+    }
+
+
+def _keys(values: Values) -> dict[str, Any]:
+    keys = [part.strip() for part in values["keys"].split(",") if part.strip()]
+    if not keys:
+        raise HardError("at least one object key is required")
+    return {"Delete": {"Objects": [{"Key": key} for key in keys]}}
+
+
+def _deleted(values: Values, reply: Any) -> Outputs:
+    errors = [
+        {
+            "key": str(error.get("Key") or ""),
+            "code": str(error.get("Code") or ""),
+            "message": str(error.get("Message") or ""),
+        }
+        for error in reply.get("Errors") or ()
+    ]
+    return {"deleted_count": len(reply.get("Deleted") or ()), "errors": in_order(errors)}
+
+
+def _versions(values: Values, reply: Any) -> Outputs:
+    versions = [
+        {
+            "key": str(version.get("Key") or ""),
+            "version_id": str(version.get("VersionId") or ""),
+            "is_latest": bool(version.get("IsLatest")),
+            "size": int(version.get("Size") or 0),
+            "last_modified": rfc3339(version.get("LastModified")),
+        }
+        for version in reply.get("Versions") or ()
+    ]
+    return {"versions": in_order(versions), "count": len(versions)}
+
+
+def _uploads(values: Values, reply: Any) -> Outputs:
+    uploads = [
+        {
+            "key": str(upload.get("Key") or ""),
+            "upload_id": str(upload.get("UploadId") or ""),
+            "initiated": rfc3339(upload.get("Initiated")),
+        }
+        for upload in reply.get("Uploads") or ()
+    ]
+    return {"uploads": in_order(uploads), "count": len(uploads)}
+
+
+def _parts(values: Values, reply: Any) -> Outputs:
+    parts = [
+        {
+            "part_number": int(part.get("PartNumber") or 0),
+            "etag": str(part.get("ETag") or ""),
+            "size": int(part.get("Size") or 0),
+        }
+        for part in reply.get("Parts") or ()
+    ]
+    return {"parts": in_order(parts), "count": len(parts)}
+
+
+def _completed_parts(values: Values) -> dict[str, Any]:
+    try:
+        parsed = json.loads(values["parts"])
+    except ValueError as error:
+        raise HardError(f"parts must be a JSON array: {error}") from None
+    if not isinstance(parsed, list):
+        raise HardError("parts must be a JSON array")
+    if not parsed:
+        raise HardError("at least one part is required")
+    parts = [
+        {"ETag": str(part.get("etag") or ""), "PartNumber": int(part.get("part_number") or 0)}
+        for part in parsed
+        if isinstance(part, dict)
+    ]
+    return {"MultipartUpload": {"Parts": parts}}
+
+
+def _lock_configuration(values: Values, reply: Any) -> Outputs:
+    configuration = reply.get("ObjectLockConfiguration") or {}
+    retention = (configuration.get("Rule") or {}).get("DefaultRetention") or {}
+    return {
+        "object_lock_enabled": configuration.get("ObjectLockEnabled") == "Enabled",
+        "default_mode": str(retention.get("Mode") or ""),
+        "default_days": int(retention.get("Days") or 0),
+        "default_years": int(retention.get("Years") or 0),
+    }
+
+
+OBJECT_ROWS = (
+    Operation(
+        "get_object_tagging",
+        "AWS S3 Get Object Tagging",
+        "Read the tag set applied to an object in AWS S3.",
+        "file-lines+tag",
+        "get_object_tagging",
+        params=(_BUCKET_AND, _KEY_AND),
+        results=(Result("tags", "Tags (JSON object)", "TagSet", "tag_map"),),
+        summary=lambda values, outputs, reply: (
+            f"Retrieved {len(json.loads(outputs['tags']))} tag(s) for "
+            f"{values['bucket']}/{values['key']}"
+        ),
+    ),
+    Operation(
+        "delete_object_tagging",
+        "AWS S3 Delete Object Tagging",
+        "Remove all tags from an object in AWS S3.",
+        "file-lines+trash",
+        "delete_object_tagging",
+        params=(_BUCKET_AND, _KEY_AND),
+        summary="Deleted all tags from {bucket}/{key}",
+    ),
+    Operation(
+        "get_object_acl",
+        "AWS S3 Get Object ACL",
+        "Read the access control list (owner and grants) of an S3 object.",
+        "file-lines+shield-halved",
+        "get_object_acl",
+        params=(_BUCKET_AND, _KEY_AND),
+        results=(Result("owner", "Owner"), Result("grants", "Grants (JSON)")),
+        reply=_object_acl,
+        summary=lambda values, outputs, reply: (
+            f"{values['bucket']}/{values['key']} owned by {outputs['owner']} with "
+            f"{len(json.loads(outputs['grants']))} grant(s)"
+        ),
+    ),
+    Operation(
+        "delete_objects",
+        "AWS S3 Delete Objects",
+        "Delete multiple objects from an AWS S3 bucket in one batch request.",
+        "file-lines+trash",
+        "delete_objects",
+        params=(
+            BUCKET,
+            Param(
+                "keys",
+                "Object Keys",
+                required="at least one object key is required",
+                placeholder="a.txt, b.txt, c.txt (comma-separated)",
+            ),
+        ),
+        results=(
+            Result("deleted_count", "Objects Deleted", render="int"),
+            Result("errors", "Errors (JSON)"),
+        ),
+        request=_keys,
+        reply=_deleted,
+        summary=lambda values, outputs, reply: (
+            f"Deleted {outputs['deleted_count']} object(s) from {values['bucket']} "
+            f"({len(json.loads(outputs['errors']))} error(s))"
+        ),
+    ),
+    Operation(
+        "list_object_versions",
+        "AWS S3 List Object Versions",
+        "List object versions in a versioning-enabled S3 bucket, optionally by prefix.",
+        "file-lines+clock",
+        "list_object_versions",
+        params=(BUCKET, _PREFIX),
+        results=(
+            Result("versions", "Versions (JSON)"),
+            Result("count", "Version Count", render="int"),
+        ),
+        reply=_versions,
+        summary="Found {count} object version(s) in {bucket}",
+    ),
+    Operation(
+        "list_multipart_uploads",
+        "AWS S3 List Multipart Uploads",
+        "List in-progress multipart uploads in an S3 bucket.",
+        "layer-group+list",
+        "list_multipart_uploads",
+        params=(BUCKET, replace(_PREFIX, label="Key Prefix (optional)")),
+        results=(Result("uploads", "Uploads (JSON)"), Result("count", "Count", render="int")),
+        reply=_uploads,
+        summary="Found {count} in-progress multipart upload(s) in {bucket}",
+    ),
+    Operation(
+        "create_multipart_upload",
+        "AWS S3 Create Multipart Upload",
+        "Initiate an S3 multipart upload and return an upload ID for the parts.",
+        "layer-group+plus",
+        "create_multipart_upload",
+        params=(
+            BUCKET,
+            _LARGE_KEY,
+            Param(
+                "content_type",
+                "Content Type (optional)",
+                "ContentType",
+                placeholder="application/octet-stream",
+            ),
+        ),
+        results=(
+            Result("upload_id", "Upload ID", "UploadId"),
+            Result("bucket", "Bucket", echo=True),
+            Result("key", "Object Key", echo=True),
+        ),
+        summary="Initiated multipart upload for {bucket}/{key} (upload id {upload_id})",
+    ),
+    Operation(
+        "list_parts",
+        "AWS S3 List Parts",
+        "List the parts already uploaded for an S3 multipart upload.",
+        "layer-group+magnifying-glass",
+        "list_parts",
+        params=(BUCKET, _LARGE_KEY, _UPLOAD_ID),
+        results=(Result("parts", "Parts (JSON)"), Result("count", "Count", render="int")),
+        reply=_parts,
+        summary="Found {count} uploaded part(s) for {bucket}/{key}",
+    ),
+    Operation(
+        "complete_multipart_upload",
+        "AWS S3 Complete Multipart Upload",
+        "Complete an S3 multipart upload from a JSON list of part ETags.",
+        "layer-group+circle-check",
+        "complete_multipart_upload",
+        params=(
+            BUCKET,
+            _LARGE_KEY,
+            _UPLOAD_ID,
+            Param(
+                "parts",
+                "Parts (JSON array)",
+                required="parts JSON array is required",
+                placeholder='[{"etag":"\\"abc123\\"","part_number":1}]',
+            ),
+        ),
+        results=(
+            Result("location", "Location", "Location"),
+            Result("etag", "ETag", "ETag"),
+            Result("version_id", "Version ID", "VersionId"),
+        ),
+        request=_completed_parts,
+        summary=lambda values, outputs, reply: (
+            f"Completed multipart upload of {values['bucket']}/{values['key']} from "
+            f"{len(_completed_parts(values)['MultipartUpload']['Parts'])} part(s)"
+        ),
+    ),
+    Operation(
+        "abort_multipart_upload",
+        "AWS S3 Abort Multipart Upload",
+        "Abort an in-progress S3 multipart upload and discard its parts.",
+        "layer-group+trash",
+        "abort_multipart_upload",
+        params=(BUCKET, _LARGE_KEY, _UPLOAD_ID),
+        summary="Aborted multipart upload {upload_id} for {bucket}/{key}",
+    ),
+    Operation(
+        "get_object_legal_hold",
+        "AWS S3 Get Object Legal Hold",
+        "Read the legal hold status of an AWS S3 object version.",
+        "lock+magnifying-glass",
+        "get_object_legal_hold",
+        params=(BUCKET, _LOCKED_KEY, _LOCKED_VERSION),
+        results=(Result("status", "Legal Hold Status", "LegalHold.Status"),),
+        summary="Legal hold on {bucket}/{key}: {status}",
+    ),
+    Operation(
+        "get_object_retention",
+        "AWS S3 Get Object Retention",
+        "Read the WORM retention mode and retain-until date of an AWS S3 object.",
+        "lock+clock",
+        "get_object_retention",
+        params=(BUCKET, _LOCKED_KEY, _LOCKED_VERSION),
+        results=(
+            Result("mode", "Retention Mode", "Retention.Mode"),
+            Result("retain_until", "Retain Until", "Retention.RetainUntilDate", "time"),
+        ),
+        summary="Retention on {bucket}/{key}: {mode} until {retain_until}",
+        untested="moto's server answers GetObjectRetention with 500 Internal Server Error",
+    ),
+    Operation(
+        "get_object_lock_configuration",
+        "AWS S3 Get Object Lock Configuration",
+        "Read the Object Lock and default WORM retention of an AWS S3 bucket.",
+        "lock+magnifying-glass",
+        "get_object_lock_configuration",
+        params=(BUCKET,),
+        results=(
+            Result("object_lock_enabled", "Object Lock Enabled", render="bool"),
+            Result("default_mode", "Default Retention Mode"),
+            Result("default_days", "Default Retention Days", render="int"),
+            Result("default_years", "Default Retention Years", render="int"),
+        ),
+        reply=_lock_configuration,
+        summary=lambda values, outputs, reply: (
+            f"Bucket {values['bucket']} Object Lock enabled: "
+            f"{'true' if outputs['object_lock_enabled'] else 'false'}"
+        ),
+    ),
+)
