@@ -165,13 +165,17 @@ SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
 _OBJECT_SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
     "object tags and acl": (
         Client("put_object", {"Bucket": "{bucket}", "Key": "a.txt", "Body": b"abc"}),
-        Client(
+        Step(
             "put_object_tagging",
-            {
-                "Bucket": "{bucket}",
-                "Key": "a.txt",
-                "Tagging": {"TagSet": [{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]},
-            },
+            (
+                ("key", "string", "a.txt"),
+                (
+                    "tags",
+                    "key_value_array",
+                    [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}],
+                ),
+            ),
+            {"tag_count": 2, "tool_result": "Applied 2 tag(s) to {bucket}/a.txt"},
         ),
         Step(
             "get_object_tagging",
@@ -197,6 +201,17 @@ _OBJECT_SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
             (("key", "string", "a.txt"),),
             {"tool_result": "{bucket}/a.txt owned by webfile with 1 grant(s)"},
         ),
+        Step(
+            "put_object_acl",
+            (("key", "string", "a.txt"), ("acl", "string", "public-read")),
+            {"tool_result": 'Applied ACL "public-read" to {bucket}/a.txt'},
+        ),
+        Step(
+            "get_object_acl",
+            (("key", "string", "a.txt"),),
+            {"tool_result": "{bucket}/a.txt owned by webfile with 2 grant(s)"},
+        ),
+        Step("put_object_acl", (("key", "string", "a.txt"),), fails="a canned ACL is required"),
     ),
     "batch delete and versions": (
         Client(
@@ -290,6 +305,25 @@ _OBJECT_SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
                 "ObjectLockEnabledForBucket": True,
             },
         ),
+        # moto accepts a lock configuration only while the bucket is empty.
+        Step(
+            "put_object_lock_configuration",
+            (
+                ("bucket", "string", "{bucket}-lock"),
+                ("default_mode", "string", "GOVERNANCE"),
+                ("default_days", "integer", 30),
+            ),
+            {
+                "bucket": "{bucket}-lock",
+                "tool_result": "Object Lock enabled on bucket {bucket}-lock with default "
+                "GOVERNANCE retention",
+            },
+        ),
+        Step(
+            "get_object_lock_configuration",
+            (("bucket", "string", "{bucket}-lock"),),
+            {"default_mode": "GOVERNANCE", "default_days": 30, "default_years": 0},
+        ),
         Client(
             "put_object",
             {
@@ -321,11 +355,48 @@ _OBJECT_SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
                 "tool_result": "Bucket {bucket}-lock Object Lock enabled: true",
             },
         ),
+        Step(
+            "put_object_legal_hold",
+            (
+                ("bucket", "string", "{bucket}-lock"),
+                ("key", "string", "held.txt"),
+                ("status", "string", "OFF"),
+            ),
+            {"status": "OFF", "tool_result": "Set legal hold OFF on {bucket}-lock/held.txt"},
+        ),
+        Step(
+            "get_object_legal_hold",
+            (("bucket", "string", "{bucket}-lock"), ("key", "string", "held.txt")),
+            {"status": "OFF"},
+        ),
+        Step(
+            "put_object_lock_configuration",
+            (("bucket", "string", "{bucket}-lock"), ("default_mode", "string", "COMPLIANCE")),
+            fails="default_days or default_years is required when a default retention mode is set",
+        ),
+        Step(
+            "put_object_lock_configuration",
+            (
+                ("default_mode", "string", "COMPLIANCE"),
+                ("default_days", "integer", 1),
+                ("default_years", "integer", 1),
+            ),
+            fails="specify either default_days or default_years, not both",
+        ),
+        Step(
+            "put_object_legal_hold",
+            (("key", "string", "k"),),
+            fails="legal hold status is required",
+        ),
         Step("get_object_retention", fails="object key is required"),
     ),
 }
 SCENARIOS.update(_OBJECT_SCENARIOS)
 
+_POLICY = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
+    '"Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}]}'
+)
 _LIFECYCLE = (
     '[{"id":"expire-logs","prefix":"logs/","status":"enabled","expiration_days":90},'
     '{"prefix":"old/","status":"Disabled","transition_days":30,'
@@ -382,6 +453,59 @@ SCENARIOS.update(
                 expect={"tool_result": "Removed ownership controls from bucket {bucket}"},
             ),
             Step("put_bucket_ownership_controls", fails="object_ownership is required"),
+        ),
+        "policy, versioning, website": (
+            Step(
+                "put_bucket_policy",
+                (("policy", "string", _POLICY),),
+                {"bucket": "{bucket}", "tool_result": "Applied policy to bucket {bucket}"},
+            ),
+            Step("get_bucket_policy", expect={"policy": _POLICY}),
+            Step("put_bucket_policy", fails="policy is required"),
+            Step(
+                "put_bucket_versioning",
+                (("status", "string", "Enabled"),),
+                {"status": "Enabled", "tool_result": 'Set bucket {bucket} versioning to "Enabled"'},
+            ),
+            Step(
+                "get_bucket_versioning",
+                expect={
+                    "status": "Enabled",
+                    "tool_result": 'Bucket {bucket} versioning is "Enabled"',
+                },
+            ),
+            Step("put_bucket_versioning", fails="versioning status is required"),
+            Step(
+                "put_bucket_website",
+                (("index_suffix", "string", "index.html"), ("error_key", "string", "oops.html")),
+                {"tool_result": "Configured website hosting on {bucket} (index index.html)"},
+            ),
+            Step(
+                "get_bucket_website",
+                expect={
+                    "index_document": "index.html",
+                    "error_document": "oops.html",
+                    "tool_result": 'Website hosting for {bucket}: index="index.html" '
+                    'error="oops.html"',
+                },
+            ),
+            Step("put_bucket_website", fails="index document suffix is required"),
+            Step(
+                "put_bucket_accelerate_configuration",
+                (("status", "string", "Enabled"),),
+                {
+                    "status": "Enabled",
+                    "tool_result": 'Set transfer acceleration on bucket {bucket} to "Enabled"',
+                },
+            ),
+            Step(
+                "get_bucket_accelerate_configuration",
+                expect={
+                    "status": "Enabled",
+                    "tool_result": 'Transfer acceleration on bucket {bucket} is "Enabled"',
+                },
+            ),
+            Step("put_bucket_accelerate_configuration", fails="acceleration status is required"),
         ),
         "public access block and logging": (
             Step(

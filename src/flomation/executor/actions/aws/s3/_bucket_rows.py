@@ -542,4 +542,101 @@ BUCKET_ROWS = (
             else f"Logging disabled on bucket {values['bucket']}"
         ),
     ),
+    Operation(
+        "put_bucket_policy",
+        "AWS S3 Put Bucket Policy",
+        "Attach a JSON policy document to an AWS S3 bucket.",
+        "bucket+lock",
+        "put_bucket_policy",
+        params=(
+            BUCKET_NAME,
+            Param(
+                "policy",
+                "Policy Document (JSON)",
+                "Policy",
+                required="policy is required",
+                placeholder='{"Version":"2012-10-17","Statement":[...]}',
+            ),
+        ),
+        results=(_BUCKET_ECHO,),
+        summary="Applied policy to bucket {bucket}",
+    ),
+    Operation(
+        "put_bucket_versioning",
+        "AWS S3 Put Bucket Versioning",
+        "Enable or suspend versioning on an AWS S3 bucket.",
+        "bucket+clock",
+        "put_bucket_versioning",
+        params=(
+            BUCKET,
+            Param(
+                "status",
+                "Versioning Status",
+                "VersioningConfiguration.Status",
+                required="versioning status is required",
+                options=(("Enabled", "Enabled"), ("Suspended", "Suspended")),
+            ),
+        ),
+        results=(_BUCKET_ECHO, Result("status", "Versioning Status", echo=True)),
+        summary=lambda values, outputs, reply: (
+            f"Set bucket {values['bucket']} versioning to {_quoted(values['status'])}"
+        ),
+    ),
+    Operation(
+        "put_bucket_website",
+        "AWS S3 Put Bucket Website",
+        "Configure static-website hosting on an S3 bucket (index and error documents).",
+        "bucket+globe",
+        "put_bucket_website",
+        params=(
+            BUCKET,
+            Param(
+                "index_suffix",
+                "Index Document",
+                "WebsiteConfiguration.IndexDocument.Suffix",
+                required="index document suffix is required",
+                placeholder="index.html",
+            ),
+            Param(
+                "error_key",
+                "Error Document (optional)",
+                "WebsiteConfiguration.ErrorDocument.Key",
+                placeholder="error.html",
+            ),
+        ),
+        summary="Configured website hosting on {bucket} (index {index_suffix})",
+    ),
+    Operation(
+        "get_bucket_accelerate_configuration",
+        "AWS S3 Get Bucket Acceleration",
+        "Read the transfer acceleration state of an S3 bucket.",
+        "bolt+magnifying-glass",
+        "get_bucket_accelerate_configuration",
+        params=(BUCKET,),
+        results=(Result("status", "Acceleration Status", "Status"),),
+        summary=lambda values, outputs, reply: (
+            f"Transfer acceleration on bucket {values['bucket']} is {_quoted(outputs['status'])}"
+        ),
+    ),
+    Operation(
+        "put_bucket_accelerate_configuration",
+        "AWS S3 Put Bucket Acceleration",
+        "Enable or suspend transfer acceleration on an S3 bucket.",
+        "bolt+pen",
+        "put_bucket_accelerate_configuration",
+        params=(
+            BUCKET,
+            Param(
+                "status",
+                "Acceleration Status",
+                "AccelerateConfiguration.Status",
+                required="acceleration status is required",
+                options=(("Enabled", "Enabled"), ("Suspended", "Suspended")),
+            ),
+        ),
+        results=(_BUCKET_ECHO, Result("status", "Acceleration Status", echo=True)),
+        summary=lambda values, outputs, reply: (
+            f"Set transfer acceleration on bucket {values['bucket']} to {_quoted(values['status'])}"
+        ),
+    ),
 )

@@ -128,6 +128,24 @@ def _completed_parts(values: Values) -> dict[str, Any]:
     return {"MultipartUpload": {"Parts": parts}}
 
 
+def _lock_request(values: Values) -> dict[str, Any]:
+    """Object Lock always Enabled (the ``object_lock_enabled`` input is not read, as upstream);
+    a default mode needs exactly one of days or years."""
+    configuration: dict[str, Any] = {"ObjectLockEnabled": "Enabled"}
+    mode = values.get("default_mode")
+    if mode:
+        days, years = values.get("default_days"), values.get("default_years")
+        if days is not None and years is not None:
+            raise HardError("specify either default_days or default_years, not both")
+        if days is None and years is None:
+            raise HardError(
+                "default_days or default_years is required when a default retention mode is set"
+            )
+        retention = {"Mode": mode, **({"Days": days} if days is not None else {"Years": years})}
+        configuration["Rule"] = {"DefaultRetention": retention}
+    return {"ObjectLockConfiguration": configuration}
+
+
 def _lock_configuration(values: Values, reply: Any) -> Outputs:
     configuration = reply.get("ObjectLockConfiguration") or {}
     retention = (configuration.get("Rule") or {}).get("DefaultRetention") or {}
@@ -339,6 +357,120 @@ OBJECT_ROWS = (
         summary=lambda values, outputs, reply: (
             f"Bucket {values['bucket']} Object Lock enabled: "
             f"{'true' if outputs['object_lock_enabled'] else 'false'}"
+        ),
+    ),
+    Operation(
+        "put_object_tagging",
+        "AWS S3 Put Object Tagging",
+        "Set (replace) the tag set on an object in AWS S3.",
+        "file-lines+tag",
+        "put_object_tagging",
+        params=(
+            _BUCKET_AND,
+            _KEY_AND,
+            Param(
+                "tags",
+                "Tags",
+                "Tagging.TagSet",
+                kind="tags",
+                required="at least one tag (Key and Value) is required",
+                placeholder="Add a Key and Value per tag",
+            ),
+        ),
+        results=(Result("tag_count", "Tags Applied", render="int"),),
+        reply=lambda values, reply: {"tag_count": len(values["tags"])},
+        summary="Applied {tag_count} tag(s) to {bucket}/{key}",
+    ),
+    Operation(
+        "put_object_acl",
+        "AWS S3 Put Object ACL",
+        "Apply a canned access control list (e.g. private, public-read) to an S3 object.",
+        "file-lines+shield-halved",
+        "put_object_acl",
+        params=(
+            _BUCKET_AND,
+            _KEY_AND,
+            Param(
+                "acl",
+                "Canned ACL",
+                "ACL",
+                required="a canned ACL is required",
+                options=(
+                    ("Private", "private"),
+                    ("Public Read", "public-read"),
+                    ("Public Read/Write", "public-read-write"),
+                    ("Authenticated Read", "authenticated-read"),
+                    ("AWS Exec Read", "aws-exec-read"),
+                    ("Bucket Owner Read", "bucket-owner-read"),
+                    ("Bucket Owner Full Control", "bucket-owner-full-control"),
+                ),
+            ),
+        ),
+        summary=lambda values, outputs, reply: (
+            f"Applied ACL {json.dumps(values['acl'])} to {values['bucket']}/{values['key']}"
+        ),
+    ),
+    Operation(
+        "put_object_legal_hold",
+        "AWS S3 Put Object Legal Hold",
+        "Place or remove a legal hold on an AWS S3 object version.",
+        "lock+circle-check",
+        "put_object_legal_hold",
+        params=(
+            BUCKET,
+            _LOCKED_KEY,
+            Param(
+                "status",
+                "Legal Hold Status",
+                "LegalHold.Status",
+                required="legal hold status is required",
+                options=(("On", "ON"), ("Off", "OFF")),
+            ),
+            _LOCKED_VERSION,
+        ),
+        results=(
+            Result("bucket", "Bucket", echo=True),
+            Result("key", "Object Key", echo=True),
+            Result("status", "Legal Hold Status", echo=True),
+        ),
+        summary="Set legal hold {status} on {bucket}/{key}",
+    ),
+    Operation(
+        "put_object_lock_configuration",
+        "AWS S3 Put Object Lock Configuration",
+        "Enable Object Lock and set default WORM retention on an AWS S3 bucket.",
+        "lock+pen",
+        "put_object_lock_configuration",
+        params=(
+            BUCKET,
+            Param("object_lock_enabled", "Object Lock Enabled", kind="boolean"),
+            Param(
+                "default_mode",
+                "Default Retention Mode (optional)",
+                options=(("Governance", "GOVERNANCE"), ("Compliance", "COMPLIANCE")),
+            ),
+            Param(
+                "default_days",
+                "Default Retention Days (optional)",
+                kind="integer",
+                placeholder="30",
+            ),
+            Param(
+                "default_years",
+                "Default Retention Years (optional)",
+                kind="integer",
+                placeholder="1",
+            ),
+        ),
+        results=(Result("bucket", "Bucket", echo=True),),
+        request=_lock_request,
+        summary=lambda values, outputs, reply: (
+            f"Object Lock enabled on bucket {values['bucket']}"
+            + (
+                f" with default {values['default_mode']} retention"
+                if values.get("default_mode")
+                else ""
+            )
         ),
     ),
 )
