@@ -46,6 +46,7 @@ from flomation.executor.substitution import (
     Substituter,
     ValueTooLargeError,
 )
+from flomation.executor.tool_loop import REQUESTS_KEY, ai_targets, run_tool_loop
 
 __all__ = [
     "STATUS_CANCELLED",
@@ -602,7 +603,11 @@ class Engine:
             return [edge.target for edge in edges if edge.handle == "output"]
         if node.is_action("subflow/invoke") and "__subflow_name" in outputs:
             self._run_subflow(node, outputs)
-        return [edge.target for edge in edges]
+        looped = REQUESTS_KEY in outputs
+        if looped:
+            outputs = run_tool_loop(self, node, outputs)
+        routed = ai_targets([(edge.handle, edge.target) for edge in edges], outputs, looped=looped)
+        return [edge.target for edge in edges] if routed is None else routed
 
     def _walk_children(self, node_id: str, outputs: Outputs) -> None:
         node = self.flow.by_id[node_id]
@@ -667,6 +672,24 @@ class Engine:
             completed += 1
             self._forget(body)
         outputs["iterations"] = completed
+
+    # ------------------------------------------------------------------ AI tool loop (§4.13)
+
+    def run_tool(self, node_id: str) -> str | None:
+        """Run a tools-handle node and its subgraph afresh; its hard error, or None."""
+        self._forget(self.flow.forward_reachable([node_id]))
+        try:
+            self.execute_node(node_id)
+        except ExecutionError as failure:
+            return failure.message
+        return None
+
+    def rerun_node(self, node_id: str) -> Outputs | None:
+        """Run a node's action again (new events); its outputs, or None."""
+        self._forget({node_id})
+        rerun = self._run_node(node_id)
+        self._traversed.add(node_id)
+        return rerun
 
     # ------------------------------------------------------------------ sub-flows (§4.9)
 

@@ -66,6 +66,8 @@ class Node:
     routing_type: int
     inputs: list[dict[str, Any]]
     injected: set[str] = field(default_factory=set)
+    config_name: str = ""
+    """``data.config.name``: the name an AI tool call may use for this node (§4.13)."""
 
     @property
     def is_trigger(self) -> bool:
@@ -180,6 +182,7 @@ def _parse_node(raw: Any, index: int) -> Node:
         has_data=data is not None,
         routing_type=routing_type,
         inputs=inputs,
+        config_name=_string(config.get("name")),
     )
 
 

@@ -86,6 +86,9 @@ class NodeContext:
             for edge in self._engine.flow.incoming.get(self._node.id, ())
         ]
 
+    def variable(self, name: str) -> Any:
+        return self._engine.variables.get(name)
+
     def set_variable(self, name: str, value: Any) -> None:
         self._engine.variables[name] = value
 

@@ -54,6 +54,10 @@ class ActionTestContext:
         """The parents given at construction, in order."""
         return list(self.parents)
 
+    def variable(self, name: str) -> Any:
+        """A flow variable set earlier (None when unset)."""
+        return self.variables.get(name)
+
     def set_variable(self, name: str, value: Any) -> None:
         """Record a flow variable."""
         self.variables[name] = value

@@ -141,6 +141,9 @@ class ActionContext(Protocol):
     def parent_outputs(self) -> list[tuple[str, Outputs | None]]:
         """Each parent (incoming edges, edge order): its id and cached outputs (None if none)."""
 
+    def variable(self, name: str) -> Any:
+        """A flow variable's value (None when unset); the AI tool loop passes its state so."""
+
     def set_variable(self, name: str, value: Any) -> None:
         """Set a flow variable (``${var.name}``)."""
 

@@ -10,12 +10,18 @@ Go's ``fmt.Sscanf("%f")`` (a leading number; 0.7 otherwise); ``conversation_hist
 ``<Provider> API error (<status>): <message>``; a transport failure ``<Provider> request
 failed: ...``. Responses are read up to 1 MiB (streams up to 16 MiB).
 
+Tool calls (docs/flows.md §4.13): when the model asks for tools the outputs carry
+``__tool_requests`` ([{id, name, input}]) and ``__conversation_state`` (the provider's messages,
+the assistant's tool-call turn included) instead of a response; the engine runs the nodes wired to
+the ``tools`` handle and re-runs the action with the variables ``__conversation_state`` and
+``__tool_results`` set, which the action turns into the provider's tool-result messages. A final
+answer after a loop reports ``tool_calls_count`` = the loop's exchanges (``__tool_exchanges``).
+
 Deliberate differences, recorded in each action's ``differences``: the base URL is an input
-(``endpoint``) so any compatible server can be used; tool definitions are sent and tool calls
-reported (``tool_calls_count``, ``stop_reason``), but the engine runs no tool loop (upstream
-re-invokes the action with the tool subgraph's results); a streamed reply is read to its end and
-returned whole (upstream fires the Response handle per sentence for voice); conversation history
-is not truncated to the model's context window.
+(``endpoint``) so any compatible server can be used; a streamed reply is read to its end and
+returned whole (upstream fires the Response handle per sentence for voice), and tool calls in a
+stream are counted but start no tool loop; conversation history is not truncated to the model's
+context window.
 """
 
 from __future__ import annotations
@@ -29,12 +35,21 @@ from flomation.executor.accessors import find_input, read_bool, read_number, rea
 from flomation.executor.actions.base import ActionContext, Connection, HardError, Outputs
 from flomation.executor.actions.web._transfer import TransferError, transfer
 from flomation.executor.gojson import go_json
+from flomation.executor.tool_loop import (
+    CONVERSATION_KEY,
+    EXCHANGES_KEY,
+    INTERMEDIATE_KEY,
+    REQUESTS_KEY,
+    RESULTS_KEY,
+)
 
 __all__ = [
     "COMMON_DIFFERENCES",
     "NO_RESPONSE",
     "ChatInputs",
     "Reply",
+    "Resumed",
+    "ToolTurn",
     "common_inputs",
     "endpoint_input",
     "finish",
@@ -53,8 +68,9 @@ _SCANF_FLOAT = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 
 COMMON_DIFFERENCES = (
     "endpoint input: the provider's base URL can be changed (upstream: fixed)",
-    "tool calls are reported (tool_calls_count, stop_reason) but no tool loop runs",
-    "a streamed reply is returned whole when the stream ends (no per-sentence Response)",
+    "a streamed reply is returned whole when the stream ends (no per-sentence Response); tool "
+    "calls in a stream are counted but start no tool loop",
+    "text beside tool calls is not sent to the Response handle while the tools run",
     "conversation history is not truncated to the model's context window",
 )
 
@@ -110,9 +126,18 @@ def openai_outputs() -> tuple[Connection, ...]:
     )
 
 
+@dataclass(frozen=True)
+class Resumed:
+    """A re-run inside the tool loop: the conversation so far and the tools' results."""
+
+    conversation: list[Any]
+    results: list[dict[str, Any]]
+    """[{tool_use_id, content, is_error}] in request order."""
+
+
 @dataclass
 class ChatInputs:
-    """The inputs every prompt action reads."""
+    """The inputs every prompt action reads (and the tool loop's state, when re-run in it)."""
 
     api_key: str
     prompt: str
@@ -124,6 +149,9 @@ class ChatInputs:
     tools: list[Any]
     endpoint: str
     streaming: bool
+    resumed: Resumed | None = None
+    exchanges: int = 0
+    """Tool exchanges of this execution's tool loop so far."""
 
 
 def _scanf_float(text: str, default: float) -> float:
@@ -193,7 +221,27 @@ def read_chat_inputs(
         endpoint=(read_string(ctx.inputs, "endpoint") or "").strip().rstrip("/")
         or default_endpoint,
         streaming=read_bool(ctx.inputs, "streaming") is True,
+        resumed=_resumed(ctx),
+        exchanges=len(ctx.variable(EXCHANGES_KEY) or ()),
     )
+
+
+def _resumed(ctx: ActionContext) -> Resumed | None:
+    conversation = ctx.variable(CONVERSATION_KEY)
+    if not isinstance(conversation, list):
+        return None
+    results = ctx.variable(RESULTS_KEY)
+    return Resumed(list(conversation), list(results) if isinstance(results, list) else [])
+
+
+@dataclass(frozen=True)
+class ToolTurn:
+    """The model asked for tools: the requests and the conversation to carry to the re-run."""
+
+    requests: list[dict[str, Any]]
+    """[{id, name, input}]"""
+    conversation: list[Any]
+    """The messages sent plus the assistant's tool-call turn, in the provider's format."""
 
 
 @dataclass
@@ -205,6 +253,7 @@ class Reply:
     stop_reason: str = ""
     usage: dict[str, int] = field(default_factory=dict)
     tool_calls: int = 0
+    tool_turn: ToolTurn | None = None
 
 
 def with_no_response_rule(reply: Reply) -> tuple[str, bool]:
@@ -282,18 +331,34 @@ def parse_json(provider: str, body: bytes) -> Any:
         raise HardError(f"failed to parse {provider} response: {error}") from None
 
 
-def finish(reply: Reply, usage_keys: tuple[str, ...], extra: Outputs | None = None) -> Outputs:
-    """The final outputs: response, should_respond, model, usage, tool_calls_count, success."""
+def finish(
+    reply: Reply, usage_keys: tuple[str, ...], inputs: ChatInputs, extra: Outputs | None = None
+) -> Outputs:
+    """The outputs: a tool-call turn for the engine's loop, or the final answer."""
+    usage = {key: reply.usage.get(key, 0) for key in usage_keys}
+    if reply.tool_turn is not None:
+        outputs: Outputs = {
+            REQUESTS_KEY: reply.tool_turn.requests,
+            CONVERSATION_KEY: reply.tool_turn.conversation,
+            "stop_reason": reply.stop_reason,
+            "model": reply.model,
+            **usage,
+            **(extra or {}),
+            "tool_calls_count": len(reply.tool_turn.requests),
+            "success": True,
+            "error": "",
+        }
+        if reply.text.strip():
+            outputs[INTERMEDIATE_KEY] = reply.text
+        return outputs
     response, should_respond = with_no_response_rule(reply)
-    outputs: Outputs = {
-        "response": response,
-        "should_respond": should_respond,
-        "model": reply.model,
-    }
-    for key in usage_keys:
-        outputs[key] = reply.usage.get(key, 0)
+    outputs = {"response": response, "should_respond": should_respond, "model": reply.model}
+    outputs.update(usage)
     if reply.stop_reason:
         outputs["stop_reason"] = reply.stop_reason
     outputs.update(extra or {})
-    outputs.update({"tool_calls_count": reply.tool_calls, "success": True, "error": ""})
+    # After a tool loop the count is the loop's exchanges (upstream's RecordToolExchange).
+    answered = should_respond and bool(response) and inputs.exchanges > 0
+    calls = inputs.exchanges if answered else reply.tool_calls
+    outputs.update({"tool_calls_count": calls, "success": True, "error": ""})
     return outputs

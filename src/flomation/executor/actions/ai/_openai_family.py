@@ -10,12 +10,14 @@ with usage from the chunk that carries it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flomation.executor.accessors import read_string
 from flomation.executor.actions.ai._chat import (
     ChatInputs,
     Reply,
+    ToolTurn,
     finish,
     parse_json,
     post,
@@ -37,9 +39,22 @@ __all__ = [
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
-def messages(inputs: ChatInputs) -> list[dict[str, Any]]:
-    """System prompt, history turns, then the prompt as the user turn."""
-    result: list[dict[str, Any]] = []
+def messages(inputs: ChatInputs) -> list[Any]:
+    """System prompt, history turns, then the prompt as the user turn; inside the tool loop the
+    carried conversation plus one ``tool`` message per result."""
+    if inputs.resumed is not None:
+        return [
+            *inputs.resumed.conversation,
+            *(
+                {
+                    "role": "tool",
+                    "tool_call_id": result.get("tool_use_id"),
+                    "content": result.get("content"),
+                }
+                for result in inputs.resumed.results
+            ),
+        ]
+    result: list[Any] = []
     if inputs.system_prompt:
         result.append({"role": "system", "content": inputs.system_prompt})
     result.extend({"role": role, "content": content} for role, content in inputs.history)
@@ -64,7 +79,31 @@ def _usage(document: Any) -> dict[str, int]:
     return {key: int(usage.get(key) or 0) for key in USAGE_KEYS}
 
 
-def parse_whole(provider: str, body: bytes, model: str) -> Reply:
+def _tool_turn(message: dict[str, Any], sent: list[Any]) -> ToolTurn:
+    """The requests and the conversation (``sent`` plus the assistant's tool-call message)."""
+    calls = [call for call in message.get("tool_calls") or [] if isinstance(call, dict)]
+    requests = []
+    for call in calls:
+        function = call.get("function") or {}
+        try:
+            arguments = json.loads(function.get("arguments") or "")
+        except ValueError:
+            arguments = None
+        requests.append(
+            {
+                "id": str(call.get("id") or ""),
+                "name": str(function.get("name") or ""),
+                "input": arguments if isinstance(arguments, dict) else {},
+            }
+        )
+    assistant: dict[str, Any] = {"role": "assistant", "tool_calls": calls}
+    if message.get("content") is not None:
+        assistant["content"] = message["content"]
+    return ToolTurn(requests, [*sent, assistant])
+
+
+def parse_whole(provider: str, body: bytes, model: str, sent: list[Any]) -> Reply:
+    """A whole (non-streamed) reply; ``sent`` is the request's messages, for the tool loop."""
     document = parse_json(provider, body)
     choices = document.get("choices") if isinstance(document, dict) else None
     if not choices:
@@ -80,6 +119,7 @@ def parse_whole(provider: str, body: bytes, model: str) -> Reply:
         stop_reason="tool_calls" if calling else "",
         usage=_usage(document),
         tool_calls=len(tool_calls) if calling else 0,
+        tool_turn=_tool_turn(message, sent) if calling else None,
     )
 
 
@@ -127,7 +167,7 @@ def chat(
     body = post(ctx, provider, url, headers, payload, timeout_s=timeout_s, stream=inputs.streaming)
     if inputs.streaming:
         return _streamed(body, inputs.model)
-    return parse_whole(provider, body, inputs.model)
+    return parse_whole(provider, body, inputs.model, payload["messages"])
 
 
 def optional_float(ctx: ActionContext, name: str) -> float | None:
@@ -163,4 +203,4 @@ def bearer_completion(
         payload,
         timeout_s=120,
     )
-    return finish(reply, USAGE_KEYS)
+    return finish(reply, USAGE_KEYS, inputs)

@@ -17,6 +17,7 @@ from flomation.executor.actions.ai._chat import (
     COMMON_DIFFERENCES,
     ChatInputs,
     Reply,
+    ToolTurn,
     common_inputs,
     endpoint_input,
     finish,
@@ -74,8 +75,22 @@ SPEC = ActionSpec(
 )
 
 
-def _payload(inputs: ChatInputs) -> dict[str, Any]:
-    messages: list[dict[str, Any]] = []
+def _messages(inputs: ChatInputs) -> list[Any]:
+    """History and prompt; inside the tool loop the carried conversation plus one user message
+    per tool result (a ``tool_result`` block, ``is_error`` only when true)."""
+    if inputs.resumed is not None:
+        messages = list(inputs.resumed.conversation)
+        for result in inputs.resumed.results:
+            block = {
+                "type": "tool_result",
+                "tool_use_id": result.get("tool_use_id"),
+                "content": result.get("content"),
+            }
+            if result.get("is_error"):
+                block["is_error"] = True
+            messages.append({"role": "user", "content": [block]})
+        return messages
+    messages = []
     turns = [(role, text) for role, text in inputs.history if role in ("user", "assistant")]
     for index, (role, text) in enumerate(turns):
         if index == len(turns) - 1:
@@ -84,6 +99,11 @@ def _payload(inputs: ChatInputs) -> dict[str, Any]:
             content = text
         messages.append({"role": role, "content": content})
     messages.append({"role": "user", "content": inputs.prompt})
+    return messages
+
+
+def _payload(inputs: ChatInputs) -> dict[str, Any]:
+    messages = _messages(inputs)
     payload: dict[str, Any] = {
         "model": inputs.model,
         "max_tokens": inputs.max_tokens,
@@ -104,7 +124,25 @@ def _payload(inputs: ChatInputs) -> dict[str, Any]:
     return payload
 
 
-def _whole(body: bytes, model: str) -> Reply:
+def _tool_turn(blocks: list[dict[str, Any]], sent: list[Any]) -> ToolTurn:
+    """tool_use blocks as requests; the assistant turn keeps them and any non-empty text."""
+    requests, content = [], []
+    for block in blocks:
+        if block.get("type") == "tool_use":
+            given = block.get("input")
+            call = {
+                "id": str(block.get("id") or ""),
+                "name": str(block.get("name") or ""),
+                "input": given if isinstance(given, dict) else {},
+            }
+            requests.append(call)
+            content.append({"type": "tool_use", **call})
+        elif block.get("type") == "text" and block.get("text"):
+            content.append({"type": "text", "text": str(block["text"])})
+    return ToolTurn(requests, [*sent, {"role": "assistant", "content": content}])
+
+
+def _whole(body: bytes, model: str, sent: list[Any]) -> Reply:
     document = parse_json("Anthropic", body)
     if not isinstance(document, dict):
         document = {}
@@ -121,6 +159,7 @@ def _whole(body: bytes, model: str) -> Reply:
         stop_reason=str(document.get("stop_reason") or ""),
         usage={key: int(usage.get(key) or 0) for key in _USAGE_KEYS},
         tool_calls=sum(1 for block in blocks if block.get("type") == "tool_use"),
+        tool_turn=_tool_turn(blocks, sent) if document.get("stop_reason") == "tool_use" else None,
     )
 
 
@@ -160,14 +199,21 @@ def run(ctx: ActionContext) -> Outputs:
         default_endpoint=_DEFAULT_ENDPOINT,
     )
     headers = {"x-api-key": inputs.api_key, "anthropic-version": _API_VERSION}
+    payload = _payload(inputs)
     body = post(
         ctx,
         "Anthropic",
         f"{inputs.endpoint}/messages",
         headers,
-        _payload(inputs),
+        payload,
         timeout_s=120,
         stream=inputs.streaming,
     )
-    reply = _streamed(body, inputs.model) if inputs.streaming else _whole(body, inputs.model)
-    return finish(reply, _USAGE_KEYS)
+    if inputs.streaming:
+        reply = _streamed(body, inputs.model)
+    else:
+        reply = _whole(body, inputs.model, payload["messages"])
+    # Upstream's tool-call turn also says response_mode text.
+    return finish(
+        reply, _USAGE_KEYS, inputs, {"response_mode": "text"} if reply.tool_turn else None
+    )

@@ -130,4 +130,4 @@ def run(ctx: ActionContext) -> Outputs:
     reply = chat(
         ctx, "Azure OpenAI", url, {"api-key": inputs.api_key}, inputs, payload, timeout_s=360
     )
-    return finish(reply, USAGE_KEYS)
+    return finish(reply, USAGE_KEYS, inputs)

@@ -18,6 +18,7 @@ from flomation.executor.actions.ai._chat import (
     COMMON_DIFFERENCES,
     ChatInputs,
     Reply,
+    ToolTurn,
     common_inputs,
     endpoint_input,
     finish,
@@ -84,12 +85,32 @@ def _declarations(tools: list[Any]) -> list[Any]:
     return declarations
 
 
-def _payload(inputs: ChatInputs) -> dict[str, Any]:
+def _contents(inputs: ChatInputs) -> list[Any]:
+    """History and prompt; inside the tool loop the carried contents plus one user turn of
+    ``functionResponse`` parts (the name is the request id without its ``-<index>``)."""
+    if inputs.resumed is not None:
+        contents = list(inputs.resumed.conversation)
+        parts = []
+        for result in inputs.resumed.results:
+            use_id = str(result.get("tool_use_id") or "")
+            name = use_id[: use_id.rindex("-")] if use_id.rfind("-") > 0 else use_id
+            response: dict[str, Any] = {"content": result.get("content")}
+            if result.get("is_error"):
+                response["error"] = True
+            parts.append({"functionResponse": {"name": name, "response": response}})
+        if parts:
+            contents.append({"role": "user", "parts": parts})
+        return contents
     contents = [
         {"role": "model" if role == "assistant" else role, "parts": [{"text": text}]}
         for role, text in inputs.history
     ]
     contents.append({"role": "user", "parts": [{"text": inputs.prompt}]})
+    return contents
+
+
+def _payload(inputs: ChatInputs) -> dict[str, Any]:
+    contents = _contents(inputs)
     payload: dict[str, Any] = {
         "contents": contents,
         "generationConfig": {
@@ -125,7 +146,40 @@ def _parts(document: dict[str, Any]) -> tuple[str, int]:
     return "".join(text), calls
 
 
-def _whole(body: bytes, model: str) -> Reply:
+def _tool_turn(document: dict[str, Any], sent: list[Any]) -> ToolTurn | None:
+    """functionCall parts as requests with ids ``<name>-<index>`` (Gemini gives none); the
+    model turn keeps every part (text and calls)."""
+    candidate = (document.get("candidates") or [{}])[0]
+    parts = [
+        part
+        for part in (candidate.get("content") or {}).get("parts") or []
+        if isinstance(part, dict)
+    ]
+    requests: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    for part in parts:
+        kept_part: dict[str, Any] = {}
+        if isinstance(part.get("text"), str) and part["text"]:
+            kept_part["text"] = part["text"]
+        call = part.get("functionCall")
+        if isinstance(call, dict):
+            kept_part["functionCall"] = call
+            if call.get("name"):
+                given = call.get("args")
+                requests.append(
+                    {
+                        "id": f"{call['name']}-{len(requests)}",
+                        "name": str(call["name"]),
+                        "input": given if isinstance(given, dict) else {},
+                    }
+                )
+        kept.append(kept_part)
+    if not requests:
+        return None
+    return ToolTurn(requests, [*sent, {"role": "model", "parts": kept}])
+
+
+def _whole(body: bytes, model: str, sent: list[Any]) -> Reply:
     document = parse_json("Gemini", body)
     if not isinstance(document, dict) or not document.get("candidates"):
         raise HardError("Gemini returned no candidates")
@@ -136,6 +190,7 @@ def _whole(body: bytes, model: str) -> Reply:
         stop_reason="function_call" if calls else "",
         usage=_usage(document),
         tool_calls=calls,
+        tool_turn=_tool_turn(document, sent),
     )
 
 
@@ -163,15 +218,21 @@ def run(ctx: ActionContext) -> Outputs:
         default_max_tokens=8192,
         default_endpoint=_DEFAULT_ENDPOINT,
     )
-    method = ":streamGenerateContent?alt=sse" if inputs.streaming else ":generateContent"
+    # A re-run inside the tool loop never streams: the loop needs the whole reply (as upstream).
+    streaming = inputs.streaming and inputs.resumed is None
+    method = ":streamGenerateContent?alt=sse" if streaming else ":generateContent"
+    payload = _payload(inputs)
     body = post(
         ctx,
         "Gemini",
         f"{inputs.endpoint}/{quote(inputs.model, safe='')}{method}",
         {"x-goog-api-key": inputs.api_key},
-        _payload(inputs),
+        payload,
         timeout_s=120,
-        stream=inputs.streaming,
+        stream=streaming,
     )
-    reply = _streamed(body, inputs.model) if inputs.streaming else _whole(body, inputs.model)
-    return finish(reply, _USAGE_KEYS)
+    if streaming:
+        reply = _streamed(body, inputs.model)
+    else:
+        reply = _whole(body, inputs.model, payload["contents"])
+    return finish(reply, _USAGE_KEYS, inputs)

@@ -17,7 +17,9 @@ from typing import Any
 from flomation.executor.accessors import find_input, read_bool, read_number, read_string
 from flomation.executor.actions.ai._chat import (
     COMMON_DIFFERENCES,
+    ChatInputs,
     Reply,
+    ToolTurn,
     finish,
     parse_json,
     post,
@@ -196,6 +198,54 @@ def _format(ctx: ActionContext) -> Any:
     return None
 
 
+def _messages(inputs: ChatInputs) -> list[Any]:
+    """The chat messages; inside the tool loop the carried ones plus one ``tool`` message per
+    result, named (``tool_name``) after the call of the last assistant turn with its id."""
+    if inputs.resumed is None:
+        return messages(inputs)
+    conversation = list(inputs.resumed.conversation)
+    names: dict[str, str] = {}
+    for message in reversed(conversation):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            for call in message.get("tool_calls") or ():
+                if isinstance(call, dict):
+                    names[str(call.get("id"))] = str((call.get("function") or {}).get("name") or "")
+            break
+    for result in inputs.resumed.results:
+        tool: dict[str, Any] = {"role": "tool", "content": result.get("content")}
+        name = names.get(str(result.get("tool_use_id")), "")
+        if name:
+            tool["tool_name"] = name
+        conversation.append(tool)
+    return conversation
+
+
+def _tool_turn(message: dict[str, Any], sent: list[Any]) -> ToolTurn | None:
+    """Ollama's tool calls carry no id: ``call_<messages sent>_<index>`` (kept in the state)."""
+    calls = [call for call in message.get("tool_calls") or [] if isinstance(call, dict)]
+    if not calls:
+        return None
+    requests, kept = [], []
+    for index, call in enumerate(calls):
+        function = call.get("function") or {}
+        arguments = function.get("arguments")
+        given = arguments if isinstance(arguments, dict) else {}
+        call_id = f"call_{len(sent)}_{index}"
+        name = str(function.get("name") or "")
+        requests.append({"id": call_id, "name": name, "input": given})
+        kept.append(
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": given}}
+        )
+    assistant: dict[str, Any] = {
+        "role": "assistant",
+        "content": str(message.get("content") or ""),
+        "tool_calls": kept,
+    }
+    if message.get("thinking"):
+        assistant["thinking"] = message["thinking"]
+    return ToolTurn(requests, [*sent, assistant])
+
+
 def run(ctx: ActionContext) -> Outputs:
     """One native chat call; ``{response, thinking, model, *_tokens, should_respond, ...}``."""
     endpoint = read_string(ctx.inputs, "endpoint") or ""
@@ -206,7 +256,8 @@ def run(ctx: ActionContext) -> Outputs:
     inputs = read_chat_inputs(
         ctx, default_model="", default_max_tokens=0, default_endpoint="", require_api_key=False
     )
-    payload: dict[str, Any] = {"model": inputs.model, "messages": messages(inputs), "stream": False}
+    sent = _messages(inputs)
+    payload: dict[str, Any] = {"model": inputs.model, "messages": sent, "stream": False}
     options = _options(ctx)
     if options:
         payload["options"] = options
@@ -241,6 +292,7 @@ def run(ctx: ActionContext) -> Outputs:
             "total_tokens": prompt_tokens + completion_tokens,
         },
         tool_calls=tool_calls,
+        tool_turn=_tool_turn(message, sent),
     )
     thinking = {"thinking": str(message.get("thinking") or "")}
-    return finish(reply, ("prompt_tokens", "completion_tokens", "total_tokens"), thinking)
+    return finish(reply, ("prompt_tokens", "completion_tokens", "total_tokens"), inputs, thinking)

@@ -81,7 +81,7 @@ def run(ctx: ActionContext) -> Outputs:
     body = post(
         ctx, "OpenRouter", f"{inputs.endpoint}/chat/completions", headers, payload, timeout_s=360
     )
-    reply = parse_whole("OpenRouter", body, inputs.model)
+    reply = parse_whole("OpenRouter", body, inputs.model, payload["messages"])
     document = parse_json("OpenRouter", body)
     usage = document.get("usage") if isinstance(document, dict) else None
     cost = usage.get("cost") if isinstance(usage, dict) else None
@@ -89,4 +89,4 @@ def run(ctx: ActionContext) -> Outputs:
         "provider": str(document.get("provider") or ""),
         "cost": "" if cost is None else str(cost),
     }
-    return finish(reply, USAGE_KEYS, extra)
+    return finish(reply, USAGE_KEYS, inputs, extra)
