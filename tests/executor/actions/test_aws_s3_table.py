@@ -506,6 +506,24 @@ SCENARIOS.update(
                 },
             ),
             Step("put_bucket_accelerate_configuration", fails="acceleration status is required"),
+            # moto's server takes a PUT ?requestPayment for a CreateBucket and refuses it
+            # (IllegalLocationConstraintException), so this step only shows the request left;
+            # the row says so in docs/nodes.md.
+            Step(
+                "put_bucket_request_payment",
+                (("payer", "string", "Requester"),),
+                fails="IllegalLocationConstraintException",
+            ),
+            # moto answers GetBucketRequestPayment without a Payer (S3 says BucketOwner).
+            Step(
+                "get_bucket_request_payment",
+                expect={"payer": "", "tool_result": "Request payment on bucket {bucket} is "},
+            ),
+            Step("put_bucket_request_payment", fails="payer is required"),
+            Step(
+                "get_bucket_policy_status",
+                expect={"is_public": True, "tool_result": "Bucket {bucket} is public: true"},
+            ),
         ),
         "public access block and logging": (
             Step(
@@ -538,16 +556,16 @@ SCENARIOS.update(
 
 
 def _auth(bucket: str, rows: tuple[Row, ...]) -> list[Row]:
+    """The authentication rows and the scenario's bucket, unless ``rows`` gives its own."""
     given = {name for name, _, _ in rows}
     base: list[Row] = [
         ("auth_method", "string", "keys"),
         ("aws_access_key", "secret", MOTO_ACCESS),
         ("aws_secret_key", "secret", MOTO_SECRET),
         ("aws_region", "string", "eu-west-2"),
+        ("bucket", "string", bucket),
     ]
-    if "bucket" not in given:
-        base.append(("bucket", "string", bucket))
-    return [*base, *rows]
+    return [*(row for row in base if row[0] not in given), *rows]
 
 
 def _filled(value: Any, seen: dict[str, str]) -> Any:
@@ -608,9 +626,25 @@ def test_head_bucket_missing_is_an_answer(make_ctx: MakeContext, bucket: str) ->
     }
 
 
+def test_list_buckets_names_the_bucket(make_ctx: MakeContext, bucket: str) -> None:
+    """list_buckets lists every bucket of the (shared) moto server, this test's one included."""
+    _, run = TABLE["aws/s3/list_buckets"]
+    outputs = run(make_ctx(*_auth(bucket, ())))
+    listed = json.loads(outputs["buckets"])
+    assert bucket in [entry["name"] for entry in listed]
+    assert all(list(entry) == ["name", "creation_date"] for entry in listed)
+    assert all(entry["creation_date"].endswith("Z") for entry in listed)
+    assert outputs["count"] == len(listed)
+    assert outputs["tool_result"] == f"Found {len(listed)} bucket(s)"
+
+
+# Rows whose output depends on more than one scenario's bucket have a test of their own.
+_OWN_TESTS = {"aws/s3/list_buckets"}
+
+
 def test_every_row_is_exercised() -> None:
-    """Every table row appears in a scenario, so each one has run against moto."""
-    exercised = {
+    """Every table row appears in a scenario or a test of its own, so each has run against moto."""
+    exercised = _OWN_TESTS | {
         "aws/s3/" + step.action
         for steps in SCENARIOS.values()
         for step in steps

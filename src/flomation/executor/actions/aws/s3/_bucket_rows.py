@@ -17,6 +17,7 @@ from flomation.executor.actions.aws.s3._operations import (
     Result,
     Values,
     in_order,
+    rfc3339,
 )
 from flomation.executor.actions.base import HardError, Outputs
 
@@ -145,6 +146,17 @@ def block_configuration(values: Values) -> dict[str, Any]:
     """``PublicAccessBlockConfiguration`` with every flag sent (a blank one is false)."""
     flags = {field: bool(values.get(name)) for name, field, _ in _BLOCK_FLAGS}
     return {"PublicAccessBlockConfiguration": flags}
+
+
+def _bucket_list(reply: Any) -> Outputs:
+    buckets = [
+        {
+            "name": str(bucket.get("Name") or ""),
+            "creation_date": rfc3339(bucket.get("CreationDate")),
+        }
+        for bucket in reply.get("Buckets") or ()
+    ]
+    return {"buckets": in_order(buckets), "count": len(buckets)}
 
 
 def _flag(value: Any) -> str:
@@ -638,5 +650,57 @@ BUCKET_ROWS = (
         summary=lambda values, outputs, reply: (
             f"Set transfer acceleration on bucket {values['bucket']} to {_quoted(values['status'])}"
         ),
+    ),
+    Operation(
+        "get_bucket_request_payment",
+        "AWS S3 Get Bucket Request Payment",
+        "Read who pays for downloads on an S3 bucket.",
+        "bucket+magnifying-glass",
+        "get_bucket_request_payment",
+        params=(BUCKET,),
+        results=(Result("payer", "Payer", "Payer"),),
+        summary="Request payment on bucket {bucket} is {payer}",
+    ),
+    Operation(
+        "put_bucket_request_payment",
+        "AWS S3 Put Bucket Request Payment",
+        "Set who pays for downloads on an S3 bucket (Requester or BucketOwner).",
+        "bucket+pen",
+        "put_bucket_request_payment",
+        params=(
+            BUCKET,
+            Param(
+                "payer",
+                "Payer",
+                "RequestPaymentConfiguration.Payer",
+                required="payer is required",
+                options=(("Requester", "Requester"), ("Bucket Owner", "BucketOwner")),
+            ),
+        ),
+        results=(_BUCKET_ECHO, Result("payer", "Payer", echo=True)),
+        summary="Set request payment on bucket {bucket} to {payer}",
+        untested="moto's server takes PutBucketRequestPayment for a CreateBucket and refuses it",
+    ),
+    Operation(
+        "get_bucket_policy_status",
+        "AWS S3 Get Bucket Policy Status",
+        "Report whether an S3 bucket is public according to its policy status.",
+        "shield-halved+magnifying-glass",
+        "get_bucket_policy_status",
+        params=(BUCKET_NAME,),
+        results=(Result("is_public", "Is Public", "PolicyStatus.IsPublic", "bool"),),
+        summary=lambda values, outputs, reply: (
+            f"Bucket {values['bucket']} is public: {_flag(outputs['is_public'])}"
+        ),
+    ),
+    Operation(
+        "list_buckets",
+        "AWS S3 List Buckets",
+        "List all AWS S3 buckets owned by the caller.",
+        "bucket+list",
+        "list_buckets",
+        results=(Result("buckets", "Buckets (JSON)"), Result("count", "Count", render="int")),
+        reply=lambda values, reply: _bucket_list(reply),
+        summary="Found {count} bucket(s)",
     ),
 )
