@@ -21,7 +21,7 @@ from flomation.executor.actions.aws.s3._operations import (
 )
 from flomation.executor.actions.base import HardError, Outputs
 
-__all__ = ["BLOCK_PARAMS", "BLOCK_RESULTS", "BUCKET_ROWS", "block_configuration"]
+__all__ = ["BLOCK_PARAMS", "BLOCK_RESULTS", "BUCKET_ROWS", "block_configuration", "flag"]
 
 _BUCKET_ECHO = Result("bucket", "Bucket", echo=True)
 
@@ -159,7 +159,7 @@ def _bucket_list(reply: Any) -> Outputs:
     return {"buckets": in_order(buckets), "count": len(buckets)}
 
 
-def _flag(value: Any) -> str:
+def flag(value: Any) -> str:
     """Go's ``%t``."""
     return "true" if value else "false"
 
@@ -518,10 +518,10 @@ BUCKET_ROWS = (
         results=BLOCK_RESULTS,
         summary=lambda values, outputs, reply: (
             f"Public access block for {values['bucket']}: "
-            f"block_acls={_flag(outputs['block_public_acls'])} "
-            f"ignore_acls={_flag(outputs['ignore_public_acls'])} "
-            f"block_policy={_flag(outputs['block_public_policy'])} "
-            f"restrict={_flag(outputs['restrict_public_buckets'])}"
+            f"block_acls={flag(outputs['block_public_acls'])} "
+            f"ignore_acls={flag(outputs['ignore_public_acls'])} "
+            f"block_policy={flag(outputs['block_public_policy'])} "
+            f"restrict={flag(outputs['restrict_public_buckets'])}"
         ),
     ),
     Operation(
@@ -690,7 +690,7 @@ BUCKET_ROWS = (
         params=(BUCKET_NAME,),
         results=(Result("is_public", "Is Public", "PolicyStatus.IsPublic", "bool"),),
         summary=lambda values, outputs, reply: (
-            f"Bucket {values['bucket']} is public: {_flag(outputs['is_public'])}"
+            f"Bucket {values['bucket']} is public: {flag(outputs['is_public'])}"
         ),
     ),
     Operation(

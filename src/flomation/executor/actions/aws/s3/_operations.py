@@ -16,7 +16,7 @@ Rows are turned into ``(ActionSpec, run)`` pairs by ``table`` for the registry's
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -147,6 +147,8 @@ class Operation:
     absent: Callable[[Values], Outputs] | None = None
     """The outputs when S3 answers with one of ``absent_codes``: an answer, not a failure."""
     absent_codes: tuple[str, ...] = ()
+    pages: bool = False
+    """Follow the SDK's paginator and join every page's lists (upstream's NewXPaginator)."""
     untested: str = ""
     """Why the tests cannot run this call against moto (docs/nodes.md shows it)."""
     differences: tuple[str, ...] = ()
@@ -190,9 +192,16 @@ class Operation:
                 _put_path(arguments, param.field, values[param.name])
         if self.request is not None:
             arguments.update(self.request(values))
-        client = s3_client(ctx) if self.service == "s3" else _control_client(ctx, arguments)
+        if self.service == "s3control":
+            # Account-level calls: the account_id input, else the credential's account (STS).
+            values["account_id"] = values.get("account_id") or _caller_account(ctx)
+            arguments["AccountId"] = values["account_id"]
+        client = s3_client(ctx, self.service)
+        operation = getattr(client, self.method)
+        if self.pages:
+            operation = _all_pages(client, self.method)
         try:
-            reply = call(getattr(client, self.method), **arguments)
+            reply = call(operation, **arguments)
         except S3Failure as failure:
             if self.absent is None or failure.code not in self.absent_codes:
                 raise
@@ -320,11 +329,34 @@ def _summary(
     return summary.format_map({**values, **outputs})
 
 
-def _control_client(ctx: ActionContext, arguments: dict[str, Any]) -> Any:
-    """An S3 Control client; ``AccountId`` from the input, else the credential's (STS)."""
-    account = text_input(ctx, "account_id").strip()
-    if not account:
-        identity = call(s3_client(ctx, "sts").get_caller_identity)
-        account = str(identity["Account"])
-    arguments["AccountId"] = account
-    return s3_client(ctx, "s3control")
+def _all_pages(client: Any, method: str) -> Callable[..., dict[str, Any]]:
+    """One call that reads every page (the SDK's paginator, else ``NextToken``): lists joined,
+    other fields from the last page."""
+
+    def pages(arguments: dict[str, Any]) -> Iterator[Any]:
+        if client.can_paginate(method):
+            yield from client.get_paginator(method).paginate(**arguments)
+            return
+        while True:
+            page = getattr(client, method)(**arguments)
+            yield page
+            if not page.get("NextToken"):
+                return
+            arguments = {**arguments, "NextToken": page["NextToken"]}
+
+    def read(**arguments: Any) -> dict[str, Any]:
+        joined: dict[str, Any] = {}
+        for page in pages(arguments):
+            for key, value in page.items():
+                if isinstance(value, list):
+                    joined.setdefault(key, []).extend(value)
+                else:
+                    joined[key] = value
+        return joined
+
+    return read
+
+
+def _caller_account(ctx: ActionContext) -> str:
+    """The account of the node's credentials (STS GetCallerIdentity)."""
+    return str(call(s3_client(ctx, "sts").get_caller_identity)["Account"])
