@@ -397,6 +397,8 @@ _POLICY = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",'
     '"Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}]}'
 )
+_LENS = '{"AccountLevel":{"BucketLevel":{}},"IsEnabled":true}'
+_AP_POLICY = '{"Version":"2012-10-17","Statement":[]}'
 _LIFECYCLE = (
     '[{"id":"expire-logs","prefix":"logs/","status":"enabled","expiration_days":90},'
     '{"prefix":"old/","status":"Disabled","transition_days":30,'
@@ -573,12 +575,97 @@ SCENARIOS.update(
                 expect={"count": 1, "tool_result": "Found 1 access point(s)"},
             ),
             Step(
+                "put_access_point_policy",
+                (("name", "string", "ap-{bucket}"), ("policy", "string", _AP_POLICY)),
+                {
+                    "name": "ap-{bucket}",
+                    "tool_result": "Applied policy to access point ap-{bucket}",
+                },
+            ),
+            Step(
+                "get_access_point_policy",
+                (("name", "string", "ap-{bucket}"),),
+                {"tool_result": "Retrieved policy for access point ap-{bucket}"},
+            ),
+            Step(
+                "get_access_point_policy_status",
+                (("name", "string", "ap-{bucket}"),),
+                {
+                    "is_public": True,
+                    "tool_result": "Access point ap-{bucket} policy is_public=true",
+                },
+            ),
+            Step(
+                "delete_access_point_policy",
+                (("name", "string", "ap-{bucket}"),),
+                {"tool_result": "Deleted policy for access point ap-{bucket}"},
+            ),
+            Step("put_access_point_policy", (("name", "string", "x"),), fails="policy is required"),
+            Step(
                 "delete_access_point",
                 (("name", "string", "ap-{bucket}"),),
                 {"name": "ap-{bucket}", "tool_result": "Deleted access point ap-{bucket}"},
             ),
             Step("list_access_points", expect={"access_points": "null", "count": 0}),
             Step("create_access_point", (("bucket", "string", ""),), fails="name is required"),
+        ),
+        "storage lens": (
+            Step(
+                "put_storage_lens_configuration",
+                (
+                    ("config_id", "string", "lens-{bucket}"),
+                    ("storage_lens_configuration", "string", _LENS),
+                    ("tags", "key_value_array", [{"key": "team", "value": "data"}]),
+                ),
+                {
+                    "config_id": "lens-{bucket}",
+                    "tool_result": "Saved Storage Lens configuration lens-{bucket}",
+                },
+            ),
+            Step(
+                "get_storage_lens_configuration",
+                (("config_id", "string", "lens-{bucket}"),),
+                {
+                    "is_enabled": True,
+                    "configuration": '{"AccountLevel":{"BucketLevel":{}},"Id":"lens-{bucket}",'
+                    '"IsEnabled":true}',
+                    "tool_result": "Storage Lens configuration lens-{bucket} (enabled=true)",
+                },
+            ),
+            Step(
+                "put_storage_lens_configuration_tagging",
+                (
+                    ("config_id", "string", "lens-{bucket}"),
+                    (
+                        "tags",
+                        "key_value_array",
+                        [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}],
+                    ),
+                ),
+                {
+                    "tag_count": 2,
+                    "tool_result": "Applied 2 tag(s) to Storage Lens configuration lens-{bucket}",
+                },
+            ),
+            Step(
+                "get_storage_lens_configuration_tagging",
+                (("config_id", "string", "lens-{bucket}"),),
+                {
+                    "tags": '{"a":"1","b":"2"}',
+                    "tool_result": "Storage Lens configuration lens-{bucket} has 2 tag(s)",
+                },
+            ),
+            Step(
+                "delete_storage_lens_configuration",
+                (("config_id", "string", "lens-{bucket}"),),
+                {"tool_result": "Deleted Storage Lens configuration lens-{bucket}"},
+            ),
+            Step(
+                "put_storage_lens_configuration",
+                (("config_id", "string", "x"),),
+                fails="storage_lens_configuration JSON is required",
+            ),
+            Step("get_storage_lens_configuration", fails="config_id is required"),
         ),
         "public access block and logging": (
             Step(
@@ -636,22 +723,24 @@ def _filled(value: Any, seen: dict[str, str]) -> Any:
     return value
 
 
-@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
-def test_scenario(
-    make_ctx: MakeContext,
-    bucket: str,
-    moto_endpoint: str,
-    monkeypatch: pytest.MonkeyPatch,
-    scenario: str,
-) -> None:
-    """Each step's outputs (or hard error) are upstream's for that S3 state."""
-    import boto3
+@pytest.fixture
+def through_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every SDK request through moto's server as an HTTP proxy.
 
-    # S3 Control calls go to {account}.<endpoint host>, a name no resolver knows for
-    # 127.0.0.1: moto's server also answers as an HTTP proxy, so every request goes through it.
+    S3 Control calls go to ``<account>.<endpoint host>``, a name no resolver knows for
+    127.0.0.1; moto's server also answers requests proxied to it, whatever their host.
+    """
     monkeypatch.setenv("HTTP_PROXY", moto_endpoint)
     for name in ("NO_PROXY", "no_proxy", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("through_moto")
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_scenario(make_ctx: MakeContext, bucket: str, moto_endpoint: str, scenario: str) -> None:
+    """Each step's outputs (or hard error) are upstream's for that S3 state."""
+    import boto3
+
     client = boto3.client(
         "s3",
         region_name="eu-west-2",
@@ -704,8 +793,31 @@ def test_list_buckets_names_the_bucket(make_ctx: MakeContext, bucket: str) -> No
     assert outputs["tool_result"] == f"Found {len(listed)} bucket(s)"
 
 
-# Rows whose output depends on more than one scenario's bucket have a test of their own.
-_OWN_TESTS = {"aws/s3/list_buckets"}
+@pytest.mark.usefixtures("through_moto")
+def test_list_storage_lens_configurations(make_ctx: MakeContext, bucket: str) -> None:
+    """list_storage_lens_configurations lists the account's configurations as Go maps."""
+    _, put = TABLE["aws/s3/put_storage_lens_configuration"]
+    mine_id = "list-" + bucket
+    put(
+        make_ctx(
+            *_auth(
+                bucket,
+                (("config_id", "string", mine_id), ("storage_lens_configuration", "string", _LENS)),
+            )
+        )
+    )
+    _, run = TABLE["aws/s3/list_storage_lens_configurations"]
+    outputs = run(make_ctx(*_auth(bucket, ())))
+    listed = json.loads(outputs["configurations"])
+    mine = [entry for entry in listed if entry["id"] == mine_id]
+    assert len(mine) == 1 and mine[0]["is_enabled"] is True
+    assert list(mine[0]) == ["home_region", "id", "is_enabled", "storage_lens_arn"]
+    assert outputs["count"] == len(listed)
+    assert outputs["tool_result"] == f"Found {len(listed)} Storage Lens configuration(s)"
+
+
+# Rows whose output depends on more than one scenario's state have a test of their own.
+_OWN_TESTS = {"aws/s3/list_buckets", "aws/s3/list_storage_lens_configurations"}
 
 
 def test_every_row_is_exercised() -> None:

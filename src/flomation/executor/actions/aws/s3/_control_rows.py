@@ -7,6 +7,7 @@ Each row matches flomation-co/executor: actions/aws/s3/<name>/action.go; the acc
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from flomation.executor.actions.aws.s3._bucket_rows import (
@@ -25,12 +26,45 @@ from flomation.executor.actions.aws.s3._operations import (
     in_order,
 )
 from flomation.executor.actions.base import HardError, Outputs
+from flomation.executor.gojson import go_json
 
 __all__ = ["CONTROL_ROWS"]
 
 _NAME = Param(
     "name", "Access Point Name", "Name", required="name is required", placeholder="my-access-point"
 )
+
+# The policy actions' name input has no placeholder.
+_POLICY_NAME = replace(_NAME, placeholder="")
+
+_CONFIG_ID = Param("config_id", "Configuration ID", "ConfigId", required="config_id is required")
+
+
+def _lens_configuration(values: Values) -> dict[str, Any]:
+    """The configuration JSON (SDK field names); a blank ``Id`` is the config id."""
+    try:
+        configuration = json.loads(values["storage_lens_configuration"])
+    except ValueError as error:
+        raise HardError(f"invalid storage_lens_configuration JSON: {error}") from None
+    if not isinstance(configuration, dict):
+        raise HardError("invalid storage_lens_configuration JSON: not an object")
+    if not configuration.get("Id"):
+        configuration["Id"] = values["config_id"]
+    return {"StorageLensConfiguration": configuration}
+
+
+def _lens_list(values: Values, reply: Any) -> Outputs:
+    entries = [
+        {
+            "id": str(entry.get("Id") or ""),
+            "storage_lens_arn": str(entry.get("StorageLensArn") or ""),
+            "is_enabled": bool(entry.get("IsEnabled")),
+            "home_region": str(entry.get("HomeRegion") or ""),
+        }
+        for entry in reply.get("StorageLensConfigurationList") or ()
+    ]
+    # A Go map (sorted keys) per entry; no entries is Go's nil slice, null.
+    return {"configurations": go_json(entries) if entries else "null", "count": len(entries)}
 
 
 def _access_point_request(values: Values) -> dict[str, Any]:
@@ -180,5 +214,162 @@ CONTROL_ROWS = (
         pages=True,
         reply=_access_points,
         summary="Found {count} access point(s)",
+    ),
+    Operation(
+        "put_access_point_policy",
+        "AWS S3 Put Access Point Policy",
+        "Attach a JSON policy document to an AWS S3 access point.",
+        "circle-nodes+lock",
+        "put_access_point_policy",
+        service="s3control",
+        params=(
+            ACCOUNT_ID,
+            _NAME,
+            Param(
+                "policy",
+                "Policy Document (JSON)",
+                "Policy",
+                required="policy is required",
+                placeholder='{"Version":"2012-10-17","Statement":[...]}',
+            ),
+        ),
+        results=(Result("name", "Access Point Name", echo=True),),
+        summary="Applied policy to access point {name}",
+    ),
+    Operation(
+        "get_access_point_policy",
+        "AWS S3 Get Access Point Policy",
+        "Read the resource policy attached to an S3 access point.",
+        "circle-nodes+file-lines",
+        "get_access_point_policy",
+        service="s3control",
+        params=(ACCOUNT_ID, _POLICY_NAME),
+        results=(Result("policy", "Policy (JSON)", "Policy"),),
+        summary="Retrieved policy for access point {name}",
+    ),
+    Operation(
+        "delete_access_point_policy",
+        "AWS S3 Delete Access Point Policy",
+        "Remove the resource policy from an S3 access point.",
+        "circle-nodes+trash",
+        "delete_access_point_policy",
+        service="s3control",
+        params=(ACCOUNT_ID, _POLICY_NAME),
+        summary="Deleted policy for access point {name}",
+    ),
+    Operation(
+        "get_access_point_policy_status",
+        "AWS S3 Get Access Point Policy Status",
+        "Report whether an S3 access point's policy grants public access.",
+        "circle-nodes+shield-halved",
+        "get_access_point_policy_status",
+        service="s3control",
+        params=(ACCOUNT_ID, _POLICY_NAME),
+        results=(Result("is_public", "Is Public", "PolicyStatus.IsPublic", "bool"),),
+        summary=lambda values, outputs, reply: (
+            f"Access point {values['name']} policy is_public={flag(outputs['is_public'])}"
+        ),
+    ),
+    Operation(
+        "put_storage_lens_configuration",
+        "AWS S3 Put Storage Lens Configuration",
+        "Create or update an S3 Storage Lens configuration (JSON uses SDK field names).",
+        "chart-line+pen",
+        "put_storage_lens_configuration",
+        service="s3control",
+        params=(
+            ACCOUNT_ID,
+            _CONFIG_ID,
+            Param(
+                "storage_lens_configuration",
+                "Storage Lens Configuration (JSON)",
+                required="storage_lens_configuration JSON is required",
+                placeholder="JSON object; keys use SDK field names "
+                "(Id, IsEnabled, AccountLevel, ...)",
+            ),
+            Param("tags", "Tags (optional)", "Tags", kind="tags"),
+        ),
+        results=(Result("config_id", "Configuration ID", echo=True),),
+        request=_lens_configuration,
+        summary="Saved Storage Lens configuration {config_id}",
+    ),
+    Operation(
+        "get_storage_lens_configuration",
+        "AWS S3 Get Storage Lens Configuration",
+        "Read an S3 Storage Lens configuration by ID.",
+        "chart-line+magnifying-glass",
+        "get_storage_lens_configuration",
+        service="s3control",
+        params=(ACCOUNT_ID, _CONFIG_ID),
+        results=(
+            Result("config_id", "Configuration ID", echo=True),
+            Result("is_enabled", "Is Enabled", "StorageLensConfiguration.IsEnabled", "bool"),
+            Result("configuration", "Configuration (JSON)", "StorageLensConfiguration", "json"),
+        ),
+        summary=lambda values, outputs, reply: (
+            f"Storage Lens configuration {values['config_id']} "
+            f"(enabled={flag(outputs['is_enabled'])})"
+        ),
+    ),
+    Operation(
+        "delete_storage_lens_configuration",
+        "AWS S3 Delete Storage Lens Configuration",
+        "Delete an S3 Storage Lens configuration by ID.",
+        "chart-line+trash",
+        "delete_storage_lens_configuration",
+        service="s3control",
+        params=(ACCOUNT_ID, _CONFIG_ID),
+        summary="Deleted Storage Lens configuration {config_id}",
+    ),
+    Operation(
+        "list_storage_lens_configurations",
+        "AWS S3 List Storage Lens Configurations",
+        "List the S3 Storage Lens configurations in the account.",
+        "chart-line+list",
+        "list_storage_lens_configurations",
+        service="s3control",
+        params=(ACCOUNT_ID,),
+        results=(
+            Result("configurations", "Configurations (JSON)"),
+            Result("count", "Count", render="int"),
+        ),
+        reply=_lens_list,
+        summary="Found {count} Storage Lens configuration(s)",
+    ),
+    Operation(
+        "put_storage_lens_configuration_tagging",
+        "AWS S3 Set Storage Lens Tags",
+        "Replace the tags on an S3 Storage Lens configuration.",
+        "chart-line+tag",
+        "put_storage_lens_configuration_tagging",
+        service="s3control",
+        params=(
+            ACCOUNT_ID,
+            _CONFIG_ID,
+            Param(
+                "tags",
+                "Tags",
+                "Tags",
+                kind="tags",
+                required="at least one tag (Key and Value) is required",
+            ),
+        ),
+        results=(Result("tag_count", "Tag Count", render="int"),),
+        reply=lambda values, reply: {"tag_count": len(values["tags"])},
+        summary="Applied {tag_count} tag(s) to Storage Lens configuration {config_id}",
+    ),
+    Operation(
+        "get_storage_lens_configuration_tagging",
+        "AWS S3 Get Storage Lens Tags",
+        "Read the tags on an S3 Storage Lens configuration.",
+        "chart-line+tag",
+        "get_storage_lens_configuration_tagging",
+        service="s3control",
+        params=(ACCOUNT_ID, _CONFIG_ID),
+        results=(Result("tags", "Tags (JSON)", "Tags", "tag_map"),),
+        summary=lambda values, outputs, reply: (
+            f"Storage Lens configuration {values['config_id']} has "
+            f"{len(json.loads(outputs['tags']))} tag(s)"
+        ),
     ),
 )
