@@ -667,6 +667,42 @@ SCENARIOS.update(
             ),
             Step("get_storage_lens_configuration", fails="config_id is required"),
         ),
+        "replication": (
+            Client(
+                "put_bucket_versioning",
+                {"Bucket": "{bucket}", "VersioningConfiguration": {"Status": "Enabled"}},
+            ),
+            Client(
+                "put_bucket_replication",
+                {
+                    "Bucket": "{bucket}",
+                    "ReplicationConfiguration": {
+                        "Role": "arn:aws:iam::123456789012:role/replicate",
+                        "Rules": [
+                            {
+                                "ID": "all",
+                                "Status": "Enabled",
+                                "Prefix": "",
+                                "Destination": {"Bucket": "arn:aws:s3:::elsewhere"},
+                            }
+                        ],
+                    },
+                },
+            ),
+            Step(
+                "get_bucket_replication",
+                expect={
+                    "role": "arn:aws:iam::123456789012:role/replicate",
+                    "rule_count": 1,
+                    "tool_result": "{bucket} has 1 replication rule(s)",
+                },
+            ),
+            Step(
+                "delete_bucket_replication",
+                expect={"tool_result": "Deleted replication configuration from {bucket}"},
+            ),
+            Step("get_bucket_replication", fails="ReplicationConfigurationNotFoundError"),
+        ),
         "public access block and logging": (
             Step(
                 "put_public_access_block",
@@ -691,6 +727,28 @@ SCENARIOS.update(
                     "target_bucket": "",
                     "tool_result": "Logging disabled on bucket {bucket}",
                 },
+            ),
+            Step(
+                "put_bucket_logging",
+                expect={
+                    "bucket": "{bucket}",
+                    "enabled": False,
+                    "tool_result": "Disabled logging on bucket {bucket}",
+                },
+            ),
+            Step(
+                "get_bucket_notification_configuration",
+                expect={
+                    "queue_configurations": "null",
+                    "topic_configurations": "null",
+                    "lambda_configurations": "null",
+                    "tool_result": "Bucket {bucket} has 0 queue, 0 topic, 0 lambda notification(s)",
+                },
+            ),
+            Step("get_bucket_replication", fails="ReplicationConfigurationNotFoundError"),
+            Step(
+                "delete_bucket_replication",
+                expect={"tool_result": "Deleted replication configuration from {bucket}"},
             ),
         ),
     }

@@ -17,9 +17,11 @@ from flomation.executor.actions.aws.s3._operations import (
     Result,
     Values,
     in_order,
+    plain,
     rfc3339,
 )
 from flomation.executor.actions.base import HardError, Outputs
+from flomation.executor.gojson import go_json
 
 __all__ = ["BLOCK_PARAMS", "BLOCK_RESULTS", "BUCKET_ROWS", "block_configuration", "flag"]
 
@@ -146,6 +148,23 @@ def block_configuration(values: Values) -> dict[str, Any]:
     """``PublicAccessBlockConfiguration`` with every flag sent (a blank one is false)."""
     flags = {field: bool(values.get(name)) for name, field, _ in _BLOCK_FLAGS}
     return {"PublicAccessBlockConfiguration": flags}
+
+
+def _plain_rules(reply: Any) -> list[Any]:
+    """The replication rules as JSON-ready data ([] when there is no configuration)."""
+    rules = (reply.get("ReplicationConfiguration") or {}).get("Rules") or []
+    return [plain(rule) for rule in rules]
+
+
+def _logging_status(values: Values) -> dict[str, Any]:
+    """A target bucket enables logging there (prefix as given); none disables it."""
+    if not values.get("target_bucket"):
+        return {"BucketLoggingStatus": {}}
+    enabled = {
+        "TargetBucket": values["target_bucket"],
+        "TargetPrefix": values.get("target_prefix", ""),
+    }
+    return {"BucketLoggingStatus": {"LoggingEnabled": enabled}}
 
 
 def _bucket_list(reply: Any) -> Outputs:
@@ -702,5 +721,79 @@ BUCKET_ROWS = (
         results=(Result("buckets", "Buckets (JSON)"), Result("count", "Count", render="int")),
         reply=lambda values, reply: _bucket_list(reply),
         summary="Found {count} bucket(s)",
+    ),
+    Operation(
+        "get_bucket_notification_configuration",
+        "AWS S3 Get Bucket Notification",
+        "Read the event notification configuration of an S3 bucket.",
+        "bell+magnifying-glass",
+        "get_bucket_notification_configuration",
+        params=(BUCKET,),
+        results=(
+            Result(
+                "queue_configurations", "Queue Configurations (JSON)", "QueueConfigurations", "json"
+            ),
+            Result(
+                "topic_configurations", "Topic Configurations (JSON)", "TopicConfigurations", "json"
+            ),
+            Result(
+                "lambda_configurations",
+                "Lambda Configurations (JSON)",
+                "LambdaFunctionConfigurations",
+                "json",
+            ),
+        ),
+        summary=lambda values, outputs, reply: (
+            f"Bucket {values['bucket']} has {len(reply.get('QueueConfigurations') or ())} queue, "
+            f"{len(reply.get('TopicConfigurations') or ())} topic, "
+            f"{len(reply.get('LambdaFunctionConfigurations') or ())} lambda notification(s)"
+        ),
+    ),
+    Operation(
+        "get_bucket_replication",
+        "AWS S3 Get Bucket Replication",
+        "Read a bucket's replication configuration, returning the IAM role and its rules.",
+        "copy+magnifying-glass",
+        "get_bucket_replication",
+        params=(BUCKET,),
+        results=(
+            Result("role", "Replication IAM Role ARN", "ReplicationConfiguration.Role"),
+            Result("rules", "Rules (JSON)"),
+            Result("rule_count", "Rule Count", render="int"),
+        ),
+        reply=lambda values, reply: {
+            "rules": go_json(_plain_rules(reply)),
+            "rule_count": len(_plain_rules(reply)),
+        },
+        summary="{bucket} has {rule_count} replication rule(s)",
+    ),
+    Operation(
+        "delete_bucket_replication",
+        "AWS S3 Delete Bucket Replication",
+        "Remove the replication configuration from an S3 bucket.",
+        "copy+trash",
+        "delete_bucket_replication",
+        params=(BUCKET,),
+        summary="Deleted replication configuration from {bucket}",
+    ),
+    Operation(
+        "put_bucket_logging",
+        "AWS S3 Put Bucket Logging",
+        "Enable or disable S3 server access logging (empty target bucket disables it).",
+        "file-lines+pen",
+        "put_bucket_logging",
+        params=(
+            BUCKET,
+            Param("target_bucket", "Target Bucket (empty to disable)", placeholder="my-log-bucket"),
+            Param("target_prefix", "Target Prefix (optional)", placeholder="logs/"),
+        ),
+        results=(_BUCKET_ECHO, Result("enabled", "Logging Enabled", render="bool")),
+        request=_logging_status,
+        reply=lambda values, reply: {"enabled": bool(values.get("target_bucket"))},
+        summary=lambda values, outputs, reply: (
+            f"Enabled logging on bucket {values['bucket']} to {values['target_bucket']}"
+            if outputs["enabled"]
+            else f"Disabled logging on bucket {values['bucket']}"
+        ),
     ),
 )

@@ -50,6 +50,7 @@ __all__ = [
     "Result",
     "Values",
     "in_order",
+    "plain",
     "rfc3339",
     "table",
 ]
@@ -62,12 +63,12 @@ _RENDERERS: dict[str, Callable[[Any], Any]] = {
     "text": lambda value: "" if value is None else str(value),
     "int": lambda value: int(value or 0),
     "bool": lambda value: bool(value),
-    "json": lambda value: go_json(_plain(value)),
+    "json": lambda value: go_json(plain(value)),
     "time": lambda value: (
         value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else ""
     ),
     "count": lambda value: len(value or ()),
-    "value": lambda value: _plain(value),
+    "value": lambda value: plain(value),
     "tag_map": lambda value: go_json({tag["Key"]: tag["Value"] for tag in value or ()}),
 }
 _CONNECTION_TYPES = {
@@ -305,12 +306,12 @@ def _get_path(source: Any, path: str) -> Any:
     return source
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A reply value as JSON-ready data (times as RFC 3339, response metadata dropped)."""
     if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items() if key != "ResponseMetadata"}
+        return {str(key): plain(item) for key, item in value.items() if key != "ResponseMetadata"}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     if isinstance(value, datetime):
         return rfc3339(value)
     if isinstance(value, bytes):
