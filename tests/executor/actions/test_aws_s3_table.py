@@ -7,6 +7,7 @@ action.go); ``test_every_row_is_exercised`` keeps the scenarios covering the who
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,16 +38,16 @@ class Step:
 
 @dataclass(frozen=True)
 class Client:
-    """Prepare S3 state with a direct boto3 call; ``keep`` saves reply fields for later steps."""
+    """Prepare S3 state with a direct boto3 call (``{bucket}`` and earlier outputs filled in)."""
 
     method: str
     arguments: dict[str, Any]
-    keep: dict[str, str] = field(default_factory=dict)
-    """name -> reply field; later steps may write ``{name}`` in inputs and expectations."""
 
 
 _CORS = '[{"allowed_methods":["GET","PUT"],"allowed_origins":["*"],"max_age_seconds":60}]'
 
+# S3's ETag of a part uploaded in one piece: the quoted MD5 of its bytes.
+_PART_TWO_ETAG = '"' + hashlib.md5(b"part-two").hexdigest() + '"'
 _RETAIN_UNTIL = "2030-01-02T03:04:05Z"
 
 SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
@@ -197,6 +198,15 @@ _OBJECT_SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
         ),
         Step("get_object_tagging", fails="bucket and key are required"),
         Step(
+            "get_object_attributes",
+            (("key", "string", "a.txt"),),
+            {
+                "object_size": 3,
+                "storage_class": "STANDARD",
+                "tool_result": "{bucket}/a.txt: 3 bytes, storage class STANDARD",
+            },
+        ),
+        Step(
             "get_object_acl",
             (("key", "string", "a.txt"),),
             {"tool_result": "{bucket}/a.txt owned by webfile with 1 grant(s)"},
@@ -252,7 +262,6 @@ _OBJECT_SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
                 "PartNumber": 1,
                 "Body": b"part-one",
             },
-            keep={"part_etag": "ETag"},
         ),
         Step(
             "list_multipart_uploads",
@@ -262,16 +271,40 @@ _OBJECT_SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
             },
         ),
         Step(
+            "upload_part",
+            (
+                ("key", "string", "big.bin"),
+                ("upload_id", "string", "{upload_id}"),
+                ("part_number", "integer", 2),
+                ("content", "string", "part-two"),
+            ),
+            {
+                "part_number": 2,
+                "etag": _PART_TWO_ETAG,
+                "tool_result": f"Uploaded part 2 (8 bytes) with ETag {_PART_TWO_ETAG}",
+            },
+        ),
+        Step(
+            "upload_part",
+            (("key", "string", "big.bin"), ("upload_id", "string", "{upload_id}")),
+            fails="part_number is required",
+        ),
+        Step(
             "list_parts",
             (("key", "string", "big.bin"), ("upload_id", "string", "{upload_id}")),
-            {"count": 1, "tool_result": "Found 1 uploaded part(s) for {bucket}/big.bin"},
+            {"count": 2, "tool_result": "Found 2 uploaded part(s) for {bucket}/big.bin"},
         ),
         Step(
             "complete_multipart_upload",
             (
                 ("key", "string", "big.bin"),
                 ("upload_id", "string", "{upload_id}"),
-                ("parts", "string", '[{"etag":{part_etag_json},"part_number":1}]'),
+                (
+                    "parts",
+                    "string",
+                    # Only a last part may be under 5 MiB: part 1 is left out.
+                    '[{"etag":{etag_json},"part_number":2}]',
+                ),
             ),
             {"tool_result": "Completed multipart upload of {bucket}/big.bin from 1 part(s)"},
         ),
@@ -464,6 +497,15 @@ SCENARIOS.update(
             ),
             Step("get_bucket_policy", expect={"policy": _POLICY}),
             Step("put_bucket_policy", fails="policy is required"),
+            Step(
+                "put_bucket_acl",
+                (("acl", "string", "public-read"),),
+                {
+                    "acl": "public-read",
+                    "tool_result": 'Applied ACL "public-read" to bucket {bucket}',
+                },
+            ),
+            Step("put_bucket_acl", fails="canned ACL is required"),
             Step(
                 "put_bucket_versioning",
                 (("status", "string", "Enabled"),),
@@ -809,10 +851,7 @@ def test_scenario(make_ctx: MakeContext, bucket: str, moto_endpoint: str, scenar
     seen = {"bucket": bucket}
     for number, step in enumerate(SCENARIOS[scenario]):
         if isinstance(step, Client):
-            reply = getattr(client, step.method)(**_filled(step.arguments, seen))
-            for name, path in step.keep.items():
-                seen[name] = str(reply[path])
-                seen[name + "_json"] = json.dumps(seen[name])
+            getattr(client, step.method)(**_filled(step.arguments, seen))
             continue
         spec, run = TABLE["aws/s3/" + step.action]
         ctx = make_ctx(*_auth(bucket, _filled(step.inputs, seen)))
@@ -826,7 +865,9 @@ def test_scenario(make_ctx: MakeContext, bucket: str, moto_endpoint: str, scenar
         assert set(outputs) == {output.name for output in spec.outputs}, where
         for name, expected in step.expect.items():
             assert outputs[name] == _filled(expected, seen), f"{where}: {name}"
-        seen.update({name: str(value) for name, value in outputs.items() if name != "bucket"})
+        for name, got in outputs.items():
+            if name != "bucket":
+                seen[name], seen[name + "_json"] = str(got), json.dumps(got)
 
 
 def test_head_bucket_missing_is_an_answer(make_ctx: MakeContext, bucket: str) -> None:

@@ -796,4 +796,33 @@ BUCKET_ROWS = (
             else f"Disabled logging on bucket {values['bucket']}"
         ),
     ),
+    Operation(
+        "put_bucket_acl",
+        "AWS S3 Put Bucket ACL",
+        "Apply a canned access control list to an AWS S3 bucket.",
+        "bucket+shield-halved",
+        "put_bucket_acl",
+        params=(
+            BUCKET,
+            Param(
+                "acl",
+                "Canned ACL",
+                "ACL",
+                required="canned ACL is required",
+                options=(
+                    ("Private", "private"),
+                    ("Public Read", "public-read"),
+                    ("Public Read/Write", "public-read-write"),
+                    ("Authenticated Read", "authenticated-read"),
+                    ("Bucket Owner Read", "bucket-owner-read"),
+                    ("Bucket Owner Full Control", "bucket-owner-full-control"),
+                    ("Log Delivery Write", "log-delivery-write"),
+                ),
+            ),
+        ),
+        results=(_BUCKET_ECHO, Result("acl", "Canned ACL", echo=True)),
+        summary=lambda values, outputs, reply: (
+            f"Applied ACL {_quoted(values['acl'])} to bucket {values['bucket']}"
+        ),
+    ),
 )

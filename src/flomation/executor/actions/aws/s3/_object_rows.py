@@ -473,4 +473,53 @@ OBJECT_ROWS = (
             )
         ),
     ),
+    Operation(
+        "get_object_attributes",
+        "AWS S3 Get Object Attributes",
+        "Retrieve an S3 object's ETag, storage class and size without downloading the body.",
+        "file-lines+circle-info",
+        "get_object_attributes",
+        params=(_BUCKET_AND, _KEY_AND, Param("version_id", "Version ID (optional)", "VersionId")),
+        results=(
+            Result("etag", "ETag", "ETag"),
+            Result("storage_class", "Storage Class", "StorageClass"),
+            Result("object_size", "Object Size", "ObjectSize", "int"),
+            Result("last_modified", "Last Modified", "LastModified", "time"),
+        ),
+        request=lambda values: {"ObjectAttributes": ["ETag", "StorageClass", "ObjectSize"]},
+        summary="{bucket}/{key}: {object_size} bytes, storage class {storage_class}",
+    ),
+    Operation(
+        "upload_part",
+        "AWS S3 Upload Part",
+        "Upload one part of an S3 multipart upload and return its ETag.",
+        "layer-group+arrow-up",
+        "upload_part",
+        params=(
+            BUCKET,
+            _LARGE_KEY,
+            _UPLOAD_ID,
+            Param(
+                "part_number",
+                "Part Number",
+                "PartNumber",
+                kind="integer",
+                required="part_number is required",
+                placeholder="1",
+            ),
+            Param(
+                "content",
+                "Part Contents",
+                required="content is required",
+                placeholder="Inline text, or a file/blob reference",
+            ),
+        ),
+        results=(Result("etag", "ETag", "ETag"), Result("part_number", "Part Number", echo=True)),
+        request=lambda values: {"Body": values["content"].encode("utf-8")},
+        summary=lambda values, outputs, reply: (
+            f"Uploaded part {values['part_number']} ({len(values['content'].encode('utf-8'))} "
+            f"bytes) with ETag {outputs['etag']}"
+        ),
+        differences=("content is sent as text (flo:file:/flo:blob: references are not resolved)",),
+    ),
 )
