@@ -17,6 +17,7 @@ from flomation.executor.actions.aws.s3._operations import (
     Result,
     Values,
     in_order,
+    json_list,
     plain,
     rfc3339,
 )
@@ -30,14 +31,7 @@ _BUCKET_ECHO = Result("bucket", "Bucket", echo=True)
 
 def _cors_rules(values: Values) -> dict[str, Any]:
     """``CORSConfiguration`` from the snake_case JSON rule list upstream accepts."""
-    try:
-        parsed = json.loads(values["cors_rules"])
-    except ValueError as error:
-        raise HardError(f"cors_rules must be a JSON array: {error}") from None
-    if not isinstance(parsed, list):
-        raise HardError("cors_rules must be a JSON array")
-    if not parsed:
-        raise HardError("at least one CORS rule is required")
+    parsed = json_list(values["cors_rules"], "cors_rules", "at least one CORS rule is required")
     rules = []
     for index, rule in enumerate(parsed):
         rule = rule if isinstance(rule, dict) else {}
@@ -97,14 +91,7 @@ def _acl_reply(values: Values, reply: Any) -> Outputs:
 
 def _lifecycle_rules(values: Values) -> dict[str, Any]:
     """``LifecycleConfiguration`` from upstream's curated JSON rule list."""
-    try:
-        parsed = json.loads(values["rules"])
-    except ValueError as error:
-        raise HardError(f"rules must be a JSON array: {error}") from None
-    if not isinstance(parsed, list):
-        raise HardError("rules must be a JSON array")
-    if not parsed:
-        raise HardError("at least one lifecycle rule is required")
+    parsed = json_list(values["rules"], "rules", "at least one lifecycle rule is required")
     rules = []
     for index, rule in enumerate(parsed):
         rule = rule if isinstance(rule, dict) else {}

@@ -19,6 +19,7 @@ from flomation.executor.actions.aws.s3._operations import (
     Result,
     Values,
     in_order,
+    json_list,
     rfc3339,
 )
 from flomation.executor.actions.base import HardError, Outputs
@@ -112,14 +113,7 @@ def _parts(values: Values, reply: Any) -> Outputs:
 
 
 def _completed_parts(values: Values) -> dict[str, Any]:
-    try:
-        parsed = json.loads(values["parts"])
-    except ValueError as error:
-        raise HardError(f"parts must be a JSON array: {error}") from None
-    if not isinstance(parsed, list):
-        raise HardError("parts must be a JSON array")
-    if not parsed:
-        raise HardError("at least one part is required")
+    parsed = json_list(values["parts"], "parts", "at least one part is required")
     parts = [
         {"ETag": str(part.get("etag") or ""), "PartNumber": int(part.get("part_number") or 0)}
         for part in parsed

@@ -50,6 +50,7 @@ __all__ = [
     "Result",
     "Values",
     "in_order",
+    "json_list",
     "plain",
     "rfc3339",
     "table",
@@ -243,6 +244,20 @@ ACCOUNT_ID = Param(
     "AWS Account ID",
     placeholder="12-digit account ID; leave blank to auto-detect from the credential",
 )
+
+
+def json_list(text: str, name: str, empty: str) -> list[Any]:
+    """A JSON array input, with upstream's errors for an invalid (``<name> must be a JSON
+    array``) and an empty one (``empty``)."""
+    try:
+        parsed = json.loads(text)
+    except ValueError as error:
+        raise HardError(f"{name} must be a JSON array: {error}") from None
+    if not isinstance(parsed, list):
+        raise HardError(f"{name} must be a JSON array")
+    if not parsed:
+        raise HardError(empty)
+    return parsed
 
 
 def rfc3339(value: Any) -> str:
