@@ -745,6 +745,37 @@ SCENARIOS.update(
             ),
             Step("get_bucket_replication", fails="ReplicationConfigurationNotFoundError"),
         ),
+        "multi-region access points": (
+            Step(
+                "create_multi_region_access_point",
+                (("name", "string", "m-{bucket}"), ("regions", "string", " {bucket} ,")),
+                {
+                    "tool_result": "Requested Multi-Region Access Point m-{bucket} (async; token "
+                    "{request_token_arn})"
+                },
+            ),
+            Step(
+                "get_multi_region_access_point",
+                (("name", "string", "m-{bucket}"),),
+                {
+                    "name": "m-{bucket}",
+                    "tool_result": "Multi-Region Access Point m-{bucket} ({alias}) is {status}",
+                },
+            ),
+            Step(
+                "delete_multi_region_access_point",
+                (("name", "string", "m-{bucket}"),),
+                {
+                    "tool_result": "Requested deletion of Multi-Region Access Point m-{bucket} "
+                    "(async; token {request_token_arn})"
+                },
+            ),
+            Step(
+                "create_multi_region_access_point",
+                (("name", "string", "x"), ("regions", "string", " , ")),
+                fails="at least one bucket is required",
+            ),
+        ),
         "public access block and logging": (
             Step(
                 "put_public_access_block",
@@ -863,11 +894,12 @@ def test_scenario(make_ctx: MakeContext, bucket: str, moto_endpoint: str, scenar
             continue
         outputs = run(ctx)
         assert set(outputs) == {output.name for output in spec.outputs}, where
-        for name, expected in step.expect.items():
-            assert outputs[name] == _filled(expected, seen), f"{where}: {name}"
+        # The step's own outputs may appear in its tool_result: {name} stands for them too.
         for name, got in outputs.items():
             if name != "bucket":
                 seen[name], seen[name + "_json"] = str(got), json.dumps(got)
+        for name, expected in step.expect.items():
+            assert outputs[name] == _filled(expected, seen), f"{where}: {name}"
 
 
 def test_head_bucket_missing_is_an_answer(make_ctx: MakeContext, bucket: str) -> None:
@@ -915,8 +947,28 @@ def test_list_storage_lens_configurations(make_ctx: MakeContext, bucket: str) ->
     assert outputs["tool_result"] == f"Found {len(listed)} Storage Lens configuration(s)"
 
 
+@pytest.mark.usefixtures("through_moto")
+def test_list_multi_region_access_points(make_ctx: MakeContext, bucket: str) -> None:
+    """list_multi_region_access_points lists the account's points as Go maps."""
+    _, create = TABLE["aws/s3/create_multi_region_access_point"]
+    create(
+        make_ctx(*_auth(bucket, (("name", "string", "l-" + bucket), ("regions", "string", bucket))))
+    )
+    _, run = TABLE["aws/s3/list_multi_region_access_points"]
+    outputs = run(make_ctx(*_auth(bucket, ())))
+    listed = json.loads(outputs["access_points"])
+    mine = [entry for entry in listed if entry["name"] == "l-" + bucket]
+    assert len(mine) == 1 and list(mine[0]) == ["alias", "name", "status"]
+    assert outputs["count"] == len(listed)
+    assert outputs["tool_result"] == f"Found {len(listed)} Multi-Region Access Point(s)"
+
+
 # Rows whose output depends on more than one scenario's state have a test of their own.
-_OWN_TESTS = {"aws/s3/list_buckets", "aws/s3/list_storage_lens_configurations"}
+_OWN_TESTS = {
+    "aws/s3/list_buckets",
+    "aws/s3/list_multi_region_access_points",
+    "aws/s3/list_storage_lens_configurations",
+}
 
 
 def test_every_row_is_exercised() -> None:

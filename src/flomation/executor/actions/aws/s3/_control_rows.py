@@ -67,6 +67,31 @@ def _lens_list(values: Values, reply: Any) -> Outputs:
     return {"configurations": go_json(entries) if entries else "null", "count": len(entries)}
 
 
+# Creating and deleting a Multi-Region Access Point sends the name inside Details.
+_MRAP_NAME = replace(_POLICY_NAME, field="")
+
+
+def _mrap_create(values: Values) -> dict[str, Any]:
+    buckets = [name.strip() for name in values["regions"].split(",") if name.strip()]
+    if not buckets:
+        raise HardError("at least one bucket is required")
+    details = {"Name": values["name"], "Regions": [{"Bucket": bucket} for bucket in buckets]}
+    return {"ClientToken": "flomation-mrap-create-" + values["name"], "Details": details}
+
+
+def _mrap_list(values: Values, reply: Any) -> Outputs:
+    points = [
+        {
+            "name": str(point.get("Name") or ""),
+            "alias": str(point.get("Alias") or ""),
+            "status": str(point.get("Status") or ""),
+        }
+        for point in reply.get("AccessPoints") or ()
+    ]
+    # Go maps (sorted keys); no points is Go's nil slice, null.
+    return {"access_points": go_json(points) if points else "null", "count": len(points)}
+
+
 def _access_point_request(values: Values) -> dict[str, Any]:
     request: dict[str, Any] = {}
     if values.get("vpc_id"):
@@ -370,6 +395,76 @@ CONTROL_ROWS = (
         summary=lambda values, outputs, reply: (
             f"Storage Lens configuration {values['config_id']} has "
             f"{len(json.loads(outputs['tags']))} tag(s)"
+        ),
+    ),
+    Operation(
+        "create_multi_region_access_point",
+        "AWS S3 Create Multi-Region Access Point",
+        "Create an S3 Multi-Region Access Point (async; control plane is us-west-2).",
+        "globe+plus",
+        "create_multi_region_access_point",
+        service="s3control",
+        params=(
+            ACCOUNT_ID,
+            _MRAP_NAME,
+            Param(
+                "regions",
+                "Buckets",
+                required="at least one bucket is required",
+                placeholder="Comma-separated bucket names, one per Region",
+            ),
+        ),
+        results=(Result("request_token_arn", "Request Token ARN", "RequestTokenARN"),),
+        request=_mrap_create,
+        summary="Requested Multi-Region Access Point {name} (async; token {request_token_arn})",
+    ),
+    Operation(
+        "get_multi_region_access_point",
+        "AWS S3 Get Multi-Region Access Point",
+        "Read the details of an S3 Multi-Region Access Point.",
+        "globe+magnifying-glass",
+        "get_multi_region_access_point",
+        service="s3control",
+        params=(ACCOUNT_ID, _POLICY_NAME),
+        results=(
+            Result("name", "Name", "AccessPoint.Name"),
+            Result("alias", "Alias", "AccessPoint.Alias"),
+            Result("status", "Status", "AccessPoint.Status"),
+            Result("access_point", "Access Point (JSON)", "AccessPoint", "json"),
+        ),
+        summary="Multi-Region Access Point {name} ({alias}) is {status}",
+    ),
+    Operation(
+        "list_multi_region_access_points",
+        "AWS S3 List Multi-Region Access Points",
+        "List the S3 Multi-Region Access Points in the account.",
+        "globe+list",
+        "list_multi_region_access_points",
+        service="s3control",
+        params=(ACCOUNT_ID,),
+        results=(
+            Result("access_points", "Access Points (JSON)"),
+            Result("count", "Count", render="int"),
+        ),
+        reply=_mrap_list,
+        summary="Found {count} Multi-Region Access Point(s)",
+    ),
+    Operation(
+        "delete_multi_region_access_point",
+        "AWS S3 Delete Multi-Region Access Point",
+        "Delete an S3 Multi-Region Access Point (async; control plane is us-west-2).",
+        "globe+trash",
+        "delete_multi_region_access_point",
+        service="s3control",
+        params=(ACCOUNT_ID, _MRAP_NAME),
+        results=(Result("request_token_arn", "Request Token ARN", "RequestTokenARN"),),
+        request=lambda values: {
+            "ClientToken": "flomation-mrap-delete-" + values["name"],
+            "Details": {"Name": values["name"]},
+        },
+        summary=(
+            "Requested deletion of Multi-Region Access Point {name} (async; token "
+            "{request_token_arn})"
         ),
     ),
 )
