@@ -198,6 +198,25 @@ _OBJECT_SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
         ),
         Step("get_object_tagging", fails="bucket and key are required"),
         Step(
+            "get_object_torrent",
+            (("key", "string", "a.txt"),),
+            {"tool_result": "Retrieved torrent for {bucket}/a.txt ({byte_length} bytes)"},
+        ),
+        Client(
+            "put_object",
+            {"Bucket": "{bucket}", "Key": "cold.bin", "Body": b"zz", "StorageClass": "GLACIER"},
+        ),
+        Step(
+            "restore_object",
+            (("key", "string", "cold.bin"), ("days", "integer", 3), ("tier", "string", "Bulk")),
+            {"tool_result": "Requested Bulk restore of {bucket}/cold.bin for 3 day(s)"},
+        ),
+        Step(
+            "restore_object",
+            (("key", "string", "cold.bin"), ("days", "integer", 0)),
+            fails="days must be a positive integer",
+        ),
+        Step(
             "get_object_attributes",
             (("key", "string", "a.txt"),),
             {
@@ -323,6 +342,31 @@ _OBJECT_SCENARIOS: dict[str, tuple[Step | Client, ...]] = {
             expect={"uploads": "[]", "count": 0},
         ),
         Step("list_parts", (("key", "string", "big.bin"),), fails="upload_id is required"),
+        Client("put_object", {"Bucket": "{bucket}", "Key": "src.txt", "Body": b"copied"}),
+        Step("create_multipart_upload", (("key", "string", "copy.bin"),), {"key": "copy.bin"}),
+        Step(
+            "upload_part_copy",
+            (
+                ("key", "string", "copy.bin"),
+                ("upload_id", "string", "{upload_id}"),
+                ("part_number", "integer", 1),
+                ("copy_source", "string", "{bucket}/src.txt"),
+            ),
+            {
+                "part_number": 1,
+                "etag": '"' + hashlib.md5(b"copied").hexdigest() + '"',
+                "tool_result": "Copied part 1 from {bucket}/src.txt with ETag {etag}",
+            },
+        ),
+        Step(
+            "upload_part_copy",
+            (
+                ("key", "string", "copy.bin"),
+                ("upload_id", "string", "{upload_id}"),
+                ("part_number", "integer", 1),
+            ),
+            fails="copy_source is required",
+        ),
         Step(
             "complete_multipart_upload",
             (("key", "string", "x"), ("upload_id", "string", "u"), ("parts", "string", "[]")),

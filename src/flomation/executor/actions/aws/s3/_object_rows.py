@@ -6,6 +6,7 @@ required-input errors and the ``tool_result`` sentence); see ``_operations`` for
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import replace
 from typing import Any
@@ -22,6 +23,7 @@ from flomation.executor.actions.aws.s3._operations import (
     json_list,
     rfc3339,
 )
+from flomation.executor.actions.aws.s3.get import MAX_BODY_BYTES
 from flomation.executor.actions.base import HardError, Outputs
 
 __all__ = ["OBJECT_ROWS"]
@@ -120,6 +122,24 @@ def _completed_parts(values: Values) -> dict[str, Any]:
         if isinstance(part, dict)
     ]
     return {"MultipartUpload": {"Parts": parts}}
+
+
+def _restore_request(values: Values) -> dict[str, Any]:
+    if values["days"] <= 0:
+        raise HardError("days must be a positive integer")
+    tier = values.get("tier", "Standard")
+    return {"RestoreRequest": {"Days": values["days"], "GlacierJobParameters": {"Tier": tier}}}
+
+
+def _torrent(values: Values, reply: Any) -> Outputs:
+    stream = reply["Body"]
+    try:
+        data = stream.read(MAX_BODY_BYTES + 1)
+    finally:
+        stream.close()
+    if len(data) > MAX_BODY_BYTES:
+        raise HardError(f"torrent exceeds the {MAX_BODY_BYTES >> 20} MiB limit")
+    return {"torrent_base64": base64.b64encode(data).decode("ascii"), "byte_length": len(data)}
 
 
 def _lock_request(values: Values) -> dict[str, Any]:
@@ -515,5 +535,80 @@ OBJECT_ROWS = (
             f"bytes) with ETag {outputs['etag']}"
         ),
         differences=("content is sent as text (flo:file:/flo:blob: references are not resolved)",),
+    ),
+    Operation(
+        "restore_object",
+        "AWS S3 Restore Object",
+        "Initiate retrieval of an archived (Glacier) object for a number of days.",
+        "bucket+arrow-up",
+        "restore_object",
+        params=(
+            _BUCKET_AND,
+            replace(_KEY_AND, placeholder="path/to/archive.zip"),
+            Param(
+                "days",
+                "Days to Retain Copy",
+                kind="integer",
+                required="days must be a positive integer",
+                placeholder="7",
+            ),
+            Param(
+                "tier",
+                "Retrieval Tier",
+                options=(("Standard", "Standard"), ("Bulk", "Bulk"), ("Expedited", "Expedited")),
+            ),
+        ),
+        request=_restore_request,
+        summary=lambda values, outputs, reply: (
+            f"Requested {values.get('tier', 'Standard')} restore of {values['bucket']}/"
+            f"{values['key']} for {values['days']} day(s)"
+        ),
+    ),
+    Operation(
+        "upload_part_copy",
+        "AWS S3 Upload Part Copy",
+        "Upload a multipart part by copying from an existing S3 object.",
+        "layer-group+copy",
+        "upload_part_copy",
+        params=(
+            replace(BUCKET, label="Destination Bucket"),
+            replace(_LARGE_KEY, label="Destination Object Key"),
+            _UPLOAD_ID,
+            Param(
+                "part_number",
+                "Part Number",
+                "PartNumber",
+                kind="integer",
+                required="part_number is required",
+                placeholder="1",
+            ),
+            Param(
+                "copy_source",
+                "Copy Source",
+                "CopySource",
+                required="copy_source is required",
+                placeholder="source-bucket/source-key",
+            ),
+        ),
+        results=(
+            Result("etag", "ETag", "CopyPartResult.ETag"),
+            Result("part_number", "Part Number", echo=True),
+        ),
+        summary="Copied part {part_number} from {copy_source} with ETag {etag}",
+    ),
+    Operation(
+        "get_object_torrent",
+        "AWS S3 Get Object Torrent",
+        "Retrieve the BitTorrent .torrent file for an S3 object, base64-encoded.",
+        "arrow-down+file-lines",
+        "get_object_torrent",
+        params=(_BUCKET_AND, _KEY_AND),
+        results=(
+            Result("torrent_base64", "Torrent (base64)"),
+            Result("byte_length", "Byte Length", render="int"),
+        ),
+        reply=_torrent,
+        summary="Retrieved torrent for {bucket}/{key} ({byte_length} bytes)",
+        differences=("torrents over 32 MiB are refused",),
     ),
 )
