@@ -24,9 +24,18 @@ from flomation.executor.actions.aws.s3._operations import (
 from flomation.executor.actions.base import HardError, Outputs
 from flomation.executor.gojson import go_json
 
-__all__ = ["BLOCK_PARAMS", "BLOCK_RESULTS", "BUCKET_ROWS", "block_configuration", "flag"]
+__all__ = [
+    "BLOCK_PARAMS",
+    "BLOCK_RESULTS",
+    "BUCKET_ECHO",
+    "BUCKET_ROWS",
+    "acl_reply",
+    "block_configuration",
+    "flag",
+    "quoted",
+]
 
-_BUCKET_ECHO = Result("bucket", "Bucket", echo=True)
+BUCKET_ECHO = Result("bucket", "Bucket", echo=True)
 
 
 def _cors_rules(values: Values) -> dict[str, Any]:
@@ -70,7 +79,7 @@ def _encryption_reply(values: Values, reply: Any) -> Outputs:
     }
 
 
-def _acl_reply(values: Values, reply: Any) -> Outputs:
+def acl_reply(values: Values, reply: Any) -> Outputs:
     owner = reply.get("Owner") or {}
     grants = []
     for grant in reply.get("Grants") or ():
@@ -170,7 +179,7 @@ def flag(value: Any) -> str:
     return "true" if value else "false"
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     """Go's ``%q`` for the printable text S3 names are made of."""
     return json.dumps(text, ensure_ascii=False)
 
@@ -258,7 +267,7 @@ BUCKET_ROWS = (
                 placeholder="arn:aws:kms:...:key/... or key id/alias",
             ),
         ),
-        results=(_BUCKET_ECHO, Result("sse_algorithm", "Encryption Algorithm", echo=True)),
+        results=(BUCKET_ECHO, Result("sse_algorithm", "Encryption Algorithm", echo=True)),
         request=_encryption,
         summary="Set bucket {bucket} default encryption to {sse_algorithm}",
     ),
@@ -269,28 +278,8 @@ BUCKET_ROWS = (
         "bucket+trash",
         "delete_bucket_encryption",
         params=(BUCKET,),
-        results=(_BUCKET_ECHO,),
+        results=(BUCKET_ECHO,),
         summary="Removed default encryption from bucket {bucket}",
-    ),
-    Operation(
-        "get_bucket_policy",
-        "AWS S3 Get Bucket Policy",
-        "Fetch the JSON policy document attached to an AWS S3 bucket.",
-        "bucket+file-lines",
-        "get_bucket_policy",
-        params=(BUCKET_NAME,),
-        results=(Result("policy", "Policy (JSON)", "Policy"),),
-        summary="Fetched policy for bucket {bucket}",
-    ),
-    Operation(
-        "delete_bucket_policy",
-        "AWS S3 Delete Bucket Policy",
-        "Remove the policy document from an AWS S3 bucket.",
-        "bucket+trash",
-        "delete_bucket_policy",
-        params=(BUCKET_NAME,),
-        results=(_BUCKET_ECHO,),
-        summary="Deleted policy from bucket {bucket}",
     ),
     Operation(
         "get_bucket_tagging",
@@ -346,7 +335,7 @@ BUCKET_ROWS = (
             Result("mfa_delete", "MFA Delete", "MFADelete"),
         ),
         summary=lambda values, outputs, reply: (
-            f"Bucket {values['bucket']} versioning is {_quoted(outputs['status'])}"
+            f"Bucket {values['bucket']} versioning is {quoted(outputs['status'])}"
             if outputs["status"]
             else f"Bucket {values['bucket']} has never been versioned"
         ),
@@ -381,20 +370,6 @@ BUCKET_ROWS = (
         ),
     ),
     Operation(
-        "get_bucket_acl",
-        "AWS S3 Get Bucket ACL",
-        "Read the access control list (owner and grants) of an AWS S3 bucket.",
-        "bucket+shield-halved",
-        "get_bucket_acl",
-        params=(BUCKET,),
-        results=(Result("owner", "Owner"), Result("grants", "Grants (JSON)")),
-        reply=_acl_reply,
-        summary=lambda values, outputs, reply: (
-            f"Bucket {values['bucket']} has {len(reply.get('Grants') or ())} grant(s), "
-            f"owner {outputs['owner']}"
-        ),
-    ),
-    Operation(
         "get_bucket_website",
         "AWS S3 Get Bucket Website",
         "Read the static-website hosting configuration of an S3 bucket.",
@@ -406,8 +381,8 @@ BUCKET_ROWS = (
             Result("error_document", "Error Document", "ErrorDocument.Key"),
         ),
         summary=lambda values, outputs, reply: (
-            f"Website hosting for {values['bucket']}: index={_quoted(outputs['index_document'])} "
-            f"error={_quoted(outputs['error_document'])}"
+            f"Website hosting for {values['bucket']}: index={quoted(outputs['index_document'])} "
+            f"error={quoted(outputs['error_document'])}"
         ),
     ),
     Operation(
@@ -418,57 +393,6 @@ BUCKET_ROWS = (
         "delete_bucket_website",
         params=(BUCKET,),
         summary="Deleted website configuration from {bucket}",
-    ),
-    Operation(
-        "get_bucket_ownership_controls",
-        "AWS S3 Get Bucket Ownership Controls",
-        "Read the object ownership controls of an S3 bucket.",
-        "user-group+magnifying-glass",
-        "get_bucket_ownership_controls",
-        params=(BUCKET,),
-        results=(
-            Result(
-                "object_ownership",
-                "Object Ownership",
-                "OwnershipControls.Rules.0.ObjectOwnership",
-            ),
-        ),
-        summary="Object ownership on bucket {bucket} is {object_ownership}",
-    ),
-    Operation(
-        "put_bucket_ownership_controls",
-        "AWS S3 Put Bucket Ownership Controls",
-        "Set the object ownership controls on an S3 bucket.",
-        "user-group+pen",
-        "put_bucket_ownership_controls",
-        params=(
-            BUCKET,
-            Param(
-                "object_ownership",
-                "Object Ownership",
-                required="object_ownership is required",
-                options=(
-                    ("Bucket Owner Enforced (ACLs disabled)", "BucketOwnerEnforced"),
-                    ("Bucket Owner Preferred", "BucketOwnerPreferred"),
-                    ("Object Writer", "ObjectWriter"),
-                ),
-            ),
-        ),
-        results=(_BUCKET_ECHO, Result("object_ownership", "Object Ownership", echo=True)),
-        request=lambda values: {
-            "OwnershipControls": {"Rules": [{"ObjectOwnership": values["object_ownership"]}]}
-        },
-        summary="Set object ownership on bucket {bucket} to {object_ownership}",
-    ),
-    Operation(
-        "delete_bucket_ownership_controls",
-        "AWS S3 Delete Bucket Ownership Controls",
-        "Remove the object ownership controls from an S3 bucket.",
-        "user-group+trash",
-        "delete_bucket_ownership_controls",
-        params=(BUCKET,),
-        results=(_BUCKET_ECHO,),
-        summary="Removed ownership controls from bucket {bucket}",
     ),
     Operation(
         "get_bucket_lifecycle_configuration",
@@ -515,33 +439,6 @@ BUCKET_ROWS = (
         summary="Deleted lifecycle configuration from {bucket}",
     ),
     Operation(
-        "get_public_access_block",
-        "AWS S3 Get Public Access Block",
-        "Read the public access block configuration of an AWS S3 bucket.",
-        "bucket+shield-halved",
-        "get_public_access_block",
-        params=(BUCKET_NAME,),
-        results=BLOCK_RESULTS,
-        summary=lambda values, outputs, reply: (
-            f"Public access block for {values['bucket']}: "
-            f"block_acls={flag(outputs['block_public_acls'])} "
-            f"ignore_acls={flag(outputs['ignore_public_acls'])} "
-            f"block_policy={flag(outputs['block_public_policy'])} "
-            f"restrict={flag(outputs['restrict_public_buckets'])}"
-        ),
-    ),
-    Operation(
-        "put_public_access_block",
-        "AWS S3 Put Public Access Block",
-        "Set the public access block configuration on an AWS S3 bucket.",
-        "bucket+shield-halved",
-        "put_public_access_block",
-        params=(BUCKET_NAME, *BLOCK_PARAMS),
-        results=(_BUCKET_ECHO,),
-        request=block_configuration,
-        summary="Updated public access block for bucket {bucket}",
-    ),
-    Operation(
         "get_bucket_logging",
         "AWS S3 Get Bucket Logging",
         "Read the server access logging configuration of an S3 bucket.",
@@ -555,29 +452,10 @@ BUCKET_ROWS = (
         ),
         summary=lambda values, outputs, reply: (
             f"Logging on bucket {values['bucket']} \u2192 {outputs['target_bucket']} prefix "
-            f"{_quoted(outputs['target_prefix'])}"
+            f"{quoted(outputs['target_prefix'])}"
             if outputs["enabled"]
             else f"Logging disabled on bucket {values['bucket']}"
         ),
-    ),
-    Operation(
-        "put_bucket_policy",
-        "AWS S3 Put Bucket Policy",
-        "Attach a JSON policy document to an AWS S3 bucket.",
-        "bucket+lock",
-        "put_bucket_policy",
-        params=(
-            BUCKET_NAME,
-            Param(
-                "policy",
-                "Policy Document (JSON)",
-                "Policy",
-                required="policy is required",
-                placeholder='{"Version":"2012-10-17","Statement":[...]}',
-            ),
-        ),
-        results=(_BUCKET_ECHO,),
-        summary="Applied policy to bucket {bucket}",
     ),
     Operation(
         "put_bucket_versioning",
@@ -595,9 +473,9 @@ BUCKET_ROWS = (
                 options=(("Enabled", "Enabled"), ("Suspended", "Suspended")),
             ),
         ),
-        results=(_BUCKET_ECHO, Result("status", "Versioning Status", echo=True)),
+        results=(BUCKET_ECHO, Result("status", "Versioning Status", echo=True)),
         summary=lambda values, outputs, reply: (
-            f"Set bucket {values['bucket']} versioning to {_quoted(values['status'])}"
+            f"Set bucket {values['bucket']} versioning to {quoted(values['status'])}"
         ),
     ),
     Operation(
@@ -633,7 +511,7 @@ BUCKET_ROWS = (
         params=(BUCKET,),
         results=(Result("status", "Acceleration Status", "Status"),),
         summary=lambda values, outputs, reply: (
-            f"Transfer acceleration on bucket {values['bucket']} is {_quoted(outputs['status'])}"
+            f"Transfer acceleration on bucket {values['bucket']} is {quoted(outputs['status'])}"
         ),
     ),
     Operation(
@@ -652,9 +530,9 @@ BUCKET_ROWS = (
                 options=(("Enabled", "Enabled"), ("Suspended", "Suspended")),
             ),
         ),
-        results=(_BUCKET_ECHO, Result("status", "Acceleration Status", echo=True)),
+        results=(BUCKET_ECHO, Result("status", "Acceleration Status", echo=True)),
         summary=lambda values, outputs, reply: (
-            f"Set transfer acceleration on bucket {values['bucket']} to {_quoted(values['status'])}"
+            f"Set transfer acceleration on bucket {values['bucket']} to {quoted(values['status'])}"
         ),
     ),
     Operation(
@@ -683,21 +561,9 @@ BUCKET_ROWS = (
                 options=(("Requester", "Requester"), ("Bucket Owner", "BucketOwner")),
             ),
         ),
-        results=(_BUCKET_ECHO, Result("payer", "Payer", echo=True)),
+        results=(BUCKET_ECHO, Result("payer", "Payer", echo=True)),
         summary="Set request payment on bucket {bucket} to {payer}",
         untested="moto's server takes PutBucketRequestPayment for a CreateBucket and refuses it",
-    ),
-    Operation(
-        "get_bucket_policy_status",
-        "AWS S3 Get Bucket Policy Status",
-        "Report whether an S3 bucket is public according to its policy status.",
-        "shield-halved+magnifying-glass",
-        "get_bucket_policy_status",
-        params=(BUCKET_NAME,),
-        results=(Result("is_public", "Is Public", "PolicyStatus.IsPublic", "bool"),),
-        summary=lambda values, outputs, reply: (
-            f"Bucket {values['bucket']} is public: {flag(outputs['is_public'])}"
-        ),
     ),
     Operation(
         "list_buckets",
@@ -774,42 +640,13 @@ BUCKET_ROWS = (
             Param("target_bucket", "Target Bucket (empty to disable)", placeholder="my-log-bucket"),
             Param("target_prefix", "Target Prefix (optional)", placeholder="logs/"),
         ),
-        results=(_BUCKET_ECHO, Result("enabled", "Logging Enabled", render="bool")),
+        results=(BUCKET_ECHO, Result("enabled", "Logging Enabled", render="bool")),
         request=_logging_status,
         reply=lambda values, reply: {"enabled": bool(values.get("target_bucket"))},
         summary=lambda values, outputs, reply: (
             f"Enabled logging on bucket {values['bucket']} to {values['target_bucket']}"
             if outputs["enabled"]
             else f"Disabled logging on bucket {values['bucket']}"
-        ),
-    ),
-    Operation(
-        "put_bucket_acl",
-        "AWS S3 Put Bucket ACL",
-        "Apply a canned access control list to an AWS S3 bucket.",
-        "bucket+shield-halved",
-        "put_bucket_acl",
-        params=(
-            BUCKET,
-            Param(
-                "acl",
-                "Canned ACL",
-                "ACL",
-                required="canned ACL is required",
-                options=(
-                    ("Private", "private"),
-                    ("Public Read", "public-read"),
-                    ("Public Read/Write", "public-read-write"),
-                    ("Authenticated Read", "authenticated-read"),
-                    ("Bucket Owner Read", "bucket-owner-read"),
-                    ("Bucket Owner Full Control", "bucket-owner-full-control"),
-                    ("Log Delivery Write", "log-delivery-write"),
-                ),
-            ),
-        ),
-        results=(_BUCKET_ECHO, Result("acl", "Canned ACL", echo=True)),
-        summary=lambda values, outputs, reply: (
-            f"Applied ACL {_quoted(values['acl'])} to bucket {values['bucket']}"
         ),
     ),
 )
