@@ -108,7 +108,7 @@ def drop_marker(count: int) -> str:
     """The line that tells live viewers how many lines they missed."""
     return (
         f"[flomation-runner] {count} log lines dropped from the live stream "
-        "(the complete output is in the result)"
+        "(the result keeps the output: all of it, or its head and tail past the size limits)"
     )
 
 
