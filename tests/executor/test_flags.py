@@ -66,6 +66,14 @@ def test_bad_boolean_value() -> None:
         parse_flags(["--debug=yes"])
 
 
+def test_bad_boolean_value_is_quoted_as_go_quotes_it() -> None:
+    """The value in the bad-boolean error is Go's %q: control characters escaped (flag.go)."""
+    with pytest.raises(
+        FlagError, match=r'^invalid boolean value "y\\t\\"s\\x01" for -debug: parse error$'
+    ):
+        parse_flags(['--debug=y\t"s\x01'])
+
+
 def test_last_repetition_wins() -> None:
     """A flag given twice keeps its last value."""
     assert parse_flags(["--path", "a", "-path=b"])["path"] == "b"

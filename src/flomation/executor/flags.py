@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from flomation.executor.gojson import go_quote
+
 __all__ = [
     "ENVIRONMENT_FLAGS",
     "FLAGS",
@@ -125,11 +127,6 @@ def _parse_go_bool(text: str) -> bool | None:
     return None
 
 
-def _go_quote(text: str) -> str:
-    """Go's ``%q`` for the texts a command line can hold (backslash and quote escaped)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def parse_flags(
     arguments: Sequence[str],
     flags: Sequence[FlagSpec] = FLAGS,
@@ -172,9 +169,7 @@ def parse_flags(
                 continue
             parsed = _parse_go_bool(value)
             if parsed is None:
-                raise FlagError(
-                    f"invalid boolean value {_go_quote(value)} for -{name}: parse error"
-                )
+                raise FlagError(f"invalid boolean value {go_quote(value)} for -{name}: parse error")
             values[name] = parsed
             continue
         if not has_value:
