@@ -233,9 +233,7 @@ class Engine:
             status = STATUS_SUCCESS
         outputs = None if suspended or error is not None else dict(self.flow_outputs)
         if outputs and self._substituter.secret_values:
-            outputs = mask_secret_values(
-                outputs, sorted(self._substituter.secret_values, key=len, reverse=True)
-            )
+            outputs = mask_secret_values(outputs, self._substituter.secret_values)
         return ExecutionResult(
             status=status,
             outputs=outputs,
@@ -374,17 +372,12 @@ class Engine:
         )
         # The values behind masked inputs are masked wherever the node reports them, and so are
         # the secrets and credentials the run resolved so far (a script that prints one, a
-        # variable that carries one on; docs/security.md). Longest first.
-        secrets = sorted(
-            {
-                value
-                for name, value in resolved.items()
-                if shown.get(name) == MASK and isinstance(value, str) and value
-            }
-            | self._substituter.secret_values,
-            key=len,
-            reverse=True,
-        )
+        # variable that carries one on; docs/security.md).
+        secrets = frozenset(
+            value
+            for name, value in resolved.items()
+            if shown.get(name) == MASK and isinstance(value, str) and value
+        ).union(self._substituter.secret_values)
         shown = mask_secret_values(shown, secrets)
         self._events.emit(node.id, node.type, node.label, "running")
         self.logger.log("info", "executing node", id=node.id, action=node.type, label=node.label)

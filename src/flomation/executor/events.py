@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -158,16 +158,17 @@ def masked_inputs(
     return shown
 
 
-def mask_secret_values(value: Any, secrets: Sequence[str]) -> Any:
+def mask_secret_values(value: Any, secrets: Collection[str]) -> Any:
     """``value`` with every occurrence of each secret, in strings at any depth, as ``********``.
 
-    ``secrets`` are the values of a node's masked inputs (see ``masked_inputs``). Their
-    base64, URL-encoded and JSON-escaped forms are masked too, and overlapping occurrences are
-    masked whole (wire/masking.py).
+    ``secrets`` are the values of a node's masked inputs (see ``masked_inputs``), in any order.
+    Their base64, URL-encoded and JSON-escaped forms are masked too, and overlapping
+    occurrences are masked whole, longest first (wire/masking.py).
     """
     if not secrets:
         return value
-    return _masker(tuple(secrets)).mask_value(value)
+    # Sorted: one masker per set of secrets, whatever order the caller holds them in.
+    return _masker(tuple(sorted(secrets))).mask_value(value)
 
 
 @functools.lru_cache(maxsize=16)

@@ -5,7 +5,7 @@ change (variables, flow outputs, suspension); the ``ActionContext`` of ``actions
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +36,7 @@ class NodeContext:
     """The ``ActionContext`` handed to one action call (see ``actions.base``)."""
 
     def __init__(
-        self, engine: Engine, node: Node, inputs: Sequence[Input], secrets: Sequence[str]
+        self, engine: Engine, node: Node, inputs: Sequence[Input], secrets: Collection[str]
     ) -> None:
         self._engine = engine
         self._node = node
