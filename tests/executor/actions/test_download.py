@@ -15,6 +15,7 @@ import pytest
 
 from executor.actions.local_peers import Recorded, http_peer
 from flomation.executor.actions.web import download
+from flomation.executor.network_guard import ALLOW_NETWORKS_VARIABLE
 
 MakeContext = Callable[..., Any]
 
@@ -29,7 +30,7 @@ def _serve(body: bytes, content_type: str = "application/pdf", status: int = 200
 @pytest.fixture
 def loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     """Allow 127.0.0.0/8 (and ::1, which localhost may resolve to first)."""
-    monkeypatch.setenv(download.ALLOW_NETWORKS_VARIABLE, "127.0.0.0/8, ::1/128")
+    monkeypatch.setenv(ALLOW_NETWORKS_VARIABLE, "127.0.0.0/8, ::1/128")
 
 
 @pytest.mark.usefixtures("loopback_allowed")

@@ -35,9 +35,8 @@ from flomation.executor.actions.base import (
 )
 from flomation.executor.actions.file._confine import confined_path
 from flomation.executor.actions.web._transfer import TransferError, transfer
-from flomation.executor.network_guard import ALLOW_NETWORKS_VARIABLE
 
-__all__ = ["ALLOW_NETWORKS_VARIABLE", "MAX_DOWNLOAD_BYTES", "SPEC", "run"]
+__all__ = ["MAX_DOWNLOAD_BYTES", "SPEC", "run"]
 
 MAX_DOWNLOAD_BYTES = 250 << 20
 _REQUEST_TIMEOUT_S = 120
