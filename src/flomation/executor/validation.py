@@ -235,13 +235,10 @@ class _Checker:
         if given == declared or declared not in strict:
             return
         shown = f"type {given!r}" if given else "no type"
-        if declared in strict:
-            effect = f"the node reads it as {declared} and finds none"
-        else:
-            effect = f"the node reads it as {declared}"
         self.error(
             f"input {name!r} has {shown} but {node.type_id} declares {declared!r} "
-            f"({effect}; docs/flows.md 'Inputs and their types')",
+            f"(the node reads it as {declared} and finds none;"
+            " docs/flows.md 'Inputs and their types')",
             node.id,
         )
 
