@@ -79,6 +79,13 @@ def _collect(cursor: Any) -> dict[str, Any]:
     return {"results": results, "row_count": len(results)}
 
 
+def _outcome(statement: str, cursor: Any) -> dict[str, Any]:
+    """The rows of a query, or ``results: null`` and the affected row count (any driver)."""
+    if _is_query(statement) and cursor.description is not None:
+        return _collect(cursor)
+    return {"results": None, "row_count": max(cursor.rowcount, 0)}
+
+
 class _Run:
     """One connection and statement in a worker thread, abortable from the caller's thread."""
 
@@ -140,9 +147,7 @@ class _Run:
                 cursor = connection.execute(self._statement, self._parameters or None)
             except psycopg.Error as error:
                 raise QueryError(f"query execution failed: {error}") from None
-            if _is_query(self._statement) and cursor.description is not None:
-                return _collect(cursor)
-            return {"results": None, "row_count": max(cursor.rowcount, 0)}
+            return _outcome(self._statement, cursor)
 
     def _mysql(self) -> dict[str, Any]:
         import mysql.connector  # lazily: see the module docstring
@@ -172,9 +177,7 @@ class _Run:
                 cursor.execute(self._statement, self._parameters)
             except mysql.connector.Error as error:
                 raise QueryError(f"query execution failed: {error}") from None
-            if _is_query(self._statement) and cursor.description is not None:
-                return _collect(cursor)
-            return {"results": None, "row_count": max(cursor.rowcount, 0)}
+            return _outcome(self._statement, cursor)
         finally:
             connection.close()
 
@@ -192,9 +195,7 @@ class _Run:
                 cursor = connection.execute(self._statement, self._parameters)
             except sqlite3.Error as error:
                 raise QueryError(f"query execution failed: {error}") from None
-            if _is_query(self._statement) and cursor.description is not None:
-                return _collect(cursor)
-            return {"results": None, "row_count": max(cursor.rowcount, 0)}
+            return _outcome(self._statement, cursor)
         finally:
             connection.close()
 
