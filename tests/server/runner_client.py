@@ -10,6 +10,7 @@ import asyncio
 import json
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "SigningRunner",
     "claim_new",
     "compact",
+    "held_poll_woken_across",
     "new_identifier",
     "raw_exchange",
     "requested_at_now",
@@ -221,3 +223,28 @@ async def claim_new(runner: SigningRunner, admin: AdminClient, flo_id: str, **ex
     assert answer.status == 200, answer.body
     assert answer.json["execution"]["id"] == execution_id
     return execution_id
+
+
+async def held_poll_woken_across(
+    runner_url: str, admin: AdminClient, http: aiohttp.ClientSession
+) -> tuple[SigningRunner, str]:
+    """Register a runner on the instance at ``runner_url``, hold its poll there, then create an
+    execution through ``admin`` (another instance) and check the held poll answers it at once;
+    returns the runner and the execution id.
+
+    What wakes the poll (NOTIFY, or the shared polling pass) is up to the instances' settings.
+    """
+    queue = await admin.create_queue("q")
+    flo = await admin.create_flo("f", FLOW)
+    runner = SigningRunner(runner_url, http)
+    assert (await runner.register(queue["registration_code"])).status == 200
+    poll = asyncio.create_task(runner.poll())
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    execution_id = await admin.execute(flo["id"])
+    answer = await poll
+    assert answer.status == 200 and answer.json["execution"]["id"] == execution_id
+    # Callers hold polls for 20 s: a generous bound well under that tells a wake-up from the hold
+    # running out, not a speed target.
+    assert time.monotonic() - started < 5
+    return runner, execution_id
