@@ -203,11 +203,6 @@ class Database:
         _install_begin_hook(engine)
         return cls(engine, "postgresql")
 
-    @property
-    def url(self) -> URL:
-        """The engine's URL (with the password)."""
-        return self._engine.url
-
     def _connection(self) -> Connection:
         conn: Connection | None = getattr(self._local, "connection", None)
         if conn is None:
