@@ -30,10 +30,9 @@ _DISPATCH = "flomation_dispatch"
 _EXECUTION = "flomation_execution"
 _SEPARATOR = "\x1f"
 _RECONNECT_DELAY_S = 1.0
-_STOP_CHECK_S = 1.0
 _CONNECT_TIMEOUT_S = 10
 
-_Work = Callable[[psycopg.AsyncConnection[Any], asyncio.Event], Awaitable[None]]
+_Work = Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]]
 
 
 def _dispatch_payload(target: DispatchTarget) -> str:
@@ -76,36 +75,32 @@ class PostgresChangeFeed:
         """Listen and send until ``stop`` is set; connection failures are logged and retried."""
         async with asyncio.TaskGroup() as tasks:
             workers = [
-                tasks.create_task(self._keep(self._listen, stop), name="changes-listen"),
-                tasks.create_task(self._keep(self._send, stop), name="changes-send"),
+                tasks.create_task(self._keep(self._listen), name="changes-listen"),
+                tasks.create_task(self._keep(self._send), name="changes-send"),
             ]
-            # Ended as soon as the replica stops: left to notice ``stop`` at their next
-            # _STOP_CHECK_S wake-up, they held every PostgreSQL server's shutdown for a second.
+            # The workers run until cancelled here, as soon as the replica stops: they need no
+            # periodic wake-up to look at ``stop`` (one held every shutdown for a second).
             await stop.wait()
             for worker in workers:
                 worker.cancel()
 
-    async def _keep(self, work: _Work, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    async def _keep(self, work: _Work) -> None:
+        """Run ``work`` on a fresh connection, again after each failure, until cancelled."""
+        while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
                     self._conninfo, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
                 ) as connection:
-                    await work(connection, stop)
+                    await work(connection)
             except (psycopg.Error, OSError) as exc:
                 _log.warning("replica change feed interrupted; reconnecting", error=str(exc))
-                try:
-                    async with asyncio.timeout(_RECONNECT_DELAY_S):
-                        await stop.wait()
-                except TimeoutError:
-                    continue
+                await asyncio.sleep(_RECONNECT_DELAY_S)
 
-    async def _listen(self, connection: psycopg.AsyncConnection[Any], stop: asyncio.Event) -> None:
+    async def _listen(self, connection: psycopg.AsyncConnection[Any]) -> None:
         await connection.execute(f"LISTEN {_DISPATCH}")
         await connection.execute(f"LISTEN {_EXECUTION}")
-        while not stop.is_set():
-            async for notice in connection.notifies(timeout=_STOP_CHECK_S):
-                self._deliver(notice.channel, notice.payload)
+        async for notice in connection.notifies():
+            self._deliver(notice.channel, notice.payload)
 
     def _deliver(self, channel: str, payload: str) -> None:
         if channel == _EXECUTION:
@@ -113,13 +108,9 @@ class PostgresChangeFeed:
         elif (target := _dispatch_target(payload)) is not None:
             self._dispatcher.notify(target, relay=False)
 
-    async def _send(self, connection: psycopg.AsyncConnection[Any], stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                async with asyncio.timeout(_STOP_CHECK_S):
-                    await self._ready.wait()
-            except TimeoutError:
-                continue
+    async def _send(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        while True:
+            await self._ready.wait()
             self._ready.clear()
             batch, self._pending = list(self._pending), {}
             try:
