@@ -37,6 +37,7 @@ __all__ = [
     "bearer_token",
     "client_ip",
     "served_over_tls",
+    "tokens_equal",
     "v1_claim_staleness",
 ]
 
@@ -198,10 +199,16 @@ def bearer_token(request: Request) -> str | None:
     return credentials.strip() or None
 
 
+def tokens_equal(supplied: str, expected: str) -> bool:
+    """Constant-time comparison of two secrets (any text, never raises)."""
+    return hmac.compare_digest(
+        supplied.encode("utf-8", "replace"), expected.encode("utf-8", "replace")
+    )
+
+
 def admin_authorised(request: Request, admin_token: str) -> bool:
     """Constant-time check of ``Authorization: Bearer <admin_token>`` (any case of the scheme)."""
-    supplied = bearer_token(request) or ""
-    return hmac.compare_digest(supplied.encode("utf-8", "replace"), admin_token.encode("utf-8"))
+    return tokens_equal(bearer_token(request) or "", admin_token)
 
 
 def _is_trusted(address: str, trusted_proxies: tuple[str, ...]) -> bool:

@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from flomation.server.auth import tokens_equal
 from flomation.server.store import Store
 
 __all__ = [
@@ -25,7 +26,6 @@ __all__ = [
     "SignInLinks",
     "sign_in_code",
     "sign_in_url",
-    "tokens_equal",
 ]
 
 SESSION_IDLE_S = 12 * 3600.0
@@ -33,13 +33,6 @@ LINK_TTL_S = 15 * 60.0
 # The key under which used sign-in link nonces are remembered beside runners' signature nonces.
 _LINK_NONCES = "dashboard-sign-in-link"
 _LINK_PURPOSE = b"flomation-dashboard-sign-in:"
-
-
-def tokens_equal(supplied: str, expected: str) -> bool:
-    """Constant-time comparison of two secrets (any text, never raises)."""
-    return hmac.compare_digest(
-        supplied.encode("utf-8", "replace"), expected.encode("utf-8", "replace")
-    )
 
 
 @dataclass(frozen=True)

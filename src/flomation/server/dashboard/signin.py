@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from flomation.server.auth import served_over_tls
-from flomation.server.dashboard.sessions import Session, tokens_equal
+from flomation.server.auth import served_over_tls, tokens_equal
+from flomation.server.dashboard.sessions import Session
 from flomation.server.dashboard.web import SECURITY_HEADERS, SESSION_COOKIE, Dashboard, read_form
 
 __all__ = ["SignInPages"]

@@ -20,7 +20,8 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from flomation.server.dashboard.sessions import Session, SessionStore, SignInLinks, tokens_equal
+from flomation.server.auth import tokens_equal
+from flomation.server.dashboard.sessions import Session, SessionStore, SignInLinks
 from flomation.server.http_io import HttpError, read_body
 from flomation.server.services import Services
 
