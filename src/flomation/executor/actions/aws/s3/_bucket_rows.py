@@ -20,6 +20,8 @@ from flomation.executor.actions.aws.s3._operations import (
     json_list,
     plain,
     rfc3339,
+    tag_count,
+    tags_param,
 )
 from flomation.executor.actions.base import HardError, Outputs
 from flomation.executor.gojson import go_json
@@ -184,10 +186,6 @@ def quoted(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _tag_count(values: Values, reply: Any) -> Outputs:
-    return {"tag_count": len(values["tags"])}
-
-
 BUCKET_ROWS = (
     Operation(
         "get_bucket_cors",
@@ -301,17 +299,10 @@ BUCKET_ROWS = (
         "put_bucket_tagging",
         params=(
             BUCKET,
-            Param(
-                "tags",
-                "Tags",
-                "Tagging.TagSet",
-                kind="tags",
-                required="at least one tag (Key and Value) is required",
-                placeholder="Add a Key and Value per tag",
-            ),
+            tags_param("Tagging.TagSet"),
         ),
         results=(Result("tag_count", "Tags Applied", render="int"),),
-        reply=_tag_count,
+        reply=tag_count,
         summary="Applied {tag_count} tag(s) to {bucket}",
     ),
     Operation(

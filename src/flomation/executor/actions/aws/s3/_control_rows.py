@@ -24,6 +24,8 @@ from flomation.executor.actions.aws.s3._operations import (
     Result,
     Values,
     in_order,
+    tag_count,
+    tags_param,
 )
 from flomation.executor.actions.base import HardError, Outputs
 from flomation.executor.gojson import go_json
@@ -371,16 +373,10 @@ CONTROL_ROWS = (
         params=(
             ACCOUNT_ID,
             _CONFIG_ID,
-            Param(
-                "tags",
-                "Tags",
-                "Tags",
-                kind="tags",
-                required="at least one tag (Key and Value) is required",
-            ),
+            tags_param("Tags", placeholder=""),
         ),
         results=(Result("tag_count", "Tag Count", render="int"),),
-        reply=lambda values, reply: {"tag_count": len(values["tags"])},
+        reply=tag_count,
         summary="Applied {tag_count} tag(s) to Storage Lens configuration {config_id}",
     ),
     Operation(

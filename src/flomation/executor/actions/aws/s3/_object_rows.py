@@ -22,6 +22,8 @@ from flomation.executor.actions.aws.s3._operations import (
     in_order,
     json_list,
     rfc3339,
+    tag_count,
+    tags_param,
 )
 from flomation.executor.actions.aws.s3.get import MAX_BODY_BYTES
 from flomation.executor.actions.base import HardError, Outputs
@@ -382,17 +384,10 @@ OBJECT_ROWS = (
         params=(
             _BUCKET_AND,
             _KEY_AND,
-            Param(
-                "tags",
-                "Tags",
-                "Tagging.TagSet",
-                kind="tags",
-                required="at least one tag (Key and Value) is required",
-                placeholder="Add a Key and Value per tag",
-            ),
+            tags_param("Tagging.TagSet"),
         ),
         results=(Result("tag_count", "Tags Applied", render="int"),),
-        reply=lambda values, reply: {"tag_count": len(values["tags"])},
+        reply=tag_count,
         summary="Applied {tag_count} tag(s) to {bucket}/{key}",
     ),
     Operation(

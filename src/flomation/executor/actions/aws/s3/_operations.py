@@ -54,6 +54,8 @@ __all__ = [
     "plain",
     "rfc3339",
     "table",
+    "tag_count",
+    "tags_param",
 ]
 
 Values = dict[str, Any]
@@ -244,6 +246,24 @@ ACCOUNT_ID = Param(
     "AWS Account ID",
     placeholder="12-digit account ID; leave blank to auto-detect from the credential",
 )
+
+
+def tags_param(field: str, placeholder: str = "Add a Key and Value per tag") -> Param:
+    """The required ``tags`` input (a key/value list) filling ``field``, with upstream's error
+    when no tag is given."""
+    return Param(
+        "tags",
+        "Tags",
+        field,
+        kind="tags",
+        required="at least one tag (Key and Value) is required",
+        placeholder=placeholder,
+    )
+
+
+def tag_count(values: Values, reply: Any) -> Outputs:
+    """``tag_count``: how many tags a ``tags_param`` row applied."""
+    return {"tag_count": len(values["tags"])}
 
 
 def json_list(text: str, name: str, empty: str) -> list[Any]:
