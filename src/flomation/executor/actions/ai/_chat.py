@@ -111,10 +111,12 @@ def common_inputs(
     )
 
 
-def openai_outputs() -> tuple[Connection, ...]:
-    """The outputs of the OpenAI-family prompt actions."""
+def openai_outputs(*after_response: Connection) -> tuple[Connection, ...]:
+    """The outputs of the OpenAI-family prompt actions, with ``after_response`` (a provider's
+    own outputs, e.g. Ollama's ``thinking``) listed right after ``response``."""
     return (
         Connection("response", "string", "Response"),
+        *after_response,
         Connection("model", "string", "Model Used"),
         Connection("prompt_tokens", "integer", "Prompt Tokens"),
         Connection("completion_tokens", "integer", "Completion Tokens"),

@@ -21,6 +21,7 @@ from flomation.executor.actions.ai._chat import (
     Reply,
     ToolTurn,
     finish,
+    openai_outputs,
     parse_json,
     post,
     read_chat_inputs,
@@ -135,18 +136,7 @@ SPEC = ActionSpec(
         _advanced("penalize_newline", "boolean", "Penalize Newlines"),
         Connection("tool_definitions", "text", "Tool Definitions (JSON)"),
     ),
-    outputs=(
-        Connection("response", "string", "Response"),
-        Connection("thinking", "string", "Thinking"),
-        Connection("model", "string", "Model Used"),
-        Connection("prompt_tokens", "integer", "Prompt Tokens"),
-        Connection("completion_tokens", "integer", "Completion Tokens"),
-        Connection("total_tokens", "integer", "Total Tokens"),
-        Connection("should_respond", "boolean", "Should Respond"),
-        Connection("tool_calls_count", "integer", "Tool Calls"),
-        Connection("success", "boolean", "Success"),
-        Connection("error", "string", "Error"),
-    ),
+    outputs=openai_outputs(Connection("thinking", "string", "Thinking")),
     extra={"differences": list(COMMON_DIFFERENCES[1:])},
 )
 
