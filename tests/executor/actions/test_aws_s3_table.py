@@ -92,12 +92,16 @@ def test_scenario(make_ctx: MakeContext, bucket: str, moto_endpoint: str, scenar
             continue
         outputs = run(ctx)
         assert set(outputs) == {output.name for output in spec.outputs}, where
+        earlier = dict(seen)
         # The step's own outputs may appear in its tool_result: {name} stands for them too.
         for name, got in outputs.items():
             if name != "bucket":
                 seen[name], seen[name + "_json"] = str(got), json.dumps(got)
         for name, expected in step.expect.items():
-            assert outputs[name] == _filled(expected, seen), f"{where}: {name}"
+            # Except in the expectation of output name itself, where {name} is an earlier
+            # step's value (its own would make the check one that cannot fail).
+            known = {**seen, name: earlier.get(name, "{" + name + "} of no earlier step")}
+            assert outputs[name] == _filled(expected, known), f"{where}: {name}"
 
 
 def test_head_bucket_missing_is_an_answer(make_ctx: MakeContext, bucket: str) -> None:
