@@ -39,6 +39,7 @@ from support import (
     MachineTimes,
     cpu_seconds,
     cpu_seconds_with_children,
+    load_average,
     memory_kib,
     percentile,
     print_figures,
@@ -64,10 +65,6 @@ def four_node_flow() -> dict[str, Any]:
             {"id": "e3", "source": "u", "target": "o"},
         ],
     }
-
-
-def _load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _our_cpu_s(runner_pid: int, fork_server_pid: int | None) -> float:
@@ -232,7 +229,7 @@ async def main() -> int:
     throughput_count, latency_count = (100, 30) if args.quick else (500, 100)
     modes = args.mode or list(_MODES)
     figures: list[Figure] = []
-    load_before = _load()
+    load_before = load_average()
     tmp = tempfile.mkdtemp(prefix="flomation-flow-bench-")
     try:
         async with server(Path(tmp)) as stack:
@@ -252,7 +249,7 @@ async def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     figures.append(Figure("load average before / after (1, 5, 15 min)", "", "-", None))
-    figures.append(Figure(f"  {load_before}  /  {_load()}", "", "-", None))
+    figures.append(Figure(f"  {load_before}  /  {load_average()}", "", "-", None))
     print_figures(figures)
     return 0
 

@@ -42,7 +42,15 @@ from server_bench import (
     wakeups,
 )
 from sqlalchemy.engine import make_url
-from support import Figure, MachineTimes, ServerProcess, percentile, print_figures, server_process
+from support import (
+    Figure,
+    MachineTimes,
+    ServerProcess,
+    load_average,
+    percentile,
+    print_figures,
+    server_process,
+)
 from support import user_system_seconds as cpu_of
 
 from flomation.server.admin_client import AdminClient
@@ -94,7 +102,7 @@ async def wakeup_across_replicas(admin_url: str, samples: int) -> list[Figure]:
     return [
         Figure("wake-up across replicas, p50", f"{p50:.2f} ms", "<= 10 ms", p50 <= 10),
         Figure("wake-up across replicas, p99", f"{p99:.2f} ms", "-", None),
-        Figure("  load average (1 / 5 min) at the end", _load(), "-", None),
+        Figure("  load average (1, 5, 15 min) at the end", load_average(), "-", None),
     ]
 
 
@@ -194,11 +202,6 @@ async def _drive(
     return elapsed_s, cpu
 
 
-def _load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"{one:.2f} / {five:.2f}"
-
-
 async def lifecycle_throughput(admin_url: str, runners: int, executions: int) -> list[Figure]:
     """Executions per second through both replicas, and the CPU each execution costs."""
     with _database(admin_url) as url:
@@ -207,7 +210,7 @@ async def lifecycle_throughput(admin_url: str, runners: int, executions: int) ->
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
         ):
             bench_runners, _ = await _prepare(servers, session, runners, executions)
-            load = _load()
+            load = load_average()
             machine = MachineTimes.now()
             elapsed_s, cpu = await _drive(url, servers, bench_runners, executions)
             shares = MachineTimes.now().since(machine).shares()
@@ -235,7 +238,7 @@ async def lifecycle_throughput(admin_url: str, runners: int, executions: int) ->
             None,
         ),
         Figure("  machine busy / idle / stolen meanwhile", shares, "-", None),
-        Figure("  load average (1 / 5 min) at the start", load, "-", None),
+        Figure("  load average (1, 5, 15 min) at the start", load, "-", None),
     ]
 
 
@@ -354,7 +357,7 @@ async def prune_under_load(
                 before = len(latencies_ms)
                 await asyncio.sleep(_BASELINE_S)
                 baseline_ms = latencies_ms[before:]
-                load = _load()
+                load = load_average()
                 await asyncio.to_thread(old.commit)
                 first = len(latencies_ms)
                 prune_s = await _watch_prune(url)
@@ -389,7 +392,7 @@ async def prune_under_load(
             None,
         ),
         Figure("  prune rate", f"{rows / prune_s:,.0f} executions/s", "-", None),
-        Figure("  load average (1 / 5 min) when the prune started", load, "-", None),
+        Figure("  load average (1, 5, 15 min) when the prune started", load, "-", None),
     ]
 
 

@@ -57,6 +57,7 @@ from support import (
     BIN,
     Figure,
     cpu_seconds,
+    load_average,
     memory_kib,
     print_figures,
     server_process,
@@ -331,10 +332,6 @@ def _spread(values: list[float], unit: str, digits: int) -> str:
     )
 
 
-def _load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def _compile_bytecode(trees: list[Path]) -> None:
     """Write the bytecode of every source tree measured (as the Docker image and bootstrap do).
 
@@ -412,13 +409,13 @@ async def main() -> int:
     sources: list[Path | None] = [tree.resolve() for tree in args.source or []] or [None]
     _compile_bytecode([tree or INSTALLED_SOURCE for tree in sources])
     if args.imports:
-        load_before = _load()
+        load_before = load_average()
         print(import_table(args.runs))
         print()
         print(layer_table(args.runs))
-        print(f"runs: {args.runs}; load average before: {load_before}, after: {_load()}")
+        print(f"runs: {args.runs}; load average before: {load_before}, after: {load_average()}")
         return 0
-    load_before = _load()
+    load_before = load_average()
     tmp = Path(tempfile.mkdtemp(prefix="flomation-startup-bench-"))
     results: dict[Path | None, list[StartFigures]] = {source: [] for source in sources}
     try:
@@ -438,7 +435,7 @@ async def main() -> int:
                     print(
                         f"run {run + 1}/{args.runs * len(sources)} ({source or 'installed'}): "
                         f"CPU to first claim {figures.cpu_to_first_claim_s:.2f} s, idle RSS "
-                        f"{figures.idle_rss_mib:.1f} MiB, load {_load()}",
+                        f"{figures.idle_rss_mib:.1f} MiB, load {load_average()}",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -452,7 +449,7 @@ async def main() -> int:
         label = "" if len(sources) == 1 else f"[{source}] "
         table.extend(_figures(measured, args.slots, label))
     print_figures(table)
-    print(f"runs: {args.runs}; load average before: {load_before}, after: {_load()}")
+    print(f"runs: {args.runs}; load average before: {load_before}, after: {load_average()}")
     return 0
 
 

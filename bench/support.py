@@ -43,6 +43,11 @@ def print_figures(figures: list[Figure]) -> None:
     )
 
 
+def load_average() -> str:
+    """The machine's load average over 1, 5 and 15 minutes (figures on a shared machine)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def percentile(values: list[float], fraction: float) -> float:
     """The value at ``fraction`` (0..1) of the sorted values (nearest rank)."""
     ordered = sorted(values)
