@@ -325,10 +325,16 @@ def layer_table(runs: int) -> str:
     return "\n".join(rows)
 
 
-def _spread(values: list[float], unit: str, digits: int) -> str:
-    return (
-        f"{statistics.median(values):.{digits}f} {unit} "
-        f"({min(values):.{digits}f}-{max(values):.{digits}f})"
+def _median_figure(
+    name: str, values: list[float], unit: str, digits: int, target: float | None = None
+) -> Figure:
+    """The median (min-max) of ``values``; met when the median is at most ``target``."""
+    median = statistics.median(values)
+    return Figure(
+        name,
+        f"{median:.{digits}f} {unit} ({min(values):.{digits}f}-{max(values):.{digits}f})",
+        "-" if target is None else f"<= {target:g} {unit}",
+        None if target is None else median <= target,
     )
 
 
@@ -344,39 +350,39 @@ def _compile_bytecode(trees: list[Path]) -> None:
 
 
 def _figures(results: list[StartFigures], slots: int, label: str) -> list[Figure]:
-    cpu = [r.cpu_to_first_claim_s for r in results]
-    rss = [r.idle_rss_mib for r in results]
     children = sorted({name for r in results for name in r.children})
     return [
-        Figure(
+        _median_figure(
             f"{label}runner CPU to first long poll, median (min-max)",
-            _spread(cpu, "s", 2),
-            f"<= {TARGET_CPU_S} s",
-            statistics.median(cpu) <= TARGET_CPU_S,
+            [r.cpu_to_first_claim_s for r in results],
+            "s",
+            2,
+            TARGET_CPU_S,
         ),
-        Figure(
+        _median_figure(
             f"{label}runner CPU once all {slots} slots polled",
-            _spread([r.cpu_to_all_claims_s for r in results], "s", 2),
-            "-",
-            None,
+            [r.cpu_to_all_claims_s for r in results],
+            "s",
+            2,
         ),
-        Figure(
+        _median_figure(
             f"{label}wall time to first long poll",
-            _spread([r.wall_to_first_claim_s for r in results], "s", 2),
-            "-",
-            None,
+            [r.wall_to_first_claim_s for r in results],
+            "s",
+            2,
         ),
-        Figure(
+        _median_figure(
             f"{label}runner RSS idle with {slots} slots",
-            _spread(rss, "MiB", 1),
-            f"<= {TARGET_RSS_MIB:.0f} MiB",
-            statistics.median(rss) <= TARGET_RSS_MIB,
+            [r.idle_rss_mib for r in results],
+            "MiB",
+            1,
+            TARGET_RSS_MIB,
         ),
-        Figure(
+        _median_figure(
             f"{label}child processes' RSS ({', '.join(children) or 'none'})",
-            _spread([r.children_rss_mib for r in results], "MiB", 1),
-            "-",
-            None,
+            [r.children_rss_mib for r in results],
+            "MiB",
+            1,
         ),
     ]
 
