@@ -15,9 +15,10 @@ import pytest
 def pytest_configure(config: pytest.Config) -> None:
     """Keep pytest's rewritten test modules in ``tests/**/__pycache__`` even where the
     environment sets ``PYTHONDONTWRITEBYTECODE`` (this machine and the image do): otherwise every
-    run, and every pytest-xdist worker, parses and rewrites all test modules again, which was half
-    of collection's CPU here (11 s against 5 s). Only this process is affected; the servers,
-    runners and executors the tests start keep the environment as it is.
+    run, and every pytest-xdist worker, parses and rewrites all test modules again (8.8 s of
+    collection's CPU here against 6.3 s, docs/benchmarks.md *Fast test suite*). Only this
+    process is affected; the servers, runners and executors the tests start keep the
+    environment as it is.
     """
     del config
     sys.dont_write_bytecode = False
