@@ -6,11 +6,12 @@ the project's ``flomation-server`` and ``flomation-runner`` with the real ``flom
 all on this host, once with the warm executor (``warm_executor = on``: each execution forked from
 a pre-imported executor) and once spawning the executor per execution (``off``), in the same run:
 
-- throughput: ``--count`` executions queued before a runner with 16 slots starts; flows/s from
-  the first claim to the last stored result (server timestamps), and CPU per flow (runner,
-  server, and the whole machine, executors included);
-- latency: one execution at a time on an idle runner, from the execute call (the admin API) to
-  the stored result (the server's ``completed_at``): p50 and p99;
+- throughput: 500 executions (100 with ``--quick``) queued before a runner with 16 slots
+  starts; flows/s from the first claim to the last stored result (server timestamps), and CPU
+  per flow (runner, server, and the whole machine, executors included);
+- latency: 100 executions (30 with ``--quick``) one at a time on an idle runner, from the
+  execute call (the admin API) to the stored result (the server's ``completed_at``): p50 and
+  p99;
 - the warm process's own RSS (the fork server, measured apart from the runner).
 
 The load average is printed before and after: this machine is shared, and the figures follow it.
