@@ -44,7 +44,10 @@ __all__ = ["main"]
 _BUDGET_MS = 150.0
 
 
-def _node(node_id: str, action: str, routing: int, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+def flow_node(
+    node_id: str, action: str, routing: int, inputs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A node of a flow document (docs/flows.md): its action, routing type and inputs."""
     return {
         "id": node_id,
         "type": action,
@@ -52,7 +55,8 @@ def _node(node_id: str, action: str, routing: int, inputs: list[dict[str, Any]])
     }
 
 
-def _text(name: str, value: Any) -> dict[str, Any]:
+def string_input(name: str, value: Any) -> dict[str, Any]:
+    """A node input of type string (docs/flows.md)."""
     return {"name": name, "type": "string", "value": value}
 
 
@@ -60,9 +64,14 @@ def three_node_flow() -> dict[str, Any]:
     """trigger → upper_case → output/set."""
     return {
         "nodes": [
-            _node("t", "trigger/manual", 1, []),
-            _node("up", "string/upper_case", 2, [_text("value", "hello")]),
-            _node("out", "output/set", 3, [_text("name", "greeting"), _text("value", "${result}")]),
+            flow_node("t", "trigger/manual", 1, []),
+            flow_node("up", "string/upper_case", 2, [string_input("value", "hello")]),
+            flow_node(
+                "out",
+                "output/set",
+                3,
+                [string_input("name", "greeting"), string_input("value", "${result}")],
+            ),
         ],
         "edges": [
             {"id": "e1", "source": "t", "target": "up"},
@@ -73,11 +82,16 @@ def three_node_flow() -> dict[str, Any]:
 
 def chain_flow(length: int) -> dict[str, Any]:
     """A trigger followed by ``length - 1`` string/concatenate nodes, each feeding the next."""
-    nodes = [_node("n0", "trigger/manual", 1, [])]
+    nodes = [flow_node("n0", "trigger/manual", 1, [])]
     edges = []
     for index in range(1, length):
         nodes.append(
-            _node(f"n{index}", "string/concatenate", 2, [_text("a", "x"), _text("b", f"{index}")])
+            flow_node(
+                f"n{index}",
+                "string/concatenate",
+                2,
+                [string_input("a", "x"), string_input("b", f"{index}")],
+            )
         )
         edges.append({"id": f"e{index}", "source": f"n{index - 1}", "target": f"n{index}"})
     return {"nodes": nodes, "edges": edges}
@@ -87,20 +101,25 @@ def loop_flow(iterations: int) -> dict[str, Any]:
     """A ``conditional/for`` loop whose body stores ``${var.loop.index}``, then an output."""
     return {
         "nodes": [
-            _node("t", "trigger/manual", 1, []),
-            _node(
+            flow_node("t", "trigger/manual", 1, []),
+            flow_node(
                 "f",
                 "conditional/for",
                 5,
                 [{"name": "count", "type": "integer", "value": iterations}],
             ),
-            _node(
+            flow_node(
                 "b",
                 "common/set_variable",
                 2,
-                [_text("name", "last"), _text("value", "${var.loop.index}")],
+                [string_input("name", "last"), string_input("value", "${var.loop.index}")],
             ),
-            _node("o", "output/set", 3, [_text("name", "last"), _text("value", "${var.last}")]),
+            flow_node(
+                "o",
+                "output/set",
+                3,
+                [string_input("name", "last"), string_input("value", "${var.last}")],
+            ),
         ],
         "edges": [
             {"id": "e1", "source": "t", "target": "f"},

@@ -32,8 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from executor_bench import _node, _text
-from runner_bench import Runner, Stack, _timestamp, server
+from executor_bench import flow_node, string_input
+from runner_bench import Runner, Stack, iso_seconds, server
 from support import (
     BIN,
     Figure,
@@ -55,10 +55,20 @@ def four_node_flow() -> dict[str, Any]:
     """trigger -> string/concatenate -> string/upper_case -> output/set."""
     return {
         "nodes": [
-            _node("t", "trigger/manual", 1, []),
-            _node("c", "string/concatenate", 2, [_text("a", "hello, "), _text("b", "world")]),
-            _node("u", "string/upper_case", 2, [_text("value", "${result}")]),
-            _node("o", "output/set", 3, [_text("name", "greeting"), _text("value", "${result}")]),
+            flow_node("t", "trigger/manual", 1, []),
+            flow_node(
+                "c",
+                "string/concatenate",
+                2,
+                [string_input("a", "hello, "), string_input("b", "world")],
+            ),
+            flow_node("u", "string/upper_case", 2, [string_input("value", "${result}")]),
+            flow_node(
+                "o",
+                "output/set",
+                3,
+                [string_input("name", "greeting"), string_input("value", "${result}")],
+            ),
         ],
         "edges": [
             {"id": "e1", "source": "t", "target": "c"},
@@ -128,8 +138,8 @@ async def throughput(stack: Stack, flo_id: str, mode: str, count: int) -> list[F
         server_cpu_s = cpu_seconds(stack.server_pid) - server_before
         executions = await stack.finished(runner, ids, 600)
     ours_ms = (ours_s + server_cpu_s) / count * 1000
-    first = min(_timestamp(e["allocated_at"]) for e in executions)
-    last = max(_timestamp(e["completed_at"]) for e in executions)
+    first = min(iso_seconds(e["allocated_at"]) for e in executions)
+    last = max(iso_seconds(e["completed_at"]) for e in executions)
     succeeded = [e for e in executions if e["completion_status"] == "success"]
     outputs = {json.dumps(e["result"].get("outputs")) for e in succeeded}
     rate = len(succeeded) / (last - first)
@@ -182,7 +192,7 @@ async def latency(stack: Stack, flo_id: str, mode: str, count: int) -> list[Figu
             execution_id = await stack.admin.execute(flo_id)
             (execution,) = await stack.finished(runner, [execution_id], 60)
             if index >= 3 and execution["completion_status"] == "success":  # 3 warm-up runs
-                samples.append((_timestamp(execution["completed_at"]) - called_at) * 1000)
+                samples.append((iso_seconds(execution["completed_at"]) - called_at) * 1000)
                 measured.append(execution_id)
         timings = await runner.log.wait_timings(measured, 10)
         server_pid = _fork_server_pid(runner)

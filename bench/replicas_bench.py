@@ -38,7 +38,7 @@ from server_bench import (
     RESULT_BODY,
     STATE_BODY,
     BenchRunner,
-    _enrol,
+    enrol_runners,
     wakeups,
 )
 from sqlalchemy.engine import make_url
@@ -117,7 +117,7 @@ async def _prepare(
         for server in servers:
             # Each call enrols into a queue of its own; the flow below has none, so every
             # runner of a public queue may take its executions.
-            runners += await _enrol(server.url, session, admin, per_replica, 0)
+            runners += await enrol_runners(server.url, session, admin, per_replica, 0)
         flo = await admin.create_flo("throughput", FLOW)
         ids: list[str] = []
         for start in range(0, count, 100):

@@ -62,7 +62,8 @@ TIMINGS_EVENT = "execution timings"
 SCALE_SLEEP_S = 20.0
 
 
-def _timestamp(text: str) -> float:
+def iso_seconds(text: str) -> float:
+    """Seconds since the epoch of an ISO 8601 timestamp as the server writes it (``...Z``)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
@@ -232,8 +233,8 @@ async def server(home: Path) -> AsyncIterator[Stack]:
 def _outside_ms(execution: dict[str, Any]) -> float:
     """Server allocated_at -> executor's first instruction, plus its last -> completed_at."""
     outputs = execution["result"]["outputs"]
-    before = float(outputs["started_at"]) - _timestamp(execution["allocated_at"])
-    after = _timestamp(execution["completed_at"]) - float(outputs["exited_at"])
+    before = float(outputs["started_at"]) - iso_seconds(execution["allocated_at"])
+    after = iso_seconds(execution["completed_at"]) - float(outputs["exited_at"])
     return (before + after) * 1000
 
 
@@ -287,8 +288,8 @@ async def throughput(stack: Stack, count: int) -> list[Figure]:
         runner_cpu_s = cpu_seconds(runner.pid) - cpu_before
         server_cpu_s = cpu_seconds(stack.server_pid) - server_cpu_before
         executions = await stack.finished(runner, ids, 300)
-    first = min(_timestamp(e["allocated_at"]) for e in executions)
-    last = max(_timestamp(e["completed_at"]) for e in executions)
+    first = min(iso_seconds(e["allocated_at"]) for e in executions)
+    last = max(iso_seconds(e["completed_at"]) for e in executions)
     succeeded = sum(1 for e in executions if e["completion_status"] == "success")
     rate = succeeded / (last - first)
     per_execution_ms = runner_cpu_s / count * 1000
@@ -339,7 +340,7 @@ async def _forward_lines(stack: Stack, lines: int, extra_env: Mapping[str, str])
         runner_cpu_s = cpu_seconds(runner.pid) - cpu_before
         server_cpu_s = cpu_seconds(stack.server_pid) - server_cpu_before
     outputs = execution["result"]["outputs"]
-    forwarding_s = _timestamp(execution["completed_at"]) - outputs["started_at"]
+    forwarding_s = iso_seconds(execution["completed_at"]) - outputs["started_at"]
     rate = lines / forwarding_s
     stall_ms = outputs["longest_write_stall_s"] * 1000
     stored_lines = round(execution["log_bytes"] / 100)

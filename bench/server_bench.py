@@ -247,7 +247,7 @@ class BenchRunner:
             raise RuntimeError(f"result answered {status}")
 
 
-async def _enrol(
+async def enrol_runners(
     url: str, session: aiohttp.ClientSession, admin: AdminClient, count: int, polls: int
 ) -> list[BenchRunner]:
     """``count`` runners sharing ``polls`` poll signatures made now (more are made as needed)."""
@@ -268,7 +268,7 @@ async def wakeups(
 ) -> list[float]:
     """Milliseconds from each execute call (through ``admin``) to the 200 of a poll held at
     ``poll_url``, one execution at a time."""
-    (runner,) = await _enrol(poll_url, session, admin, 1, samples)
+    (runner,) = await enrol_runners(poll_url, session, admin, 1, samples)
     flo = await admin.create_flo("wake", FLOW)
     latencies_ms: list[float] = []
     for _ in range(samples):
@@ -310,7 +310,7 @@ async def lifecycle_throughput(
     ):
         # Every execution is claimed by a poll; each runner's last polls find nothing (204).
         polls = executions + 3 * runners_count
-        runners = await _enrol(server.url, session, admin, runners_count, polls)
+        runners = await enrol_runners(server.url, session, admin, runners_count, polls)
         signatures = runners[0].signatures
         for body in (STATE_BODY, LOGS_BODY, RESULT_BODY):
             signatures.make(body, executions)
@@ -391,7 +391,7 @@ async def idle_polls(
     ):
         rss_before = server.rss_bytes()
         polls_each = math.ceil((window_s + 2.5 * poll_hold_s) / poll_hold_s) + 1
-        runners = await _enrol(server.url, session, admin, count, count * polls_each)
+        runners = await enrol_runners(server.url, session, admin, count, count * polls_each)
         stop = asyncio.Event()
 
         async def idle(runner: BenchRunner) -> None:
