@@ -54,10 +54,17 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
 
 
+def _cpu_ticks(pid: int) -> list[int]:
+    """utime, stime, cutime, cstime of process ``pid`` (/proc/PID/stat), in clock ticks."""
+    # The command name (in parentheses) may hold spaces: the fields are counted after it.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return [int(value) for value in fields[11:15]]
+
+
 def user_system_seconds(pid: int) -> tuple[float, float]:
     """User and system (kernel) CPU time process ``pid`` has consumed so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+    user, system, _, _ = _cpu_ticks(pid)
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
 
 
 def memory_kib(pid: int, key: str) -> int:
@@ -75,8 +82,7 @@ def cpu_seconds(pid: int) -> float:
 
 def cpu_seconds_with_children(pid: int) -> float:
     """``cpu_seconds`` plus that of the children ``pid`` has waited for (reaped)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+    return sum(_cpu_ticks(pid)) / CLOCK_TICKS
 
 
 @dataclass(frozen=True)
