@@ -39,6 +39,7 @@ from server_bench import (
     STATE_BODY,
     BenchRunner,
     enrol_runners,
+    wakeup_figures,
     wakeups,
 )
 from sqlalchemy.engine import make_url
@@ -98,10 +99,8 @@ async def wakeup_across_replicas(admin_url: str, samples: int) -> list[Figure]:
             AdminClient(second.url, ADMIN_TOKEN) as admin,
         ):
             latencies_ms = await wakeups(first.url, session, admin, samples)
-    p50, p99 = percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.99)
     return [
-        Figure("wake-up across replicas, p50", f"{p50:.2f} ms", "<= 10 ms", p50 <= 10),
-        Figure("wake-up across replicas, p99", f"{p99:.2f} ms", "-", None),
+        *wakeup_figures("wake-up across replicas", latencies_ms, 10.0),
         Figure("  load average (1, 5, 15 min) at the end", load_average(), "-", None),
     ]
 

@@ -292,10 +292,15 @@ async def wakeup_latency(directory: Path, samples: int) -> list[Figure]:
         AdminClient(server.url, ADMIN_TOKEN) as admin,
     ):
         latencies_ms = await wakeups(server.url, session, admin, samples)
+    return wakeup_figures("wake-up: execute -> claim 200", latencies_ms, 5.0)
+
+
+def wakeup_figures(name: str, latencies_ms: list[float], target_p50_ms: float) -> list[Figure]:
+    """The p50 (against its target) and p99 of wake-up latencies."""
     p50, p99 = percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.99)
     return [
-        Figure("wake-up: execute -> claim 200, p50", f"{p50:.2f} ms", "<= 5 ms", p50 <= 5),
-        Figure("wake-up: execute -> claim 200, p99", f"{p99:.2f} ms", "-", None),
+        Figure(f"{name}, p50", f"{p50:.2f} ms", f"<= {target_p50_ms:g} ms", p50 <= target_p50_ms),
+        Figure(f"{name}, p99", f"{p99:.2f} ms", "-", None),
     ]
 
 
