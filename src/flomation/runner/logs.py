@@ -45,10 +45,12 @@ __all__ = [
     "SendPrepared",
     "ShipperStats",
     "drop_marker",
+    "spool_files",
     "truncation_marker",
 ]
 
 SPOOL_FILE_NAME = ".flomation-output.log"
+_TAIL_SUFFIX = ".tail-"  # then the output offset of the tail file's first byte
 DEFAULT_RESULT_HEAD_BYTES = 1024 * 1024
 # 256 KiB batches forwarded ~180,000 lines/s, 1 MiB ~220,000 (bench/runner_bench.py --only logs):
 # each request has a fixed cost (two signatures, a commit on the server). Servers accept 4 MiB.
@@ -493,7 +495,7 @@ class OutputSpool:
             return
         data = text.encode("utf-8", "replace")
         if self._head_lines is not None:
-            self._write_tail(data)
+            self._write_tail(data, flush=flush)
             return
         if self._head_limit is not None and self.bytes_total + len(data) > self._head_limit:
             # The lines that still fit complete the head; the rest start the tail.
@@ -503,7 +505,7 @@ class OutputSpool:
                 self._write_head(data[:cut], first_line, flush=True)
             self._head_lines = first_line + head_lines
             self._head_bytes = self.bytes_total
-            self._write_tail(data[cut:])
+            self._write_tail(data[cut:], flush=True)
             return
         self._write_head(data, first_line, flush=flush)
 
@@ -514,16 +516,20 @@ class OutputSpool:
             if self._file is None:
                 self._file = open(self.path, "wb", buffering=_SPOOL_BUFFER_BYTES)  # noqa: SIM115
             self._file.write(data)
-            now = time.monotonic()
-            if flush or now - self._flushed_at >= self._flush_interval_s:
-                self._file.flush()
-                self._flushed_at = now
+            self._flush_when_due(self._file, flush=flush)
         except OSError as error:
             self._write_error = f"{self.path}: {error.strerror or error}"
             return
         self.bytes_total += len(data)
 
-    def _write_tail(self, data: bytes) -> None:
+    def _flush_when_due(self, file: BinaryIO, *, flush: bool) -> None:
+        """Hand the written lines to the kernel now (``flush``) or every ``flush_interval_s``."""
+        now = time.monotonic()
+        if flush or now - self._flushed_at >= self._flush_interval_s:
+            file.flush()
+            self._flushed_at = now
+
+    def _write_tail(self, data: bytes, *, flush: bool) -> None:
         """Lines past the head: into the newer tail file, the older one emptied when it is full."""
         try:
             if not self._tails or (
@@ -534,12 +540,14 @@ class OutputSpool:
                     self._tail_dropped_bytes += older.size
                     older.file.close()
                     older.path.unlink(missing_ok=True)
-                index = 1 if not self._tails or self._tails[-1].index == 2 else 2
-                tail_path = self.path.with_name(f"{self.path.name}.tail-{index}")
-                self._tails.append(_TailSegment(index, tail_path, open(tail_path, "wb")))  # noqa: SIM115
+                # Named after the output offset of its first byte: crash recovery orders the
+                # files it finds and counts the bytes dropped between them (spool_files).
+                tail_path = self.path.with_name(f"{self.path.name}{_TAIL_SUFFIX}{self.bytes_total}")
+                self._tails.append(_TailSegment(tail_path, open(tail_path, "wb")))  # noqa: SIM115
             segment = self._tails[-1]
             segment.file.write(data)
             segment.size += len(data)
+            self._flush_when_due(segment.file, flush=flush)
         except OSError as error:
             self._write_error = f"{self.path}: {error.strerror or error}"
             return
@@ -707,10 +715,24 @@ class OutputSpool:
 class _TailSegment:
     """One of the spool's two tail files (see :class:`OutputSpool`)."""
 
-    index: int
     path: Path
     file: BinaryIO
     size: int = 0
+
+
+def spool_files(path: Path) -> list[tuple[int, Path]]:
+    """The files a spool at ``path`` left on disk, in output order, each with its output offset.
+
+    The head file first (offset 0), then the tail files (:class:`OutputSpool` with
+    ``max_bytes``); a gap between one file's end and the next offset is output the cap dropped.
+    """
+    tails: list[tuple[int, Path]] = []
+    with contextlib.suppress(OSError):
+        for tail in path.parent.glob(f"{path.name}{_TAIL_SUFFIX}*"):
+            offset = tail.name.removeprefix(f"{path.name}{_TAIL_SUFFIX}")
+            if offset.isdigit():
+                tails.append((int(offset), tail))
+    return [(0, path), *sorted(tails)]
 
 
 def truncation_marker(omitted_bytes: int) -> str:

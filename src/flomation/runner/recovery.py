@@ -9,13 +9,13 @@ recovery*).
 
 from __future__ import annotations
 
-import os
+import contextlib
 from pathlib import Path
 
 import structlog
 
 from flomation.runner.api import execution_path
-from flomation.runner.logs import SPOOL_FILE_NAME, truncation_marker
+from flomation.runner.logs import SPOOL_FILE_NAME, spool_files, truncation_marker
 from flomation.runner.outbox import Outbox
 from flomation.runner.outcome import failure_outcome, result_body
 from flomation.runner.process import kill_group
@@ -68,18 +68,35 @@ def _group_belongs_to(pgid: int, workdir: Path) -> bool:
 
 
 def _read_spool(path: Path, max_bytes: int) -> str:
-    """What a dead execution's output spool holds, head and tail kept when too large."""
+    """What a dead execution's output spool holds, head and tail kept when too large.
+
+    A spool that reached its disk cap left tail files besides the head (runner/logs.py
+    :func:`spool_files`): the tail comes from the newest of them, and the bytes the cap dropped
+    count as omitted.
+    """
+    files: list[tuple[int, Path, int]] = []
+    for offset, file_path in spool_files(path):
+        with contextlib.suppress(OSError):
+            files.append((offset, file_path, file_path.stat().st_size))
+    if not files:
+        return ""
+    output_bytes = files[-1][0] + files[-1][2]
+    stored_bytes = sum(size for _, _, size in files)
     try:
-        with path.open("rb") as spool:
-            size = os.fstat(spool.fileno()).st_size
-            if size <= max_bytes:
-                return spool.read().decode("utf-8", "replace").removesuffix("\n")
-            head = spool.read(max_bytes // 2)
-            spool.seek(size - max_bytes // 2)
-            tail = spool.read()
+        if stored_bytes == output_bytes <= max_bytes:
+            whole = b"".join(file_path.read_bytes() for _, file_path, _ in files)
+            return whole.decode("utf-8", "replace").removesuffix("\n")
+        head = _read_range(files[0][1], 0, max_bytes // 2) if files[0][0] == 0 else b""
+        tail = b""
+        # The tail files follow each other without a gap; the head may be cut off from them.
+        for _, file_path, size in reversed(files[1:] or files):
+            wanted = max_bytes // 2 - len(tail)
+            if wanted <= 0:
+                break
+            tail = _read_range(file_path, max(size - wanted, 0), wanted) + tail
     except OSError:
         return ""
-    omitted = size - len(head) - len(tail)
+    omitted = output_bytes - len(head) - len(tail)
     return "\n".join(
         (
             head.decode("utf-8", "ignore"),
@@ -87,3 +104,9 @@ def _read_spool(path: Path, max_bytes: int) -> str:
             tail.decode("utf-8", "ignore").removesuffix("\n"),
         )
     )
+
+
+def _read_range(path: Path, offset: int, size: int) -> bytes:
+    with path.open("rb") as file:
+        file.seek(offset)
+        return file.read(size)
