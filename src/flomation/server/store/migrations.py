@@ -3,7 +3,7 @@
 One transaction holds the whole upgrade, under a lock that makes several servers starting on one
 database take turns: SQLite's write lock (``BEGIN IMMEDIATE``) or a PostgreSQL advisory lock. A
 database already at the newest revision is recognised with one query, without importing Alembic
-(it costs ~60 ms of a server's start-up).
+(76-121 ms of a server's start-up here: docs/benchmarks.md, *Alembic's import*).
 
 Databases written by servers before Alembic carry a ``schema_version`` table holding the number
 of applied migrations; those numbers are the revisions ``0001``, ``0002``..., so such a database
