@@ -10,8 +10,8 @@ from typing import Any
 from fixtures.agents import fast_agent, scripted_config
 from fixtures.fake_control_plane import FakeControlPlane
 from flomation.runner.config import RunnerConfig
-from flomation.runner.logs import SPOOL_FILE_NAME, OutputSpool
 from flomation.runner.outbox import Outbox
+from flomation.runner.spool import SPOOL_FILE_NAME, OutputSpool
 
 
 async def _recovered_result(fake: FakeControlPlane, config: RunnerConfig, workdir: Path) -> Any:

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from flomation.local.progress import NodeProgress
-from flomation.runner.logs import SPOOL_FILE_NAME, OutputSpool
 from flomation.runner.outcome import Outcome, OutcomeKind, StopReason, decide_outcome, result_body
 from flomation.runner.process import ExecutorProcess, ExecutorStartError
+from flomation.runner.spool import SPOOL_FILE_NAME, OutputSpool
 from flomation.runner.workdir import (
     ExecutorSettings,
     WorkdirError,

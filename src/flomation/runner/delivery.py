@@ -23,8 +23,8 @@ import structlog
 from flomation.runner.api import ApiError, PreparedRequest, RunnerApi, execution_path
 from flomation.runner.backoff import backoff_s
 from flomation.runner.health import RunnerMetrics
-from flomation.runner.logs import truncation_marker
 from flomation.runner.outbox import PURGE_BATCH, Outbox, OutboxEntry
+from flomation.runner.spool import truncation_marker
 from flomation.wire.jsontext import compact_json
 
 __all__ = ["DeliveryTuning", "FreshResults", "OutboxJournal", "ResultDelivery", "shrink_result"]

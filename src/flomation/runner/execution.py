@@ -31,9 +31,7 @@ from flomation.runner.api import ApiError, RunnerApi
 from flomation.runner.isolation import Isolation
 from flomation.runner.logs import (
     DEFAULT_BATCH_MAX_BYTES,
-    SPOOL_FILE_NAME,
     LogShipper,
-    OutputSpool,
     PrepareBatch,
     SendOutcome,
     SendPrepared,
@@ -49,6 +47,7 @@ from flomation.runner.outcome import (
 )
 from flomation.runner.process import ExecutorProcess, ExecutorStartError, kill_group
 from flomation.runner.retry import ClaimConfirmation, confirm_claim
+from flomation.runner.spool import SPOOL_FILE_NAME, OutputSpool
 from flomation.runner.workdir import (
     ExecutorSettings,
     WorkdirError,

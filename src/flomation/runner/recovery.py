@@ -15,10 +15,10 @@ from pathlib import Path
 import structlog
 
 from flomation.runner.api import execution_path
-from flomation.runner.logs import SPOOL_FILE_NAME, spool_files, truncation_marker
 from flomation.runner.outbox import Outbox
 from flomation.runner.outcome import failure_outcome, result_body
 from flomation.runner.process import kill_group
+from flomation.runner.spool import SPOOL_FILE_NAME, spool_files, truncation_marker
 from flomation.wire.jsontext import compact_json
 
 __all__ = ["RESTARTED_ERROR", "recover_inflight"]
@@ -70,7 +70,7 @@ def _group_belongs_to(pgid: int, workdir: Path) -> bool:
 def _read_spool(path: Path, max_bytes: int) -> str:
     """What a dead execution's output spool holds, head and tail kept when too large.
 
-    A spool that reached its disk cap left tail files besides the head (runner/logs.py
+    A spool that reached its disk cap left tail files besides the head (runner/spool.py
     :func:`spool_files`): the tail comes from the newest of them, and the bytes the cap dropped
     count as omitted.
     """
