@@ -408,3 +408,35 @@ async def test_backlog_that_cannot_be_read_is_dropped_with_a_marker(tmp_path: Pa
     assert recorder.calls == [[drop_marker(15), *lines[15:]]]
     assert shipper.stats.lines_dropped == 15
     spool.close()
+
+
+async def test_backlog_from_a_capped_spool_marks_only_what_the_cap_dropped(tmp_path: Path) -> None:
+    """With a full queue and a spool past its disk cap, the live stream gets the head, a marker
+    counting exactly the lines the cap dropped, then every line the tail files kept, in order."""
+    recorder = Recorder()
+    spool = OutputSpool(tmp_path / SPOOL_FILE_NAME, max_bytes=4096)
+    shipper = LogShipper(
+        recorder,
+        flush_interval_s=0.01,
+        max_batch_bytes=200,
+        max_queue_bytes=130,
+        backlog=spool.read_lines,
+    )
+    lines = [f"line {n:04d}" for n in range(1000)]
+    for start in range(0, len(lines), 7):
+        spool.append_many(lines[start : start + 7])
+        shipper.add_many(lines[start : start + 7])
+    await shipper.close(timeout_s=5)
+    sent = [line for call in recorder.calls for line in call]
+    markers = [line for line in sent if line.startswith("[flomation-runner]")]
+    delivered = [line for line in sent if not line.startswith("[flomation-runner]")]
+    assert len(markers) == 1
+    dropped = shipper.stats.lines_dropped
+    assert markers == [drop_marker(dropped)]
+    # Head lines, then the marker, then an unbroken run up to the last line.
+    cut = sent.index(markers[0])
+    assert delivered[:cut] == lines[:cut]
+    assert delivered[cut:] == lines[cut + dropped :]
+    assert 0 < dropped < 1000 - 204 - 102
+    assert shipper.stats.lines_sent == 1000 - dropped
+    spool.close()

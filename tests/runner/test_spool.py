@@ -92,10 +92,12 @@ def test_spool_reads_lines_back_from_any_index(tmp_path: Path) -> None:
     lines = [f"line-{index:04d}-é" for index in range(300)]
     for start in range(0, 300, 70):
         spool.append_many(lines[start : start + 70])
-    assert spool.read_lines(75, 10_000) == lines[75 : 75 + 10_000 // 14]
+    assert spool.read_lines(75, 10_000) == (75, lines[75 : 75 + 10_000 // 14])
     # Sequential reads continue where the previous one stopped, across writes.
     collected: list[str] = []
-    while (batch := spool.read_lines(len(collected), 200)) is not None:
+    while (found := spool.read_lines(len(collected), 200)) is not None:
+        first, batch = found
+        assert first == len(collected)
         assert 1 <= len(batch) <= 200 // 14
         collected.extend(batch)
     assert collected == lines
@@ -120,4 +122,39 @@ def test_capped_spool_keeps_head_and_tail_within_its_disk_budget(tmp_path: Path)
     assert head.startswith("line 0\nline 1\n") and tail.endswith("\nline 2999")
     assert tail.split("\n") == lines[-len(tail.split("\n")) :]
     assert len(head) + len(tail) + int(omitted) == len("\n".join(lines))
-    assert spool.read_lines(2999, 1024) is None  # past the head: not on disk any more
+
+
+def test_capped_spool_reads_back_head_and_tail_and_skips_what_the_cap_dropped(
+    tmp_path: Path,
+) -> None:
+    """read_lines serves lines from the head and both tail files, reads on across files, and
+    answers a line the cap dropped with the oldest line kept after it."""
+    spool = OutputSpool(tmp_path / SPOOL_FILE_NAME, max_bytes=4096)
+    lines = [f"line {n:04d}" for n in range(1000)]  # 10 bytes each on disk
+    for start in range(0, len(lines), 7):
+        spool.append_many(lines[start : start + 7])
+    # Read everything the files hold, from line 0 on, as the live stream's backlog does.
+    kept: dict[int, str] = {}
+    index = 0
+    while (found := spool.read_lines(index, 300)) is not None:
+        first, batch = found
+        assert first >= index and batch == lines[first : first + len(batch)]
+        kept.update(zip(range(first, first + len(batch)), batch, strict=True))
+        index = first + len(batch)
+    # The head (2 KiB: lines 0-204) and the newest tail lines up to the last line are all read.
+    assert [n for n in kept if n < 204] == list(range(204))
+    assert max(kept) == 999
+    newest = sorted(n for n in kept if n >= 204)
+    assert newest == list(range(newest[0], 1000))
+    assert 1000 - newest[0] >= 1024 // 10  # at least one tail file's quarter of the cap
+    assert len(kept) * 10 <= 4096
+    # Asked for a line the cap dropped, it answers with the oldest line kept after it, and a
+    # line of the head or of a tail file from the line itself, wherever the last read stopped.
+    assert 204 < 500 < newest[0]
+    dropped = spool.read_lines(500, 30)
+    assert dropped is not None and dropped[0] == newest[0]
+    assert spool.read_lines(newest[0] + 3, 30) == (newest[0] + 3, lines[newest[0] + 3 :][:2])
+    assert spool.read_lines(17, 30) == (17, lines[17:19])
+    assert spool.read_lines(1000, 30) is None
+    spool.close()
+    assert spool.read_lines(0, 30) is None

@@ -1,14 +1,13 @@
-"""Executor output on its two ways out: the live log stream and the complete copy for the result.
+"""The live log stream: executor output forwarded to ``POST /logs`` while the execution runs.
 
-:class:`LogShipper` forwards lines to ``POST /logs`` in batches from its own sender loop, so a slow
-or unreachable API never stalls the pipe reader (defect R2): ``add`` only appends to a bounded
-queue. When the queue is full its oldest lines leave memory; with a backlog reader (the spool's
-:meth:`OutputSpool.read_lines`) they are read back from disk and still sent, in order, so an
-executor writing faster than the API accepts loses nothing and is never slowed down. Without one
-(or when the spool cannot give them back) they are dropped, and a marker line tells viewers how
-many lines the live stream lost. :class:`OutputSpool` keeps every line in a file in the work
-directory, so the complete output reaches the server in the result (``state.logs``, docs/protocol.md
-§5.9) without holding it in memory.
+:class:`LogShipper` forwards lines in batches from its own sender loop, so a slow or unreachable
+API never stalls the pipe reader (defect R2): ``add`` only appends to a bounded queue. When the
+queue is full its oldest lines leave memory; with a backlog reader (the output spool's
+:meth:`flomation.runner.spool.OutputSpool.read_lines`) they are read back from disk and still
+sent, in order, so an executor writing faster than the API accepts loses nothing and is never
+slowed down. Lines the backlog cannot give back (there is none, or the spool's disk cap dropped
+them before they were sent) are dropped, and a marker line tells viewers how many the live stream
+lost. The complete output reaches the server in the result, from the spool.
 
 Sizes of queued lines are measured in characters, which equals UTF-8 bytes for ASCII output and
 keeps ``add`` cheap; the spool measures exact bytes.
@@ -80,8 +79,9 @@ class ShipperStats:
 SendPrepared = Callable[[], Awaitable[SendOutcome]]
 # Prepares (encodes, signs) one batch for sending: runs while the previous batch is in flight.
 PrepareBatch = Callable[[list[str]], Awaitable[SendPrepared]]
-# (index of the first line, byte budget) -> the lines from there on, or None if unavailable.
-BacklogReader = Callable[[int, int], list[str] | None]
+# (index of the first line, byte budget) -> the lines from there on, with the index of the first
+# line returned (later than asked when the lines asked for are gone), or None if unavailable.
+BacklogReader = Callable[[int, int], tuple[int, list[str]] | None]
 
 
 def count_fitting(line_lengths: Iterable[int], count: int, room: int) -> int:
@@ -318,12 +318,14 @@ class LogShipper:
     def _take_backlog(self) -> list[str]:
         """The oldest evicted lines, read back, up to max_batch_bytes; dropped if unreadable."""
         assert self._backlog is not None
-        lines = self._backlog(self._next_index, self._max_batch_bytes) or []
-        if not lines:
-            self._count_dropped(self._evicted)
-            self._next_index += self._evicted
-            self._evicted = 0
-            return []
+        found = self._backlog(self._next_index, self._max_batch_bytes)
+        first, lines = found or (self._next_index + self._evicted, [])
+        # Lines the backlog no longer has (or never had) are dropped, and a marker says so.
+        gone = min(first - self._next_index, self._evicted)
+        if gone:
+            self._count_dropped(gone)
+            self._next_index += gone
+            self._evicted -= gone
         del lines[self._evicted :]
         self._next_index += len(lines)
         self._evicted -= len(lines)

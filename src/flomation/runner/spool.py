@@ -48,7 +48,8 @@ class OutputSpool:
     half holds the head of the output; the lines after it go to two tail files of a quarter
     each, used in turn (the older one is emptied when the newer one is full), so the latest
     quarter or more of the output is kept. :meth:`result_logs` then marks the lines dropped
-    in between, and :meth:`read_lines` serves only the head.
+    in between; :meth:`read_lines` serves the head and the tail files, and skips to the oldest
+    line kept when asked for one the cap dropped.
     """
 
     def __init__(
@@ -68,9 +69,10 @@ class OutputSpool:
         self._write_error: str | None = None
         self._file: BinaryIO | None = None
         self._closed = False
-        self._reader: BinaryIO | None = None
-        self._read_position: tuple[int, int] | None = None  # (next line, its byte offset)
-        # Where each write started (line index, byte offset): read_lines() seeks from there.
+        self._reader: BinaryIO | None = None  # of the head file
+        self._read_position: tuple[int, int] | None = None  # (next line, its output offset)
+        # Where each write still on disk started (line index, output offset), head and tail
+        # files alike (a write never spans two files): read_lines() seeks from there.
         self._write_first_lines: list[int] = []
         self._write_offsets: list[int] = []
 
@@ -92,7 +94,7 @@ class OutputSpool:
             return
         data = text.encode("utf-8", "replace")
         if self._head_lines is not None:
-            self._write_tail(data, flush=flush)
+            self._write_tail(data, first_line, flush=flush)
             return
         if self._head_limit is not None and self.bytes_total + len(data) > self._head_limit:
             # The lines that still fit complete the head; the rest start the tail.
@@ -102,13 +104,12 @@ class OutputSpool:
                 self._write_head(data[:cut], first_line, flush=True)
             self._head_lines = first_line + head_lines
             self._head_bytes = self.bytes_total
-            self._write_tail(data[cut:], flush=True)
+            self._write_tail(data[cut:], self._head_lines, flush=True)
             return
         self._write_head(data, first_line, flush=flush)
 
     def _write_head(self, data: bytes, first_line: int, *, flush: bool) -> None:
-        self._write_first_lines.append(first_line)
-        self._write_offsets.append(self.bytes_total)
+        self._note_write(first_line)
         try:
             if self._file is None:
                 self._file = open(self.path, "wb", buffering=_SPOOL_BUFFER_BYTES)  # noqa: SIM115
@@ -119,6 +120,11 @@ class OutputSpool:
             return
         self.bytes_total += len(data)
 
+    def _note_write(self, first_line: int) -> None:
+        """Record where a write starts, for :meth:`read_lines`."""
+        self._write_first_lines.append(first_line)
+        self._write_offsets.append(self.bytes_total)
+
     def _flush_when_due(self, file: BinaryIO, *, flush: bool) -> None:
         """Hand the written lines to the kernel now (``flush``) or every ``flush_interval_s``."""
         now = time.monotonic()
@@ -126,21 +132,22 @@ class OutputSpool:
             file.flush()
             self._flushed_at = now
 
-    def _write_tail(self, data: bytes, *, flush: bool) -> None:
+    def _write_tail(self, data: bytes, first_line: int, *, flush: bool) -> None:
         """Lines past the head: into the newer tail file, the older one emptied when it is full."""
+        if not data:
+            return
         try:
             if not self._tails or (
                 self._tails[-1].size and self._tails[-1].size + len(data) > self._segment_limit
             ):
                 if len(self._tails) == 2:
-                    older = self._tails.pop(0)
-                    self._tail_dropped_bytes += older.size
-                    older.file.close()
-                    older.path.unlink(missing_ok=True)
+                    self._drop_segment(self._tails.pop(0))
                 # Named after the output offset of its first byte: crash recovery orders the
                 # files it finds and counts the bytes dropped between them (spool_files).
                 tail_path = self.path.with_name(f"{self.path.name}{_TAIL_SUFFIX}{self.bytes_total}")
-                self._tails.append(_TailSegment(tail_path, open(tail_path, "wb")))  # noqa: SIM115
+                file = open(tail_path, "wb")  # noqa: SIM115 (closed by _drop_segment or close())
+                self._tails.append(_TailSegment(tail_path, file, self.bytes_total))
+            self._note_write(first_line)
             segment = self._tails[-1]
             segment.file.write(data)
             segment.size += len(data)
@@ -150,32 +157,95 @@ class OutputSpool:
             return
         self.bytes_total += len(data)
 
-    def read_lines(self, first_line: int, max_bytes: int) -> list[str] | None:
+    def _drop_segment(self, segment: _TailSegment) -> None:
+        """Empty the older tail file: its bytes count as dropped, its writes leave the index."""
+        self._tail_dropped_bytes += segment.size
+        segment.close()
+        segment.path.unlink(missing_ok=True)
+        offsets = self._write_offsets
+        first = bisect.bisect_left(offsets, segment.start)
+        last = bisect.bisect_left(offsets, segment.start + segment.size)
+        del offsets[first:last], self._write_first_lines[first:last]
+
+    def read_lines(self, first_line: int, max_bytes: int) -> tuple[int, list[str]] | None:
         """Lines from index ``first_line`` on (at least one), about ``max_bytes`` of them.
 
-        Sized like the live stream's batches (characters plus JSON overhead). None when they
-        are not on disk: a write failed, the spool is closed, or they were never written.
-        Consecutive calls (each asking for the line after the previous result) read on without
-        searching.
+        Returns the index of the first line returned with the lines: ``first_line``, or, when
+        the disk cap dropped that line, the oldest line after it still kept. Sized like the live
+        stream's batches (characters plus JSON overhead). None when no such line is on disk: a
+        write failed, the spool is closed, or it was never written. Consecutive calls (each
+        asking for the line after the previous result) read on without searching.
         """
-        on_disk = self.lines_total if self._head_lines is None else self._head_lines
-        if self._file is None or self._write_error is not None or first_line >= on_disk:
+        if self._closed or self._write_error is not None or first_line >= self.lines_total:
+            return None
+        if not self._write_offsets:
             return None
         try:
-            self._file.flush()
-            if self._reader is None:
-                self._reader = open(self.path, "rb")  # noqa: SIM115 (closed by close())
-            return self._read_lines(self._reader, first_line, max_bytes)
+            self._flush_files()
+            start = self._start_of(first_line)
+            if start is None:
+                return None
+            line, offset, skip = start
+            reader, file_offset = self._reader_at(offset)
+            lines = self._read_lines(reader, file_offset, line, offset, skip, max_bytes)
         except OSError:
             return None
+        return None if lines is None else (line, lines)
 
-    def _read_lines(self, reader: BinaryIO, first_line: int, max_bytes: int) -> list[str] | None:
-        if self._read_position is not None and self._read_position[0] == first_line:
-            offset, skip = self._read_position[1], 0
-        else:
-            write = bisect.bisect_right(self._write_first_lines, first_line) - 1
-            offset, skip = self._write_offsets[write], first_line - self._write_first_lines[write]
-        reader.seek(offset)
+    def _flush_files(self) -> None:
+        """Hand every buffered line to the kernel, so that a reader of the files sees it."""
+        if self._file is not None:
+            self._file.flush()
+        for segment in self._tails:
+            segment.file.flush()
+
+    def _start_of(self, first_line: int) -> tuple[int, int, int] | None:
+        """Where reading from ``first_line`` starts: (line, output offset of its write, lines of
+        that write to skip first); the oldest line kept after it when the cap dropped it."""
+        position = self._read_position
+        if position is not None and position[0] == first_line and self._on_disk(position[1]):
+            return first_line, position[1], 0
+        write = bisect.bisect_right(self._write_first_lines, first_line) - 1
+        offset = self._write_offsets[write]
+        if (
+            self._head_lines is not None
+            and first_line >= self._head_lines
+            and (offset < self._head_bytes)
+        ):
+            # Past the head, in a tail file the cap has emptied: the writes left start after it.
+            write += 1
+            if write == len(self._write_offsets):
+                return None
+            return self._write_first_lines[write], self._write_offsets[write], 0
+        return first_line, offset, first_line - self._write_first_lines[write]
+
+    def _on_disk(self, offset: int) -> bool:
+        """Whether the output at ``offset`` is still in one of the files."""
+        if self._head_lines is None or offset < self._head_bytes:
+            return True
+        return bool(self._tails) and offset >= self._tails[0].start
+
+    def _reader_at(self, offset: int) -> tuple[BinaryIO, int]:
+        """A reader of the file holding output ``offset``, and that file's first output offset."""
+        if self._head_lines is None or offset < self._head_bytes:
+            if self._reader is None:
+                self._reader = open(self.path, "rb")  # noqa: SIM115 (closed by close())
+            return self._reader, 0
+        segment = next(segment for segment in reversed(self._tails) if segment.start <= offset)
+        if segment.reader is None:
+            segment.reader = open(segment.path, "rb")  # noqa: SIM115 (closed with the segment)
+        return segment.reader, segment.start
+
+    def _read_lines(
+        self,
+        reader: BinaryIO,
+        file_offset: int,
+        first_line: int,
+        offset: int,
+        skip: int,
+        max_bytes: int,
+    ) -> list[str] | None:
+        reader.seek(offset - file_offset)
         # Reading on from the previous batch needs max_bytes at most (a line takes fewer bytes
         # on disk than in a batch); a search skips lines of the same write first.
         read_bytes = max_bytes + (_SPOOL_READ_MARGIN_BYTES if skip else 0)
@@ -217,7 +287,7 @@ class OutputSpool:
                 self._write_error = self._write_error or f"{self.path}: {error.strerror or error}"
             self._file = None
         for segment in self._tails:
-            segment.file.close()
+            segment.close()
         self._closed = True
 
     def result_logs(self, max_bytes: int, *, head_bytes: int = DEFAULT_RESULT_HEAD_BYTES) -> str:
@@ -314,7 +384,14 @@ class _TailSegment:
 
     path: Path
     file: BinaryIO
+    start: int  # output offset of its first byte
     size: int = 0
+    reader: BinaryIO | None = None  # opened by the first read_lines() that needs it
+
+    def close(self) -> None:
+        self.file.close()
+        if self.reader is not None:
+            self.reader.close()
 
 
 def spool_files(path: Path) -> list[tuple[int, Path]]:
