@@ -17,6 +17,7 @@ from pathlib import Path
 import structlog
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from flomation.server.store.database import Database, advisory_key
 
@@ -44,8 +45,10 @@ def _up_to_date(db: Database) -> bool:
     with db.read() as conn:
         try:
             found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except Exception:
-            # No alembic_version table yet (an empty or pre-Alembic database).
+        except (OperationalError, ProgrammingError):
+            # No alembic_version table yet (an empty or pre-Alembic database): SQLite says
+            # "no such table" (OperationalError), PostgreSQL UndefinedTable (ProgrammingError).
+            # Anything else (the database unreachable, say) is raised, not taken as "migrate".
             return False
         return bool(found == HEAD_REVISION)
 
