@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 __all__ = [
@@ -253,3 +254,12 @@ Index("ix_executions_runner_created", executions.c.runner_id, executions.c.creat
 Index("ix_executions_updated", executions.c.updated_at)
 # The dashboard overview's "finished in the last N minutes".
 Index("ix_executions_completed", executions.c.completed_at)
+# The claim queue in claim order (store/executions.py): only ``created``/``pending`` executions.
+_QUEUED = text("execution_status = 'created' AND completion_status = 'pending'")
+Index(
+    "ix_executions_claim_queue",
+    executions.c.created_at,
+    executions.c.id,
+    postgresql_where=_QUEUED,
+    sqlite_where=_QUEUED,
+)
