@@ -242,7 +242,7 @@ def test_execution_path_encodes_unsafe_ids() -> None:
 
 class _DropsFirstRequest:
     """A raw HTTP server on loopback: the first request's connection is closed unanswered, later
-    ones get 200. It records each request's head (aiohttp then re-sends a GET by itself)."""
+    ones get 200. It records each request's head (the client then re-sends a GET by itself)."""
 
     def __init__(self) -> None:
         self.heads: list[bytes] = []
@@ -290,7 +290,7 @@ class _DropsFirstRequest:
 
 @pytest.mark.parametrize("signing_v2", [True, False])
 async def test_the_http_clients_own_retry_of_a_get_is_signed_afresh(signing_v2: bool) -> None:
-    """aiohttp re-sends a GET whose connection closed unanswered: signed afresh (issue 21)."""
+    """The client re-sends a GET whose connection closed unanswered: signed afresh (issue 21)."""
     async with (
         _DropsFirstRequest() as server,
         RunnerApi(server.url, "qWeRtYuIoPaSdFgH", KEY, signing_v2=signing_v2) as api,

@@ -17,8 +17,13 @@ from pathlib import Path
 from fixtures.agents import SCRIPTED_EXECUTOR
 from fixtures.fake_control_plane import FakeControlPlane
 
-# Needed only for executions, the health listener or metrics: not at start by default.
+# Needed only for executions, the health listener or metrics: not at start by default. The API
+# client is runner/http_client.py, not aiohttp (docs/architecture.md, the runner's HTTP client).
 NOT_AT_START = (
+    "aiohttp",
+    "yarl",
+    "multidict",
+    "urllib.request",
     "pydantic",
     "pydantic_core",
     "flomation.wire.models",
@@ -38,7 +43,11 @@ def _free_port() -> int:
 
 async def _modules_imported_until_first_claim(tmp_path: Path, *extra: str) -> set[str]:
     """Every module a fresh runner imported by the time it sent its first claim."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FLOMATION_", "MTLS_"))}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FLOMATION_", "MTLS_")) and not k.lower().endswith("_proxy")
+    }
     async with FakeControlPlane(hold_s=5.0) as fake:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -78,9 +87,9 @@ async def _modules_imported_until_first_claim(tmp_path: Path, *extra: str) -> se
 
 
 async def test_default_start_imports_no_models_metrics_or_health_server(tmp_path: Path) -> None:
-    """Without a health listener: no pydantic, wire models, metrics or aiohttp.web at start."""
+    """Without a health listener: no aiohttp, pydantic, wire models or metrics at start."""
     modules = await _modules_imported_until_first_claim(tmp_path)
-    assert {"flomation.runner.agent", "aiohttp", "structlog"} <= modules
+    assert {"flomation.runner.agent", "flomation.runner.http_client", "structlog"} <= modules
     assert sorted(modules.intersection(NOT_AT_START)) == []
     # structlog tries "import rich" (a failed attempt is listed too); rich's modules never load.
     assert [name for name in modules if name.startswith("rich.")] == []
@@ -91,5 +100,5 @@ async def test_health_listener_imports_the_server_and_metrics(tmp_path: Path) ->
     modules = await _modules_imported_until_first_claim(
         tmp_path, "--health-addr", f"127.0.0.1:{_free_port()}"
     )
-    assert {"aiohttp.web", "flomation.runner.health_server"} <= modules
+    assert {"aiohttp", "aiohttp.web", "flomation.runner.health_server"} <= modules
     assert "pydantic" not in modules

@@ -1,9 +1,9 @@
 """The signed HTTP client of the runner protocol (docs/protocol.md §3, §4, §9).
 
-One pooled aiohttp session; one method per endpoint; no retries here (see ``retry`` and the
-outbox). Every body is serialised once to compact JSON, and exactly those bytes are signed and
-sent. GETs sign the execution id (v1). When enabled, the v2 header binds each request to its
-method, path, body and moment.
+One pool of kept-alive connections (``runner/http_client.py``); one method per endpoint; no
+retries here (see ``retry`` and the outbox). Every body is serialised once to compact JSON, and
+exactly those bytes are signed and sent. GETs sign the execution id (v1). When enabled, the v2
+header binds each request to its method, path, body and moment.
 """
 
 from __future__ import annotations
@@ -12,18 +12,21 @@ import asyncio
 import json
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
-import aiohttp
-import yarl
-from aiohttp.helpers import get_env_proxy_for_url
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from flomation.runner.http_client import (
+    HttpClient,
+    HttpError,
+    environment_proxy,
+    parse_origin,
+)
 from flomation.wire.jsontext import JsonObject, JsonValue, compact_json
 from flomation.wire.signing import SIGNATURE_HEADER, SIGNATURE_V2_HEADER, sign_v1, sign_v2
 
@@ -47,14 +50,10 @@ __all__ = [
 
 
 _T = TypeVar("_T")
-_STREAM_ABOVE_BYTES = 1024 * 1024
-_STREAM_SLICE_BYTES = 256 * 1024
 # Answers are read up to a cap, counted after decompression (a small gzip body can inflate to
 # gigabytes): the claim's is an option (max_claim_bytes), every other answer is small.
 DEFAULT_MAX_CLAIM_BYTES = 64 * 1024 * 1024
 _MAX_OTHER_ANSWER_BYTES = 1024 * 1024
-# Of an over-size answer this much is kept, so that the claim's ids can still be read.
-_OVERSIZE_HEAD_BYTES = 64 * 1024
 # Reused v1 signatures: messages up to this size (ids, small fixed bodies), this many at most.
 _V1_CACHE_MAX_MESSAGE_BYTES = 128
 _V1_CACHE_ENTRIES = 1024
@@ -84,7 +83,7 @@ class ApiResponse:
     """An HTTP answer: status code and raw body.
 
     ``too_large`` is set when the answer was longer than its cap (after decompression); the
-    body then holds only its first bytes, and the rest was never read.
+    body then holds only its first 64 KiB, and the rest was never read.
     """
 
     status: int
@@ -104,10 +103,13 @@ class ApiResponse:
 
 @dataclass(slots=True)
 class PreparedRequest:
-    """A signed request ready to go (:meth:`RunnerApi.prepare`); ``sent`` once it went out."""
+    """A signed request ready to go (:meth:`RunnerApi.prepare`); ``sent`` once it went out.
+
+    ``target`` is the path and query sent, the base URL's path included (what v2 signs).
+    """
 
     method: str
-    url: yarl.URL
+    target: str
     body: bytes
     headers: dict[str, str]
     endpoint: str
@@ -133,32 +135,6 @@ class ApiError(Exception):
         super().__init__(f"{endpoint}: {detail}")
         self.endpoint = endpoint
         self.cause = cause
-
-
-def _payload(body: bytes, headers: dict[str, str]) -> bytes | AsyncIterator[memoryview]:
-    """The body as aiohttp should send it.
-
-    A large body goes out in slices with an explicit Content-Length (no chunked encoding), so
-    the socket's send buffer never holds a second full copy of a multi-megabyte result.
-    """
-    if len(body) <= _STREAM_ABOVE_BYTES:
-        return body
-    headers["Content-Length"] = str(len(body))
-    view = memoryview(body)
-
-    async def slices() -> AsyncIterator[memoryview]:
-        for start in range(0, len(view), _STREAM_SLICE_BYTES):
-            yield view[start : start + _STREAM_SLICE_BYTES]
-
-    return slices()
-
-
-def _environment_proxy(base_url: str) -> tuple[yarl.URL | None, aiohttp.BasicAuth | None]:
-    """The proxy the environment asks for to reach ``base_url``, if any."""
-    try:
-        return get_env_proxy_for_url(yarl.URL(base_url))
-    except LookupError:
-        return None, None
 
 
 def execution_path(execution_id: str, suffix: str = "") -> str:
@@ -208,24 +184,6 @@ def client_ssl_context(ca_cert: str | None, cert: str | None, key: str | None) -
     return context
 
 
-async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> tuple[bytes, bool]:
-    """The answer's body, or its first bytes and True when it is longer than ``max_bytes``.
-
-    Counted as delivered, that is after decompression. A declared length above the cap stops
-    the read after the first bytes; otherwise the read stops as soon as the cap is passed.
-    """
-    declared = response.content_length
-    if declared is not None and declared > max_bytes:
-        head = await response.content.read(_OVERSIZE_HEAD_BYTES)
-        return head, True
-    received = bytearray()
-    async for chunk in response.content.iter_any():
-        received += chunk
-        if len(received) > max_bytes:
-            return bytes(received[:_OVERSIZE_HEAD_BYTES]), True
-    return bytes(received), False
-
-
 class RunnerApi:
     """Signed calls to the control plane, sharing one connection pool.
 
@@ -245,7 +203,7 @@ class RunnerApi:
         user_agent: str = "flomation-runner-python",
         max_claim_bytes: int = DEFAULT_MAX_CLAIM_BYTES,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
+        origin = parse_origin(base_url)
         self._identifier = identifier
         self._key = key
         self._signing_v2 = signing_v2
@@ -257,18 +215,16 @@ class RunnerApi:
         self._signer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flomation-signer")
         self._timeouts = timeouts or ApiTimeouts()
         self._observer = observer
-        connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context if ssl_context else True)
+        self._path_prefix = origin.path_prefix
         # The proxy settings of the environment (HTTP(S)_PROXY, NO_PROXY, netrc credentials),
-        # looked up once: with trust_env aiohttp looks them up again for every request, in a
-        # worker thread, re-reading netrc each time (~10 % of the runner's CPU per execution).
-        proxy, proxy_auth = _environment_proxy(self._base_url)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            trust_env=False,
-            proxy=proxy,
-            proxy_auth=proxy_auth,
+        # looked up once, not for every request (docs/benchmarks.md, runner: ~10 % of the
+        # runner's CPU per execution when aiohttp's trust_env did it per request).
+        self._http = HttpClient(
+            origin,
             headers={"User-Agent": user_agent},
-            auto_decompress=True,
+            connect_timeout_s=self._timeouts.connect_s,
+            ssl_context=ssl_context,
+            proxy=environment_proxy(base_url),
         )
 
     async def __aenter__(self) -> RunnerApi:
@@ -279,7 +235,7 @@ class RunnerApi:
 
     async def close(self) -> None:
         """Close the connection pool and stop the signing thread."""
-        await self._session.close()
+        await self._http.close()
         self._signer.shutdown(wait=False, cancel_futures=True)
 
     @property
@@ -417,25 +373,10 @@ class RunnerApi:
         and a v1-only signature once (docs/protocol.md §8.1 A4, §11)."""
         if self._signing_v2:
             headers[SIGNATURE_V2_HEADER] = await self._sign(
-                sign_v2, self._key, request.method, request.url.raw_path_qs, request.body
+                sign_v2, self._key, request.method, request.target, request.body
             )
         else:
             headers[SIGNATURE_HEADER] = await self._sign(sign_v1, self._key, request.v1_message)
-
-    def _signing_each_attempt(self, request: PreparedRequest) -> aiohttp.ClientMiddlewareType:
-        """A client middleware that signs every attempt of ``request`` after aiohttp's first."""
-        attempts = 0
-
-        async def sign_retries(
-            attempt: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-        ) -> aiohttp.ClientResponse:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1:
-                await self._sign_again(attempt.headers, request)
-            return await handler(attempt)
-
-        return sign_retries
 
     async def send(
         self,
@@ -481,14 +422,12 @@ class RunnerApi:
         Lets a caller sign the next request while the previous one is still in flight.
         """
         method = method.upper()
-        url = yarl.URL(self._base_url + path, encoded=True)
+        target = self._path_prefix + path
         v1_message = body if v1_message is None else v1_message
-        headers = await self._sign(
-            self._signature_headers, method, url.raw_path_qs, body, v1_message
-        )
+        headers = await self._sign(self._signature_headers, method, target, body, v1_message)
         return PreparedRequest(
             method,
-            url,
+            target,
             body,
             headers,
             endpoint,
@@ -503,37 +442,32 @@ class RunnerApi:
         A v2 signature's nonce is accepted once: every send after the first signs v2 afresh,
         or v1 when v2 is off (the server accepts a v1-only signature once too).
         """
-        method, url, body = request.method, request.url, request.body
         if request.sent:
             await self._sign_again(request.headers, request)
         request.sent = True
         headers = dict(request.headers)
-        if method != "GET":
+        if request.method != "GET":
             headers["Content-Type"] = "application/json"
-        timeout = aiohttp.ClientTimeout(
-            total=request.timeout_s, sock_connect=self._timeouts.connect_s
-        )
         started_s = time.monotonic()
         status: int | None = None
         try:
-            async with self._session.request(
-                method,
-                url,
-                data=_payload(body, headers) if method != "GET" else None,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-                # aiohttp re-sends an idempotent request (our GETs) once by itself when a kept
-                # connection turns out closed: that attempt must not reuse the signature.
-                middlewares=(self._signing_each_attempt(request),) if method == "GET" else None,
-            ) as response:
-                status = response.status
-                payload, too_large = await _read_capped(response, request.max_answer_bytes)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            answer = await self._http.request(
+                request.method,
+                request.target,
+                headers,
+                request.body if request.method != "GET" else None,
+                timeout_s=request.timeout_s,
+                max_answer_bytes=request.max_answer_bytes,
+                # A GET whose connection closed unanswered is sent once more by the client:
+                # that attempt must not reuse the signature.
+                before_resend=lambda resent: self._sign_again(resent, request),
+            )
+            status = answer.status
+        except (HttpError, TimeoutError, OSError) as exc:
             raise ApiError(request.endpoint, exc) from exc
         finally:
             if self._observer is not None:
                 self._observer.observe_request(
                     request.endpoint, time.monotonic() - started_s, status
                 )
-        return ApiResponse(status, payload, too_large)
+        return ApiResponse(answer.status, answer.body, answer.too_large)
