@@ -256,6 +256,20 @@ async def test_answers_are_read_whole_in_every_framing_and_encoding(
         await server.wait_closed()
 
 
+async def test_an_informational_answer_is_skipped_for_the_one_that_follows() -> None:
+    """A 100 Continue before the answer is passed over; the final answer is returned."""
+    server, url = await _serve_raw(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    try:
+        async with RunnerApi(url, "idid", KEY) as api:
+            answer = await api.send("POST", "/x", b"{}")
+        assert (answer.status, answer.body) == (201, b"{}")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 async def test_an_answer_that_is_not_http_is_an_api_error() -> None:
     """Bytes that are not an HTTP answer raise ApiError naming the endpoint."""
     server, url = await _serve_raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")

@@ -209,8 +209,7 @@ class _Connection(asyncio.Protocol):
             return
         where = "in the middle of the answer" if self.received_any else "before answering"
         self._fail(HttpError(f"the server closed the connection {where}"), exc)
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_exception(HttpError("the connection closed while sending"))
+        self.resume_writing()  # a send waiting for the socket sees the loss and stops
 
     def pause_writing(self) -> None:
         self._writable = asyncio.get_running_loop().create_future()
@@ -281,6 +280,9 @@ class _Connection(asyncio.Protocol):
         reading = self._reading
         if reading is None or reading.done.done():
             return
+        if reading.status < 200:  # an informational answer (1xx): the real one follows
+            self._reading = _Reading(reading.done, reading.limit_bytes)
+            return
         if not self._parser.should_keep_alive():
             self._reusable = False
         self._complete(reading)
@@ -331,6 +333,8 @@ class _Connection(asyncio.Protocol):
             self.transport.write(view[start : start + _SLICE_BYTES])
             if self._writable is not None:
                 await self._writable
+            if self._lost:
+                raise HttpError("the connection closed while sending")
 
     def expect_answer(self, limit_bytes: int) -> asyncio.Future[HttpAnswer]:
         """Get ready for the next answer: a future of it, capped at ``limit_bytes``."""
@@ -467,7 +471,13 @@ class HttpClient:
             f"{self._fixed_head}{_header_block(headers)}{length}\r\n"
         )
         answer = connection.expect_answer(max_answer_bytes)
-        await connection.send(head.encode("latin-1"), body)
+        try:
+            await connection.send(head.encode("latin-1"), body)
+        except BaseException:
+            if answer.done() and not answer.cancelled():
+                answer.exception()  # the send's own error is the one raised
+            answer.cancel()
+            raise
         return await answer
 
     async def _connection(self) -> _Connection:
@@ -503,9 +513,8 @@ class HttpClient:
 
     async def _tunnel(self, connection: _Connection, proxy: Proxy, tls: ssl.SSLContext) -> None:
         """CONNECT through ``proxy`` to the origin, then TLS with the origin over the tunnel."""
-        authority = self._origin.authority
-        if ":" not in authority.rsplit("]", 1)[-1]:
-            authority = f"{authority}:{self._origin.port}"
+        host, port = self._origin.host, self._origin.port
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
         if proxy.authorization is not None:
             request += f"Proxy-Authorization: {proxy.authorization}\r\n"
