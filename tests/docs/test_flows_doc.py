@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.http_peer import serving_gets
+from fixtures.http_peer import http_peer
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -75,10 +75,14 @@ def _part_of(snippet: Any, actual: Any) -> bool:
 @pytest.fixture(scope="module")
 def item_server() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 answering every GET with its path as JSON."""
-    with serving_gets(
-        lambda path: (200, json.dumps({"path": path}).encode(), "application/json")
-    ) as address:
-        yield address
+    with http_peer(
+        lambda request: (
+            200,
+            {"Content-Type": "application/json"},
+            json.dumps({"path": request.path}).encode(),
+        )
+    ) as peer:
+        yield f"127.0.0.1:{peer.port}"
 
 
 def test_the_guide_has_commands_and_snippets() -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from executor.actions.local_peers import Recorded, http_peer
 from executor.engine_harness import Run, edge, flow_document, node, run_engine, value
+from fixtures.http_peer import Recorded, http_peer
 from flomation.executor.tool_loop import (
     MAX_TOOL_ROUNDS,
     ai_targets,

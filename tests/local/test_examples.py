@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.http_peer import serving_gets
+from fixtures.http_peer import http_peer
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(sys.executable).parent / "flomation-runner"
@@ -76,10 +76,14 @@ def test_loop_runs_its_body_five_times() -> None:
 @pytest.fixture
 def json_server() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 answering every GET with a small JSON document."""
-    with serving_gets(
-        lambda path: (200, json.dumps({"path": path, "ok": True}).encode(), "application/json")
-    ) as address:
-        yield f"http://{address}/status"
+    with http_peer(
+        lambda request: (
+            200,
+            {"Content-Type": "application/json"},
+            json.dumps({"path": request.path, "ok": True}).encode(),
+        )
+    ) as peer:
+        yield f"http://127.0.0.1:{peer.port}/status"
 
 
 def test_web_request_calls_a_local_url(json_server: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.http_peer import serving_gets
+from fixtures.http_peer import http_peer
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(sys.executable).parent / "flomation-runner"
@@ -263,8 +263,8 @@ def test_unresolved_reference_is_a_warning_and_the_executor_warning_is_shown() -
 @pytest.fixture
 def missing_page() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 answering every GET with 404 and a short body."""
-    with serving_gets(lambda path: (404, b"no page at this address", None)) as address:
-        yield f"http://{address}/missing"
+    with http_peer(lambda request: (404, {}, b"no page at this address")) as peer:
+        yield f"http://127.0.0.1:{peer.port}/missing"
 
 
 def test_failed_web_request_shows_status_and_body(missing_page: str) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from executor.actions.local_peers import Recorded, http_peer
 from executor.engine_harness import edge, flow_document, node, run_engine, value
+from fixtures.http_peer import Recorded, http_peer
 from flomation.executor.actions.ai import (
     anthropic,
     azure_openai,

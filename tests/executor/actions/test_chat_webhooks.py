@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from executor.actions.local_peers import LocalAuthority, Recorded, http_peer
+from fixtures.authority import LocalAuthority
+from fixtures.http_peer import Recorded, http_peer
 from flomation.executor.actions.base import HardError
 from flomation.executor.actions.output import discord_webhook, slack_webhook
 
@@ -35,7 +36,7 @@ def _ok(status: int) -> Callable[[Recorded], tuple[int, dict[str, str], bytes]]:
 
 def test_slack_payload_shape(make_ctx: MakeContext, authority: LocalAuthority) -> None:
     """Slack gets {text, mrkdwn, username, icon_emoji, blocks, attachments} as JSON over HTTPS."""
-    with http_peer(_ok(200), tls=authority.issue()) as peer:
+    with http_peer(_ok(200), tls=authority.issue().server_context()) as peer:
         ctx = make_ctx(
             ("webhook_url", "string", f"{peer.url}/services/T/B/X"),
             ("message", "text", "Deploy <done> & *ok*"),
@@ -65,7 +66,7 @@ def test_slack_bad_blocks_are_left_out_with_a_warning(
     make_ctx: MakeContext, authority: LocalAuthority
 ) -> None:
     """Blocks that are not a JSON array are skipped with a warning; a non-200 is a soft failure."""
-    with http_peer(_ok(404), tls=authority.issue()) as peer:
+    with http_peer(_ok(404), tls=authority.issue().server_context()) as peer:
         ctx = make_ctx(
             ("webhook_url", "string", peer.url),
             ("message", "text", "m"),
@@ -83,7 +84,7 @@ def test_slack_bad_blocks_are_left_out_with_a_warning(
 
 def test_slack_transport_failure_is_soft(make_ctx: MakeContext, authority: LocalAuthority) -> None:
     """A connection failure returns success false with the error text (no hard error)."""
-    with http_peer(_ok(200), tls=authority.issue()) as peer:
+    with http_peer(_ok(200), tls=authority.issue().server_context()) as peer:
         url = peer.url
     out = slack_webhook.run(make_ctx(("webhook_url", "string", url), ("message", "text", "m")))
     assert out["status_code"] == 0 and out["success"] is False
@@ -93,7 +94,7 @@ def test_slack_transport_failure_is_soft(make_ctx: MakeContext, authority: Local
 def test_slack_certificate_is_verified(make_ctx: MakeContext, tmp_path: Path) -> None:
     """A server certificate from an untrusted CA is a transport failure, not a delivery."""
     untrusted = LocalAuthority(tmp_path)
-    with http_peer(_ok(200), tls=untrusted.issue()) as peer:
+    with http_peer(_ok(200), tls=untrusted.issue().server_context()) as peer:
         out = slack_webhook.run(
             make_ctx(("webhook_url", "string", peer.url), ("message", "text", "m"))
         )
@@ -131,7 +132,7 @@ def test_webhook_input_errors(
 
 def test_discord_payload_shape(make_ctx: MakeContext, authority: LocalAuthority) -> None:
     """Discord gets {content, username, avatar_url}; its 204 reply is a success."""
-    with http_peer(_ok(204), tls=authority.issue()) as peer:
+    with http_peer(_ok(204), tls=authority.issue().server_context()) as peer:
         out = discord_webhook.run(
             make_ctx(
                 ("webhook_url", "string", f"{peer.url}/api/webhooks/1/t"),
@@ -152,7 +153,7 @@ def test_discord_transport_failure_is_hard(
     make_ctx: MakeContext, authority: LocalAuthority
 ) -> None:
     """A connection failure is a hard error 'failed to send webhook: ...'."""
-    with http_peer(_ok(204), tls=authority.issue()) as peer:
+    with http_peer(_ok(204), tls=authority.issue().server_context()) as peer:
         url = peer.url
     with pytest.raises(HardError) as caught:
         discord_webhook.run(make_ctx(("webhook_url", "string", url), ("content", "text", "c")))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from executor.actions.local_peers import Recorded, http_peer
+from fixtures.http_peer import Recorded, http_peer
 from flomation.executor.actions.web import download
 from flomation.executor.network_guard import ALLOW_NETWORKS_VARIABLE
 

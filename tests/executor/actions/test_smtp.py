@@ -18,8 +18,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from executor.actions.local_peers import LocalAuthority
 from executor.engine_harness import edge, flow_document, node, run_engine, value
+from fixtures.authority import LocalAuthority
 from flomation.executor.actions.base import HardError
 from flomation.executor.actions.common import smtp
 

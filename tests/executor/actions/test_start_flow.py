@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from executor.actions.local_peers import Recorded, http_peer
+from fixtures.http_peer import Recorded, http_peer
 from flomation.executor.actions.base import HardError
 from flomation.executor.actions.common import start_flow
 from flomation.executor.environment import EnvironmentClient
