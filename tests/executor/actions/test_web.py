@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from fixtures.http_peer import Recorded, Reply, http_peer
 from flomation.executor.actions.base import ActionCancelled, HardError
 from flomation.executor.actions.web import fetch, request
 from flomation.executor.actions.web._transfer import canonical_header_name
@@ -26,90 +27,53 @@ PAGE = (
 MakeContext = Callable[..., Any]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Routes used by the tests; ``server.release`` unblocks the stalling route."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep test output quiet."""
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _route(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        path = self.path
-        if path.startswith("/echo"):
-            echo = {
-                "method": self.command,
-                "path": path,
-                "headers": {name: value for name, value in self.headers.items()},
-                "body": body.decode(),
-            }
-            self.send_response(200)
-            self.send_header("x-lower-case", "1")
-            self.send_header("X-Utf8", "Zoë".encode().decode("latin-1"))
-            self.send_header("Set-Cookie", "a=1")
-            self.send_header("Set-Cookie", "b=2")
-            payload = json.dumps(echo).encode()
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-        elif path.startswith("/status/"):
-            self._send(int(path.rsplit("/", 1)[1]), b"status body")
-        elif path.startswith("/redirect/"):
-            remaining = int(path.rsplit("/", 1)[1])
-            if remaining == 0:
-                self._send(200, b"arrived")
-            else:
-                self._send(302, b"", {"Location": f"/redirect/{remaining - 1}"})
-        elif path.startswith("/see-other"):
-            self._send(303, b"", {"Location": "/echo/after"})
-        elif path.startswith("/temporary"):
-            self._send(307, b"", {"Location": "/echo/kept"})
-        elif path == "/big":
-            self._send(200, b"x" * (3 << 20))
-        elif path == "/page":
-            self._send(200, PAGE.encode(), {"Content-Type": "text/html"})
-        elif path == "/stall":
-            self.server.release.wait(30)  # type: ignore[attr-defined]
-            self._send(200, b"late")
-        else:
-            self._send(404, b"no route")
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _route  # noqa: N815
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """Does not print the broken pipes of requests the tests abort on purpose."""
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Ignore handler errors (the client went away)."""
+def _route(release: threading.Event, request: Recorded) -> Reply:
+    """The routes the tests use; the stalling one waits for ``release``."""
+    path = request.path
+    if path.startswith("/echo"):
+        echo = {
+            "method": request.method,
+            "path": path,
+            "headers": request.headers,
+            "body": request.body.decode(),
+        }
+        headers = [
+            ("x-lower-case", "1"),
+            ("X-Utf8", "Zoë".encode().decode("latin-1")),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+        ]
+        return 200, headers, json.dumps(echo).encode()
+    if path.startswith("/status/"):
+        return int(path.rsplit("/", 1)[1]), {}, b"status body"
+    if path.startswith("/redirect/"):
+        remaining = int(path.rsplit("/", 1)[1])
+        if remaining == 0:
+            return 200, {}, b"arrived"
+        return 302, {"Location": f"/redirect/{remaining - 1}"}, b""
+    if path.startswith("/see-other"):
+        return 303, {"Location": "/echo/after"}, b""
+    if path.startswith("/temporary"):
+        return 307, {"Location": "/echo/kept"}, b""
+    if path == "/big":
+        return 200, {}, b"x" * (3 << 20)
+    if path == "/page":
+        return 200, {"Content-Type": "text/html"}, PAGE.encode()
+    if path == "/stall":
+        release.wait(30)
+        return 200, {}, b"late"
+    return 404, {}, b"no route"
 
 
 @pytest.fixture
 def base_url() -> Iterator[str]:
     """A threaded HTTP server on 127.0.0.1 with an OS-chosen port."""
-    server = _QuietServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.release = threading.Event()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.release.set()  # type: ignore[attr-defined]
-        server.shutdown()
-        server.server_close()
+    release = threading.Event()
+    with http_peer(functools.partial(_route, release)) as peer:
+        try:
+            yield f"http://127.0.0.1:{peer.port}"
+        finally:
+            release.set()
 
 
 def closed_port_url() -> str:
