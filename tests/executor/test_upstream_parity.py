@@ -11,15 +11,14 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import pytest
 
 from executor.engine_harness import edge, flow_document, node, run_cli, run_engine, value
 from executor.test_control_actions import TRIGGER, error_of, outputs_of, run_action
+from fixtures.http_peer import http_peer
 from flomation.executor.actions.common.wait import parse_wait_duration
 from flomation.executor.actions.trigger.manual import go_time_json
 from flomation.executor.checkpoint import parse_checkpoint
@@ -181,25 +180,12 @@ def test_switch_invalid_pattern_writes_nothing_to_stderr(tmp_path: Path) -> None
     assert "parsing" not in completed.stderr and "re2" not in completed.stderr.lower()
 
 
-class _UserAgentEcho(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
-
-    def do_GET(self) -> None:
-        body = (self.headers.get("User-Agent") or "").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 def test_request_sends_gos_default_user_agent(tmp_path: Path) -> None:
     """flomation-co/executor: actions/web/request/action.go: Go's default User-Agent goes out."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _UserAgentEcho)
-    thread = Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
+    with http_peer(
+        lambda request: (200, {}, request.headers.get("User-Agent", "").encode())
+    ) as peer:
+        url = f"http://127.0.0.1:{peer.port}/"
         plain = run_action(tmp_path, "web/request", 2, value("method", "GET"), value("url", url))
         assert outputs_of(plain)["response_body"] == "Go-http-client/1.1"
         own = run_action(
@@ -211,10 +197,6 @@ def test_request_sends_gos_default_user_agent(tmp_path: Path) -> None:
             value("headers", "user-agent: mine/2", "text"),
         )
         assert outputs_of(own)["response_body"] == "mine/2"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_output_set_with_a_name_that_is_not_text_sets_nothing(tmp_path: Path) -> None:
