@@ -9,46 +9,31 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from executor.engine_harness import edge, flow_document, node, run_cli, value
+from fixtures.http_peer import Recorded, Reply, http_peer
 
 SECRET = "db-pass-Zq81!x"
 EXECUTION_ID = "exec-1"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
-
-    def do_GET(self) -> None:
-        base = f"/api/v1/execution/{EXECUTION_ID}/environment"
-        path = self.path.split("?", 1)[0]
-        answers = {f"{base}/prod": {"id": "env-1"}, f"{base}/env-1/secret/db": {"value": SECRET}}
-        body = json.dumps(answers.get(path, {"error": "not found"})).encode()
-        self.send_response(200 if path in answers else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+def _environment_api(request: Recorded) -> Reply:
+    """Environment ``prod`` (docs/protocol.md §4.7) holding secret ``db``; 404 for anything else."""
+    base = f"/api/v1/execution/{EXECUTION_ID}/environment"
+    path = request.path.split("?", 1)[0]
+    answers = {f"{base}/prod": {"id": "env-1"}, f"{base}/env-1/secret/db": {"value": SECRET}}
+    body = json.dumps(answers.get(path, {"error": "not found"})).encode()
+    return 200 if path in answers else 404, {}, body
 
 
 @pytest.fixture
 def api_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_peer(_environment_api) as peer:
+        yield f"http://127.0.0.1:{peer.port}"
 
 
 def test_fetched_secret_is_masked_in_events_logs_and_state(tmp_path: Path, api_url: str) -> None:
