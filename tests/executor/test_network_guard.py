@@ -8,61 +8,23 @@ function: no test ever opens a connection to them.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from executor.engine_harness import edge, flow_document, node, run_cli, value
+from fixtures.http_peer import HttpPeer, Recorded, Reply, http_peer
 from flomation.executor import network_guard
 from flomation.executor.actions.web._transfer import TransferError, transfer
 
 
-class _Server(ThreadingHTTPServer):
-    hits: list[str]
-    on_request: Any
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
-
-    def do_GET(self) -> None:
-        self.server.hits.append(self.path)
-        status, headers = self.server.on_request(self.path)
-        self.send_response(status)
-        for name, text in headers.items():
-            self.send_header(name, text)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-
-@contextlib.contextmanager
-def _serve(on_request: Any = lambda path: (200, {})) -> Iterator[_Server]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.hits = []
-    server.on_request = on_request
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    with _serve() as running:
+def server() -> Iterator[HttpPeer]:
+    """A peer answering every request 200 ``ok``; its requests show what reached it."""
+    with http_peer(lambda _request: (200, {}, b"ok")) as running:
         yield running
 
 
@@ -109,9 +71,9 @@ def test_allowed_networks_pass_at_any_level() -> None:
     assert network_guard.refusal("127.0.0.1", "private", "10.0.0.0/8") is not None
 
 
-def test_an_action_can_ask_for_a_stricter_level(server: _Server) -> None:
+def test_an_action_can_ask_for_a_stricter_level(server: HttpPeer) -> None:
     """guard_minimum='private' refuses loopback although the configured level allows it."""
-    url = f"http://127.0.0.1:{server.server_port}/strict"
+    url = f"http://127.0.0.1:{server.port}/strict"
     with pytest.raises(TransferError, match="loopback address"):
         transfer(
             "GET",
@@ -123,7 +85,7 @@ def test_an_action_can_ask_for_a_stricter_level(server: _Server) -> None:
             cancel_event=threading.Event(),
             guard_minimum="private",
         )
-    assert server.hits == []
+    assert server.requests == []
 
 
 def _transfer(url: str) -> bytes:
@@ -139,41 +101,41 @@ def _transfer(url: str) -> bytes:
     return response.body
 
 
-def test_loopback_is_allowed_by_default(server: _Server) -> None:
+def test_loopback_is_allowed_by_default(server: HttpPeer) -> None:
     """With the default level a web request to 127.0.0.1 goes through."""
-    assert _transfer(f"http://127.0.0.1:{server.server_port}/a") == b"ok"
+    assert _transfer(f"http://127.0.0.1:{server.port}/a") == b"ok"
 
 
-def test_private_level_refuses_the_resolved_address(server: _Server) -> None:
+def test_private_level_refuses_the_resolved_address(server: HttpPeer) -> None:
     """At 'private' a name resolving to loopback is refused before any byte is sent."""
     network_guard.configure("private")
     with pytest.raises(TransferError, match="refused by the network guard \\(loopback address\\)"):
-        _transfer(f"http://localhost:{server.server_port}/a")
-    assert server.hits == []
+        _transfer(f"http://localhost:{server.port}/a")
+    assert server.requests == []
 
 
-def test_every_redirect_target_is_checked(server: _Server) -> None:
+def test_every_redirect_target_is_checked(server: HttpPeer) -> None:
     """A redirect's target is checked on its own connection: the first hop is allowed, the
     guard is tightened while it answers, and the second hop never reaches its server."""
-    port = server.server_port
+    port = server.port
 
-    def tighten_then_redirect(path: str) -> tuple[int, dict[str, str]]:
+    def tighten_then_redirect(request: Recorded) -> Reply:
         network_guard.configure("private")
-        return 302, {"Location": f"http://127.0.0.1:{port}/second"}
+        return 302, {"Location": f"http://127.0.0.1:{port}/second"}, b"ok"
 
-    with _serve(tighten_then_redirect) as first:
+    with http_peer(tighten_then_redirect) as first:
         with pytest.raises(TransferError, match="refused by the network guard"):
-            _transfer(f"http://127.0.0.1:{first.server_port}/first")
-        assert first.hits == ["/first"]
-    assert server.hits == []
+            _transfer(f"http://127.0.0.1:{first.port}/first")
+        assert [request.path for request in first.requests] == ["/first"]
+    assert server.requests == []
 
 
 def test_executor_flag_refuses_web_nodes(
-    tmp_path: Path, server: _Server, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: HttpPeer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """FLOMATION_EXECUTOR_NETWORK_GUARD=private makes a web/request node to 127.0.0.1 fail
     with the guard's error, in a real executor process."""
-    url = f"http://127.0.0.1:{server.server_port}/from-flow"
+    url = f"http://127.0.0.1:{server.port}/from-flow"
     document = flow_document(
         [
             node("t", "trigger/manual", 1),
@@ -188,4 +150,4 @@ def test_executor_flag_refuses_web_nodes(
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["status"] == 1
     assert "refused by the network guard" in state["node_results"]["r"]["error"]
-    assert server.hits == []
+    assert server.requests == []
