@@ -5,11 +5,10 @@ See docs/flows.md §8, docs/protocol.md §9.
 
 from __future__ import annotations
 
+import functools
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from fixtures.http_peer import HttpPeer, Recorded, Reply, http_peer
 from flomation.executor.environment import EnvironmentClient
 from flomation.wire.signing import (
     SIGNATURE_V2_HEADER,
@@ -30,67 +30,43 @@ from flomation.wire.signing import (
 EXECUTION_ID = "0b6f3c1e-7d2a-4c55-9a0e-3f1d2b4c5e6f"
 ENV_PATH = f"/api/v1/execution/{EXECUTION_ID}/environment"
 
-
-@dataclass
-class Seen:
-    """One request the API received."""
-
-    method: str
-    target: str
-    headers: dict[str, str]
-    body: bytes
+# What the fake API answers: raw path without query -> (status, JSON value or raw bytes).
+Routes = dict[str, tuple[int, Any]]
 
 
 @dataclass
 class FakeApi:
-    """Routes (raw path without query -> status, body) and every request received."""
+    """The routes and the peer answering from them."""
 
-    routes: dict[str, tuple[int, Any]] = field(default_factory=dict)
-    seen: list[Seen] = field(default_factory=list)
-    url: str = ""
+    routes: Routes
+    peer: HttpPeer
+
+    @property
+    def url(self) -> str:
+        """The API's base URL."""
+        return f"http://127.0.0.1:{self.peer.port}"
+
+    @property
+    def seen(self) -> list[Recorded]:
+        """Every request received, in order."""
+        return self.peer.requests
 
     def paths(self) -> list[str]:
         """The paths (without query) requested so far, in order."""
-        return [urlsplit(item.target).path for item in self.seen]
+        return [urlsplit(item.path).path for item in self.seen]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep test output quiet."""
-
-    def _handle(self) -> None:
-        api: FakeApi = self.server.api  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        api.seen.append(Seen(self.command, self.path, dict(self.headers.items()), body))
-        status, payload = api.routes.get(urlsplit(self.path).path, (404, {"error": "not found"}))
-        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    do_GET = do_POST = _handle  # noqa: N815
+def _answer(routes: Routes, request: Recorded) -> Reply:
+    status, payload = routes.get(urlsplit(request.path).path, (404, {"error": "not found"}))
+    return status, {}, payload if isinstance(payload, bytes) else json.dumps(payload).encode()
 
 
 @pytest.fixture
 def api() -> Iterator[FakeApi]:
     """A real HTTP server answering from ``FakeApi.routes``."""
-    state = FakeApi()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.api = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    state.routes[f"{ENV_PATH}/prod"] = (200, {"id": "env-1", "name": "prod"})
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+    routes: Routes = {f"{ENV_PATH}/prod": (200, {"id": "env-1", "name": "prod"})}
+    with http_peer(functools.partial(_answer, routes)) as peer:
+        yield FakeApi(routes, peer)
 
 
 @pytest.fixture(scope="module")
@@ -162,13 +138,13 @@ def test_key_signs_token_query_and_v2_header(
         f"{ENV_PATH}/env-1/secret/TOKEN",
     ]
     public = private_key.public_key()
-    tokens = {parse_qs(urlsplit(seen.target).query)["token"][0] for seen in api.seen}
+    tokens = {parse_qs(urlsplit(seen.path).query)["token"][0] for seen in api.seen}
     assert len(tokens) == 1, "the v1 signature is computed once per process"
     assert verify_v1(public, EXECUTION_ID.encode(), tokens.pop())
     for seen in api.seen:
         assert "Authorization" not in seen.headers
         header = parse_v2_header(seen.headers[SIGNATURE_V2_HEADER])
-        assert verify_v2(public, header, "GET", seen.target, b"")
+        assert verify_v2(public, header, "GET", seen.path, b"")
     assert logs.lines == []
 
 
@@ -177,7 +153,7 @@ def test_inline_pem_key_is_accepted(api: FakeApi, private_key: rsa.RSAPrivateKey
     api.routes[f"{ENV_PATH}/env-1/property/FOO"] = (200, {"value": "bar"})
     env = client(api, Logs(), key_path=private_key_pem_pkcs1(private_key).decode())
     assert env.resolve("env", "FOO") == "bar"
-    assert "token=" in api.seen[0].target
+    assert "token=" in api.seen[0].path
 
 
 def test_unloadable_key_logs_error_and_drops_credentials(api: FakeApi, tmp_path: Path) -> None:
@@ -191,7 +167,7 @@ def test_unloadable_key_logs_error_and_drops_credentials(api: FakeApi, tmp_path:
     ]
     assert "missing.pem" in logs.lines[0][2]["error"]
     for seen in api.seen:
-        assert "token=" not in seen.target and "Authorization" not in seen.headers
+        assert "token=" not in seen.path and "Authorization" not in seen.headers
         assert SIGNATURE_V2_HEADER not in seen.headers
 
 
@@ -211,10 +187,10 @@ def test_user_password_identity_flow(api: FakeApi) -> None:
     env = client(api, Logs(), user="ada", password="hash-1")
     assert env.resolve("env", "FOO") == "bar"
     assert env.resolve("env", "BAZ") == "qux"
-    identity = [seen for seen in api.seen if seen.target == "/identity/api/token"]
+    identity = [seen for seen in api.seen if seen.path == "/identity/api/token"]
     assert len(identity) == 1 and identity[0].method == "POST"
     assert json.loads(identity[0].body) == {"username": "ada", "hash": "hash-1"}
-    others = [seen for seen in api.seen if seen.target != "/identity/api/token"]
+    others = [seen for seen in api.seen if seen.path != "/identity/api/token"]
     assert all(seen.headers["Authorization"] == "Bearer from-identity" for seen in others)
 
 
