@@ -11,6 +11,7 @@ MaxToolRoundsDefault = 25) and actions/ai/{openai,groq,anthropic,gemini,ollama}/
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from executor.engine_harness import Run, edge, flow_document, node, run_engine, value
-from fixtures.http_peer import Recorded, http_peer
+from fixtures.http_peer import HttpPeer, Recorded, Reply, http_peer
 from flomation.executor.tool_loop import (
     MAX_TOOL_ROUNDS,
     ai_targets,
@@ -30,7 +31,6 @@ from flomation.executor.tool_loop import (
 )
 
 KEY = "sk-tool-loop-KEY-0987654321"
-Reply = tuple[int, dict[str, str], bytes]
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -212,18 +212,10 @@ class Model:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Model], Any]]:
+def serve() -> Iterator[Callable[[Model], HttpPeer]]:
     """Start a local model server for one scripted model."""
-    peers: list[Any] = []
-
-    def start(model: Model) -> Any:
-        context = http_peer(model)
-        peers.append(context)
-        return context.__enter__()
-
-    yield start
-    for context in peers:
-        context.__exit__(None, None, None)
+    with contextlib.ExitStack() as peers:
+        yield lambda model: peers.enter_context(http_peer(model))
 
 
 def _flow(action: str, url: str, *, tool: str = "string/upper_case") -> str:
@@ -257,7 +249,9 @@ def _outputs(run: Run, node_id: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("action", sorted(WIRES))
-def test_tool_loop_round_trip(tmp_path: Path, serve: Any, action: str) -> None:
+def test_tool_loop_round_trip(
+    tmp_path: Path, serve: Callable[[Model], HttpPeer], action: str
+) -> None:
     """The model's tool call runs the tools-handle node; its result goes back in the provider's
     format and the final answer flows on to the node on the default handle."""
     model = Model(WIRES[action])
@@ -274,7 +268,9 @@ def test_tool_loop_round_trip(tmp_path: Path, serve: Any, action: str) -> None:
     assert KEY not in json.dumps(run.events, default=str)
 
 
-def test_unknown_tool_and_tool_failure_are_results(tmp_path: Path, serve: Any) -> None:
+def test_unknown_tool_and_tool_failure_are_results(
+    tmp_path: Path, serve: Callable[[Model], HttpPeer]
+) -> None:
     """A tool name no node matches, or a tool node that fails, goes back as an error result."""
     model = Model(WIRES["ai/anthropic"], tool="nope")
     peer = serve(model)
@@ -293,7 +289,7 @@ def test_unknown_tool_and_tool_failure_are_results(tmp_path: Path, serve: Any) -
     assert _outputs(run, "ai")["response"].startswith("It is Tool execution error")
 
 
-def test_max_rounds_bound(tmp_path: Path, serve: Any) -> None:
+def test_max_rounds_bound(tmp_path: Path, serve: Callable[[Model], HttpPeer]) -> None:
     """A model that never stops asking is re-invoked 25 times at most (upstream's bound)."""
     model = Model(WIRES["ai/openai"], always_ask=True)
     peer = serve(model)

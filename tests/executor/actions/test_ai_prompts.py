@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from executor.engine_harness import edge, flow_document, node, run_engine, value
-from fixtures.http_peer import Recorded, http_peer
+from fixtures.http_peer import HttpPeer, Recorded, Reply, http_peer
 from flomation.executor.actions.ai import (
     anthropic,
     azure_openai,
@@ -40,7 +40,7 @@ def _sse(events: list[Any], done: bool = True) -> bytes:
     return "".join(lines).encode()
 
 
-def _openai_reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
+def _openai_reply(request: Recorded) -> Reply:
     body = request.json()
     if body.get("stream"):
         chunks = [
@@ -53,7 +53,7 @@ def _openai_reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
             },
         ]
         return 200, {"Content-Type": "text/event-stream"}, _sse(chunks)
-    reply = {
+    reply: dict[str, Any] = {
         "model": "m-1",
         "choices": [
             {
@@ -69,7 +69,7 @@ def _openai_reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "application/json"}, json.dumps(reply).encode()
 
 
-def _anthropic_reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
+def _anthropic_reply(request: Recorded) -> Reply:
     body = request.json()
     if body.get("stream"):
         events = [
@@ -109,7 +109,7 @@ def _anthropic_reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "application/json"}, json.dumps(reply).encode()
 
 
-def _gemini_reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
+def _gemini_reply(request: Recorded) -> Reply:
     usage = {"promptTokenCount": 6, "candidatesTokenCount": 4, "totalTokenCount": 10}
     if ":streamGenerateContent" in request.path:
         events = [
@@ -134,7 +134,7 @@ def _gemini_reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "application/json"}, json.dumps(reply).encode()
 
 
-def _ollama_reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
+def _ollama_reply(request: Recorded) -> Reply:
     reply = {
         "model": "llama3.2",
         "message": {"role": "assistant", "content": "Local answer", "thinking": "hmm"},
@@ -145,7 +145,7 @@ def _ollama_reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "application/json"}, json.dumps(reply).encode()
 
 
-def _provider(request: Recorded) -> tuple[int, dict[str, str], bytes]:
+def _provider(request: Recorded) -> Reply:
     if "fail" in request.path:
         error = {"error": {"message": f"bad key {KEY}", "type": "invalid_request_error"}}
         return 401, {"Content-Type": "application/json"}, json.dumps(error).encode()
@@ -159,7 +159,7 @@ def _provider(request: Recorded) -> tuple[int, dict[str, str], bytes]:
 
 
 @pytest.fixture
-def provider() -> Iterator[Any]:
+def provider() -> Iterator[HttpPeer]:
     """The local provider server."""
     with http_peer(_provider) as peer:
         yield peer
@@ -183,7 +183,7 @@ def _common(base: str, *rows: tuple[str, str, Any]) -> list[tuple[str, str, Any]
     [(openai, "/v1", "openai"), (groq, "/openai/v1", "groq"), (openrouter, "/openrouter/v1", "or")],
 )
 def test_openai_family_request_and_reply(
-    make_ctx: MakeContext, provider: Any, module: Any, path: str, provider_name: str
+    make_ctx: MakeContext, provider: HttpPeer, module: Any, path: str, provider_name: str
 ) -> None:
     """OpenAI-format providers: Bearer key, system+history+prompt messages, text and usage out."""
     out = module.run(make_ctx(*_common(provider.url + path, ("model", "string", "m-1"))))
@@ -205,7 +205,7 @@ def test_openai_family_request_and_reply(
         assert request.headers["X-Title"] == "Flomation"
 
 
-def test_openai_streaming(make_ctx: MakeContext, provider: Any) -> None:
+def test_openai_streaming(make_ctx: MakeContext, provider: HttpPeer) -> None:
     """A streamed OpenAI reply is the concatenated deltas, with usage from the final chunk."""
     out = openai.run(make_ctx(*_common(provider.url + "/v1", ("streaming", "boolean", True))))
     assert out["response"] == "Streamed." and out["total_tokens"] == 7
@@ -213,7 +213,7 @@ def test_openai_streaming(make_ctx: MakeContext, provider: Any) -> None:
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
 
 
-def test_azure_openai_deployment(make_ctx: MakeContext, provider: Any) -> None:
+def test_azure_openai_deployment(make_ctx: MakeContext, provider: HttpPeer) -> None:
     """Azure: api-key header, deployment in the path, api-version query, no model in the body."""
     out = azure_openai.run(make_ctx(*_common(provider.url, ("deployment", "string", "my dep"))))
     assert out["response"] == "Answer: What is 2+2?" and out["total_tokens"] == 14
@@ -224,7 +224,7 @@ def test_azure_openai_deployment(make_ctx: MakeContext, provider: Any) -> None:
 
 
 @pytest.mark.parametrize("streaming", [False, True])
-def test_anthropic_messages(make_ctx: MakeContext, provider: Any, streaming: bool) -> None:
+def test_anthropic_messages(make_ctx: MakeContext, provider: HttpPeer, streaming: bool) -> None:
     """Anthropic: x-api-key, version header, cached system block; text and usage out."""
     out = anthropic.run(
         make_ctx(*_common(provider.url + "/v1", ("streaming", "boolean", streaming)))
@@ -245,7 +245,9 @@ def test_anthropic_messages(make_ctx: MakeContext, provider: Any, streaming: boo
 
 
 @pytest.mark.parametrize("streaming", [False, True])
-def test_gemini_generate_content(make_ctx: MakeContext, provider: Any, streaming: bool) -> None:
+def test_gemini_generate_content(
+    make_ctx: MakeContext, provider: HttpPeer, streaming: bool
+) -> None:
     """Gemini: x-goog-api-key, contents with model role, systemInstruction; usageMetadata out."""
     out = gemini.run(
         make_ctx(
@@ -269,7 +271,7 @@ def test_gemini_generate_content(make_ctx: MakeContext, provider: Any, streaming
     assert sent["generationConfig"] == {"temperature": 0.2, "maxOutputTokens": 100}
 
 
-def test_ollama_native_chat(make_ctx: MakeContext, provider: Any) -> None:
+def test_ollama_native_chat(make_ctx: MakeContext, provider: HttpPeer) -> None:
     """Ollama: /api/chat with stream false, options only when set; eval counts as usage."""
     out = ollama.run(
         make_ctx(
@@ -296,7 +298,9 @@ def test_ollama_native_chat(make_ctx: MakeContext, provider: Any) -> None:
     }
 
 
-def test_no_response_sentinel_and_required_inputs(make_ctx: MakeContext, provider: Any) -> None:
+def test_no_response_sentinel_and_required_inputs(
+    make_ctx: MakeContext, provider: HttpPeer
+) -> None:
     """[NO_RESPONSE] silences the reply; missing api_key/prompt are upstream's hard errors."""
     with http_peer(
         lambda _r: (
@@ -322,14 +326,14 @@ def test_no_response_sentinel_and_required_inputs(make_ctx: MakeContext, provide
         ollama.run(make_ctx(("endpoint", "string", provider.url), ("prompt", "text", "x")))
 
 
-def test_api_errors_carry_the_providers_message(make_ctx: MakeContext, provider: Any) -> None:
+def test_api_errors_carry_the_providers_message(make_ctx: MakeContext, provider: HttpPeer) -> None:
     """A non-200 reply is '<Provider> API error (<status>): <message>'."""
     with pytest.raises(HardError) as caught:
         groq.run(make_ctx(*_common(provider.url + "/fail")))
     assert caught.value.message == f"Groq API error (401): bad key {KEY}"
 
 
-def test_api_key_is_masked(tmp_path: Path, provider: Any) -> None:
+def test_api_key_is_masked(tmp_path: Path, provider: HttpPeer) -> None:
     """The key never appears in events, results or the error, even when the provider echoes it."""
     inputs = [
         value("api_key", KEY, "secret"),

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from fixtures.authority import LocalAuthority
-from fixtures.http_peer import Recorded, http_peer
+from fixtures.http_peer import Recorded, Reply, http_peer
 from flomation.executor.actions.base import HardError
 from flomation.executor.actions.output import discord_webhook, slack_webhook
 
@@ -30,7 +30,7 @@ def authority(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalAuthority
     return local
 
 
-def _ok(status: int) -> Callable[[Recorded], tuple[int, dict[str, str], bytes]]:
+def _ok(status: int) -> Callable[[Recorded], Reply]:
     return lambda _request: (status, {"Content-Type": "text/plain"}, b"ok")
 
 

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fixtures.http_peer import Recorded, http_peer
+from fixtures.http_peer import HttpPeer, Recorded, Reply, http_peer
 from flomation.executor.actions.web import download
 from flomation.executor.network_guard import ALLOW_NETWORKS_VARIABLE
 
 MakeContext = Callable[..., Any]
 
 
-def _serve(body: bytes, content_type: str = "application/pdf", status: int = 200) -> Any:
-    def reply(_request: Recorded) -> tuple[int, dict[str, str], bytes]:
+def _serve(
+    body: bytes, content_type: str = "application/pdf", status: int = 200
+) -> AbstractContextManager[HttpPeer]:
+    def reply(_request: Recorded) -> Reply:
         return status, {"Content-Type": content_type}, body
 
     return http_peer(reply)

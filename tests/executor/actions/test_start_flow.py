@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.http_peer import Recorded, http_peer
+from fixtures.http_peer import Recorded, Reply, http_peer
 from flomation.executor.actions.base import HardError
 from flomation.executor.actions.common import start_flow
 from flomation.executor.environment import EnvironmentClient
@@ -35,7 +35,7 @@ def _client(url: str) -> EnvironmentClient:
 def test_start_without_waiting(make_ctx: MakeContext) -> None:
     """POST .../internal/flo/{id}/execute with {} and the caller's identity; status queued."""
 
-    def reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
+    def reply(request: Recorded) -> Reply:
         return 201, {"Content-Type": "application/json"}, b'{"id": "exec-9"}'
 
     with http_peer(reply) as peer:
@@ -59,7 +59,7 @@ def test_wait_times_out_while_running(
     """Still running at the deadline: status timeout (poll interval shortened for the test)."""
     monkeypatch.setattr(start_flow, "POLL_INTERVAL_S", 0.05)
 
-    def reply(request: Recorded) -> tuple[int, dict[str, str], bytes]:
+    def reply(request: Recorded) -> Reply:
         if request.method == "POST":
             return 201, {}, b'{"id": "exec-9"}'
         body = {"execution_status": "running", "completion_status": "pending"}
