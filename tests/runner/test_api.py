@@ -7,9 +7,9 @@ import json
 import threading
 
 import pytest
-from aiohttp import web
 
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
+from fixtures.http_peer import http_peer
 from flomation.runner.api import ApiError, RunnerApi, execution_path, registration_body
 from flomation.wire.models import LOG_BATCH_KEY_HEADER
 from flomation.wire.signing import (
@@ -195,30 +195,14 @@ async def test_v2_can_be_turned_off() -> None:
 
 async def test_base_url_prefix_is_part_of_the_v2_path() -> None:
     """A base URL with a path prefix (and trailing slash) is kept, and v2 signs the full path."""
-    seen: list[web.Request] = []
-
-    async def handler(request: web.Request) -> web.Response:
-        seen.append(request)
-        await request.read()
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with RunnerApi(f"http://127.0.0.1:{port}/prefix/", "idid", KEY) as api:
+    with http_peer(lambda _request: (200, {}, b"")) as peer:
+        async with RunnerApi(f"http://127.0.0.1:{peer.port}/prefix/", "idid", KEY) as api:
             await api.get_status("exec-1")
-        (request,) = seen
-        assert request.raw_path == "/prefix/api/v1/execution/exec-1/status"
-        header = parse_v2_header(request.headers[SIGNATURE_V2_HEADER])
-        public = load_public_key_pem(public_key_pem(KEY))
-        assert verify_v2(public, header, "GET", request.raw_path, b"")
-    finally:
-        await runner.cleanup()
+    (request,) = peer.requests
+    assert request.path == "/prefix/api/v1/execution/exec-1/status"
+    header = parse_v2_header(request.headers[SIGNATURE_V2_HEADER])
+    public = load_public_key_pem(public_key_pem(KEY))
+    assert verify_v2(public, header, "GET", request.path, b"")
 
 
 async def test_network_error_raises_api_error_and_is_observed() -> None:

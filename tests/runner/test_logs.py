@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 import structlog
-from aiohttp import web
 
+from fixtures.http_peer import Recorded, Reply, http_peer
 from flomation.runner.logs import LogShipper, SendOutcome, SendPrepared, drop_marker
 from flomation.runner.spool import SPOOL_FILE_NAME, OutputSpool
 
@@ -320,27 +320,21 @@ async def test_add_never_blocks_while_a_request_is_in_flight() -> None:
 
 
 @pytest.fixture
-async def logs_server() -> AsyncIterator[tuple[str, list[list[str]], list[int]]]:
+def logs_server() -> Iterator[tuple[str, list[list[str]], list[int]]]:
     """A real HTTP endpoint on 127.0.0.1 that records line batches and answers scripted codes."""
     received: list[list[str]] = []
     statuses: list[int] = []
 
-    async def handle(request: web.Request) -> web.Response:
-        body = await request.json()
+    def handle(request: Recorded) -> Reply:
+        if (request.method, request.path) != ("POST", "/api/v1/execution/e1/logs"):
+            return 404, {}, b""
         status = statuses.pop(0) if statuses else 200
         if status == 200:
-            received.append(body["lines"])
-        return web.Response(status=status)
+            received.append(request.json()["lines"])
+        return status, {}, b""
 
-    app = web.Application()
-    app.router.add_post("/api/v1/execution/{id}/logs", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/api/v1/execution/e1/logs", received, statuses
-    await runner.cleanup()
+    with http_peer(handle) as peer:
+        yield f"http://127.0.0.1:{peer.port}/api/v1/execution/e1/logs", received, statuses
 
 
 async def test_ships_batches_to_a_real_http_endpoint(
