@@ -22,6 +22,7 @@ from flomation.server.admin_client import AdminClient
 from flomation.wire.signing import (
     SIGNATURE_HEADER,
     SIGNATURE_V2_HEADER,
+    V2_ACCEPTED_HEADER,
     generate_private_key,
     public_key_pem,
     sign_v1,
@@ -90,6 +91,7 @@ class Answer:
     status: int
     body: bytes
     content_type: str | None
+    accepts_v2_alone: bool = False  # the claim answer's advertisement (protocol.md §9.4)
 
     @property
     def json(self) -> Any:
@@ -144,7 +146,12 @@ class SigningRunner:
             skip_auto_headers=["Content-Type"],
             timeout=aiohttp.ClientTimeout(total=timeout_s),
         ) as response:
-            return Answer(response.status, await response.read(), response.content_type)
+            return Answer(
+                response.status,
+                await response.read(),
+                response.content_type,
+                response.headers.get(V2_ACCEPTED_HEADER) == "1",
+            )
 
     def registration_body(self, code: str, **overrides: Any) -> dict[str, Any]:
         """The Go runner's registration body, with any field replaced."""

@@ -12,7 +12,7 @@ from flomation.server.embedded import running_server
 from flomation.wire.signing import SIGNATURE_V2_HEADER, sign_v2
 
 from .conftest import SettingsFactory
-from .runner_client import FLOW, SigningRunner, claim_new
+from .runner_client import FLOW, SigningRunner, claim_new, compact, requested_at_now
 
 
 async def test_v2_signed_lifecycle_is_accepted(
@@ -113,3 +113,32 @@ async def test_require_v2_rejects_v1_only(
         assert (await runner.status(execution_id)).status == 200
         unsigned = SigningRunner(server.url, http)
         assert (await unsigned.register(queue["registration_code"])).status == 403
+
+
+async def test_claim_answers_advertise_v2_alone_and_v2_alone_is_accepted(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """Claim answers (200 and 204) say v2 alone is accepted; the lifecycle then works without
+    v1, and a v2 alone that does not verify is refused."""
+    runner.v2 = True
+    empty = await runner.poll(timeout_s=5)
+    assert empty.status == 204 and empty.accepts_v2_alone
+    execution_id = await admin.execute(flo["id"])
+    claimed = await runner.send(
+        "POST",
+        f"/api/v1/runner/{runner.identifier}/execution",
+        compact({"requested_at": requested_at_now()}),
+        v1=False,
+    )
+    assert claimed.status == 200 and claimed.accepts_v2_alone
+    assert claimed.json["execution"]["id"] == execution_id
+    assert (await runner.post(execution_id, "/state", {"state": "running"}, v1=False)).status == 200
+    assert (await runner.post(execution_id, "/logs", {"lines": ["a"]}, v1=False)).status == 200
+    assert (await runner.get(execution_id, "/status", v1=False)).status == 200
+    other_path = sign_v2(runner.key, "POST", f"/api/v1/execution/{execution_id}/logs", b"{}")
+    refused = await runner.post(
+        execution_id, "", {}, v1=False, v2=False, headers={SIGNATURE_V2_HEADER: other_path}
+    )
+    assert refused.status == 403 and refused.json == {"error": "invalid v2 signature"}
+    result = {"has_errored": False, "state": {}}
+    assert (await runner.post(execution_id, "", result, v1=False)).status == 200

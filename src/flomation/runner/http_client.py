@@ -18,7 +18,7 @@ import os
 import ssl
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -77,11 +77,15 @@ class Proxy:
 
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
-    """An answer's status and body; ``too_large``: longer than the cap, ``body`` is its head."""
+    """An answer's status and body; ``too_large``: longer than the cap, ``body`` is its head.
+
+    ``headers``: the answer's header fields by lower-case name (the last of a repeated one).
+    """
 
     status: int
     body: bytes
     too_large: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_origin(url: str) -> Origin:
@@ -150,6 +154,7 @@ class _Reading:
         "encoding",
         "framed",
         "head_only",
+        "headers",
         "inflater",
         "limit_bytes",
         "status",
@@ -164,6 +169,7 @@ class _Reading:
         self.inflater: zlib._Decompress | None = None
         self.framed = False  # a Content-Length or Transfer-Encoding says where the body ends
         self.head_only = False  # over the cap: keep the head, stop reading
+        self.headers: dict[str, str] = {}
 
 
 class _Connection(asyncio.Protocol):
@@ -230,6 +236,7 @@ class _Connection(asyncio.Protocol):
         if reading is None:
             return
         lowered = name.lower()
+        reading.headers[lowered.decode("latin-1")] = value.decode("latin-1")
         if lowered == b"content-encoding":
             reading.encoding = value.strip().lower()
         elif lowered == b"transfer-encoding":
@@ -360,7 +367,9 @@ class _Connection(asyncio.Protocol):
             self.close()  # the rest of the body is never read
         if not reading.done.done():
             body = reading.body[:OVERSIZE_HEAD_BYTES] if reading.head_only else reading.body
-            reading.done.set_result(HttpAnswer(reading.status, bytes(body), reading.head_only))
+            reading.done.set_result(
+                HttpAnswer(reading.status, bytes(body), reading.head_only, reading.headers)
+            )
 
     def _fail(self, error: HttpError, cause: BaseException | None = None) -> None:
         self.close()

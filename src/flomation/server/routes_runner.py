@@ -49,7 +49,7 @@ from flomation.wire.models import (
     StateRequest,
 )
 from flomation.wire.paths import is_safe_id
-from flomation.wire.signing import SIGNATURE_V2_HEADER, KeyFormatError
+from flomation.wire.signing import SIGNATURE_V2_HEADER, V2_ACCEPTED_HEADER, KeyFormatError
 
 __all__ = [
     "MAX_CLAIM_BODY_BYTES",
@@ -91,6 +91,12 @@ def _log_batch(body: bytes, key: str | None) -> LogBatch:
     """A logs body as a batch: its lines, the JSON text they came from and its batch key."""
     text = decode_body(body)
     return LogBatch(parse_text(LogsRequest, text).lines, text, key)
+
+
+def _accepting_v2(response: Response) -> Response:
+    """A claim answer telling the runner that v2 alone is enough (docs/protocol.md §9.4)."""
+    response.headers[V2_ACCEPTED_HEADER] = "1"
+    return response
 
 
 def environment_refusal(execution: ExecutionCall) -> str | None:
@@ -284,13 +290,13 @@ class RunnerEndpoints:
             watcher.cancel()
             dispatcher.unregister(ticket)
         if claimed is None:
-            return Response(status_code=204)
+            return _accepting_v2(Response(status_code=204))
         if ticket.abandoned:
             await self._release(claimed, runner)
-            return Response(status_code=204)
+            return _accepting_v2(Response(status_code=204))
         self._s.metrics.claims.inc()
         self._s.events.publish(claimed.execution.id)
-        return json_response(pending_execution_view(claimed))
+        return _accepting_v2(json_response(pending_execution_view(claimed)))
 
     def _check_v1_claim_is_current(self, request: Request, body: bytes) -> None:
         """403 for a claim signed with v1 only whose requested_at is stale (a replay)."""

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 __all__ = [
     "SIGNATURE_HEADER",
     "SIGNATURE_V2_HEADER",
+    "V2_ACCEPTED_HEADER",
     "KeyFormatError",
     "V2Header",
     "V2HeaderError",
@@ -39,6 +40,8 @@ __all__ = [
 
 SIGNATURE_HEADER = "X-Flomation-Runner-Signature"
 SIGNATURE_V2_HEADER = "X-Flomation-Runner-Signature-V2"
+# On claim answers of a server that verifies v2 and accepts it without v1 (docs/protocol.md §9.4).
+V2_ACCEPTED_HEADER = "X-Flomation-Signature-V2-Accepted"
 V2_PREFIX = "FLOMATION-RUNNER-V2"
 MIN_KEY_BITS = 2048
 

@@ -174,7 +174,11 @@ class RunnerConfig:
         default=512 * _MIB, metadata={"description": "stop claiming below this free space (bytes)"}
     )
     signing_v2: bool = dataclasses.field(
-        default=True, metadata={"description": "send the v2 signature header too"}
+        default=True,
+        metadata={
+            "description": "send the v2 signature header too (alone once the server says it"
+            " accepts that, docs/protocol.md §9.4)"
+        },
     )
     once: bool = dataclasses.field(
         default=False, metadata={"description": "run one execution, then exit with its outcome"}
