@@ -51,6 +51,29 @@ async def test_replayed_nonce_is_403(
     assert replay.status == 403 and replay.json == {"error": "replayed v2 signature nonce"}
 
 
+async def test_replayed_nonce_on_state_logs_and_result_is_403_and_writes_nothing(
+    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+) -> None:
+    """A v2 header sent again on state, logs or result is refused, and the batch is not stored
+    twice (the nonce is recorded by the call's own write)."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    base = f"/api/v1/execution/{execution_id}"
+    for suffix, payload in (
+        ("/state", {"state": "running"}),
+        ("/logs", {"lines": ["once"]}),
+        ("", {"has_errored": False, "state": {}}),
+    ):
+        body = compact(payload)
+        header = {SIGNATURE_V2_HEADER: sign_v2(runner.key, "POST", base + suffix, body)}
+        first = await runner.post(execution_id, suffix, body, headers=header)
+        replay = await runner.post(execution_id, suffix, body, headers=header)
+        assert first.status == 200, suffix
+        assert replay.status == 403 and replay.json == {"error": "replayed v2 signature nonce"}
+    execution = await admin.get_execution(execution_id)
+    assert execution["log_bytes"] == len("once\n")
+    assert execution["completion_status"] == "success"
+
+
 async def test_stale_timestamp_and_malformed_header_are_403(
     runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
 ) -> None:

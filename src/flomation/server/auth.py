@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import Request
 
-from flomation.server.store import Store
+from flomation.server.store import SignatureNonce, Store
 from flomation.wire.models import ClaimRequest
 from flomation.wire.signing import (
     SIGNATURE_HEADER,
@@ -143,11 +143,14 @@ class RequestVerifier:
         key: VerifiedKey,
         *,
         v1_single_use: bool = True,
-    ) -> None:
+        defer_nonce: bool = False,
+    ) -> SignatureNonce | None:
         """Raise SignatureError unless the request is signed with ``key`` (§3.1-§3.3, §9.3).
 
         A request signed with v1 only is refused when the same signature was already accepted
-        within the nonce retention (``v1_single_use``), see :func:`_v1_nonce`.
+        within the nonce retention (``v1_single_use``), see :func:`_v1_nonce`. The nonce is
+        recorded here, or with ``defer_nonce`` returned for the caller to pass to its store
+        operation, which records it with its write and refuses a replay itself.
         """
         v1 = request.headers.get(SIGNATURE_HEADER) or request.query_params.get("token") or ""
         v2_text = request.headers.get(SIGNATURE_V2_HEADER)
@@ -164,19 +167,26 @@ class RequestVerifier:
                 raise SignatureError("invalid v2 signature")
             if v1 and not verify_v1(key.key, v1_message, v1):
                 raise SignatureError("invalid signature")
-            if not await self._store.remember_nonce(key.fingerprint, header.nonce, now_s):
-                raise SignatureError("replayed v2 signature nonce")
-            return
-        if self._require_v2:
-            raise SignatureError("a v2 signature is required")
-        if not v1:
-            raise SignatureError("missing signature")
-        if not verify_v1(key.key, v1_message, v1):
-            raise SignatureError("invalid signature")
-        if v1_single_use and not await self._store.remember_nonce(
-            key.fingerprint, _v1_nonce(v1), self._clock()
-        ):
-            raise SignatureError("replayed v1 signature")
+            nonce = SignatureNonce(
+                key.fingerprint, header.nonce, now_s, "replayed v2 signature nonce"
+            )
+        else:
+            if self._require_v2:
+                raise SignatureError("a v2 signature is required")
+            if not v1:
+                raise SignatureError("missing signature")
+            if not verify_v1(key.key, v1_message, v1):
+                raise SignatureError("invalid signature")
+            if not v1_single_use:
+                return None
+            nonce = SignatureNonce(
+                key.fingerprint, _v1_nonce(v1), self._clock(), "replayed v1 signature"
+            )
+        if defer_nonce:
+            return nonce
+        if not await self._store.remember_nonce(nonce.key_id, nonce.nonce, nonce.seen_at_s):
+            raise SignatureError(nonce.refusal)
+        return None
 
     def is_signed(self, request: Request) -> bool:
         """True when the request carries any signature (header or ``?token=``)."""

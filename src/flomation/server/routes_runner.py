@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -33,7 +34,9 @@ from flomation.server.store import (
     LogBatch,
     LogBatchError,
     NewRunner,
+    ReplayedNonceError,
     ResultOutcome,
+    SignatureNonce,
 )
 from flomation.server.views import (
     environment_item_view,
@@ -145,12 +148,27 @@ class RunnerEndpoints:
         key: VerifiedKey,
         *,
         v1_single_use: bool = True,
-    ) -> None:
+        defer_nonce: bool = False,
+    ) -> SignatureNonce | None:
         try:
-            await self._s.verifier.verify(
-                request, body, v1_message, key, v1_single_use=v1_single_use
+            return await self._s.verifier.verify(
+                request,
+                body,
+                v1_message,
+                key,
+                v1_single_use=v1_single_use,
+                defer_nonce=defer_nonce,
             )
         except SignatureError as exc:
+            self._s.metrics.rejected_signatures.inc()
+            raise HttpError(403, str(exc)) from exc
+
+    @contextmanager
+    def _refusing_replays(self) -> Iterator[None]:
+        """403 for a store operation that found the request's deferred nonce seen before."""
+        try:
+            yield
+        except ReplayedNonceError as exc:
             self._s.metrics.rejected_signatures.inc()
             raise HttpError(403, str(exc)) from exc
 
@@ -269,11 +287,12 @@ class RunnerEndpoints:
         if runner is None:
             raise HttpError(403, "unknown runner")
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
-        await self._verify(request, body, body, self._runner_key(runner))
+        nonce = await self._verify(request, body, body, self._runner_key(runner), defer_nonce=True)
         self._check_v1_claim_is_current(request, body)
         store, dispatcher = self._s.store, self._s.dispatcher
         ip_address = client_ip(request, self._s.settings.trusted_proxies)
-        eligible = await store.heartbeat(runner.id, ip_address, self._s.clock())
+        with self._refusing_replays():
+            eligible = await store.heartbeat(runner.id, ip_address, self._s.clock(), nonce)
         # A paused runner is held like any other, but no execution ever wakes it.
         scope = eligible if runner.active else None
 
@@ -301,7 +320,7 @@ class RunnerEndpoints:
     def _check_v1_claim_is_current(self, request: Request, body: bytes) -> None:
         """403 for a claim signed with v1 only whose requested_at is stale (a replay)."""
         if request.headers.get(SIGNATURE_V2_HEADER):
-            return  # the v2 timestamp and nonce have been checked
+            return  # the v2 timestamp was checked; its nonce is recorded by the heartbeat
         stale = v1_claim_staleness(body, self._s.clock(), self._s.settings.signature_window_s)
         if stale is not None:
             self._s.metrics.rejected_signatures.inc()
@@ -331,15 +350,19 @@ class RunnerEndpoints:
 
     async def _assigned(
         self, request: Request, body: bytes, v1_message: bytes, *, v1_single_use: bool = True
-    ) -> tuple[ExecutionCall, RunnerRecord]:
-        """The execution and its runner, once the request is proven to come from that runner."""
-        return await self.assigned_caller(
+    ) -> tuple[ExecutionCall, RunnerRecord, SignatureNonce | None]:
+        """The execution and its runner, once the request is proven to come from that runner,
+        and the request's nonce for the handler's first write to record."""
+        execution, runner = await self._execution_and_runner(request.path_params["execution_id"])
+        nonce = await self._verify(
             request,
             body,
             v1_message,
-            request.path_params["execution_id"],
+            self._runner_key(runner),
             v1_single_use=v1_single_use,
+            defer_nonce=True,
         )
+        return execution, runner, nonce
 
     async def assigned_caller(
         self,
@@ -350,10 +373,11 @@ class RunnerEndpoints:
         *,
         v1_single_use: bool = True,
     ) -> tuple[ExecutionCall, RunnerRecord]:
-        """``execution_id`` and its runner, once the request is proven to come from that runner.
+        """``execution_id`` and its runner, once the request is proven to come from that runner
+        (its nonce recorded).
 
-        Also serves the internal endpoints (routes_internal), which name the calling execution
-        in a header rather than in the path.
+        Serves the internal endpoints (routes_internal), which name the calling execution in a
+        header rather than in the path.
         """
         execution, runner = await self._execution_and_runner(execution_id)
         await self._verify(
@@ -363,13 +387,13 @@ class RunnerEndpoints:
 
     async def _assigned_post(
         self, request: Request, max_bytes: int
-    ) -> tuple[ExecutionCall, RunnerRecord, bytes]:
+    ) -> tuple[ExecutionCall, RunnerRecord, bytes, SignatureNonce | None]:
         """:meth:`_assigned` for a POST: its body is read only for an execution that has a
         runner, so a request for an unknown or unassigned execution is refused unread."""
         execution, runner = await self._execution_and_runner(request.path_params["execution_id"])
         body = await read_body(request, max_bytes)
-        await self._verify(request, body, body, self._runner_key(runner))
-        return execution, runner, body
+        nonce = await self._verify(request, body, body, self._runner_key(runner), defer_nonce=True)
+        return execution, runner, body, nonce
 
     async def state(self, request: Request) -> Response:
         """``POST /execution/{id}/state``: only ``running`` is accepted (§8.2).
@@ -379,17 +403,18 @@ class RunnerEndpoints:
         """
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
         try:
-            execution, runner = await self._assigned(request, body, body)
+            execution, runner, nonce = await self._assigned(request, body, body)
         except HttpError as refused:
             if refused.status == 403 and await self._from_lapsed_claimant(request, body):
                 raise self._lapsed(request.path_params["execution_id"]) from refused
             raise
         payload = parse_body(StateRequest, body)
         now_s = self._s.clock()
-        if payload.state != "running":
-            await self._s.store.touch_execution(execution.id, runner.id, now_s)
-            raise HttpError(400, "invalid state")
-        outcome = await self._s.store.confirm_claim(execution.id, runner.id, now_s)
+        with self._refusing_replays():
+            if payload.state != "running":
+                await self._s.store.touch_execution(execution.id, runner.id, now_s, nonce)
+                raise HttpError(400, "invalid state")
+            outcome = await self._s.store.confirm_claim(execution.id, runner.id, now_s, nonce)
         if outcome is ConfirmOutcome.LAPSED:
             raise self._lapsed(execution.id)
         if outcome is ConfirmOutcome.FINISHED:
@@ -419,7 +444,7 @@ class RunnerEndpoints:
 
     async def logs(self, request: Request) -> Response:
         """``POST /execution/{id}/logs``: persisted under the cap (§8.3), once per batch key."""
-        execution, runner, body = await self._assigned_post(request, MAX_LOGS_BODY_BYTES)
+        execution, runner, body, nonce = await self._assigned_post(request, MAX_LOGS_BODY_BYTES)
         key = request.headers.get(LOG_BATCH_KEY_HEADER)
         if key is not None and not is_safe_id(key):
             raise HttpError(
@@ -430,9 +455,15 @@ class RunnerEndpoints:
         else:
             batch = _log_batch(body, key)
         try:
-            stored = await self._s.store.append_logs(
-                execution.id, runner.id, batch, self._s.settings.max_log_bytes, self._s.clock()
-            )
+            with self._refusing_replays():
+                stored = await self._s.store.append_logs(
+                    execution.id,
+                    runner.id,
+                    batch,
+                    self._s.settings.max_log_bytes,
+                    self._s.clock(),
+                    nonce,
+                )
         except LogBatchError as exc:
             raise HttpError(400, str(exc)) from exc
         if stored:
@@ -442,8 +473,9 @@ class RunnerEndpoints:
     async def status(self, request: Request) -> Response:
         """``GET /execution/{id}/status``: the cancellation poll (§4.5)."""
         execution_id = request.path_params["execution_id"]
-        execution, runner = await self._assigned(request, b"", execution_id.encode("utf-8"))
-        await self._s.store.touch_execution(execution.id, runner.id, self._s.clock())
+        execution, runner, nonce = await self._assigned(request, b"", execution_id.encode("utf-8"))
+        with self._refusing_replays():
+            await self._s.store.touch_execution(execution.id, runner.id, self._s.clock(), nonce)
         return json_response(
             {
                 "execution_status": execution.execution_status,
@@ -453,17 +485,19 @@ class RunnerEndpoints:
 
     async def result(self, request: Request) -> Response:
         """``POST /execution/{id}``: the final or suspended result, idempotent (§4.6, §8.2)."""
-        execution, runner, body = await self._assigned_post(request, MAX_RESULT_BODY_BYTES)
+        execution, runner, body, nonce = await self._assigned_post(request, MAX_RESULT_BODY_BYTES)
         payload = await parse_body_off_loop(ResultRequest, body)
-        outcome = await self._s.store.store_result(
-            execution.id,
-            runner.id,
-            has_errored=payload.has_errored,
-            cancelled=payload.cancelled,
-            suspended=payload.suspended,
-            state=payload.state,
-            now_s=self._s.clock(),
-        )
+        with self._refusing_replays():
+            outcome = await self._s.store.store_result(
+                execution.id,
+                runner.id,
+                has_errored=payload.has_errored,
+                cancelled=payload.cancelled,
+                suspended=payload.suspended,
+                state=payload.state,
+                now_s=self._s.clock(),
+                nonce=nonce,
+            )
         self._s.metrics.results.labels(outcome=outcome.value).inc()
         if outcome in (ResultOutcome.COMPLETED, ResultOutcome.RESULT_ADDED):
             await self._fill_live_log(execution.id, payload.state)
@@ -492,13 +526,14 @@ class RunnerEndpoints:
         # The executor signs its ?token= once and sends it on every look-up (docs/protocol.md
         # §3.3; flomation-co/executor: internal/environment/environment.go, Key), so a repeated
         # v1 signature is legitimate here: environment_refusal bounds look-ups instead.
-        execution, runner = await self._assigned(
+        execution, runner, nonce = await self._assigned(
             request, b"", execution_id.encode("utf-8"), v1_single_use=False
         )
         refusal = environment_refusal(execution)
         if refusal is not None:
             raise HttpError(403, refusal)
-        await self._s.store.touch_execution(execution.id, runner.id, self._s.clock())
+        with self._refusing_replays():
+            await self._s.store.touch_execution(execution.id, runner.id, self._s.clock(), nonce)
         flo = await self._s.store.get_flo(execution.flo_id)
         if flo is None or flo.environment_id is None:
             raise HttpError(403, "the execution's flow has no environment")

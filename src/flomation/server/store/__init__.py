@@ -21,8 +21,10 @@ from flomation.server.store.types import (
     NewRunner,
     ReapedExecution,
     RegistrationOutcome,
+    ReplayedNonceError,
     ResultOutcome,
     ResumeOutcome,
+    SignatureNonce,
     StoreNotFoundError,
 )
 
@@ -39,8 +41,10 @@ __all__ = [
     "PruneBatch",
     "ReapedExecution",
     "RegistrationOutcome",
+    "ReplayedNonceError",
     "ResultOutcome",
     "ResumeOutcome",
+    "SignatureNonce",
     "Store",
     "StoreNotFoundError",
     "database_backend",

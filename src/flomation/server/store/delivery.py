@@ -27,7 +27,14 @@ from flomation.server.records import RunnerRecord
 from flomation.server.store import schema
 from flomation.server.store.database import Database, RawConnection
 from flomation.server.store.executions import touch
+from flomation.server.store.nonces import (
+    PG_NONCE_CTES,
+    check_fresh,
+    nonce_parameters,
+    record_nonce,
+)
 from flomation.server.store.rows import columns, runner_from
+from flomation.server.store.types import SignatureNonce
 
 __all__ = [
     "ConfirmOutcome",
@@ -83,21 +90,23 @@ _SQL_SET_RUNNING = """
     UPDATE executions SET execution_status = 'running', started_at = ?, updated_at = ?
     WHERE id = ? AND execution_status = 'allocated' AND completion_status = 'pending'
 """
-# PostgreSQL: the common confirmation (allocated -> running, with both touches) in one statement
-# instead of a transaction of six round trips; any other case goes through that transaction.
-_PG_SQL_START = """
-    WITH started AS (
+# PostgreSQL: the common confirmation (allocated -> running, with the request's nonce and both
+# touches) in one statement instead of a transaction of seven round trips; any other case goes
+# through that transaction.
+_PG_SQL_START = f"""
+    WITH {PG_NONCE_CTES},
+    started AS (
         UPDATE executions SET execution_status = 'running', started_at = :now, updated_at = :now,
             last_contact_at = :now
         WHERE id = :execution_id AND runner_id = :runner_id AND execution_status = 'allocated'
-            AND completion_status = 'pending'
+            AND completion_status = 'pending' AND (SELECT fresh FROM fresh)
         RETURNING id
     ),
     runner AS (
         UPDATE runners SET last_contact_at = :now
         WHERE id = :runner_id AND EXISTS (SELECT 1 FROM started)
     )
-    SELECT count(*) FROM started
+    SELECT (SELECT fresh FROM fresh), count(*) FROM started
 """
 _SQL_REMEMBER_BATCH = (
     "INSERT INTO log_batch_keys (execution_id, batch_key) VALUES (?, ?) ON CONFLICT DO NOTHING"
@@ -224,12 +233,31 @@ class DeliveryQueries:
                 runners.append(runner_from(row))
         return runners
 
-    def confirm_claim(self, execution_id: str, runner_id: str, now_s: float) -> ConfirmOutcome:
-        """The runner's ``state running``: ``allocated`` -> ``running`` if still its own."""
+    def confirm_claim(
+        self,
+        execution_id: str,
+        runner_id: str,
+        now_s: float,
+        nonce: SignatureNonce | None = None,
+    ) -> ConfirmOutcome:
+        """The runner's ``state running``: ``allocated`` -> ``running`` if still its own.
+
+        The request's ``nonce`` is recorded with it; ReplayedNonceError, with nothing changed,
+        for a nonce seen before.
+        """
         if self._db.backend == "postgresql":
-            parameters = {"execution_id": execution_id, "runner_id": runner_id, "now": now_s}
-            if self._db.raw().execute(_PG_SQL_START, parameters).fetchone()[0]:
+            parameters = {
+                "execution_id": execution_id,
+                "runner_id": runner_id,
+                "now": now_s,
+                **nonce_parameters(nonce),
+            }
+            fresh, started = self._db.raw().execute(_PG_SQL_START, parameters).fetchone()
+            check_fresh(fresh, nonce)
+            if started:
                 return ConfirmOutcome.STARTED
+            nonce = None  # recorded: the transaction below decides
+        record_nonce(self._db.raw(), nonce)
         with self._db.raw_write() as db:
             outcome = confirm_claim(db, execution_id, runner_id, now_s)
             if outcome is not ConfirmOutcome.LAPSED:

@@ -14,6 +14,12 @@ from flomation.server.records import (
 )
 from flomation.server.store import schema
 from flomation.server.store.database import Backend, Database, RawConnection
+from flomation.server.store.nonces import (
+    PG_NONCE_CTES,
+    check_fresh,
+    nonce_parameters,
+    record_nonce,
+)
 from flomation.server.store.rows import (
     columns,
     dump,
@@ -29,6 +35,7 @@ from flomation.server.store.types import (
     ReapedExecution,
     ResultOutcome,
     ResumeOutcome,
+    SignatureNonce,
 )
 
 __all__ = ["ExecutionQueries", "touch"]
@@ -147,27 +154,40 @@ _SQL_TOUCH_EXECUTION = "UPDATE executions SET last_contact_at = ? WHERE id = ?"
 
 _SQL_TOUCH_RUNNER = "UPDATE runners SET last_contact_at = ? WHERE id = ?"
 
-# PostgreSQL: both touches in one statement, without a transaction of its own (one round trip
-# instead of four).
-_PG_SQL_TOUCH = """
-    WITH runner AS (UPDATE runners SET last_contact_at = :now WHERE id = :runner_id)
-    UPDATE executions SET last_contact_at = :now WHERE id = :execution_id
+# PostgreSQL: the request's nonce and both touches in one statement, without a transaction of
+# its own (one round trip instead of five).
+_PG_SQL_TOUCH = f"""
+    WITH {PG_NONCE_CTES},
+    runner AS (
+        UPDATE runners SET last_contact_at = :now
+        WHERE id = :runner_id AND (SELECT fresh FROM fresh)
+    ),
+    execution AS (
+        UPDATE executions SET last_contact_at = :now
+        WHERE id = :execution_id AND (SELECT fresh FROM fresh)
+    )
+    SELECT fresh FROM fresh
 """
 
-# PostgreSQL: the common result (a pending execution completed) in one statement with both
-# touches; anything else (suspension, a repeated result) goes through store_result's
-# transaction. The runner is touched either way, as there.
-_PG_SQL_COMPLETE = """
-    WITH completed AS (
+# PostgreSQL: the common result (a pending execution completed) in one statement with the
+# request's nonce and both touches; anything else (suspension, a repeated result) goes through
+# store_result's transaction. The runner is touched either way, as there, unless the nonce was
+# seen before.
+_PG_SQL_COMPLETE = f"""
+    WITH {PG_NONCE_CTES},
+    completed AS (
         UPDATE executions SET execution_status = 'executed', completion_status = :completion,
             completion_reason = NULL, result = :result, completed_at = :now, updated_at = :now,
             last_contact_at = :now
         WHERE id = :execution_id AND completion_status = 'pending'
-            AND execution_status IN ('allocated', 'running')
+            AND execution_status IN ('allocated', 'running') AND (SELECT fresh FROM fresh)
         RETURNING id
     ),
-    runner AS (UPDATE runners SET last_contact_at = :now WHERE id = :runner_id)
-    SELECT count(*) FROM completed
+    runner AS (
+        UPDATE runners SET last_contact_at = :now
+        WHERE id = :runner_id AND (SELECT fresh FROM fresh)
+    )
+    SELECT (SELECT fresh FROM fresh), count(*) FROM completed
 """
 
 _SQL_RESULT_STATE = (
@@ -389,12 +409,25 @@ class ExecutionQueries:
             rows = conn.execute(query.limit(where.limit))
             return [execution_from(row) for row in rows]
 
-    def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
-        """Record runner contact on an execution and on the runner (§8.1)."""
+    def touch_execution(
+        self,
+        execution_id: str,
+        runner_id: str,
+        now_s: float,
+        nonce: SignatureNonce | None = None,
+    ) -> None:
+        """Record runner contact on an execution and on the runner (§8.1), and the request's
+        ``nonce``; ReplayedNonceError, without a touch, for a nonce seen before."""
         if self._db.backend == "postgresql":
-            parameters = {"execution_id": execution_id, "runner_id": runner_id, "now": now_s}
-            self._db.raw().execute(_PG_SQL_TOUCH, parameters)
+            parameters = {
+                "execution_id": execution_id,
+                "runner_id": runner_id,
+                "now": now_s,
+                **nonce_parameters(nonce),
+            }
+            check_fresh(self._db.raw().execute(_PG_SQL_TOUCH, parameters).fetchone()[0], nonce)
             return
+        record_nonce(self._db.raw(), nonce)
         with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
 
@@ -408,8 +441,13 @@ class ExecutionQueries:
         suspended: bool,
         state: Any,
         now_s: float,
+        nonce: SignatureNonce | None = None,
     ) -> ResultOutcome:
-        """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent."""
+        """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent.
+
+        The request's ``nonce`` is recorded with it; ReplayedNonceError, with nothing stored,
+        for a nonce seen before.
+        """
         if self._db.backend == "postgresql" and not suspended:
             parameters = {
                 "execution_id": execution_id,
@@ -417,9 +455,14 @@ class ExecutionQueries:
                 "completion": _completion(has_errored, cancelled),
                 "result": dump(state),
                 "now": now_s,
+                **nonce_parameters(nonce),
             }
-            if self._db.raw().execute(_PG_SQL_COMPLETE, parameters).fetchone()[0]:
+            fresh, completed = self._db.raw().execute(_PG_SQL_COMPLETE, parameters).fetchone()
+            check_fresh(fresh, nonce)
+            if completed:
                 return ResultOutcome.COMPLETED
+            nonce = None  # recorded: the transaction below decides
+        record_nonce(self._db.raw(), nonce)
         with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
             status, completion_status, stored_result = db.execute(

@@ -57,6 +57,7 @@ from flomation.server.store.types import (
     RegistrationOutcome,
     ResultOutcome,
     ResumeOutcome,
+    SignatureNonce,
 )
 
 __all__ = ["Store"]
@@ -189,10 +190,17 @@ class Store:
             signed=signed,
         )
 
-    async def heartbeat(self, runner_id: str, ip_address: str | None, now_s: float) -> RunnerScope:
-        """Record a poll as the runner's heartbeat; returns the queues and organisations whose
-        executions it may take."""
-        return self._runners.heartbeat(runner_id, ip_address, now_s)
+    async def heartbeat(
+        self,
+        runner_id: str,
+        ip_address: str | None,
+        now_s: float,
+        nonce: SignatureNonce | None = None,
+    ) -> RunnerScope:
+        """Record a poll (and its signature's ``nonce``) as the runner's heartbeat; returns the
+        queues and organisations whose executions it may take. ReplayedNonceError, without a
+        heartbeat, for a nonce seen before."""
+        return self._runners.heartbeat(runner_id, ip_address, now_s, nonce)
 
     async def list_runners(self) -> list[RunnerRecord]:
         """All runners with their queue ids, newest first."""
@@ -330,9 +338,16 @@ class Store:
         """Executions matching the filter, newest first."""
         return await self._run(self._readers, self._executions.list_executions, where)
 
-    async def touch_execution(self, execution_id: str, runner_id: str, now_s: float) -> None:
-        """Record runner contact on an execution and on the runner (§8.1)."""
-        return self._executions.touch_execution(execution_id, runner_id, now_s)
+    async def touch_execution(
+        self,
+        execution_id: str,
+        runner_id: str,
+        now_s: float,
+        nonce: SignatureNonce | None = None,
+    ) -> None:
+        """Record runner contact on an execution and on the runner (§8.1), and the request's
+        ``nonce``; ReplayedNonceError, without a touch, for a nonce seen before."""
+        return self._executions.touch_execution(execution_id, runner_id, now_s, nonce)
 
     async def append_logs(
         self,
@@ -341,12 +356,14 @@ class Store:
         batch: LogBatch,
         max_log_bytes: int,
         now_s: float,
+        nonce: SignatureNonce | None = None,
     ) -> bool:
         """Append a batch under the per-execution cap (§8.3); True when any line was stored.
 
-        When the cap is reached one marker line is stored and later lines are discarded.
+        When the cap is reached one marker line is stored and later lines are discarded. The
+        request's ``nonce`` is recorded with it (ReplayedNonceError for one seen before).
         """
-        return self._logs.append_logs(execution_id, runner_id, batch, max_log_bytes, now_s)
+        return self._logs.append_logs(execution_id, runner_id, batch, max_log_bytes, now_s, nonce)
 
     async def read_logs(
         self, execution_id: str, after_seq: int, limit: int
@@ -364,8 +381,10 @@ class Store:
         suspended: bool,
         state: Any,
         now_s: float,
+        nonce: SignatureNonce | None = None,
     ) -> ResultOutcome:
-        """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent."""
+        """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent. The request's
+        ``nonce`` is recorded with it (ReplayedNonceError for one seen before)."""
         return self._executions.store_result(
             execution_id,
             runner_id,
@@ -374,6 +393,7 @@ class Store:
             suspended=suspended,
             state=state,
             now_s=now_s,
+            nonce=nonce,
         )
 
     async def cancel(
@@ -408,10 +428,15 @@ class Store:
         return self._delivery.lapsed_claimants(execution_id)
 
     async def confirm_claim(
-        self, execution_id: str, runner_id: str, now_s: float
+        self,
+        execution_id: str,
+        runner_id: str,
+        now_s: float,
+        nonce: SignatureNonce | None = None,
     ) -> ConfirmOutcome:
-        """The runner's ``state running``: ``allocated`` -> ``running`` if still its own."""
-        return self._delivery.confirm_claim(execution_id, runner_id, now_s)
+        """The runner's ``state running``: ``allocated`` -> ``running`` if still its own. The
+        request's ``nonce`` is recorded with it (ReplayedNonceError for one seen before)."""
+        return self._delivery.confirm_claim(execution_id, runner_id, now_s, nonce)
 
     async def fill_log_tail(
         self, execution_id: str, result_logs: str, max_log_bytes: int, now_s: float

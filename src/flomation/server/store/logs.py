@@ -11,9 +11,16 @@ from flomation.server.store import schema
 from flomation.server.store.database import Database
 from flomation.server.store.delivery import is_log_sealed, remember_log_batch
 from flomation.server.store.executions import touch
+from flomation.server.store.nonces import (
+    PG_NONCE_CTES,
+    check_fresh,
+    nonce_parameters,
+    record_nonce,
+)
 from flomation.server.store.types import (
     LogBatch,
     LogBatchError,
+    SignatureNonce,
 )
 
 __all__ = ["LogQueries"]
@@ -31,16 +38,20 @@ _SQL_INSERT_LOG_LINES = """
     WHERE (SELECT count(*) FROM json_each(?3)) = 1
 """
 
-# PostgreSQL: a batch that fits under the cap in one statement instead of a transaction of eight
-# round trips. ``current`` locks the execution's row, as only an unsealed, untruncated log with
-# room for the batch qualifies; its batch key is recorded, and the lines stored, only when the
-# key is new (``stored``); both touches happen either way. When ``current`` finds nothing the
-# statement changed nothing but the runner's contact time, and the transaction decides.
-_PG_SQL_APPEND = """
-    WITH current AS (
+# PostgreSQL: a batch that fits under the cap in one statement, with the request's nonce,
+# instead of a transaction of nine round trips. ``current`` locks the execution's row, as only
+# an unsealed, untruncated log with room for the batch qualifies; its batch key is recorded, and
+# the lines stored, only when the key is new (``stored``); both touches happen either way, unless
+# the nonce was seen before (then nothing is written). When ``current`` finds nothing the
+# statement changed nothing but the nonce and the runner's contact time, and the transaction
+# decides.
+_PG_SQL_APPEND = f"""
+    WITH {PG_NONCE_CTES},
+    current AS (
         SELECT log_bytes, log_seq FROM executions
         WHERE id = :execution_id AND NOT log_truncated AND log_bytes + :bytes <= :max_bytes
             AND NOT EXISTS (SELECT 1 FROM sealed_logs WHERE execution_id = :execution_id)
+            AND (SELECT fresh FROM fresh)
         FOR UPDATE
     ),
     batch_key AS (
@@ -65,8 +76,12 @@ _PG_SQL_APPEND = """
         FROM state, unnest(CAST(:lines AS text[])) WITH ORDINALITY AS t(line, number)
         WHERE state.stored
     ),
-    runner AS (UPDATE runners SET last_contact_at = :now WHERE id = :runner_id)
-    SELECT (SELECT count(*) FROM current), (SELECT count(*) FROM state WHERE stored)
+    runner AS (
+        UPDATE runners SET last_contact_at = :now
+        WHERE id = :runner_id AND (SELECT fresh FROM fresh)
+    )
+    SELECT (SELECT fresh FROM fresh), (SELECT count(*) FROM current),
+        (SELECT count(*) FROM state WHERE stored)
 """
 
 _SQL_SET_LOG_STATE = (
@@ -105,12 +120,14 @@ class LogQueries:
         batch: LogBatch,
         max_log_bytes: int,
         now_s: float,
+        nonce: SignatureNonce | None = None,
     ) -> bool:
         """Append a batch under the per-execution cap (§8.3); True when any line was stored.
 
         When the cap is reached one marker line is stored and later lines are discarded. A
         batch whose key was stored before, or arriving after the live log was sealed, is not
-        stored (docs/protocol.md §11.3, §11.4).
+        stored (docs/protocol.md §11.3, §11.4). The request's ``nonce`` is recorded with it;
+        ReplayedNonceError, with nothing stored, for a nonce seen before.
         """
         lines = batch.lines
         if self._db.backend == "postgresql":
@@ -118,10 +135,12 @@ class LogQueries:
                 raise LogBatchError("the body has more than one 'lines' member")
             if lines:
                 decided = self._append_in_one_statement(
-                    execution_id, runner_id, batch, max_log_bytes, now_s
+                    execution_id, runner_id, batch, max_log_bytes, now_s, nonce
                 )
                 if decided is not None:
                     return decided
+                nonce = None  # recorded: the transaction below decides
+        record_nonce(self._db.raw(), nonce)
         with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
             log_bytes, log_truncated, seq = db.execute(_SQL_LOG_STATE, (execution_id,)).fetchone()
@@ -174,9 +193,11 @@ class LogQueries:
         batch: LogBatch,
         max_log_bytes: int,
         now_s: float,
+        nonce: SignatureNonce | None,
     ) -> bool | None:
         """PostgreSQL: append a batch that fits (True when stored, False for a known key), or
-        None when the log is sealed, truncated or too full for it (the caller decides then)."""
+        None when the log is sealed, truncated or too full for it (the caller decides then);
+        ReplayedNonceError for a nonce seen before."""
         lines = batch.lines
         parameters = {
             "execution_id": execution_id,
@@ -188,8 +209,10 @@ class LogQueries:
             # PostgreSQL's text cannot hold NUL: it is stored as U+FFFD.
             "lines": [line.replace("\x00", "\ufffd") for line in lines],
             "now": now_s,
+            **nonce_parameters(nonce),
         }
-        found, stored = self._db.raw().execute(_PG_SQL_APPEND, parameters).fetchone()
+        fresh, found, stored = self._db.raw().execute(_PG_SQL_APPEND, parameters).fetchone()
+        check_fresh(fresh, nonce)
         return None if not found else bool(stored)
 
     def read_logs(self, execution_id: str, after_seq: int, limit: int) -> list[tuple[int, str]]:

@@ -19,8 +19,10 @@ __all__ = [
     "NewRunner",
     "ReapedExecution",
     "RegistrationOutcome",
+    "ReplayedNonceError",
     "ResultOutcome",
     "ResumeOutcome",
+    "SignatureNonce",
     "StoreNotFoundError",
 ]
 
@@ -35,6 +37,25 @@ class ConflictError(Exception):
 
 class StoreNotFoundError(Exception):
     """A referenced row (environment, queue...) does not exist; the message names it."""
+
+
+@dataclass(frozen=True)
+class SignatureNonce:
+    """A verified request's nonce (docs/protocol.md §9.3), recorded by the request's write.
+
+    The runner protocol's calls pass it to their store operation, which records it in the same
+    statement as its write on PostgreSQL (one round trip and one commit fewer per request) and
+    writes nothing when it was seen before. ``refusal`` is the 403's message for that case.
+    """
+
+    key_id: str
+    nonce: str
+    seen_at_s: float
+    refusal: str
+
+
+class ReplayedNonceError(Exception):
+    """The request's nonce was seen before: nothing was written; the message is its refusal."""
 
 
 class ResultOutcome(Enum):
