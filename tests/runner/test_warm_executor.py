@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import structlog
 
-from fixtures.fork_probe import ForkedPython, forked_python
+from fixtures.fork_probe import PROBE, ForkedPython, forked_python
 from flomation.runner.process import ExecutorStartError
 from flomation.runner.warm_executor import (
     WarmExecutor,
@@ -126,6 +126,35 @@ async def test_the_real_executor_runs_a_flow_forked(tmp_path: Path) -> None:
     state = json.loads((workdir / "state.json").read_text())
     assert state["status"] == 0 and state["outputs"] == {"greeting": "HELLO"}, state
     assert any("Finished processing Flow" in line.text for line in lines)
+
+
+@pytest.mark.parametrize("first", ["start", "launch"])
+async def test_a_launch_during_the_start_is_forked_from_the_one_server(
+    tmp_path: Path, first: str
+) -> None:
+    """A launch and a start that overlap (the agent starts the server beside its first claims)
+    bring up one fork server, whichever comes first, and the execution is its child."""
+    command = [sys.executable, str(PROBE)]
+    warm = WarmExecutor(command, env=ENV, cwd=tmp_path, log=structlog.get_logger("test"))
+    argv = [*command, "-c", "import os; print(os.getppid())"]
+    try:
+        with structlog.testing.capture_logs() as logs:
+            if first == "start":
+                starting = asyncio.create_task(warm.start())
+                await asyncio.sleep(0)  # the start holds the lock and waits for the hello
+                process = await warm.launch(argv, cwd=tmp_path, env=ENV)
+                await starting
+            else:
+                launching = asyncio.create_task(warm.launch(argv, cwd=tmp_path, env=ENV))
+                await asyncio.sleep(0)  # the launch starts a server itself
+                await warm.start()
+                process = await launching
+            lines = [line.text async for line in process.lines()]
+            assert await process.wait() == 0
+        assert lines == [str(warm.server_pid)]
+        assert [e["event"] for e in logs].count("warm executor started") == 1
+    finally:
+        await warm.close()
 
 
 async def test_a_missing_work_directory_is_a_start_error(tmp_path: Path) -> None:

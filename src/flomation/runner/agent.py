@@ -130,6 +130,9 @@ class Agent:
         self._identifier = identifier
         self._key = key
         self._environ = dict(environ)
+        # What every executor gets (the preflight tools, the warm executor, executions): the
+        # environment filtered by the secret patterns, made once (docs/security.md).
+        self._executor_environ = runner_environment(config, self._environ)
         self._isolation: Isolation | None = None  # set by run() when execution.isolation is bwrap
         self._executor_version_output = ""  # the executor's --version, read before registering
         self._log = log or structlog.get_logger("flomation.runner")
@@ -261,7 +264,7 @@ class Agent:
         if registered is None:
             return EXIT_OK
         self.status.registered = True
-        warm = await self._warm_executor()
+        warm = self._warm_executor()
         try:
             return await self._work(api, outbox, warm)
         finally:
@@ -286,12 +289,17 @@ class Agent:
                 idle = group.create_task(self._idle_watch(self._config.idle_timeout_s))
             else:
                 idle = None
+            # The fork server starts beside the first claims (its hello takes 0.3-1 s): an
+            # execution claimed meanwhile waits for it in WarmExecutor.launch.
+            starting = group.create_task(self._start_warm(warm)) if warm is not None else None
             slots = [group.create_task(self._slot(n, services)) for n in range(self._slots)]
             drain = group.create_task(self._drain_watch())
             await asyncio.gather(*slots)
             drain.cancel()
             if idle is not None:
                 idle.cancel()
+            if starting is not None:
+                starting.cancel()
         if self._config.once:
             return EXIT_OK if self._last_outcome in (OutcomeKind.SUCCESS, None) else EXIT_FAILURE
         return EXIT_OK
@@ -364,7 +372,7 @@ class Agent:
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=self._config.execution_directory,
-                env=runner_environment(self._config, self._environ),
+                env=self._executor_environ,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
@@ -561,8 +569,8 @@ class Agent:
             self._log.info("execution limit reached; exiting")
             self._stop.claims.set()
 
-    async def _warm_executor(self) -> WarmExecutor | None:
-        """The warm executor when it is used (runner/warm_executor.py), started; else None."""
+    def _warm_executor(self) -> WarmExecutor | None:
+        """The warm executor when it is used (runner/warm_executor.py), not started; else None."""
         config = self._config
         choice = warm_executor_choice(
             config.warm_executor,
@@ -572,18 +580,20 @@ class Agent:
         self._log.info("warm executor", used=choice.use, reason=choice.reason)
         if not choice.use:
             return None
-        warm = WarmExecutor(
+        return WarmExecutor(
             config.executable,
-            env=runner_environment(config, self._environ),
+            env=self._executor_environ,
             cwd=config.execution_directory,
             log=self._log,
         )
+
+    async def _start_warm(self, warm: WarmExecutor) -> None:
+        """Start the fork server; when it fails, executions are spawned until it is retried."""
         try:
             await warm.start()
         except WarmExecutorError as exc:
             # Executions are spawned meanwhile; the warm executor tries again later.
             self._log.error("warm executor could not be started", error=str(exc))
-        return warm
 
     def _sandbox(self, bwrap: str) -> Isolation:
         """What the sandbox hides: the runner's state, outbox, key and other executions."""
@@ -623,7 +633,7 @@ class Agent:
             ),
             isolation=isolation,
             key_pem=None if isolation is None else self._key.path.read_bytes(),
-            environment=runner_environment(self._config, self._environ),
+            environment=self._executor_environ,
             kill_grace_s=config.kill_grace_s,
             status_poll_interval_s=config.status_poll_interval_s,
             execution_timeout_s=config.execution_timeout_s or None,

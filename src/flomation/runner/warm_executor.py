@@ -457,12 +457,15 @@ class WarmExecutor:
         return server.pid if server is not None and server.alive else None
 
     async def start(self) -> None:
-        """Start the fork server now; WarmExecutorError when it does not answer.
+        """Start the fork server now, unless one runs; WarmExecutorError when it does not answer.
 
         After a failure, executions are spawned and the next start is tried after
-        ``restart_pause_s``.
+        ``restart_pause_s``. A launch that comes while the server starts waits for it; one that
+        came first (and started a server itself) makes this a no-op.
         """
         async with self._lock:
+            if self._server is not None and self._server.alive:
+                return
             try:
                 self._server = await self._start_server()
             except WarmExecutorError:
