@@ -28,7 +28,7 @@ bytecode of every tree is compiled first, as the Docker image's is.
 ``--imports`` prints instead where the runner's start goes: ``python -X importtime`` of the
 modules ``flomation-runner run`` imports before it starts, as the median over ``--runs`` of
 each top-level package's own (self) time; then the CPU seconds and RSS of fresh interpreters
-that import the start path's layers one on top of the other (asyncio, structlog, aiohttp,
+that import the start path's layers one on top of the other (asyncio, structlog, httptools,
 cryptography, the runner's modules) and finally generate an RSA-2048 key.
 """
 
@@ -289,7 +289,7 @@ _LAYERS = (
     ("interpreter (python -c pass)", "pass"),
     ("+ asyncio, ssl", "import asyncio, ssl"),
     ("+ structlog (without rich)", _START_PATH.rsplit("\n", 1)[0]),
-    ("+ aiohttp", "import aiohttp"),
+    ("+ httptools (the API client's parser)", "import httptools"),
     ("+ cryptography (RSA, PEM)", "import cryptography.hazmat.primitives.serialization"),
     ("+ the runner's own modules", "import flomation.commands.runner, flomation.runner.cli"),
     ("+ an RSA-2048 key", "flomation.wire.signing.generate_private_key()"),
