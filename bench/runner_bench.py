@@ -375,7 +375,8 @@ def _default_spool_bytes() -> int:
     from flomation.runner.config import RunnerConfig
 
     (field,) = (f for f in dataclasses.fields(RunnerConfig) if f.name == "max_spool_bytes")
-    return int(field.default)
+    assert isinstance(field.default, int)
+    return field.default
 
 
 async def _forward_lines(stack: Stack, lines: int, extra_env: Mapping[str, str]) -> _Forwarded:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -18,23 +19,19 @@ _COMMANDS = {
 _TOP = Command("", ("--help", "--version"))
 
 
-class _Terminal:
-    def isatty(self) -> bool:
-        return True
-
-
-class _File:
-    def isatty(self) -> bool:
-        return False
-
-
-def test_colour_only_on_a_terminal_without_no_color() -> None:
+def test_colour_only_on_a_terminal_without_no_color(tmp_path: Path) -> None:
     """Colour needs a terminal, and any non-empty NO_COLOR (or TERM=dumb) turns it off."""
-    assert colour_wanted(_Terminal(), {})
-    assert not colour_wanted(_File(), {})
-    assert not colour_wanted(_Terminal(), {"NO_COLOR": "1"})
-    assert colour_wanted(_Terminal(), {"NO_COLOR": ""})
-    assert not colour_wanted(_Terminal(), {"TERM": "dumb"})
+    leader_fd, follower_fd = os.openpty()
+    with (
+        os.fdopen(leader_fd, "rb", buffering=0),
+        os.fdopen(follower_fd, "w") as terminal,
+        (tmp_path / "out.txt").open("w") as file,
+    ):
+        assert colour_wanted(terminal, {})
+        assert not colour_wanted(file, {})
+        assert not colour_wanted(terminal, {"NO_COLOR": "1"})
+        assert colour_wanted(terminal, {"NO_COLOR": ""})
+        assert not colour_wanted(terminal, {"TERM": "dumb"})
 
 
 def test_closest_suggests_near_names_only() -> None:

@@ -11,6 +11,7 @@ import pytest
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
 from fixtures.http_peer import http_peer
 from flomation.runner.api import ApiError, RunnerApi, execution_path, registration_body
+from flomation.wire.jsontext import JsonObject
 from flomation.wire.models import LOG_BATCH_KEY_HEADER
 from flomation.wire.signing import (
     SIGNATURE_HEADER,
@@ -35,7 +36,7 @@ class _Observer:
         self.calls.append((endpoint, latency_s, status))
 
 
-def _registration() -> dict[str, object]:
+def _registration() -> JsonObject:
     return registration_body(
         identifier="qWeRtYuIoPaSdFgH",
         name="Flo Runner",

@@ -50,7 +50,7 @@ def test_contact_window_expires() -> None:
     metrics = RunnerMetrics(status, served=True)
     metrics.observe_request("claim", 0.1, None)
     metrics.observe_request("result", 0.1, 503)
-    assert status.last_contact_s is None
+    assert status.not_ready_reasons(60) == ["no successful API contact within 60 s"]
     metrics.observe_request("claim", 0.1, 204)
     assert status.not_ready_reasons(60) == []
     assert status.last_contact_s is not None

@@ -119,6 +119,7 @@ def test_result_body_flags_and_duration_fallback() -> None:
     )
     body = result_body(suspended, "")
     assert body["suspended"] is True and "cancelled" not in body
-    assert body["state"]["billingDuration"] == 9
+    state = body["state"]
+    assert isinstance(state, dict) and state["billingDuration"] == 9
     cancelled = result_body(failure_outcome("x"), "")
     assert cancelled == {"has_errored": True, "state": {"error": "x", "output": "", "logs": ""}}

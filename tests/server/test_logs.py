@@ -30,7 +30,7 @@ async def test_lines_with_json_escapes_nul_and_non_ascii_are_stored_exactly(
         assert [event.data for event in events] == [line.replace("\x00", "\ufffd") for line in sent]
     else:
         assert [event.data for event in events] == sent
-    assert [int(event.id) for event in events] == list(range(1, len(sent) + 1))
+    assert [event.id for event in events] == [str(number) for number in range(1, len(sent) + 1)]
     stored = await admin.get_execution(execution_id)
     assert stored["log_bytes"] == sum(len(line.encode()) + 1 for line in sent)
     assert stored["log_truncated"] is False

@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import schemathesis
@@ -25,6 +26,10 @@ from starlette.routing import Route
 
 from flomation.server.openapi import OPENAPI_PATH, openapi_document, openapi_markdown
 from flomation.server.routes_admin import AdminEndpoints
+
+if TYPE_CHECKING:
+    # schemathesis names the case type of an OpenAPI schema only for type checkers.
+    from schemathesis.specs.openapi.schemas import OpenApiCase
 
 _REPOSITORY = Path(__file__).resolve().parents[2]
 _TOKEN = "openapi-test-token"
@@ -105,9 +110,7 @@ schema = schemathesis.openapi.from_dict(openapi_document())
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_no_generated_request_gets_a_server_error(
-    case: schemathesis.Case, live_server: str
-) -> None:
+def test_no_generated_request_gets_a_server_error(case: OpenApiCase, live_server: str) -> None:
     """Any request schemathesis derives from the document is answered below 500."""
     case.call_and_validate(
         base_url=live_server,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 
@@ -12,7 +13,9 @@ from flomation.server.admin_client import AdminClient
 from .conftest import SettingsFactory, claimed_execution
 
 
-async def _wait_for_completion(admin: AdminClient, execution_id: str, limit_s: float) -> dict:
+async def _wait_for_completion(
+    admin: AdminClient, execution_id: str, limit_s: float
+) -> dict[str, Any]:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         execution = await admin.get_execution(execution_id)

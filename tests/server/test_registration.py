@@ -17,6 +17,7 @@ from flomation.runner.backoff import Backoff
 from flomation.runner.retry import RegistrationRejectedError, register_until_accepted
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer, running_server
+from flomation.wire.jsontext import JsonObject
 from flomation.wire.signing import generate_private_key, public_key_pem
 
 from .conftest import SettingsFactory
@@ -241,7 +242,7 @@ async def test_the_project_runner_stops_on_a_413_registration_naming_the_code(
     """A wrong code with a manifest over 16 KiB (ours is ~68 KiB) ends registration at once."""
     key = generate_private_key()
     identifier = new_identifier()
-    manifest = {f"action/{index}": {"label": "x" * 100} for index in range(200)}
+    manifest: JsonObject = {f"action/{index}": {"label": "x" * 100} for index in range(200)}
     body = registration_body(
         identifier=identifier,
         name="py",

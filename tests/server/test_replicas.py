@@ -4,7 +4,7 @@ reaper at a time, and concurrent claims take each execution exactly once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import aiohttp
@@ -46,7 +46,7 @@ def replica_settings(postgres_url: str) -> ServerSettings:
     return _replica(postgres_url)
 
 
-async def _log_lines(admin: AdminClient, execution_id: str) -> AsyncIterator[str]:
+async def _log_lines(admin: AdminClient, execution_id: str) -> AsyncGenerator[str, None]:
     """The execution's log lines as a live stream (through ``admin``'s replica) shows them."""
     async for event in admin.stream(execution_id):
         if event.id:

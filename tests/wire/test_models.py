@@ -18,7 +18,7 @@ from flomation.wire.models import (
 )
 
 # Lines as the runner holds them: any text without lone surrogates (decoded output).
-_LINES = st.lists(st.text(st.characters(exclude_categories=("Cs",))), max_size=20)
+_LINES = st.lists(st.text(st.characters(exclude_categories=["Cs"])), max_size=20)
 
 
 def test_go_runner_registration_body_is_accepted() -> None:
