@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -89,7 +90,7 @@ def _populate(path: Path, executions: int, log_lines: int) -> dict[str, str]:
         )
     weights = [weight for _, _, weight in _STATUSES]
 
-    def rows() -> object:
+    def rows() -> Iterator[tuple[str | int | float | None, ...]]:
         for n in range(executions):
             status, completion, _ = rng.choices(_STATUSES, weights)[0]
             created = now_s - 7 * 86_400 * (1 - n / executions)
@@ -115,7 +116,7 @@ def _populate(path: Path, executions: int, log_lines: int) -> dict[str, str]:
         "completion_status, runner_id, result, created_at, updated_at, allocated_at, "
         "started_at, completed_at, suspend_count, log_bytes, log_truncated, log_seq) "
         "VALUES (?, ?, ?, 'owner', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0)",
-        rows(),  # type: ignore[arg-type]
+        rows(),
     )
     (finished_id,) = db.execute(
         "SELECT id FROM executions WHERE completion_status = 'success' "

@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the lock
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from flomation.runner.config import RunnerConfig, load_config

@@ -33,6 +33,7 @@ __all__ = [
     "run_cli",
     "run_engine",
     "value",
+    "written_state",
 ]
 
 
@@ -161,3 +162,9 @@ def run_cli(
         timeout=timeout_s,
         check=False,
     )
+
+
+def written_state(cwd: Path) -> dict[str, Any]:
+    """The ``state.json`` an executor run by :func:`run_cli` in ``cwd`` wrote."""
+    state: dict[str, Any] = json.loads((cwd / "state.json").read_text(encoding="utf-8"))
+    return state

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from executor.engine_harness import edge, flow_document, node, run_cli, value
+from executor.engine_harness import edge, flow_document, node, run_cli, value, written_state
 from flomation.executor.gojson import go_json
 from flomation.version import distribution_version
 
@@ -58,10 +58,6 @@ def _logs(stderr: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stderr.splitlines()]
 
 
-def _state(directory: Path) -> dict[str, Any]:
-    return json.loads((directory / "state.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
 def test_version_prints_name_and_version(tmp_path: Path) -> None:
     """C22: --version prints ``flomation-executor VERSION`` and a newline, exit 0, no log line."""
     completed = run_cli(["--version"], tmp_path)
@@ -97,7 +93,7 @@ def test_missing_path_exits_one(tmp_path: Path) -> None:
     assert not (tmp_path / "state.json").exists()
 
 
-def test_invalid_flow_exits_one_without_state(tmp_path: Path) -> None:
+def test_invalid_flow_exits_one_withoutwritten_state(tmp_path: Path) -> None:
     """C22: an invalid flow file logs 'Unable to load flow' with the error, exit 1, no state."""
     _write_flow(tmp_path, '{"nodes": [ {"id": 5} ]}')
     completed = run_cli(_RUN, tmp_path)
@@ -130,7 +126,7 @@ def test_flow_run_writes_state_and_events(tmp_path: Path) -> None:
     assert not text.endswith("\n")
     assert text.startswith('{"id":"exec-1","flow_id":"flow-1","status":0,"duration":')
     assert stat.S_IMODE((tmp_path / "state.json").stat().st_mode) == 0o600
-    assert _state(tmp_path)["outputs"] == {"n": "To err is human"}
+    assert written_state(tmp_path)["outputs"] == {"n": "To err is human"}
     messages = [line["msg"] for line in _logs(completed.stderr)]
     assert messages[0] == "Starting Flomation Executor"
     assert messages[-1] == "Finished processing Flow"
@@ -144,7 +140,7 @@ def test_default_execution_id_is_a_uuid(tmp_path: Path) -> None:
     assert completed.returncode == 0
     assert re.fullmatch(
         r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
-        _state(tmp_path)["id"],
+        written_state(tmp_path)["id"],
     )
     assert "level=info" in completed.stderr
 
@@ -200,7 +196,7 @@ def test_bad_trigger_data_and_context_are_warnings(tmp_path: Path) -> None:
     assert completed.returncode == 0
     warnings = [line["msg"] for line in _logs(completed.stderr) if line["level"] == "warning"]
     assert warnings == ["unable to parse trigger data", "unable to parse context"]
-    assert _state(tmp_path)["status"] == 0
+    assert written_state(tmp_path)["status"] == 0
 
 
 def test_trigger_data_string_holding_an_object_is_injected(tmp_path: Path) -> None:
@@ -228,7 +224,7 @@ def test_resume_from_state_json_checkpoint(tmp_path: Path) -> None:
         ),
     )
     first = run_cli(_RUN, tmp_path)
-    assert _state(tmp_path)["status"] == 3
+    assert written_state(tmp_path)["status"] == 3
     assert _events(first.stdout)[-1] == ("p", "suspended")
     (tmp_path / "state.json").rename(tmp_path / "suspended.json")
     second = run_cli([*_RUN, "--checkpoint", "suspended.json"], tmp_path)
@@ -239,7 +235,7 @@ def test_resume_from_state_json_checkpoint(tmp_path: Path) -> None:
         ("b", "running"),
         ("b", "success"),
     ]
-    state = _state(tmp_path)
+    state = written_state(tmp_path)
     assert state["status"] == 0
     assert state["outputs"] == {"a": "A"}
     assert set(state["node_results"]) == {"t", "a", "p", "b"}
@@ -269,13 +265,13 @@ def test_environment_client_failure_leaves_literals(tmp_path: Path) -> None:
     )
     completed = run_cli([*_RUN, "--environment", "staging", "--token", "t0k"], tmp_path)
     assert completed.returncode == 0, completed.stderr
-    assert _state(tmp_path)["outputs"] == {"v": "${env.FOO}"}
+    assert written_state(tmp_path)["outputs"] == {"v": "${env.FOO}"}
     assert "unable to resolve environment value" in [
         line["msg"] for line in _logs(completed.stderr)
     ]
 
 
-def test_broken_stdout_pipe_still_writes_state(tmp_path: Path) -> None:
+def test_broken_stdout_pipe_still_writeswritten_state(tmp_path: Path) -> None:
     """§2.4: a stdout pipe without a reader is ignored; the run completes and writes state."""
     _write_flow(tmp_path, flow_document([TRIGGER], []))
     read_end, write_end = os.pipe()
@@ -294,7 +290,7 @@ def test_broken_stdout_pipe_still_writes_state(tmp_path: Path) -> None:
         os.close(write_end)
     assert completed.returncode == 0
     assert "Traceback" not in completed.stderr
-    assert _state(tmp_path)["status"] == 0
+    assert written_state(tmp_path)["status"] == 0
 
 
 def _sleep_flow(with_on_error: bool) -> str:
@@ -349,7 +345,7 @@ def test_sigterm_stops_sleep_and_cancels_the_next_node(tmp_path: Path) -> None:
     assert code == 0
     assert elapsed_s < 5
     assert _events(stdout)[-3:] == [("s", "running"), ("s", "success"), ("n", "cancelled")]
-    state = _state(tmp_path)
+    state = written_state(tmp_path)
     assert state["status"] == 2
     assert state["outputs"] is None
     assert state["node_results"]["s"]["outputs"] == {"slept_for_seconds": 0, "cancelled": True}
@@ -365,7 +361,7 @@ def test_sigint_cancels_the_on_error_chain_too(tmp_path: Path) -> None:
     stdout, stderr, code, _elapsed = _signal_during_sleep(tmp_path, signal.SIGINT)
     assert code == 0
     assert _events(stdout)[-3:] == [("n", "cancelled"), ("oe", "success"), ("rep", "cancelled")]
-    assert _state(tmp_path)["status"] == 2
+    assert written_state(tmp_path)["status"] == 2
     assert (
         next(line for line in _logs(stderr) if line["msg"].startswith("Received"))["signal"]
         == "interrupt"
@@ -418,7 +414,7 @@ def _loop_peak_rss_kib(tmp_path: Path, iterations: int) -> int:
         check=False,
     )
     assert completed.returncode == 0
-    assert _state(directory)["outputs"] == {"last": str(iterations - 1)}
+    assert written_state(directory)["outputs"] == {"last": str(iterations - 1)}
     peak = completed.stderr.splitlines()[-1]
     return int(peak.split()[1])
 
@@ -453,7 +449,7 @@ def test_runs_under_a_tight_address_space_limit(tmp_path: Path) -> None:
         preexec_fn=limit_address_space,
     )
     assert completed.returncode == 0, completed.stderr
-    assert _state(tmp_path)["status"] == 0
+    assert written_state(tmp_path)["status"] == 0
 
 
 def test_console_script_matches_the_module(tmp_path: Path) -> None:

@@ -13,18 +13,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from executor.engine_harness import edge, flow_document, node, run_cli, value
+from executor.engine_harness import edge, flow_document, node, run_cli, value, written_state
 
 TRIGGER = node("t", "trigger/manual", 1)
 _RUN = ["--output", "json", "--path", "execution.flow", "--id", "exec-1", "--flow", "flow-1"]
-
-
-def _state(directory: Path) -> dict[str, Any]:
-    return json.loads((directory / "state.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def _doubling_flow(iterations: int) -> str:
@@ -64,7 +59,7 @@ def test_doubling_substitution_fails_the_node_at_the_limit(tmp_path: Path) -> No
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    state = _state(tmp_path)
+    state = written_state(tmp_path)
     assert state["status"] == 1
     failed = state["node_results"]["double"]
     assert failed["status"] == "failed"
@@ -77,7 +72,7 @@ def test_values_under_the_limit_are_substituted(tmp_path: Path) -> None:
     (tmp_path / "execution.flow").write_text(_doubling_flow(10), encoding="utf-8")
     completed = run_cli([*_RUN, "-max-value-bytes", "4096"], tmp_path)
     assert completed.returncode == 0, completed.stderr
-    assert _state(tmp_path)["status"] == 0
+    assert written_state(tmp_path)["status"] == 0
 
 
 def test_run_timeout_cancels_and_fails_the_run(tmp_path: Path) -> None:
@@ -91,7 +86,7 @@ def test_run_timeout_cancels_and_fails_the_run(tmp_path: Path) -> None:
     completed = run_cli([*_RUN, "-run-timeout", "0.5"], tmp_path)
     assert time.monotonic() - started < 20
     assert completed.returncode == 0, completed.stderr
-    assert _state(tmp_path)["status"] == 1
+    assert written_state(tmp_path)["status"] == 1
     logs = [json.loads(line) for line in completed.stderr.splitlines()]
     assert any(line["msg"] == "run timeout reached" for line in logs)
 

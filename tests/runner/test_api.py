@@ -7,6 +7,7 @@ import json
 import threading
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
 from fixtures.http_peer import http_peer
@@ -167,9 +168,9 @@ async def test_signatures_are_made_on_one_thread_beside_the_event_loop(
     """Every signature of concurrent requests is made on the same thread, not the loop's."""
     threads: list[int] = []
 
-    def recording_sign_v2(*args: object) -> str:
+    def recording_sign_v2(key: rsa.RSAPrivateKey, method: str, target: str, body: bytes) -> str:
         threads.append(threading.get_ident())
-        return sign_v2(*args)  # type: ignore[arg-type]
+        return sign_v2(key, method, target, body)
 
     monkeypatch.setattr("flomation.runner.api.sign_v2", recording_sign_v2)
     async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:

@@ -288,9 +288,9 @@ def test_journal_records_in_flight_executions(outbox: Outbox) -> None:
 def test_invalid_arguments_are_refused(outbox: Outbox) -> None:
     """Unknown kinds, non-bytes bodies and 'delivered' as a dead reason are rejected."""
     with pytest.raises(ValueError, match="kind"):
-        outbox.put("e1", "log", "/x", b"")  # type: ignore[arg-type]
+        outbox.put("e1", "log", "/x", b"")  # type: ignore[arg-type]  # a wrong kind on purpose
     with pytest.raises(TypeError, match="bytes"):
-        outbox.put("e1", "result", "/x", "text")  # type: ignore[arg-type]
+        outbox.put("e1", "result", "/x", "text")  # type: ignore[arg-type]  # str on purpose
     entry_id = outbox.put("e1", "result", "/x", b"")
     with pytest.raises(ValueError, match="dead-letter"):
         outbox.mark_dead(entry_id, DELIVERED)

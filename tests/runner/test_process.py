@@ -9,14 +9,15 @@ import os
 import signal
 import sys
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
+from typing import Protocol, Unpack
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixtures.fork_probe import forked_python
+from fixtures.fork_probe import PipeLimits, forked_python
 from flomation.runner.process import (
     ExecutorProcess,
     ExecutorStartError,
@@ -28,7 +29,12 @@ from flomation.runner.process import (
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONUNBUFFERED": "1"}
 
 
-StartPython = Callable[..., Awaitable[ExecutorProcess]]
+class StartPython(Protocol):
+    """Starts ``python -c code`` in ``cwd`` as an executor (the ``start_python`` fixture)."""
+
+    def __call__(
+        self, cwd: Path, code: str, **limits: Unpack[PipeLimits]
+    ) -> Awaitable[ExecutorProcess]: ...
 
 
 @pytest.fixture(params=["spawned", "forked"])
@@ -42,31 +48,23 @@ async def start_python(
     """
     if request.param == "spawned":
 
-        async def spawn(cwd: Path, code: str, **kwargs: float | int) -> ExecutorProcess:
+        async def spawn(cwd: Path, code: str, **limits: Unpack[PipeLimits]) -> ExecutorProcess:
             return await ExecutorProcess.start(
-                [sys.executable, "-c", code],
-                cwd=cwd,
-                env=ENV,
-                **kwargs,  # type: ignore[arg-type]
+                [sys.executable, "-c", code], cwd=cwd, env=ENV, **limits
             )
 
         yield spawn
         return
     async with forked_python(tmp_path, ENV) as forked:
 
-        async def fork(cwd: Path, code: str, **kwargs: float | int) -> ExecutorProcess:
-            return await forked.start(cwd, code, ENV, **kwargs)
+        async def fork(cwd: Path, code: str, **limits: Unpack[PipeLimits]) -> ExecutorProcess:
+            return await forked.start(cwd, code, ENV, **limits)
 
         yield fork
 
 
-async def start_sh(tmp_path: Path, script: str, **kwargs: float | int) -> ExecutorProcess:
-    return await ExecutorProcess.start(
-        ["/bin/sh", "-c", script],
-        cwd=tmp_path,
-        env=ENV,
-        **kwargs,  # type: ignore[arg-type]
-    )
+async def start_sh(tmp_path: Path, script: str, **limits: Unpack[PipeLimits]) -> ExecutorProcess:
+    return await ExecutorProcess.start(["/bin/sh", "-c", script], cwd=tmp_path, env=ENV, **limits)
 
 
 async def read_all(process: ExecutorProcess) -> list[OutputLine]:

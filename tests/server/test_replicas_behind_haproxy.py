@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -91,14 +91,18 @@ async def _wait_healthy(url: str, timeout_s: float = 30) -> None:
 
 @asynccontextmanager
 async def _process(
-    *command: str | Path, log: Path | None = None, **options: object
+    *command: str | Path,
+    log: Path | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     output = log.open("wb") if log is not None else asyncio.subprocess.DEVNULL
     process = await asyncio.create_subprocess_exec(
         *map(str, command),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=output,
-        **options,  # type: ignore[arg-type]
+        cwd=cwd,
+        env=env,
     )
     try:
         yield process
