@@ -134,3 +134,33 @@ async def test_total_log_size_cap_drops_the_oldest_finished_logs_first(
             assert (await admin.get_execution(kept))["log_bytes"] == 10_000
             assert _log_lines(server, kept) == 100
         assert "flomation_stored_log_bytes 20000.0" in await _metrics(http, server)
+
+
+async def test_a_batch_takes_the_oldest_executions_whose_logs_fit_in_its_line_budget(
+    make_settings: SettingsFactory, http: aiohttp.ClientSession
+) -> None:
+    """One retention batch removes the oldest old executions up to the first whose log would
+    exceed its line budget; that one and the newer ones wait for the next batch."""
+    async with (
+        running_server(make_settings(retention_s=7 * _DAY_S)) as server,
+        AdminClient(server.url, server.admin_token) as admin,
+    ):
+        queue = await admin.create_queue("q")
+        runner = SigningRunner(server.url, http)
+        assert (await runner.register(queue["registration_code"])).status == 200
+        flo = await admin.create_flo("f", FLOW)
+        sizes = (3, 4, 5, 1)
+        oldest_first = [await _finished(runner, admin, flo["id"], ["x"] * size) for size in sizes]
+        for execution_id in oldest_first:
+            _age(server, execution_id, days=8)
+        cutoff_s = server.services.clock() - 7 * _DAY_S
+
+        first = await server.services.store.prune_finished_before(cutoff_s, 7)
+        second = await server.services.store.prune_finished_before(cutoff_s, 7)
+
+        assert (first.executions, first.log_lines) == (2, 7)
+        assert (second.executions, second.log_lines) == (2, 6)
+        assert first.log_bytes == 2 * 7  # "x" and its newline a line
+        for gone in oldest_first:
+            with pytest.raises(AdminApiError, match="404"):
+                await admin.get_execution(gone)
