@@ -137,6 +137,22 @@ async def test_unknown_runner_and_bad_signatures_are_403(
     assert forged.status == 403 and forged.json == {"error": "invalid signature"}
 
 
+async def test_an_identifier_refused_as_unknown_can_claim_once_enrolled(
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    admin: AdminClient,
+    queue: dict[str, Any],
+    flo: dict[str, Any],
+) -> None:
+    """A poll refused for an unknown identifier leaves nothing behind: enrolled, it claims."""
+    newcomer = SigningRunner(server.url, http)
+    assert (await newcomer.poll()).status == 403
+    assert (await newcomer.register(queue["registration_code"])).status == 200
+    execution_id = await admin.execute(flo["id"])
+    answer = await newcomer.poll()
+    assert answer.status == 200 and answer.json["execution"]["id"] == execution_id
+
+
 async def test_shutdown_releases_held_polls_promptly(
     make_settings: SettingsFactory, http: aiohttp.ClientSession
 ) -> None:

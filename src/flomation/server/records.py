@@ -14,6 +14,7 @@ __all__ = [
     "ExecutionRecord",
     "FloRecord",
     "QueueRecord",
+    "RunnerIdentity",
     "RunnerRecord",
     "RunnerScope",
 ]
@@ -70,6 +71,15 @@ class RunnerRecord:
     executor_version: str | None
     public_key: str
     queue_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunnerIdentity:
+    """What never changes of an enrolled runner: its id, identifier and key (§8.1 A5)."""
+
+    id: str
+    identifier: str
+    public_key: str
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,12 @@ from flomation.server.http_io import (
     read_body,
     read_body_gated,
 )
-from flomation.server.records import ClaimedExecution, ExecutionCall, RunnerRecord
+from flomation.server.records import (
+    ClaimedExecution,
+    ExecutionCall,
+    RunnerIdentity,
+    RunnerRecord,
+)
 from flomation.server.services import Services
 from flomation.server.store import (
     ConfirmOutcome,
@@ -172,7 +177,7 @@ class RunnerEndpoints:
             self._s.metrics.rejected_signatures.inc()
             raise HttpError(403, str(exc)) from exc
 
-    def _runner_key(self, runner: RunnerRecord) -> VerifiedKey:
+    def _runner_key(self, runner: RunnerRecord | RunnerIdentity) -> VerifiedKey:
         try:
             return self._s.verifier.key(runner.public_key)
         except KeyFormatError as exc:
@@ -283,7 +288,7 @@ class RunnerEndpoints:
     async def claim(self, request: Request) -> Response:
         """``POST /api/v1/runner/{identifier}/execution``: the long-poll (§4.2, §8.1 A2/A12)."""
         identifier = request.path_params["identifier"]
-        runner = await self._s.store.find_runner(identifier)
+        runner = await self._s.store.runner_identity(identifier)
         if runner is None:
             raise HttpError(403, "unknown runner")
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
@@ -292,9 +297,8 @@ class RunnerEndpoints:
         store, dispatcher = self._s.store, self._s.dispatcher
         ip_address = client_ip(request, self._s.settings.trusted_proxies)
         with self._refusing_replays():
-            eligible = await store.heartbeat(runner.id, ip_address, self._s.clock(), nonce)
-        # A paused runner is held like any other, but no execution ever wakes it.
-        scope = eligible if runner.active else None
+            # A paused runner (no scope) is held like any other, but no execution ever wakes it.
+            scope = await store.heartbeat(runner.id, ip_address, self._s.clock(), nonce)
 
         async def claim_once() -> ClaimedExecution | None:
             return await store.claim_next(runner.id, self._s.clock())
@@ -326,7 +330,7 @@ class RunnerEndpoints:
             self._s.metrics.rejected_signatures.inc()
             raise HttpError(403, stale)
 
-    async def _release(self, claimed: ClaimedExecution, runner: RunnerRecord) -> None:
+    async def _release(self, claimed: ClaimedExecution, runner: RunnerIdentity) -> None:
         """Put back a claim that could not be delivered, and wake someone else for it."""
         execution_id = claimed.execution.id
         if await self._s.store.release_claim(execution_id, runner.id, self._s.clock()):

@@ -27,6 +27,7 @@ from flomation.server.records import (
     ExecutionRecord,
     FloRecord,
     QueueRecord,
+    RunnerIdentity,
     RunnerRecord,
     RunnerScope,
 )
@@ -155,6 +156,11 @@ class Store:
         """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
         return self._runners.find_runner(identifier)
 
+    async def runner_identity(self, identifier: str) -> RunnerIdentity | None:
+        """The id and key of the runner enrolled under ``identifier`` (remembered: they never
+        change)."""
+        return self._runners.runner_identity(identifier)
+
     async def registration_code_exists(self, code: str) -> bool:
         """True when a queue has this registration code (one read by the unique index)."""
         return self._runners.registration_code_exists(code)
@@ -196,10 +202,10 @@ class Store:
         ip_address: str | None,
         now_s: float,
         nonce: SignatureNonce | None = None,
-    ) -> RunnerScope:
+    ) -> RunnerScope | None:
         """Record a poll (and its signature's ``nonce``) as the runner's heartbeat; returns the
-        queues and organisations whose executions it may take. ReplayedNonceError, without a
-        heartbeat, for a nonce seen before."""
+        queues and organisations whose executions it may take, None while it is paused.
+        ReplayedNonceError, without a heartbeat, for a nonce seen before."""
         return self._runners.heartbeat(runner_id, ip_address, now_s, nonce)
 
     async def list_runners(self) -> list[RunnerRecord]:

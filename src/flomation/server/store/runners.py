@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from flomation.server.records import (
     QueueRecord,
+    RunnerIdentity,
     RunnerRecord,
     RunnerScope,
 )
@@ -41,22 +42,32 @@ _SQL_RUNNER_BY_IDENTIFIER = (
     f"SELECT {columns(schema.RUNNER_RECORD_COLUMNS, 'r')} FROM runners r WHERE r.identifier = ?"
 )
 
+_SQL_RUNNER_IDENTITY = "SELECT id, identifier, public_key FROM runners WHERE identifier = ?"
+
+# Runner identities one process remembers (a bound on memory, not a working set: beyond it the
+# cache starts again).
+_IDENTITY_CACHE_LIMIT = 10_000
+
 _SQL_QUEUE_BY_CODE = "SELECT 1 FROM queues WHERE registration_code = ?"
 
 _SQL_HEARTBEAT = "UPDATE runners SET last_contact_at = ?, ip_address = ? WHERE id = ?"
 
-# PostgreSQL: the request's nonce, the heartbeat and the scope in one statement, without a
-# transaction (one round trip instead of five). One row without a queue when the runner has none.
+# PostgreSQL: the request's nonce, the heartbeat, whether the runner is active and its scope in
+# one statement, without a transaction (one round trip instead of six). One row without a queue
+# when the runner has none.
 _PG_SQL_HEARTBEAT_SCOPE = f"""
     WITH {PG_NONCE_CTES},
     beat AS (
         UPDATE runners SET last_contact_at = :now, ip_address = :ip_address
         WHERE id = :runner_id AND (SELECT fresh FROM fresh)
     )
-    SELECT fresh.fresh, q.id, q.organisation_id FROM fresh
+    SELECT fresh.fresh, r.active, q.id, q.organisation_id FROM fresh
+    LEFT JOIN runners r ON r.id = :runner_id
     LEFT JOIN (queues q JOIN queue_members m ON m.queue_id = q.id AND m.runner_id = :runner_id)
         ON fresh.fresh
 """
+
+_SQL_RUNNER_ACTIVE = "SELECT active FROM runners WHERE id = ?"
 
 _SQL_RUNNER_SCOPE = """
     SELECT q.id, q.organisation_id FROM queues q
@@ -69,6 +80,7 @@ class RunnerQueries:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._identities: dict[str, RunnerIdentity] = {}
 
     def create_queue(self, name: str, organisation_id: str | None, now_s: float) -> QueueRecord:
         """A new queue with a fresh 32-hex registration code; ConflictError for a duplicate name."""
@@ -98,6 +110,20 @@ class RunnerQueries:
         """The runner enrolled under ``identifier`` (the 16-letter one, not the UUID)."""
         row = self._db.raw().execute(_SQL_RUNNER_BY_IDENTIFIER, (identifier,)).fetchone()
         return None if row is None else runner_from(row)
+
+    def runner_identity(self, identifier: str) -> RunnerIdentity | None:
+        """The id and key of the runner enrolled under ``identifier``, read once per process:
+        runners are never deleted and their key never changes (§8.1 A5), so only an identifier
+        not enrolled yet is looked up again (a claim's first statement, otherwise)."""
+        identity = self._identities.get(identifier)
+        if identity is None:
+            row = self._db.raw().execute(_SQL_RUNNER_IDENTITY, (identifier,)).fetchone()
+            if row is None:
+                return None
+            if len(self._identities) >= _IDENTITY_CACHE_LIMIT:
+                self._identities.clear()
+            identity = self._identities[identifier] = RunnerIdentity(*row)
+        return identity
 
     def registration_code_exists(self, code: str) -> bool:
         """True when a queue has this registration code."""
@@ -189,10 +215,10 @@ class RunnerQueries:
         ip_address: str | None,
         now_s: float,
         nonce: SignatureNonce | None = None,
-    ) -> RunnerScope:
+    ) -> RunnerScope | None:
         """Record a poll (and its signature's ``nonce``) as the runner's heartbeat; returns the
-        queues and organisations whose executions it may take. ReplayedNonceError, without a
-        heartbeat, for a nonce seen before."""
+        queues and organisations whose executions it may take, None while it is paused.
+        ReplayedNonceError, without a heartbeat, for a nonce seen before."""
         if self._db.backend == "postgresql":
             parameters = {
                 "runner_id": runner_id,
@@ -202,12 +228,16 @@ class RunnerQueries:
             }
             found = self._db.raw().execute(_PG_SQL_HEARTBEAT_SCOPE, parameters).fetchall()
             check_fresh(found[0][0], nonce)
-            rows = [(queue_id, org) for _, queue_id, org in found if queue_id is not None]
+            active = bool(found[0][1])
+            rows = [(queue_id, org) for _, _, queue_id, org in found if queue_id is not None]
         else:
             record_nonce(self._db.raw(), nonce)
             with self._db.raw_write() as db:
                 db.execute(_SQL_HEARTBEAT, (now_s, ip_address, runner_id))
+                active = bool(db.execute(_SQL_RUNNER_ACTIVE, (runner_id,)).fetchone()[0])
                 rows = db.execute(_SQL_RUNNER_SCOPE, (runner_id,)).fetchall()
+        if not active:
+            return None
         pairs = [(queue_id, organisation_id or "") for queue_id, organisation_id in rows]
         return RunnerScope(
             frozenset(queue for queue, _ in pairs), frozenset(org for _, org in pairs)
