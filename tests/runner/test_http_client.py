@@ -198,6 +198,17 @@ async def test_requests_reuse_a_kept_alive_connection_and_survive_its_closing() 
     assert peers[3] != peers[0]
 
 
+async def test_a_large_body_arrives_whole_and_signed() -> None:
+    """A result body of several megabytes (sent in slices) reaches the server byte for byte."""
+    body = b'{"has_errored":false,"state":{"logs":"' + b"x" * (5 * 1024 * 1024) + b'"}}'
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+        await api.register(_registration())
+        execution_id = fake.enqueue(pending_execution())
+        assert (await api.post_result(execution_id, body)).status == 200
+        (request,) = fake.requests_to(f"/execution/{execution_id}")
+        assert request.body == body and request.signature_ok
+
+
 async def _serve_raw(answer: bytes) -> tuple[asyncio.Server, str]:
     """A server that reads a request head and writes ``answer`` as-is, then closes."""
 
