@@ -28,9 +28,10 @@ _log = structlog.get_logger("flomation.server.reaper")
 # Log lines deleted per retention transaction: a few milliseconds of work, so that requests
 # interleave with a large prune instead of waiting behind it.
 _PRUNE_LINES_PER_BATCH = 2_000
-# The rest between two batches: the prune takes at most about half of a core from the runners'
-# requests (a batch of 500 executions is ~10-20 ms of PostgreSQL's time), so a long backlog
-# (bench/replicas_bench.py prunes 1,000,000) is worked off without slowing them.
+# The rest between two batches: the prune takes about a fifth of a core from the runners'
+# requests (a batch of 500 executions is ~4-6 ms, docs/benchmarks.md "two replicas"), so a long
+# backlog (bench/replicas_bench.py prunes 1,000,000, at ~19,000 a second) is worked off without
+# slowing them.
 _PRUNE_PAUSE_S = 0.02
 
 
