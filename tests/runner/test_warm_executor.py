@@ -7,6 +7,7 @@ launch modes by tests/runner/test_process.py and tests/runner/test_execution.py.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -155,6 +156,100 @@ async def test_a_launch_during_the_start_is_forked_from_the_one_server(
         assert [e["event"] for e in logs].count("warm executor started") == 1
     finally:
         await warm.close()
+
+
+_ON_THE_INHERITED_STACK = """
+import json, threading
+from flomation.executor.deep_stack import run_with_deep_stack
+nested = []
+for _ in range(90_000):  # json.dumps of this overflows a main thread's 8 MiB stack
+    nested = [nested]
+def work():
+    return threading.active_count(), threading.get_ident(), len(json.dumps(nested))
+threads, ident, size = run_with_deep_stack(work)
+print(json.dumps([threads, ident == threading.get_ident(), size]))
+"""
+
+
+async def test_a_forked_execution_runs_the_engine_on_the_inherited_large_stack(
+    tmp_path: Path,
+) -> None:
+    """A child runs run_with_deep_stack's function on its only thread, whose stack is large."""
+    async with forked_python(tmp_path, ENV) as forked:
+        process = await forked.start(tmp_path, _ON_THE_INHERITED_STACK, ENV)
+        lines = [line.text async for line in process.lines()]
+        assert await process.wait() == 0, lines
+    assert json.loads(lines[0]) == [1, True, 180_002]
+
+
+def _flow(nodes: list[tuple[str, str, list[dict[str, Any]]]]) -> str:
+    """A chain of ``(id, action, inputs)`` nodes, in order."""
+    documents = [
+        {
+            "id": node_id,
+            "type": action,
+            "data": {"id": node_id, "label": action, "config": {"id": action, "inputs": inputs}},
+        }
+        for node_id, action, inputs in nodes
+    ]
+    edges = [
+        {"id": f"e{index}", "source": source[0], "target": target[0]}
+        for index, (source, target) in enumerate(itertools.pairwise(nodes))
+    ]
+    return json.dumps({"nodes": documents, "edges": edges})
+
+
+async def _run_forked(tmp_path: Path, flow: str) -> tuple[list[str], int, dict[str, Any]]:
+    """The real executor forked from its fork server: output lines, exit code, state.json."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "execution.flow").write_text(flow)
+    warm = _warm(tmp_path)
+    await warm.start()
+    try:
+        argv = [str(EXECUTOR), "--output", "json", "--path", "execution.flow", "--id", "e-1"]
+        process = await warm.launch(argv, cwd=workdir, env=ENV)
+        lines = []
+        async for line in process.lines():
+            lines.append(line.text)
+            if '"msg":"executing node"' in line.text and '"id":"s"' in line.text:
+                await asyncio.sleep(0.2)  # let the sleep reach its wait
+                os.killpg(process.pgid, signal.SIGTERM)
+        code = await process.wait()
+    finally:
+        await warm.close()
+    return lines, code, json.loads((workdir / "state.json").read_text())
+
+
+async def test_a_forked_executor_runs_a_thousand_node_chain(tmp_path: Path) -> None:
+    """A 1,000-node chain, which recurses once per node, completes in a forked executor."""
+    upper = [{"name": "value", "type": "string", "value": "x"}]
+    chain = [("t", "trigger/manual", [])] + [
+        (f"n{i}", "string/upper_case", upper) for i in range(1, 1000)
+    ]
+    _lines, code, state = await _run_forked(tmp_path, _flow(chain))
+    assert code == 0 and state["status"] == 0
+    assert len(state["node_results"]) == 1000
+
+
+async def test_sigterm_cancels_a_forked_executor_and_is_logged(tmp_path: Path) -> None:
+    """SIGTERM to a forked executor's group during a 60 s sleep cancels the flow (status 2),
+    logs the signal once, and the process exits 0 without a traceback."""
+    flow = _flow(
+        [
+            ("t", "trigger/manual", []),
+            ("s", "common/sleep", [{"name": "duration", "type": "integer", "value": 60}]),
+            ("n", "output/set", [{"name": "name", "type": "string", "value": "after"}]),
+        ]
+    )
+    async with asyncio.timeout(20):
+        lines, code, state = await _run_forked(tmp_path, flow)
+    assert code == 0
+    assert state["status"] == 2
+    assert state["node_results"]["n"]["status"] == "cancelled"
+    received = [line for line in lines if "Received signal, cancelling execution" in line]
+    assert len(received) == 1 and '"signal":"terminated"' in received[0]
+    assert not any("Traceback" in line for line in lines)
 
 
 async def test_a_missing_work_directory_is_a_start_error(tmp_path: Path) -> None:

@@ -40,6 +40,8 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from flomation.executor.deep_stack import serve_on_deep_stack
+
 __all__ = ["HELLO_PROTOCOL", "RunFunction", "run_server", "serve", "watched_files"]
 
 RunFunction = Callable[[list[str]], int]
@@ -132,7 +134,10 @@ def run_server(socket_fd: int, run: RunFunction, watch: list[str]) -> int:
     # a child's collections do not touch (and so copy) the pages holding it.
     gc.collect()
     gc.freeze()
-    return _Server(sock, wake_read, wake_write, run).run()
+    # The loop forks from a large-stack thread: each child runs its engine on that thread
+    # directly instead of starting one (executor/deep_stack.py). The signal set-up above stays
+    # on the main thread, which only waits for the loop.
+    return serve_on_deep_stack(_Server(sock, wake_read, wake_write, run).run)
 
 
 class _Server:

@@ -8,6 +8,7 @@ signal can never produce a traceback.
 
 from __future__ import annotations
 
+import _thread
 import signal
 import threading
 from types import FrameType
@@ -30,6 +31,7 @@ class CancelSignals:
         self._logger: Logger | None = None
         self._received: str | None = None
         self._logged = False
+        self._log_lock = threading.Lock()
 
     def install(self) -> None:
         """Install the handlers (main thread only)."""
@@ -45,11 +47,24 @@ class CancelSignals:
         if self._received is not None:
             return
         self._received = _SIGNAL_NAMES.get(signal.Signals(signum), str(signum))
-        self.cancel_event.set()
+        # The handler may interrupt the engine itself (a warm executor's child runs it on the
+        # main thread, executor/deep_stack.py), perhaps while it holds the cancel event's lock
+        # or writes a log line: the event is set, and the line written, from a thread of their
+        # own, which waits for such a lock instead of deadlocking on it.
+        try:
+            _thread.start_new_thread(self._deliver, ())
+        except RuntimeError:  # no thread to be had: the old way, on this thread
+            self._deliver()
+
+    def _deliver(self) -> None:
+        # The line first: once the event is set the run may end, and the process with it,
+        # before this thread would get to write it.
         self._log_once()
+        self.cancel_event.set()
 
     def _log_once(self) -> None:
-        if self._logger is None or self._received is None or self._logged:
-            return
-        self._logged = True
+        with self._log_lock:
+            if self._logger is None or self._received is None or self._logged:
+                return
+            self._logged = True
         self._logger.log("warning", "Received signal, cancelling execution", signal=self._received)
