@@ -223,8 +223,8 @@ async def _run_forked(tmp_path: Path, flow: str) -> tuple[list[str], int, dict[s
 
 async def test_a_forked_executor_runs_a_thousand_node_chain(tmp_path: Path) -> None:
     """A 1,000-node chain, which recurses once per node, completes in a forked executor."""
-    upper = [{"name": "value", "type": "string", "value": "x"}]
-    chain = [("t", "trigger/manual", [])] + [
+    upper: list[dict[str, Any]] = [{"name": "value", "type": "string", "value": "x"}]
+    chain: list[tuple[str, str, list[dict[str, Any]]]] = [("t", "trigger/manual", [])] + [
         (f"n{i}", "string/upper_case", upper) for i in range(1, 1000)
     ]
     _lines, code, state = await _run_forked(tmp_path, _flow(chain))
