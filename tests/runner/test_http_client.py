@@ -209,6 +209,34 @@ async def test_a_large_body_arrives_whole_and_signed() -> None:
         assert request.body == body and request.signature_ok
 
 
+async def test_an_answer_before_the_body_was_sent_is_returned() -> None:
+    """A server that answers 413 after the head, never reading the body, gets its answer
+    returned (the rest of the body is not sent) and the next request a new connection."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        await asyncio.sleep(30)  # reads nothing more: the client must not wait for that
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with RunnerApi(url, "idid", KEY) as api:
+            body = b'{"state":"' + b"x" * (16 * 1024 * 1024) + b'"}'
+            answer = await api.send("POST", "/x", body, timeout_s=10)
+            assert (answer.status, answer.body) == (413, b"{}")
+            assert (await api.send("POST", "/x", b"{}", timeout_s=10)).status == 413
+        assert len(connections) == 2
+    finally:
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
 async def _serve_raw(answer: bytes) -> tuple[asyncio.Server, str]:
     """A server that reads a request head and writes ``answer`` as-is, then closes."""
 

@@ -310,8 +310,14 @@ class _Connection(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        """Idle, open and in a state where the next answer can be read from it."""
-        return self._reusable and not self._lost and self._reading is None
+        """Idle, open and in a state where the next answer can be read from it: bytes of the last
+        request still unsent mean the server answered before reading them all."""
+        return (
+            self._reusable
+            and not self._lost
+            and self._reading is None
+            and (self.transport is None or self.transport.get_write_buffer_size() == 0)
+        )
 
     def close(self) -> None:
         """Close the connection (what is still being read fails)."""
@@ -334,12 +340,20 @@ class _Connection(asyncio.Protocol):
         if len(body) <= _SLICED_ABOVE_BYTES:
             self.transport.write(head + body)
             return
+        assert self._reading is not None
+        answered = self._reading.done
         self.transport.write(head)
         view = memoryview(body)
         for start in range(0, len(view), _SLICE_BYTES):
             self.transport.write(view[start : start + _SLICE_BYTES])
             if self._writable is not None:
                 await self._writable
+            if answered.done():
+                # Answered before the body was all sent (a server refuses a body it finds too
+                # large with 413 before reading it): the rest is never sent, and the
+                # connection, mid-request, is dropped.
+                self.abort()
+                return
             if self._lost:
                 raise HttpError("the connection closed while sending")
 
@@ -363,6 +377,8 @@ class _Connection(asyncio.Protocol):
 
     def _finish(self, reading: _Reading, *, cut: bool = False) -> None:
         self._reading = None
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)  # a send waiting for the socket sees the answer
         if cut:
             self.close()  # the rest of the body is never read
         if not reading.done.done():
