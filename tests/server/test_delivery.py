@@ -84,11 +84,13 @@ async def test_confirmed_claim_keeps_its_runner_and_confirmation_is_idempotent(
     make_settings: SettingsFactory, http: aiohttp.ClientSession
 ) -> None:
     """A repeated confirmation (its first answer lost) is 200 and the lease no longer applies."""
-    settings = make_settings(claim_lease_s=0.2, reaper_interval_s=0.05)
+    # Long enough for the confirmation to come in time on a loaded machine, short enough that
+    # the sleep below outlasts it (the reaper looks every 0.05 s).
+    settings = make_settings(claim_lease_s=0.5, reaper_interval_s=0.05)
     async with claimed_execution(settings, http) as (_, admin, runner, execution_id):
         assert (await runner.set_running(execution_id)).status == 200
         assert (await runner.set_running(execution_id)).status == 200
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(1.0)
         execution = await admin.get_execution(execution_id)
         assert execution["execution_status"] == "running"
         assert execution["runner_id"] == runner.runner_id
@@ -98,7 +100,9 @@ async def test_runner_lost_reason_says_whether_the_execution_was_confirmed(
     make_settings: SettingsFactory, http: aiohttp.ClientSession
 ) -> None:
     """A runner that logged but never confirmed and then vanished is reaped with that reason."""
-    settings = make_settings(claim_lease_s=0.3, reaper_interval_s=0.05, runner_lost_after_s=0.5)
+    # The lease only has to outlast the claim -> logs gap (the logs call is contact and ends it;
+    # 0.3 s lapsed under load once): the runner-lost timeout is what this test waits for.
+    settings = make_settings(claim_lease_s=5.0, reaper_interval_s=0.05, runner_lost_after_s=0.5)
     async with claimed_execution(settings, http) as (_, admin, runner, execution_id):
         # Like the Go runner when its state call failed: it runs the execution anyway.
         assert (await runner.logs(execution_id, ["working"])).status == 200
