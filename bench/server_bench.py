@@ -53,6 +53,7 @@ from support import (
 )
 
 from flomation.server.admin_client import AdminClient
+from flomation.wire.jsontext import JsonObject
 from flomation.wire.signing import (
     SIGNATURE_HEADER,
     generate_private_key,
@@ -217,7 +218,7 @@ class BenchRunner:
             if response.status != 200:
                 raise RuntimeError(f"registration failed: {response.status}")
 
-    async def poll(self, latencies_ms: list[float] | None = None) -> dict[str, object] | None:
+    async def poll(self, latencies_ms: list[float] | None = None) -> JsonObject | None:
         """One long-poll; the PendingExecution or None for 204."""
         poll_body = self.signatures.poll_body
         head = _head("POST", self._poll_path, self.signatures.take(poll_body), poll_body)
@@ -226,7 +227,7 @@ class BenchRunner:
             return None
         if status != 200:
             raise RuntimeError(f"poll answered {status}: {body[:200]!r}")
-        result: dict[str, object] = json.loads(body)
+        result: JsonObject = json.loads(body)
         return result
 
     async def lifecycle(self, execution_id: str, latencies_ms: list[float] | None = None) -> None:

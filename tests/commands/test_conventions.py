@@ -24,6 +24,7 @@ import pytest
 
 from flomation.server.admin_client import AdminClient
 from flomation.version import distribution_version
+from flomation.wire.jsontext import JsonObject, JsonValue
 
 BIN = Path(sys.executable).parent
 PROGRAMS = ("flomation-runner", "flomation-server", "flomation-executor")
@@ -299,11 +300,11 @@ def test_dev_stops_on_sigterm_with_its_log_reader_gone(tmp_path: Path) -> None:
 
 
 def _sleep_flow(path: Path) -> None:
-    def node(node_id: str, action: str, kind: int, inputs: list[dict[str, object]]) -> object:
-        config = {"id": action, "type": kind, "inputs": inputs, "outputs": []}
+    def node(node_id: str, action: str, kind: int, inputs: list[JsonValue]) -> JsonObject:
+        config: JsonObject = {"id": action, "type": kind, "inputs": inputs, "outputs": []}
         return {"id": node_id, "type": action, "data": {"label": action, "config": config}}
 
-    duration = [{"name": "duration", "type": "integer", "value": 60}]
+    duration: list[JsonValue] = [{"name": "duration", "type": "integer", "value": 60}]
     flow = {
         "nodes": [node("t", "trigger/manual", 1, []), node("s", "common/sleep", 2, duration)],
         "edges": [{"id": "e", "source": "t", "target": "s"}],

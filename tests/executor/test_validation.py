@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from executor.engine_harness import edge, flow_document, node, value
 from flomation.executor.catalogue import load_catalogue, load_upstream
 from flomation.executor.validation import Problem, format_problem, validate_flow_text
+from flomation.wire.jsontext import JsonObject
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(sys.executable).parent / "flomation-runner"
@@ -397,7 +398,7 @@ _EDGE = st.fixed_dictionaries(
         },
     )
 )
-def test_any_document_gives_problems_never_an_exception(document: dict[str, object]) -> None:
+def test_any_document_gives_problems_never_an_exception(document: JsonObject) -> None:
     """Whatever shape a flow document has, validation returns problems and never raises."""
     problems = _problems(json.dumps(document))
     assert all(isinstance(p.message, str) and p.severity in ("error", "warning") for p in problems)

@@ -17,6 +17,7 @@ import aiohttp
 
 from flomation.server.admin_client import AdminClient
 from flomation.server.store.migrations import HEAD_REVISION
+from flomation.wire.jsontext import JsonObject
 
 from .runner_client import SigningRunner
 
@@ -39,16 +40,16 @@ def _start(
     )
 
 
-def _read_startup(process: subprocess.Popen[str]) -> tuple[str, list[dict[str, object]]]:
+def _read_startup(process: subprocess.Popen[str]) -> tuple[str, list[JsonObject]]:
     """Read JSON log lines until the 'server listening' line; returns its URL and all lines."""
     assert process.stderr is not None
-    lines: list[dict[str, object]] = []
+    lines: list[JsonObject] = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         raw = process.stderr.readline()
         if not raw:
             raise AssertionError(f"server exited early: {process.wait()}")
-        entry = json.loads(raw)
+        entry: JsonObject = json.loads(raw)
         lines.append(entry)
         if entry.get("event") == "server listening":
             return str(entry["url"]), lines
