@@ -144,10 +144,14 @@ class PostgresRaw:
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._connection = connection
+        # One cursor for every statement: psycopg's Connection.execute makes a cursor per call,
+        # which was ~2.6 % of a replica's CPU in the two-replica benchmark (docs/benchmarks.md).
+        # The hot paths read each statement's rows before running the next one.
+        self._cursor = connection.cursor()
 
     def execute(self, sql: str, parameters: Params = (), /) -> RawCursor:
-        """Run one statement; the cursor holds its rows."""
-        return self._connection.execute(_pyformat(sql), parameters)
+        """Run one statement; the cursor holds its rows until the next statement."""
+        return self._cursor.execute(_pyformat(sql), parameters)
 
     def executemany(self, sql: str, parameters: Sequence[Params], /) -> None:
         """Run one statement for each set of parameters (pipelined by psycopg)."""
