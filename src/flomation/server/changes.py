@@ -12,6 +12,7 @@ interval cover that gap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +32,10 @@ _EXECUTION = "flomation_execution"
 _SEPARATOR = "\x1f"
 _RECONNECT_DELAY_S = 1.0
 _CONNECT_TIMEOUT_S = 10
+# Execution changes only wake live viewers (streams re-read the database): waiting this long
+# gathers a busy replica's changes into one NOTIFY statement instead of one per request or two
+# (docs/benchmarks.md, "Lifecycle throughput"). Wake-ups of held polls are sent at once.
+_CHANGE_GATHER_S = 0.005
 
 _Work = Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]]
 
@@ -56,12 +61,14 @@ class PostgresChangeFeed:
         self._events = events
         self._pending: dict[tuple[str, str], None] = {}
         self._ready = asyncio.Event()
+        self._wakeup_pending = asyncio.Event()
         dispatcher.add_relay(self.relay_dispatch)
         events.add_relay(self.relay_change)
 
     def relay_dispatch(self, target: DispatchTarget) -> None:
         """Tell the other replicas that an execution for ``target`` became claimable."""
         self._queue(_DISPATCH, _dispatch_payload(target))
+        self._wakeup_pending.set()
 
     def relay_change(self, execution_id: str) -> None:
         """Tell the other replicas' live streams that the execution changed."""
@@ -111,7 +118,11 @@ class PostgresChangeFeed:
     async def _send(self, connection: psycopg.AsyncConnection[Any]) -> None:
         while True:
             await self._ready.wait()
+            if not self._wakeup_pending.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup_pending.wait(), _CHANGE_GATHER_S)
             self._ready.clear()
+            self._wakeup_pending.clear()
             batch, self._pending = list(self._pending), {}
             try:
                 await connection.execute(
