@@ -111,22 +111,10 @@ async def test_a_forked_execution_sees_nothing_of_another(tmp_path: Path) -> Non
 async def test_the_real_executor_runs_a_flow_forked(tmp_path: Path) -> None:
     """flomation-executor forked from its fork server runs a flow and writes state.json."""
     flow = (CONFORMANCE / "01-linear-chain" / "flow.json").read_text()
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    (workdir / "execution.flow").write_text(flow)
-    warm = _warm(tmp_path)
-    await warm.start()
-    try:
-        argv = [str(EXECUTOR), "--output", "json", "--path", "execution.flow", "--id", "e-1"]
-        process = await warm.launch(argv, cwd=workdir, env=ENV)
-        lines = [line async for line in process.lines()]
-        assert await process.wait() == 0
-        assert warm.server_pid is not None
-    finally:
-        await warm.close()
-    state = json.loads((workdir / "state.json").read_text())
+    lines, code, state = await _run_forked(tmp_path, flow)
+    assert code == 0
     assert state["status"] == 0 and state["outputs"] == {"greeting": "HELLO"}, state
-    assert any("Finished processing Flow" in line.text for line in lines)
+    assert any("Finished processing Flow" in line for line in lines)
 
 
 @pytest.mark.parametrize("first", ["start", "launch"])
@@ -200,7 +188,9 @@ def _flow(nodes: list[tuple[str, str, list[dict[str, Any]]]]) -> str:
 
 
 async def _run_forked(tmp_path: Path, flow: str) -> tuple[list[str], int, dict[str, Any]]:
-    """The real executor forked from its fork server: output lines, exit code, state.json."""
+    """The real executor forked from its fork server: output lines, exit code, state.json.
+
+    The run is cancelled with SIGTERM once its node ``s`` (a sleep) starts, if it has one."""
     workdir = tmp_path / "work"
     workdir.mkdir()
     (workdir / "execution.flow").write_text(flow)
@@ -216,6 +206,7 @@ async def _run_forked(tmp_path: Path, flow: str) -> tuple[list[str], int, dict[s
                 await asyncio.sleep(0.2)  # let the sleep reach its wait
                 os.killpg(process.pgid, signal.SIGTERM)
         code = await process.wait()
+        assert warm.server_pid is not None  # forked from the server, not spawned
     finally:
         await warm.close()
     return lines, code, json.loads((workdir / "state.json").read_text())
