@@ -9,9 +9,14 @@ import threading
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fixtures.fake_control_plane import FakeControlPlane, pending_execution
+from fixtures.fake_control_plane import (
+    RUNNER_IDENTIFIER,
+    FakeControlPlane,
+    pending_execution,
+    runner_registration,
+)
 from fixtures.http_peer import http_peer
-from flomation.runner.api import ApiError, RunnerApi, execution_path, registration_body
+from flomation.runner.api import ApiError, RunnerApi, execution_path
 from flomation.wire.jsontext import JsonObject
 from flomation.wire.models import LOG_BATCH_KEY_HEADER
 from flomation.wire.signing import (
@@ -38,20 +43,12 @@ class _Observer:
 
 
 def _registration() -> JsonObject:
-    return registration_body(
-        identifier="qWeRtYuIoPaSdFgH",
-        name="Flo Runner",
-        registration_code="code-1",
-        version="1.0.0",
-        executor_version="0.0.scripted",
-        manifest={"a/b": {}},
-        public_key_pem=public_key_pem(KEY),
-    )
+    return runner_registration(KEY, manifest={"a/b": {}})
 
 
 async def test_registration_is_compact_json_signed_v1_and_v2() -> None:
     """Registration sends compact JSON whose exact bytes carry valid v1 and v2 signatures."""
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         response = await api.register(_registration())
         assert response.status == 200
         (request,) = fake.requests_to("/api/v1/runner")
@@ -65,14 +62,14 @@ async def test_registration_is_compact_json_signed_v1_and_v2() -> None:
 
 async def test_claim_uses_identifier_path_and_timestamp_body() -> None:
     """A claim posts {"requested_at": RFC 3339 UTC} to the identifier's path; 200 carries work."""
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         await api.register(_registration())
         pending = pending_execution()
         fake.enqueue(pending)
         response = await api.claim()
         assert response.status == 200
         assert response.json() == pending
-        (request,) = fake.requests_to("/api/v1/runner/qWeRtYuIoPaSdFgH/execution")
+        (request,) = fake.requests_to(f"/api/v1/runner/{RUNNER_IDENTIFIER}/execution")
         body = request.json()
         assert list(body) == ["requested_at"]
         assert body["requested_at"].endswith("Z") and "." in body["requested_at"]
@@ -83,7 +80,7 @@ async def test_claim_uses_identifier_path_and_timestamp_body() -> None:
 
 async def test_status_get_signs_the_execution_id() -> None:
     """GET /status is signed over the execution id (v1) and over method+path (v2)."""
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         await api.register(_registration())
         execution_id = fake.enqueue(pending_execution())
         fake.set_completion(execution_id, "cancel")
@@ -98,7 +95,7 @@ async def test_status_get_signs_the_execution_id() -> None:
 
 async def test_state_logs_and_result_bodies() -> None:
     """State, logs and result bodies are exactly the documented JSON, each signed."""
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         await api.register(_registration())
         execution_id = fake.enqueue(pending_execution())
         assert (await api.set_state(execution_id)).status == 200
@@ -114,7 +111,7 @@ async def test_state_logs_and_result_bodies() -> None:
 
 async def test_repeated_status_polls_reuse_a_valid_v1_signature_with_fresh_v2() -> None:
     """Two status polls carry the same (valid) v1 signature and different, valid v2 headers."""
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         await api.register(_registration())
         execution_id = fake.enqueue(pending_execution())
         for _ in range(2):
@@ -129,7 +126,7 @@ async def test_repeated_status_polls_reuse_a_valid_v1_signature_with_fresh_v2() 
 
 async def test_a_prepared_request_sent_again_carries_a_fresh_v2_signature() -> None:
     """Sending a prepared request twice (a retry) keeps v1 and signs v2 afresh; both verify."""
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         await api.register(_registration())
         execution_id = fake.enqueue(pending_execution())
         logs = await api.prepare_logs(execution_id, ["one", "two"])
@@ -146,7 +143,7 @@ async def test_without_v2_every_send_carries_a_v1_signature_of_its_own() -> None
     """With signing_v2 off, repeated polls and a resent request each get a fresh, valid v1."""
     async with (
         FakeControlPlane() as fake,
-        RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY, signing_v2=False) as api,
+        RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY, signing_v2=False) as api,
     ):
         await api.register(_registration())
         execution_id = fake.enqueue(pending_execution())
@@ -173,7 +170,7 @@ async def test_signatures_are_made_on_one_thread_beside_the_event_loop(
         return sign_v2(key, method, target, body)
 
     monkeypatch.setattr("flomation.runner.api.sign_v2", recording_sign_v2)
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         await api.register(_registration())
         ids = [fake.enqueue(pending_execution()) for _ in range(4)]
         answers = await asyncio.gather(*(api.set_state(i, "running") for i in ids))
@@ -187,7 +184,7 @@ async def test_v2_can_be_turned_off() -> None:
     """With signing_v2 off only the v1 header is sent."""
     async with (
         FakeControlPlane() as fake,
-        RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY, signing_v2=False) as api,
+        RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY, signing_v2=False) as api,
     ):
         await api.register(_registration())
         (request,) = fake.requests_to("/api/v1/runner")
@@ -279,7 +276,7 @@ async def test_the_http_clients_own_retry_of_a_get_is_signed_afresh(signing_v2: 
     """The client re-sends a GET whose connection closed unanswered: signed afresh (issue 21)."""
     async with (
         _DropsFirstRequest() as server,
-        RunnerApi(server.url, "qWeRtYuIoPaSdFgH", KEY, signing_v2=signing_v2) as api,
+        RunnerApi(server.url, RUNNER_IDENTIFIER, KEY, signing_v2=signing_v2) as api,
     ):
         result = await api.get_status("exec-1")
     assert result.status == 200 and len(server.heads) == 2
@@ -298,7 +295,7 @@ async def test_the_http_clients_own_retry_of_a_get_is_signed_afresh(signing_v2: 
 
 async def test_log_batches_carry_their_key_on_every_send() -> None:
     """A prepared log batch carries its X-Flomation-Log-Batch key on the first send and retries."""
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, "qWeRtYuIoPaSdFgH", KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         await api.register(_registration())
         execution_id = fake.enqueue(pending_execution())
         logs = await api.prepare_logs(execution_id, ["one"], batch_key="b-1")

@@ -4,29 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.fake_control_plane import FakeControlPlane, pending_execution
-from flomation.runner.api import RunnerApi, registration_body, signs_v1, v2_accepted_after
+from fixtures.fake_control_plane import (
+    RUNNER_IDENTIFIER,
+    FakeControlPlane,
+    pending_execution,
+    runner_registration,
+)
+from flomation.runner.api import RunnerApi, signs_v1, v2_accepted_after
 from flomation.wire.signing import (
     SIGNATURE_HEADER,
     SIGNATURE_V2_HEADER,
     generate_private_key,
-    public_key_pem,
 )
 
 KEY = generate_private_key()
-IDENTIFIER = "qWeRtYuIoPaSdFgH"
 
 
 async def _registered(api: RunnerApi) -> None:
-    body = registration_body(
-        identifier=IDENTIFIER,
-        name="Flo Runner",
-        registration_code="code-1",
-        version="1.0.0",
-        executor_version="0.0.scripted",
-        manifest={},
-        public_key_pem=public_key_pem(KEY),
-    )
+    body = runner_registration(KEY)
     assert (await api.register(body)).status == 200
 
 
@@ -50,13 +45,13 @@ def test_v1_is_left_out_only_beside_v2_a_server_accepts_alone(
 
 async def test_after_an_advertising_claim_answer_requests_carry_v2_alone() -> None:
     """Once a claim answer advertises v2 alone, state, logs, status and result carry no v1."""
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         fake.accepts_v2_alone = True
         await _registered(api)
         execution_id = fake.enqueue(pending_execution())
         assert (await api.claim()).status == 200
         await _lifecycle(api, execution_id)
-        (claim,) = fake.requests_to(f"/runner/{IDENTIFIER}/execution")
+        (claim,) = fake.requests_to(f"/runner/{RUNNER_IDENTIFIER}/execution")
         assert SIGNATURE_HEADER in claim.headers  # sent before any answer said otherwise
         later = [r for r in fake.state.requests if r.path.startswith("/api/v1/execution/")]
         prefix = f"/api/v1/execution/{execution_id}"
@@ -67,7 +62,7 @@ async def test_after_an_advertising_claim_answer_requests_carry_v2_alone() -> No
 
 async def test_a_server_that_does_not_advertise_gets_v1_beside_v2() -> None:
     """Against a server whose claim answers say nothing (upstream), every request keeps v1."""
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         await _registered(api)
         execution_id = fake.enqueue(pending_execution())
         assert (await api.claim()).status == 200
@@ -103,7 +98,10 @@ def test_what_an_answer_says_about_v2_alone(
 
 async def test_a_server_replaced_by_one_checking_only_v1_gets_v1_on_the_retry() -> None:
     """After advertising, a 403 to a request without v1 brings v1 back on the next request."""
-    async with FakeControlPlane(hold_s=0.05) as fake, RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+    async with (
+        FakeControlPlane(hold_s=0.05) as fake,
+        RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api,
+    ):
         fake.accepts_v2_alone = True
         await _registered(api)
         assert (await api.claim()).status == 204
@@ -112,7 +110,7 @@ async def test_a_server_replaced_by_one_checking_only_v1_gets_v1_on_the_retry() 
         execution_id = fake.enqueue(pending_execution())
         assert (await api.claim()).status == 200
         assert (await api.set_state(execution_id)).status == 200
-        refused, claim = fake.requests_to(f"/runner/{IDENTIFIER}/execution")[1:]
+        refused, claim = fake.requests_to(f"/runner/{RUNNER_IDENTIFIER}/execution")[1:]
         assert SIGNATURE_HEADER not in refused.headers
         assert SIGNATURE_HEADER in claim.headers and claim.signature_ok
         (state,) = fake.requests_to("/state")

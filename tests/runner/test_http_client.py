@@ -20,15 +20,19 @@ import pytest
 from aiohttp import web
 
 from fixtures.authority import LocalAuthority
-from fixtures.fake_control_plane import FakeControlPlane, pending_execution
+from fixtures.fake_control_plane import (
+    RUNNER_IDENTIFIER,
+    FakeControlPlane,
+    pending_execution,
+    runner_registration,
+)
 from fixtures.forward_proxy import forward_proxy
-from flomation.runner.api import ApiError, RunnerApi, client_ssl_context, registration_body
+from flomation.runner.api import ApiError, RunnerApi, client_ssl_context
 from flomation.runner.http_client import Proxy, environment_proxy
 from flomation.wire.jsontext import JsonObject
-from flomation.wire.signing import generate_private_key, public_key_pem
+from flomation.wire.signing import generate_private_key
 
 KEY = generate_private_key()
-IDENTIFIER = "qWeRtYuIoPaSdFgH"
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy", "NETRC")
 
 
@@ -42,15 +46,7 @@ def _no_proxy_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def _registration() -> JsonObject:
-    return registration_body(
-        identifier=IDENTIFIER,
-        name="Flo Runner",
-        registration_code="code-1",
-        version="1.0.0",
-        executor_version="0.0.scripted",
-        manifest={},
-        public_key_pem=public_key_pem(KEY),
-    )
+    return runner_registration(KEY)
 
 
 async def test_http_goes_through_the_proxy_in_absolute_form_with_the_urls_credentials(
@@ -62,7 +58,7 @@ async def test_http_goes_through_the_proxy_in_absolute_form_with_the_urls_creden
         FakeControlPlane() as fake,
     ):
         monkeypatch.setenv("HTTP_PROXY", f"http://runner:s3cret@127.0.0.1:{proxy.port}")
-        async with RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+        async with RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
             assert (await api.register(_registration())).status == 200
             execution_id = fake.enqueue(pending_execution())
             assert (await api.get_status(execution_id)).status == 200
@@ -79,14 +75,14 @@ async def test_proxy_credentials_come_from_netrc_and_without_them_the_proxy_refu
         FakeControlPlane() as fake,
     ):
         monkeypatch.setenv("http_proxy", proxy.url)
-        async with RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+        async with RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
             assert (await api.register(_registration())).status == 407
         assert fake.state.requests == []
         netrc = tmp_path / "netrc"
         netrc.write_text("machine 127.0.0.1 login runner password s3cret\n")
         netrc.chmod(0o600)
         monkeypatch.setenv("NETRC", str(netrc))
-        async with RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+        async with RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
             assert (await api.register(_registration())).status == 200
         assert len(fake.requests_to("/api/v1/runner")) == 1
 
@@ -104,11 +100,11 @@ async def test_https_goes_through_a_connect_tunnel_and_verifies_the_server(
     ):
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
         trusting = client_ssl_context(str(authority.ca_path), None, None)
-        async with RunnerApi(fake.url, IDENTIFIER, KEY, ssl_context=trusting) as api:
+        async with RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY, ssl_context=trusting) as api:
             assert (await api.register(_registration())).status == 200
             assert (await api.claim()).status == 204
         assert await proxy.logged(f"CONNECT 127.0.0.1:{fake.port}")
-        async with RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+        async with RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
             with pytest.raises(ApiError, match="CERTIFICATE_VERIFY_FAILED"):
                 await api.register(_registration())
         assert len(fake.requests_to("/api/v1/runner")) == 1
@@ -121,7 +117,7 @@ async def test_without_a_configured_context_https_verifies_against_the_system_tr
     authority = LocalAuthority(tmp_path)
     authority.trust(monkeypatch)
     async with FakeControlPlane(ssl_context=authority.issue().server_context()) as fake:
-        async with RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+        async with RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
             assert (await api.register(_registration())).status == 200
         assert fake.requests_to("/api/v1/runner")[0].signature_ok
 
@@ -133,7 +129,7 @@ async def test_no_proxy_sends_requests_directly(
     async with forward_proxy(tmp_path) as proxy, FakeControlPlane() as fake:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
-        async with RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+        async with RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
             assert (await api.register(_registration())).status == 200
         await asyncio.sleep(0.5)  # time for the proxy to log a connection, had there been one
         assert proxy.access_lines() == []
@@ -201,7 +197,7 @@ async def test_requests_reuse_a_kept_alive_connection_and_survive_its_closing() 
 async def test_a_large_body_arrives_whole_and_signed() -> None:
     """A result body of several megabytes (sent in slices) reaches the server byte for byte."""
     body = b'{"has_errored":false,"state":{"logs":"' + b"x" * (5 * 1024 * 1024) + b'"}}'
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         await api.register(_registration())
         execution_id = fake.enqueue(pending_execution())
         assert (await api.post_result(execution_id, body)).status == 200
@@ -347,7 +343,7 @@ async def test_a_silent_server_times_out_as_an_api_error() -> None:
 
 async def test_a_header_value_with_a_line_break_is_refused_before_sending() -> None:
     """A header value that would split the request head raises ApiError; nothing is sent."""
-    async with FakeControlPlane() as fake, RunnerApi(fake.url, IDENTIFIER, KEY) as api:
+    async with FakeControlPlane() as fake, RunnerApi(fake.url, RUNNER_IDENTIFIER, KEY) as api:
         logs = await api.prepare_logs("exec-1", ["a"], batch_key="b-1\r\nX-Injected: 1")
         with pytest.raises(ApiError, match="line break"):
             await api.send_prepared(logs)
