@@ -25,10 +25,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-from support import Figure, percentile, print_figures, server_process
 
 from flomation.server.dashboard import sign_in_url
 from flomation.server.store import Store
+from support import Figure, percentile, print_figures, server_process
 
 _TARGET_MS = 100.0
 _STATUSES = (

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+
 from support import Figure, ServerProcess, percentile, print_figures, server_process
 
 ADMIN_TOKEN = "bench-admin-token"

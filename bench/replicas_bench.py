@@ -31,6 +31,9 @@ from typing import Any
 
 import aiohttp
 import psycopg
+from sqlalchemy.engine import make_url
+
+from flomation.server.admin_client import AdminClient
 from server_bench import (
     ADMIN_TOKEN,
     FLOW,
@@ -42,7 +45,6 @@ from server_bench import (
     wakeup_figures,
     wakeups,
 )
-from sqlalchemy.engine import make_url
 from support import (
     Figure,
     MachineTimes,
@@ -53,8 +55,6 @@ from support import (
     server_process,
 )
 from support import user_system_seconds as cpu_of
-
-from flomation.server.admin_client import AdminClient
 
 _SECRET_KEY = "QmVuY2hTZWNyZXRLZXlCZW5jaFNlY3JldEtleUJlbmM="
 _REPLICAS = 2

@@ -42,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from flomation.server.admin_client import AdminClient
 from support import (
     BIN,
     Figure,
@@ -53,8 +54,6 @@ from support import (
     server_process,
     stop_process,
 )
-
-from flomation.server.admin_client import AdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL_EXECUTOR = ROOT / "bench" / "minimal_executor.bash"

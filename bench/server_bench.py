@@ -41,6 +41,15 @@ from pathlib import Path
 import aiohttp
 import httptools
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from flomation.server.admin_client import AdminClient
+from flomation.wire.jsontext import JsonObject
+from flomation.wire.signing import (
+    SIGNATURE_HEADER,
+    generate_private_key,
+    public_key_pem,
+    sign_v1,
+)
 from support import (
     Figure,
     MachineTimes,
@@ -50,15 +59,6 @@ from support import (
     print_figures,
     server_process,
     user_system_seconds,
-)
-
-from flomation.server.admin_client import AdminClient
-from flomation.wire.jsontext import JsonObject
-from flomation.wire.signing import (
-    SIGNATURE_HEADER,
-    generate_private_key,
-    public_key_pem,
-    sign_v1,
 )
 
 FLOW = {"nodes": [{"id": "t1", "type": "trigger/manual"}], "edges": []}

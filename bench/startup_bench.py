@@ -53,6 +53,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import flomation
+from flomation.server.admin_client import AdminClient
 from support import (
     BIN,
     Figure,
@@ -63,9 +65,6 @@ from support import (
     server_process,
     stop_process,
 )
-
-import flomation
-from flomation.server.admin_client import AdminClient
 
 _IMPORT_LINE = re.compile(r"import time:\s+(?P<self>\d+) \|\s+\d+ \|(?P<module>.*)$")
 INSTALLED_SOURCE = Path(flomation.__file__).resolve().parents[1]

@@ -137,7 +137,7 @@ def test_download_size_cap(
 def test_download_refuses_non_public_addresses(make_ctx: MakeContext) -> None:
     """Loopback is refused unless allowed: no request reaches the server."""
     with _serve(b"x") as peer:
-        url = peer.url.replace("localhost", "127.0.0.1") + "/f.txt"
+        url = f"http://127.0.0.1:{peer.port}/f.txt"
         out = download.run(make_ctx(("url", "string", url)))
     assert out["success"] is False
     assert out["error"] == (
