@@ -176,9 +176,8 @@ class OutputSpool:
         write failed, the spool is closed, or it was never written. Consecutive calls (each
         asking for the line after the previous result) read on without searching.
         """
-        if self._closed or self._write_error is not None or first_line >= self.lines_total:
-            return None
-        if not self._write_offsets:
+        written = self._write_offsets and not self._closed and self._write_error is None
+        if not written or first_line >= self.lines_total:
             return None
         try:
             self._flush_files()
