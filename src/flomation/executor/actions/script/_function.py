@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,26 +31,66 @@ from flomation.executor.actions.script._subprocess import (
 )
 
 __all__ = [
-    "SHARED_INPUTS",
     "ScriptRuntime",
     "declared_outputs",
     "find_secret_literal",
+    "function_script_inputs",
+    "process_differences",
     "run_function_script",
     "script_outputs",
 ]
 
-# The manifest inputs and outputs every function-body script action has.
-SHARED_INPUTS = (
-    Connection(
-        "inputs_data",
-        "object",
-        label="Inputs (JSON object — advanced)",
-        placeholder="Optional. A whole JSON object merged under the named Inputs above.",
-    ),
-    Connection(
-        "timeout_seconds", "integer", label="Timeout (seconds)", placeholder="30", default=30
-    ),
-)
+
+def function_script_inputs(
+    *,
+    whole_result: str,
+    input_syntax: str,
+    output_types: tuple[Mapping[str, str], ...] | None = None,
+) -> tuple[Connection, ...]:
+    """The manifest inputs a function-body script action has after its code (what the driver
+    reads): declared outputs, named inputs, the inputs object and the timeout.
+
+    ``whole_result`` names what is emitted under ``result`` when no output is declared;
+    ``input_syntax`` is how the script reads an input; ``output_types`` the editor's type choices.
+    """
+    return (
+        Connection(
+            "outputs",
+            "key_value_array",
+            label="Outputs (name → type)",
+            placeholder=(
+                "e.g. total → number, status → string. Leave empty to emit the whole "
+                f'{whole_result} under "result".'
+            ),
+            options=output_types,
+        ),
+        Connection(
+            "input_vars",
+            "key_value_array",
+            label="Inputs",
+            placeholder=f"Add each input by name; read it in the script as {input_syntax}.",
+        ),
+        Connection(
+            "inputs_data",
+            "object",
+            label="Inputs (JSON object — advanced)",
+            placeholder="Optional. A whole JSON object merged under the named Inputs above.",
+        ),
+        Connection(
+            "timeout_seconds", "integer", label="Timeout (seconds)", placeholder="30", default=30
+        ),
+    )
+
+
+def process_differences(upstream: str) -> dict[str, list[str]]:
+    """The manifest's ``differences`` of a function-body script action: it runs as a process,
+    where ``upstream`` (``runs Python inside ...``) says how upstream runs the language."""
+    return {
+        "differences": [
+            "the script runs as a separate process in a fresh temporary directory, not a "
+            f"security sandbox (upstream {upstream}; docs/flows.md §10.7)"
+        ]
+    }
 
 
 def script_outputs(*, logs_label: str) -> tuple[Connection, ...]:

@@ -20,8 +20,9 @@ from flomation.executor.actions.base import (
     Outputs,
 )
 from flomation.executor.actions.script._function import (
-    SHARED_INPUTS,
     ScriptRuntime,
+    function_script_inputs,
+    process_differences,
     run_function_script,
     script_outputs,
 )
@@ -55,15 +56,10 @@ SPEC = ActionSpec(
             label="JavaScript Version",
             options=({"name": "Node.js", "value": "Node.js"},),
         ),
-        Connection(
-            "outputs",
-            "key_value_array",
-            label="Outputs (name → type)",
-            placeholder=(
-                "e.g. total → number, status → string. Leave empty to emit the whole return "
-                'value under "result".'
-            ),
-            options=(
+        *function_script_inputs(
+            whole_result="return value",
+            input_syntax="inputs.NAME",
+            output_types=(
                 {"name": "String", "value": "string"},
                 {"name": "Number", "value": "number"},
                 {"name": "Boolean", "value": "boolean"},
@@ -71,22 +67,9 @@ SPEC = ActionSpec(
                 {"name": "Object", "value": "object"},
             ),
         ),
-        Connection(
-            "input_vars",
-            "key_value_array",
-            label="Inputs",
-            placeholder="Add each input by name; read it in the script as inputs.NAME.",
-        ),
-        *SHARED_INPUTS,
     ),
     outputs=script_outputs(logs_label="Console output"),
-    extra={
-        "differences": [
-            "the script runs as a separate process in a fresh temporary directory, not a "
-            "security sandbox (upstream runs JavaScript in an embedded interpreter; "
-            "docs/flows.md §10.7)"
-        ]
-    },
+    extra=process_differences("runs JavaScript in an embedded interpreter"),
 )
 
 _BOOTSTRAP = Path(__file__).with_name("_javascript_bootstrap.js")

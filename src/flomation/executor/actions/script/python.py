@@ -20,8 +20,9 @@ from flomation.executor.actions.base import (
     Outputs,
 )
 from flomation.executor.actions.script._function import (
-    SHARED_INPUTS,
     ScriptRuntime,
+    function_script_inputs,
+    process_differences,
     run_function_script,
     script_outputs,
 )
@@ -47,31 +48,10 @@ SPEC = ActionSpec(
             ),
             required=True,
         ),
-        Connection(
-            "outputs",
-            "key_value_array",
-            label="Outputs (name → type)",
-            placeholder=(
-                "e.g. total → number, status → string. Leave empty to emit the whole outputs "
-                'dict under "result".'
-            ),
-        ),
-        Connection(
-            "input_vars",
-            "key_value_array",
-            label="Inputs",
-            placeholder="Add each input by name; read it in the script as inputs['NAME'].",
-        ),
-        *SHARED_INPUTS,
+        *function_script_inputs(whole_result="outputs dict", input_syntax="inputs['NAME']"),
     ),
     outputs=script_outputs(logs_label="stdout"),
-    extra={
-        "differences": [
-            "the script runs as a separate process in a fresh temporary directory, not a "
-            "security sandbox (upstream runs Python inside a WebAssembly sandbox; "
-            "docs/flows.md §10.7)"
-        ]
-    },
+    extra=process_differences("runs Python inside a WebAssembly sandbox"),
 )
 
 _BOOTSTRAP = Path(__file__).with_name("_python_bootstrap.py")
