@@ -7,13 +7,20 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 import structlog
 
 from fixtures.http_peer import Recorded, Reply, http_peer
-from flomation.runner.logs import LogShipper, SendOutcome, SendPrepared, drop_marker
+from flomation.runner.logs import (
+    LogShipper,
+    PrepareBatch,
+    SendOutcome,
+    SendPrepared,
+    drop_marker,
+)
 from flomation.runner.spool import SPOOL_FILE_NAME, OutputSpool
 
 
@@ -216,9 +223,14 @@ async def test_failing_send_callable_is_treated_as_transient() -> None:
     assert shipper.stats.lines_sent == 1
 
 
-def _json_logger(out: io.StringIO) -> structlog.typing.FilteringBoundLogger:
-    """A logger rendering like the runner's (runner/logging.py): JSON lines, tracebacks as text."""
-    logger: structlog.typing.FilteringBoundLogger = structlog.wrap_logger(
+async def _ship_one_line_logging_json(
+    prepare: PrepareBatch,
+) -> tuple[LogShipper, list[dict[str, Any]]]:
+    """Ship the line ``x`` through ``prepare`` (one retry, after 10 ms) with a logger rendering
+    like the runner's (runner/logging.py: JSON lines, tracebacks as text); returns the closed
+    shipper and the entries it logged."""
+    out = io.StringIO()
+    log: structlog.typing.FilteringBoundLogger = structlog.wrap_logger(
         structlog.PrintLogger(out),
         processors=[
             structlog.processors.add_log_level,
@@ -227,7 +239,12 @@ def _json_logger(out: io.StringIO) -> structlog.typing.FilteringBoundLogger:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(0),
     )
-    return logger
+    shipper = LogShipper(prepare, flush_interval_s=0, retry_delays_s=(0.01,), log=log)
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(shipper.run())
+        shipper.add("x")
+        await shipper.close(timeout_s=5)
+    return shipper, [json.loads(line) for line in out.getvalue().splitlines()]
 
 
 async def test_failure_to_prepare_a_batch_is_logged_with_its_traceback() -> None:
@@ -244,17 +261,9 @@ async def test_failure_to_prepare_a_batch_is_logged_with_its_traceback() -> None
 
         return send
 
-    out = io.StringIO()
-    shipper = LogShipper(
-        failing_once, flush_interval_s=0, retry_delays_s=(0.01,), log=_json_logger(out)
-    )
-    async with asyncio.TaskGroup() as tasks:
-        tasks.create_task(shipper.run())
-        shipper.add("x")
-        await shipper.close(timeout_s=5)
+    shipper, (entry,) = await _ship_one_line_logging_json(failing_once)
     assert prepared == [["x"], ["x"]]
     assert shipper.stats.lines_sent == 1
-    (entry,) = [json.loads(line) for line in out.getvalue().splitlines()]
     assert entry["level"] == "warning" and entry["stage"] == "prepare"
     assert entry["lines"] == 1
     assert "Traceback" in entry["exception"]
@@ -270,15 +279,7 @@ async def test_failure_of_the_send_callable_is_logged_per_attempt() -> None:
 
         return send
 
-    out = io.StringIO()
-    shipper = LogShipper(
-        always_raising, flush_interval_s=0, retry_delays_s=(0.01,), log=_json_logger(out)
-    )
-    async with asyncio.TaskGroup() as tasks:
-        tasks.create_task(shipper.run())
-        shipper.add("x")
-        await shipper.close(timeout_s=5)
-    entries = [json.loads(line) for line in out.getvalue().splitlines()]
+    shipper, entries = await _ship_one_line_logging_json(always_raising)
     assert [(entry["stage"], entry["attempt"]) for entry in entries] == [("send", 1), ("send", 2)]
     assert all("ConnectionResetError: peer went away" in entry["exception"] for entry in entries)
     assert shipper.stats.batches_failed == 1
