@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from flomation.executor.actions.base import ActionCancelled, HardError
+from flomation.executor.actions.base import ActionCancelled, HardError, RunFunction
 from flomation.executor.actions.script import bash, javascript, python
 from flomation.executor.actions.script._function import find_secret_literal
 
@@ -143,16 +143,6 @@ def test_bash_output_is_capped_at_one_mebibyte(make_ctx: MakeContext) -> None:
     ctx = make_ctx(("script", "text", "head -c 3000000 /dev/zero | tr '\\0' x"))
     out = bash.run(ctx)
     assert out["stdout"] == "x" * (1 << 20)
-
-
-def test_bash_cancellation_kills_script_promptly(make_ctx: MakeContext) -> None:
-    """Setting the cancel event while the script sleeps ends the action with ActionCancelled."""
-    ctx = make_ctx(("script", "text", "sleep 30"))
-    cancel_after(ctx.cancel_event, 0.3)
-    started = time.monotonic()
-    with pytest.raises(ActionCancelled):
-        bash.run(ctx)
-    assert time.monotonic() - started < 3
 
 
 def test_bash_signal_death_reports_minus_one(make_ctx: MakeContext) -> None:
@@ -340,16 +330,6 @@ def test_python_timeout_message(make_ctx: MakeContext) -> None:
     assert info.value.outputs is not None and info.value.outputs["logs"] == "start\n"
 
 
-def test_python_cancellation_is_prompt(make_ctx: MakeContext) -> None:
-    """Cancelling while the script sleeps raises ActionCancelled within a couple of seconds."""
-    ctx = make_ctx(("code", "code", "import time\ntime.sleep(30)"))
-    cancel_after(ctx.cancel_event, 0.3)
-    started = time.monotonic()
-    with pytest.raises(ActionCancelled):
-        python.run(ctx)
-    assert time.monotonic() - started < 3
-
-
 def test_python_hard_exit_without_result(make_ctx: MakeContext) -> None:
     """A process that dies without reporting fails with a message naming its exit code."""
     with pytest.raises(HardError, match=r"^Python script exited with code 7 without a result$"):
@@ -389,17 +369,11 @@ def test_javascript_exception_and_non_object_return(make_ctx: MakeContext) -> No
 
 
 @needs_node
-def test_javascript_timeout_and_cancellation(make_ctx: MakeContext) -> None:
-    """An endless loop hits the JS timeout message; cancellation kills node promptly."""
+def test_javascript_timeout_message(make_ctx: MakeContext) -> None:
+    """An endless loop hits the JS timeout message."""
     ctx = make_ctx(("code", "code", "while (true) {}"), ("timeout_seconds", "integer", 1))
     with pytest.raises(HardError, match=r"^JavaScript script exceeded timeout of 1 seconds$"):
         javascript.run(ctx)
-    ctx = make_ctx(("code", "code", "while (true) {}"))
-    cancel_after(ctx.cancel_event, 0.3)
-    started = time.monotonic()
-    with pytest.raises(ActionCancelled):
-        javascript.run(ctx)
-    assert time.monotonic() - started < 3
 
 
 def test_javascript_without_node_on_path(
@@ -421,3 +395,29 @@ def test_javascript_without_node_on_path(
         "duration_ms": 0,
     }
     assert os.environ["PATH"] == str(empty_bin)
+
+
+# --- every script action -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("run", "code"),
+    [
+        pytest.param(bash.run, ("script", "text", "sleep 30"), id="bash"),
+        pytest.param(python.run, ("code", "code", "import time\ntime.sleep(30)"), id="python"),
+        pytest.param(
+            javascript.run, ("code", "code", "while (true) {}"), id="javascript", marks=needs_node
+        ),
+    ],
+)
+def test_cancellation_kills_the_script_promptly(
+    make_ctx: MakeContext, run: RunFunction, code: tuple[str, str, str]
+) -> None:
+    """Setting the cancel event while the script runs ends the action with ActionCancelled
+    within 3 s."""
+    ctx = make_ctx(code)
+    cancel_after(ctx.cancel_event, 0.3)
+    started = time.monotonic()
+    with pytest.raises(ActionCancelled):
+        run(ctx)
+    assert time.monotonic() - started < 3
