@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from flomation.executor.actions.base import ActionContext, Outputs
 from flomation.executor.gojson import go_type_name
@@ -12,6 +12,7 @@ __all__ = ["NotAContainer", "as_array", "as_object", "merged_parent_outputs", "p
 
 _PREVIEW_BYTES = 100
 _NOT_JSON = object()
+_Container = TypeVar("_Container", list[Any], dict[str, Any])
 
 
 class NotAContainer(ValueError):
@@ -33,38 +34,33 @@ def _decode(value: str) -> Any:
         return _NOT_JSON
 
 
-def as_array(value: Any) -> list[Any]:
-    """A list, or a string holding a JSON list or null (``value`` is not null).
+def _as_container(value: Any, container: type[_Container], name: str) -> _Container:
+    """A ``container``, or a string holding one as JSON, or null (``value`` is not null).
 
-    The text ``null`` is an empty list: Go's json.Unmarshal into a slice accepts it.
+    The text ``null`` is an empty container: Go's json.Unmarshal into a slice or map accepts it.
+    ``name`` (array, object) is the JSON name the error messages use.
     """
-    if isinstance(value, list):
+    if isinstance(value, container):
         return value
     if isinstance(value, str):
         decoded = _decode(value)
-        if isinstance(decoded, list):
+        if isinstance(decoded, container):
             return decoded
         if decoded is None:
-            return []
-        raise NotAContainer(f"value is not an array: {preview(value)}")
-    raise NotAContainer(f"expected array, got {go_type_name(value)}")
+            return container()
+        raise NotAContainer(f"value is not an {name}: {preview(value)}")
+    raise NotAContainer(f"expected {name}, got {go_type_name(value)}")
+
+
+def as_array(value: Any) -> list[Any]:
+    """A list, or a string holding a JSON list or null (an empty list; ``value`` is not null)."""
+    return _as_container(value, list, "array")
 
 
 def as_object(value: Any) -> dict[str, Any]:
-    """An object, or a string holding a JSON object or null (``value`` is not null).
-
-    The text ``null`` is an empty object: Go's json.Unmarshal into a map accepts it.
-    """
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str):
-        decoded = _decode(value)
-        if isinstance(decoded, dict):
-            return decoded
-        if decoded is None:
-            return {}
-        raise NotAContainer(f"value is not an object: {preview(value)}")
-    raise NotAContainer(f"expected object, got {go_type_name(value)}")
+    """An object, or a string holding a JSON object or null (an empty one; ``value`` is not
+    null)."""
+    return _as_container(value, dict, "object")
 
 
 def merged_parent_outputs(ctx: ActionContext, *, log_problems: bool) -> Outputs:
