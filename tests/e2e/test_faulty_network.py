@@ -24,6 +24,7 @@ import aiohttp
 import pytest
 
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from fixtures.e2e_server import e2e_server_settings
 from fixtures.fault_proxy import Fault, FaultPlan, FaultProxy
 from flomation.server.admin_client import AdminApiError, AdminClient
 from flomation.server.config import ServerSettings
@@ -46,10 +47,8 @@ SERVER_MARKER = "[flomation-server] "
 
 
 def _settings(tmp_path: Path) -> ServerSettings:
-    return ServerSettings(
-        listen="127.0.0.1:0",
-        database=f"sqlite:///{tmp_path}/server/server.db",
-        admin_token="admin-token",
+    return e2e_server_settings(
+        tmp_path,
         poll_hold_s=2.0,
         claim_lease_s=4.0,
         reaper_interval_s=0.5,

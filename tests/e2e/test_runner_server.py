@@ -25,6 +25,7 @@ from structlog.testing import capture_logs
 
 from fixtures.agents import FAST_AGENT
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from fixtures.e2e_server import e2e_server_settings
 from flomation.runner.agent import Agent
 from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
@@ -65,12 +66,7 @@ class _Stack:
 
 
 def _settings(tmp_path: Path, port: int = 0) -> ServerSettings:
-    return ServerSettings(
-        listen=f"127.0.0.1:{port}",
-        database=f"sqlite:///{tmp_path}/server/server.db",
-        admin_token="admin-token",
-        poll_hold_s=0.5,
-    )
+    return e2e_server_settings(tmp_path, poll_hold_s=0.5, port=port)
 
 
 def _runner_config(tmp_path: Path, url: str, code: str, **overrides: Any) -> RunnerConfig:
@@ -206,7 +202,10 @@ async def test_server_outage_results_delivered_and_readiness_flips(tmp_path: Pat
     # Server down: the running executions finish, their results wait in the outbox.
     await asyncio.sleep(TUNING.ready_window_s + 1.0)
     assert await _readyz(agent) == 503
-    async with running_server(restarted) as server, AdminClient(server.url, "admin-token") as admin:
+    async with (
+        running_server(restarted) as server,
+        AdminClient(server.url, server.admin_token) as admin,
+    ):
         for execution_id in ids:
             async with asyncio.timeout(30):
                 while (await admin.get_execution(execution_id))["completion_status"] == "pending":

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
+from fixtures.e2e_server import e2e_server_settings
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
@@ -23,12 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def _settings(tmp_path: Path, port: int = 0) -> ServerSettings:
-    return ServerSettings(
-        listen=f"127.0.0.1:{port}",
-        database=f"sqlite:///{tmp_path}/server/server.db",
-        admin_token="admin-token",
-        poll_hold_s=1.0,
-    )
+    return e2e_server_settings(tmp_path, poll_hold_s=1.0, port=port)
 
 
 async def _runner(tmp_path: Path, url: str, code: str, *extra: str) -> asyncio.subprocess.Process:
@@ -83,7 +79,7 @@ async def test_fifty_executions_survive_a_ten_second_server_outage(tmp_path: Pat
     try:
         async with (
             running_server(_settings(tmp_path, port)) as server,
-            AdminClient(server.url, "admin-token") as admin,
+            AdminClient(server.url, server.admin_token) as admin,
             asyncio.timeout(60),
         ):
             while len(await admin.list_executions(completion_status="success")) < 5:
@@ -91,7 +87,7 @@ async def test_fifty_executions_survive_a_ten_second_server_outage(tmp_path: Pat
         await asyncio.sleep(10)
         async with (
             running_server(_settings(tmp_path, port)) as server,
-            AdminClient(server.url, "admin-token") as admin,
+            AdminClient(server.url, server.admin_token) as admin,
         ):
             executions = await _wait_terminal(admin, ids, 120)
     finally:

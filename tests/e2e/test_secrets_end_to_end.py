@@ -19,11 +19,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fixtures.agents import FAST_AGENT
+from fixtures.e2e_server import e2e_server_settings
 from flomation.runner.agent import Agent
 from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 from flomation.server.admin_client import AdminClient
-from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
 
 ENVIRONMENT_SECRET = "env-secret-Q7w!p2"
@@ -69,14 +69,8 @@ async def test_secrets_never_stored_or_logged_in_plaintext(tmp_path: Path) -> No
         ],
         "edges": [{"id": "t-s", "source": "t", "target": "s"}],
     }
-    settings = ServerSettings(
-        listen="127.0.0.1:0",
-        database=f"sqlite:///{tmp_path}/server/server.db",
-        admin_token="admin-token",
-        poll_hold_s=0.5,
-    )
     async with (
-        running_server(settings) as server,
+        running_server(e2e_server_settings(tmp_path, poll_hold_s=0.5)) as server,
         AdminClient(server.url, server.admin_token) as admin,
     ):
         queue = await admin.create_queue("secrets")

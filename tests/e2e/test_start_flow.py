@@ -17,11 +17,11 @@ from typing import Any
 
 import aiohttp
 
+from fixtures.e2e_server import e2e_server_settings
 from flomation.runner.agent import Agent, AgentTuning
 from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 from flomation.server.admin_client import AdminClient
-from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
 
 TUNING = AgentTuning(
@@ -55,14 +55,8 @@ def _flow(nodes: list[dict[str, Any]]) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def _stack(tmp_path: Path) -> AsyncIterator[tuple[AdminClient, str, str]]:
-    settings = ServerSettings(
-        listen="127.0.0.1:0",
-        database=f"sqlite:///{tmp_path}/server/server.db",
-        admin_token="admin-token",
-        poll_hold_s=0.5,
-    )
     async with (
-        running_server(settings) as server,
+        running_server(e2e_server_settings(tmp_path, poll_hold_s=0.5)) as server,
         AdminClient(server.url, server.admin_token) as admin,
     ):
         queue = await admin.create_queue("start-flow")
