@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import sys
 from collections import Counter
@@ -26,6 +25,7 @@ import pytest
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
 from fixtures.e2e_server import e2e_server_settings
 from fixtures.fault_proxy import Fault, FaultPlan, FaultProxy
+from fixtures.runner_cli import runner_environ, runner_flags
 from flomation.server.admin_client import AdminApiError, AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
@@ -59,22 +59,13 @@ def _settings(tmp_path: Path) -> ServerSettings:
 async def _runner(
     home: Path, url: str, code: str, executable: list[str], log_file: Path
 ) -> asyncio.subprocess.Process:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FLOMATION_", "MTLS_"))}
-    environ["SCRIPTED_EXECUTOR_RECORD_DIR"] = str(home / "records")
-    (home / "records").mkdir(parents=True)
+    environ = runner_environ(home / "records")
     with open(log_file, "wb") as log:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "flomation.runner",
-            "--api-url", url,
-            "--registration-code", code,
-            "--certificate-filename", str(home / "runner.pem"),
-            "--state-directory", str(home / "state"),
-            "--execution-directory", str(home / "exec"),
-            "--executable-name", json.dumps(executable),
+            *runner_flags(home, url, code, executable),
             "--max-concurrent-executors", "8",
             "--status-poll-interval-s", "0.5",
-            "--min-free-disk-bytes", "0",
-            "--log-format", "json",
             "--log-level", "info",
             cwd=home,
             env=environ,

@@ -6,16 +6,14 @@ Both run the runner as a real subprocess against the embedded flomation-server.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
 from fixtures.e2e_server import e2e_server_settings
+from fixtures.runner_cli import runner_environ, runner_flags
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
@@ -28,22 +26,14 @@ def _settings(tmp_path: Path, port: int = 0) -> ServerSettings:
 
 
 async def _runner(tmp_path: Path, url: str, code: str, *extra: str) -> asyncio.subprocess.Process:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FLOMATION_", "MTLS_"))}
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "flomation.runner",
-        "--api-url", url,
-        "--registration-code", code,
-        "--certificate-filename", str(tmp_path / "runner.pem"),
-        "--state-directory", str(tmp_path / "state"),
-        "--execution-directory", str(tmp_path / "exec"),
-        "--executable-name", json.dumps([sys.executable, str(SCRIPTED)]),
+        *runner_flags(tmp_path, url, code),
         "--status-poll-interval-s", "0.5",
-        "--min-free-disk-bytes", "0",
-        "--log-format", "json",
         "--log-level", "warning",
         *extra,
         cwd=tmp_path,
-        env=environ,
+        env=runner_environ(),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip

@@ -9,31 +9,17 @@ import signal
 import sys
 from pathlib import Path
 
-from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
+from fixtures.runner_cli import runner_environ, runner_flags
 
 
 def _args(tmp_path: Path, url: str, *extra: str) -> list[str]:
     return [
-        "--api-url", url,
-        "--registration-code", "secret-code-1234",
-        "--certificate-filename", str(tmp_path / "runner.pem"),
-        "--state-directory", str(tmp_path / "state"),
-        "--execution-directory", str(tmp_path / "exec"),
-        "--executable-name", json.dumps([sys.executable, str(SCRIPTED)]),
+        *runner_flags(tmp_path, url, "secret-code-1234"),
         "--kill-grace-s", "1",
         "--status-poll-interval-s", "0.2",
-        "--min-free-disk-bytes", "0",
-        "--log-format", "json",
         *extra,
     ]  # fmt: skip
-
-
-def _environ(tmp_path: Path) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FLOMATION_", "MTLS_"))}
-    environ["SCRIPTED_EXECUTOR_RECORD_DIR"] = str(tmp_path / "records")
-    (tmp_path / "records").mkdir(exist_ok=True)
-    return environ
 
 
 async def _start(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
@@ -43,7 +29,7 @@ async def _start(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
         "flomation.runner",
         *args,
         cwd=tmp_path,
-        env=_environ(tmp_path),
+        env=runner_environ(tmp_path / "records"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -7,15 +7,13 @@ waits for its first claim, stops it, and reads the modules it imported from its 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import socket
 import sys
 from pathlib import Path
 
-from fixtures.agents import SCRIPTED_EXECUTOR
 from fixtures.fake_control_plane import FakeControlPlane
+from fixtures.runner_cli import runner_environ, runner_flags
 
 # Needed only for executions, the health listener or metrics: not at start by default. The API
 # client is runner/http_client.py, not aiohttp (docs/architecture.md, the runner's HTTP client).
@@ -43,11 +41,7 @@ def _free_port() -> int:
 
 async def _modules_imported_until_first_claim(tmp_path: Path, *extra: str) -> set[str]:
     """Every module a fresh runner imported by the time it sent its first claim."""
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FLOMATION_", "MTLS_")) and not k.lower().endswith("_proxy")
-    }
+    environ = {k: v for k, v in runner_environ().items() if not k.lower().endswith("_proxy")}
     async with FakeControlPlane(hold_s=5.0) as fake:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -55,14 +49,7 @@ async def _modules_imported_until_first_claim(tmp_path: Path, *extra: str) -> se
             "importtime",
             "-m",
             "flomation.runner",
-            "--api-url", fake.url,
-            "--registration-code", "secret-code-1234",
-            "--certificate-filename", str(tmp_path / "runner.pem"),
-            "--state-directory", str(tmp_path / "state"),
-            "--execution-directory", str(tmp_path / "exec"),
-            "--executable-name", json.dumps([sys.executable, str(SCRIPTED_EXECUTOR)]),
-            "--log-format", "json",
-            "--min-free-disk-bytes", "0",
+            *runner_flags(tmp_path, fake.url, "secret-code-1234"),
             *extra,
             cwd=tmp_path,
             env=environ,

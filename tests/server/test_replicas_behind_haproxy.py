@@ -9,7 +9,6 @@ times with the scripted executor, which records each run it makes.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import signal
@@ -23,6 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from fixtures.runner_cli import runner_environ, runner_flags
 from flomation.server.admin_client import AdminClient
 
 from .databases import fresh_database
@@ -30,7 +30,6 @@ from .databases import fresh_database
 pytestmark = pytest.mark.slow
 
 _BIN = Path(sys.executable).parent
-_SCRIPTED = Path(__file__).resolve().parents[1] / "fixtures" / "scripted_executor.py"
 _ADMIN_TOKEN = "replicas-admin-token"
 _SECRET_KEY = "A" * 43 + "="
 _EXECUTIONS = 500
@@ -132,17 +131,10 @@ def _runner_command(tmp_path: Path, n: int, url: str, code: str) -> list[str | P
     home = tmp_path / f"runner{n}"
     return [
         sys.executable, "-m", "flomation.runner",
-        "--api-url", url,
-        "--registration-code", code,
+        *runner_flags(home, url, code),
         "--runner-name", f"replica-test-{n}",
-        "--certificate-filename", home / "runner.pem",
-        "--state-directory", home / "state",
-        "--execution-directory", home / "exec",
-        "--executable-name", json.dumps([sys.executable, str(_SCRIPTED)]),
         "--max-concurrent-executors", "4",
         "--status-poll-interval-s", "0.5",
-        "--min-free-disk-bytes", "0",
-        "--log-format", "json",
     ]  # fmt: skip
 
 
@@ -163,10 +155,7 @@ async def test_killing_one_replica_mid_run_loses_nothing_and_runs_nothing_twice(
     config.write_text(_haproxy_config(balancer, replica_ports), encoding="utf-8")
     records = tmp_path / "runs"
     records.mkdir()
-    runner_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("FLOMATION_", "MTLS_"))},
-        "SCRIPTED_EXECUTOR_RECORD_DIR": str(records),
-    }
+    runner_env = runner_environ(records)
     urls = [f"http://127.0.0.1:{port}" for port in replica_ports]
     async with (
         _process(
