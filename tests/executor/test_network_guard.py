@@ -73,22 +73,13 @@ def test_allowed_networks_pass_at_any_level() -> None:
 
 def test_an_action_can_ask_for_a_stricter_level(server: HttpPeer) -> None:
     """guard_minimum='private' refuses loopback although the configured level allows it."""
-    url = f"http://127.0.0.1:{server.port}/strict"
     with pytest.raises(TransferError, match="loopback address"):
-        transfer(
-            "GET",
-            url,
-            headers={},
-            body=None,
-            timeout_s=10,
-            max_body_bytes=1024,
-            cancel_event=threading.Event(),
-            guard_minimum="private",
-        )
+        _transfer(f"http://127.0.0.1:{server.port}/strict", guard_minimum="private")
     assert server.requests == []
 
 
-def _transfer(url: str) -> bytes:
+def _transfer(url: str, guard_minimum: str = "off") -> bytes:
+    """The body of a GET of ``url`` through the web actions' transfer (at most 1 KiB)."""
     response = transfer(
         "GET",
         url,
@@ -97,6 +88,7 @@ def _transfer(url: str) -> bytes:
         timeout_s=10,
         max_body_bytes=1024,
         cancel_event=threading.Event(),
+        guard_minimum=guard_minimum,
     )
     return response.body
 
