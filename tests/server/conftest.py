@@ -23,6 +23,15 @@ _TEST_SECRET_KEY = base64.b64encode(bytes(range(32))).decode()
 SettingsFactory = Callable[..., ServerSettings]
 
 
+class RegisteredStack(NamedTuple):
+    """A running server, its admin client, a registered runner and a flow it may run."""
+
+    server: EmbeddedServer
+    admin: AdminClient
+    runner: SigningRunner
+    flo_id: str
+
+
 class ClaimedStack(NamedTuple):
     """A running server, its admin client, a registered runner and the execution it claimed."""
 
@@ -33,19 +42,29 @@ class ClaimedStack(NamedTuple):
 
 
 @contextlib.asynccontextmanager
-async def claimed_execution(
+async def registered_runner(
     settings: ServerSettings, http: aiohttp.ClientSession
-) -> AsyncIterator[ClaimedStack]:
-    """A server started with ``settings`` on which a new runner has claimed one execution."""
+) -> AsyncIterator[RegisteredStack]:
+    """A server started with ``settings`` with a new runner enrolled in a new queue and a new
+    flow (no execution yet)."""
     async with (
         running_server(settings) as server,
         AdminClient(server.url, server.admin_token) as admin,
     ):
         queue = await admin.create_queue("q")
         runner = SigningRunner(server.url, http)
-        await runner.register(queue["registration_code"])
+        assert (await runner.register(queue["registration_code"])).status == 200
         flo = await admin.create_flo("f", FLOW)
-        execution_id = await claim_new(runner, admin, flo["id"])
+        yield RegisteredStack(server, admin, runner, flo["id"])
+
+
+@contextlib.asynccontextmanager
+async def claimed_execution(
+    settings: ServerSettings, http: aiohttp.ClientSession
+) -> AsyncIterator[ClaimedStack]:
+    """A server started with ``settings`` on which a new runner has claimed one execution."""
+    async with registered_runner(settings, http) as (server, admin, runner, flo_id):
+        execution_id = await claim_new(runner, admin, flo_id)
         yield ClaimedStack(server, admin, runner, execution_id)
 
 

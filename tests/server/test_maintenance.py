@@ -15,20 +15,14 @@ from flomation.server.embedded import running_server
 from flomation.server.maintenance import MaintenanceError, backup_sqlite, migrate_database
 from flomation.server.store.migrations import HEAD_REVISION
 
+from .conftest import registered_runner
 from .databases import fresh_database
-from .runner_client import FLOW, SigningRunner, claim_new
+from .runner_client import FLOW, claim_new
 
 
 async def _one_finished_execution(settings: ServerSettings, http: aiohttp.ClientSession) -> str:
-    async with (
-        running_server(settings) as server,
-        AdminClient(server.url, server.admin_token) as admin,
-    ):
-        queue = await admin.create_queue("q")
-        runner = SigningRunner(server.url, http)
-        assert (await runner.register(queue["registration_code"])).status == 200
-        flo = await admin.create_flo("backed up", FLOW)
-        execution_id = await claim_new(runner, admin, flo["id"])
+    async with registered_runner(settings, http) as (_, admin, runner, flo_id):
+        execution_id = await claim_new(runner, admin, flo_id)
         assert (await runner.logs(execution_id, ["kept in the backup"])).status == 200
         assert (await runner.result(execution_id)).status == 200
         return execution_id

@@ -9,12 +9,12 @@ import aiohttp
 import pytest
 
 from flomation.server.admin_client import AdminApiError, AdminClient
-from flomation.server.embedded import EmbeddedServer, running_server
+from flomation.server.embedded import EmbeddedServer
 from flomation.server.reaper import prune_once
 
-from .conftest import SettingsFactory
+from .conftest import SettingsFactory, registered_runner
 from .databases import run_sql
-from .runner_client import FLOW, SigningRunner, claim_new
+from .runner_client import SigningRunner, claim_new
 
 _DAY_S = 86400.0
 # The delivery guarantees' tables (store/delivery.py) and a row's values after its execution id.
@@ -63,18 +63,12 @@ async def test_old_finished_executions_go_with_their_logs_and_nothing_else_does(
 ) -> None:
     """Finished executions older than the retention go (a 4,500-line log over several batches)
     with their delivery records; recent ones, old unfinished ones and the flows stay."""
-    async with (
-        running_server(make_settings(retention_s=7 * _DAY_S)) as server,
-        AdminClient(server.url, server.admin_token) as admin,
-    ):
-        queue = await admin.create_queue("q")
-        runner = SigningRunner(server.url, http)
-        assert (await runner.register(queue["registration_code"])).status == 200
-        flo = await admin.create_flo("f", FLOW)
-        long_log = await _finished(runner, admin, flo["id"], [f"l{n}" for n in range(4500)])
-        short_log = await _finished(runner, admin, flo["id"], ["one", "two"])
-        recent = await _finished(runner, admin, flo["id"], ["kept"])
-        unfinished = await claim_new(runner, admin, flo["id"])
+    settings = make_settings(retention_s=7 * _DAY_S)
+    async with registered_runner(settings, http) as (server, admin, runner, flo_id):
+        long_log = await _finished(runner, admin, flo_id, [f"l{n}" for n in range(4500)])
+        short_log = await _finished(runner, admin, flo_id, ["one", "two"])
+        recent = await _finished(runner, admin, flo_id, ["kept"])
+        unfinished = await claim_new(runner, admin, flo_id)
         for old in (long_log, short_log, unfinished):
             _age(server, old, days=8)
         for execution_id in (short_log, recent):
@@ -99,7 +93,7 @@ async def test_old_finished_executions_go_with_their_logs_and_nothing_else_does(
             assert left == [(recent,)], table
         assert (await admin.get_execution(unfinished))["execution_status"] == "allocated"
         flows = run_sql(server.settings.database, "SELECT id FROM flos")
-        assert flows == [(flo["id"],)]
+        assert flows == [(flo_id,)]
         metrics = await _metrics(http, server)
         assert "flomation_pruned_executions_total 2.0" in metrics
         assert "flomation_pruned_log_lines_total 4502.0" in metrics
@@ -112,16 +106,9 @@ async def test_total_log_size_cap_drops_the_oldest_finished_logs_first(
     total fits; the executions themselves stay."""
     line = "x" * 99  # 100 bytes a line, counting its newline
     settings = make_settings(retention_s=0, max_total_log_bytes=25_000)
-    async with (
-        running_server(settings) as server,
-        AdminClient(server.url, server.admin_token) as admin,
-    ):
-        queue = await admin.create_queue("q")
-        runner = SigningRunner(server.url, http)
-        assert (await runner.register(queue["registration_code"])).status == 200
-        flo = await admin.create_flo("f", FLOW)
+    async with registered_runner(settings, http) as (server, admin, runner, flo_id):
         oldest, middle, newest = [
-            await _finished(runner, admin, flo["id"], [line] * 100) for _ in range(3)
+            await _finished(runner, admin, flo_id, [line] * 100) for _ in range(3)
         ]
 
         pruned = await prune_once(server.services, asyncio.Event())
@@ -141,16 +128,10 @@ async def test_a_batch_takes_the_oldest_executions_whose_logs_fit_in_its_line_bu
 ) -> None:
     """One retention batch removes the oldest old executions up to the first whose log would
     exceed its line budget; that one and the newer ones wait for the next batch."""
-    async with (
-        running_server(make_settings(retention_s=7 * _DAY_S)) as server,
-        AdminClient(server.url, server.admin_token) as admin,
-    ):
-        queue = await admin.create_queue("q")
-        runner = SigningRunner(server.url, http)
-        assert (await runner.register(queue["registration_code"])).status == 200
-        flo = await admin.create_flo("f", FLOW)
+    settings = make_settings(retention_s=7 * _DAY_S)
+    async with registered_runner(settings, http) as (server, admin, runner, flo_id):
         sizes = (3, 4, 5, 1)
-        oldest_first = [await _finished(runner, admin, flo["id"], ["x"] * size) for size in sizes]
+        oldest_first = [await _finished(runner, admin, flo_id, ["x"] * size) for size in sizes]
         for execution_id in oldest_first:
             _age(server, execution_id, days=8)
         cutoff_s = server.services.clock() - 7 * _DAY_S
