@@ -12,11 +12,36 @@ from collections.abc import AsyncIterator
 from flomation.server.services import Services
 from flomation.wire.models import TERMINAL_COMPLETIONS
 
-__all__ = ["execution_stream", "format_log_event", "sse_event"]
+__all__ = ["Keepalive", "execution_stream", "format_log_event", "sse_event"]
 
 _BATCH_LINES = 500
 _NODE_PREFIX = "__NODE__:"
 _STATUS_PREFIX = "__STATUS__:"
+
+
+class Keepalive:
+    """When a stream with nothing to send owes its viewer a keepalive comment (``: keepalive``),
+    and the wait for a change until then."""
+
+    def __init__(self, interval_s: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._interval_s = interval_s
+        self._due_s = self._loop.time() + interval_s
+
+    def postpone(self) -> None:
+        """Something was just sent: the next keepalive is due a whole interval from now."""
+        self._due_s = self._loop.time() + self._interval_s
+
+    async def wait(self, changed: asyncio.Event, recheck_s: float) -> bool:
+        """Wait until ``changed`` is set, ``recheck_s`` has passed or the keepalive is due; True
+        when the keepalive is due (the caller sends it, then postpones the next)."""
+        wait_s = max(0.0, min(recheck_s, self._due_s - self._loop.time()))
+        try:
+            async with asyncio.timeout(wait_s):
+                await changed.wait()
+        except TimeoutError:
+            return self._loop.time() >= self._due_s
+        return False
 
 
 def sse_event(data: str, *, name: str | None = None, event_id: int | None = None) -> str:
@@ -46,8 +71,7 @@ async def execution_stream(
 ) -> AsyncIterator[str]:
     """Events until the execution is terminal or suspended (then ``complete``), or shutdown."""
     store, settings = services.store, services.settings
-    loop = asyncio.get_running_loop()
-    next_keepalive = loop.time() + settings.sse_keepalive_s
+    keepalive = Keepalive(settings.sse_keepalive_s)
     with services.events.subscribe(execution_id) as changed:
         # Status changes are reported relative to the status when the viewer connected.
         connected = await store.get_execution(execution_id)
@@ -79,12 +103,7 @@ async def execution_stream(
             if services.events.closing:
                 return
             if lines:
-                next_keepalive = loop.time() + settings.sse_keepalive_s
-            wait_s = min(settings.sse_recheck_s, max(0.0, next_keepalive - loop.time()))
-            try:
-                async with asyncio.timeout(wait_s):
-                    await changed.wait()
-            except TimeoutError:
-                if loop.time() >= next_keepalive:
-                    yield ": keepalive\n\n"
-                    next_keepalive = loop.time() + settings.sse_keepalive_s
+                keepalive.postpone()
+            if await keepalive.wait(changed, settings.sse_recheck_s):
+                yield ": keepalive\n\n"
+                keepalive.postpone()

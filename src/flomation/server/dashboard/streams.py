@@ -20,7 +20,7 @@ from flomation.server.dashboard.queries import ExecutionFilters
 from flomation.server.dashboard.sessions import Session
 from flomation.server.dashboard.web import Dashboard, line_number
 from flomation.server.http_io import HttpError
-from flomation.server.sse import execution_stream, sse_event
+from flomation.server.sse import Keepalive, execution_stream, sse_event
 
 __all__ = ["Streams"]
 
@@ -58,8 +58,7 @@ class Streams:
         services = self._d.services
         store, settings = services.store, services.settings
         template = self._d.templates.get_template("execution_row.html")
-        loop = asyncio.get_running_loop()
-        next_keepalive = loop.time() + settings.sse_keepalive_s
+        keepalive = Keepalive(settings.sse_keepalive_s)
         sent: dict[str, float | None] = {}
         read_from_s = since_s - _OVERLAP_S
         with services.events.subscribe_all() as changed:
@@ -78,7 +77,7 @@ class Streams:
                         continue
                     sent[row.id] = row.updated_at
                     yield sse_event(template.render(row=row, now_s=now_s), name="row")
-                    next_keepalive = loop.time() + settings.sse_keepalive_s
+                    keepalive.postpone()
                 if len(rows) == _BATCH_ROWS:
                     # A burst: move on from the last row read, without the overlap.
                     read_from_s = rows[-1].updated_at or read_from_s
@@ -88,14 +87,9 @@ class Streams:
                     read_from_s = max(read_from_s, newest - _OVERLAP_S)
                     sent = {k: v for k, v in sent.items() if (v or 0.0) >= read_from_s}
                 await asyncio.sleep(_MIN_INTERVAL_S)
-                wait_s = max(0.0, min(settings.sse_recheck_s, next_keepalive - loop.time()))
-                try:
-                    async with asyncio.timeout(wait_s):
-                        await changed.wait()
-                except TimeoutError:
-                    if loop.time() >= next_keepalive:
-                        yield ": keepalive\n\n"
-                        next_keepalive = loop.time() + settings.sse_keepalive_s
+                if await keepalive.wait(changed, settings.sse_recheck_s):
+                    yield ": keepalive\n\n"
+                    keepalive.postpone()
 
     async def execution(self, request: Request, session: Session) -> Response:
         """One execution's log lines after ``after`` (or Last-Event-ID), status changes, end."""
