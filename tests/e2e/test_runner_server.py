@@ -26,6 +26,7 @@ from structlog.testing import capture_logs
 from fixtures.agents import FAST_AGENT
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
 from fixtures.e2e_server import e2e_server_settings
+from fixtures.processes import process_gone
 from flomation.runner.agent import Agent
 from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
@@ -139,7 +140,7 @@ async def test_cancel_through_admin_api_stops_executor(tmp_path: Path) -> None:
         started = time.monotonic()
         await stack.admin.cancel(execution_id)
         async with asyncio.timeout(10):
-            while _alive(pid):
+            while not process_gone(pid):
                 await asyncio.sleep(0.02)
         assert time.monotonic() - started < 1.0 + 1.0 + 0.5  # grace + 1 s (+ one poll period)
         execution = await stack.wait_status(execution_id, ("cancel",))
@@ -223,15 +224,6 @@ async def _readyz(agent: Agent) -> int:
         session.get(f"http://127.0.0.1:{agent.health_port}/readyz") as response,
     ):
         return response.status
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance" / "executor"

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from fixtures.fake_control_plane import FakeControlPlane, pending_execution
+from fixtures.processes import process_gone
 from fixtures.runner_cli import runner_environ, runner_flags
 
 
@@ -129,18 +130,8 @@ async def test_sigkill_then_restart_reports_interrupted_execution(
         assert result["state"]["error"] == "runner restarted during execution"
         # The spool reached the disk before the SIGKILL: the partial output is in the result.
         assert "__NODE__:" in result["state"]["logs"]
-        await _until(lambda: not _alive(record["pid"]), 10)
+        await _until(lambda: process_gone(record["pid"]), 10)
     finally:
         second.send_signal(signal.SIGTERM)
         await asyncio.wait_for(second.communicate(), 20)
     assert second.returncode == 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers signal 0: look at its state.
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2] != "Z"

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.fork_probe import PipeLimits, forked_python
+from fixtures.processes import process_gone
 from flomation.runner.process import (
     ExecutorProcess,
     ExecutorStartError,
@@ -73,15 +74,6 @@ async def read_all(process: ExecutorProcess) -> list[OutputLine]:
 
 def texts(lines: list[OutputLine], stream: str = "stdout") -> list[str]:
     return [line.text for line in lines if line.stream == stream]
-
-
-def process_gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (absent, or a zombie of someone else such as init)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def reaped(pid: int) -> bool:

@@ -19,6 +19,7 @@ import pytest
 import structlog
 
 from fixtures.fork_probe import PROBE, ForkedPython, forked_python
+from fixtures.processes import process_gone
 from flomation.runner.process import ExecutorStartError
 from flomation.runner.warm_executor import (
     WarmExecutor,
@@ -268,7 +269,7 @@ async def test_executions_of_a_dead_fork_server_are_ended_and_it_is_restarted(
         async with asyncio.timeout(10):
             assert await process.wait() == -signal.SIGKILL
             assert [line async for line in lines] == []
-        assert _gone(process.pid)
+        assert process_gone(process.pid)
         again = await forked.start(tmp_path, "print('after')", ENV)
         assert [line.text async for line in again.lines()] == ["after"]
         assert await again.wait() == 0
@@ -335,13 +336,13 @@ async def test_a_fork_server_outlived_by_its_runner_leaves_executions_to_recover
     os.kill(process.pid, signal.SIGKILL)  # the runner crashes
     await process.wait()
     async with asyncio.timeout(10):
-        while not _gone(server_pid):
+        while not process_gone(server_pid):
             await asyncio.sleep(0.05)
-    assert not _gone(child_pid)  # as a spawned executor, it outlives the crashed runner
+    assert not process_gone(child_pid)  # as a spawned executor, it outlives the crashed runner
     assert os.getpgid(child_pid) == child_pid  # and crash recovery kills its group
     os.killpg(child_pid, signal.SIGKILL)
     async with asyncio.timeout(10):
-        while not _gone(child_pid):
+        while not process_gone(child_pid):
             await asyncio.sleep(0.05)
 
 
@@ -366,12 +367,3 @@ asyncio.run(main())
 
 def _warm(tmp_path: Path) -> WarmExecutor:
     return WarmExecutor([str(EXECUTOR)], env=ENV, cwd=tmp_path, log=structlog.get_logger("test"))
-
-
-def _gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (absent, or a zombie waiting for its parent)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
