@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy.engine import Connection
 
 from flomation.server.records import (
     ClaimedExecution,
@@ -241,6 +242,14 @@ def _completion(has_errored: bool, cancelled: bool) -> str:
     if cancelled:
         return "cancel"
     return "fail" if has_errored else "success"
+
+
+def _update_execution(conn: Connection, execution_id: str, **values: Any) -> ExecutionRecord:
+    """Set ``values`` on the execution (an operator's cancel or resume) and return it as stored."""
+    conn.execute(
+        update(schema.executions).where(schema.executions.c.id == execution_id).values(**values)
+    )
+    return execution_from(conn.execute(_EXECUTION_BY_ID, {"b_execution_id": execution_id}).one())
 
 
 class ExecutionQueries:
@@ -507,11 +516,7 @@ class ExecutionQueries:
     ) -> tuple[CancelOutcome, ExecutionRecord | None]:
         """Operator cancel (T8); a terminal execution is left alone."""
         with self._db.write() as conn:
-            row = (
-                conn.execute(
-                    select(schema.executions).where(schema.executions.c.id == execution_id)
-                )
-            ).first()
+            row = conn.execute(_EXECUTION_BY_ID, {"b_execution_id": execution_id}).first()
             if row is None:
                 return CancelOutcome.NOT_FOUND, None
             cancellable = _is_pending(row.execution_status, row.completion_status) or (
@@ -519,23 +524,16 @@ class ExecutionQueries:
             )
             if not cancellable:
                 return CancelOutcome.NOT_IN_PROGRESS, execution_from(row)
-            conn.execute(
-                update(schema.executions)
-                .where(schema.executions.c.id == execution_id)
-                .values(
-                    execution_status="executed",
-                    completion_status="cancel",
-                    completion_reason=reason,
-                    completed_at=now_s,
-                    updated_at=now_s,
-                )
+            cancelled = _update_execution(
+                conn,
+                execution_id,
+                execution_status="executed",
+                completion_status="cancel",
+                completion_reason=reason,
+                completed_at=now_s,
+                updated_at=now_s,
             )
-            fresh = (
-                conn.execute(
-                    select(schema.executions).where(schema.executions.c.id == execution_id)
-                )
-            ).one()
-            return CancelOutcome.CANCELLED, execution_from(fresh)
+            return CancelOutcome.CANCELLED, cancelled
 
     def resume(
         self, execution_id: str, resume_data: Any, has_resume_data: bool, now_s: float
@@ -545,11 +543,7 @@ class ExecutionQueries:
         ``resume_data`` is stored as the checkpoint's ``resume_data`` (what the executor reads).
         """
         with self._db.write() as conn:
-            row = (
-                conn.execute(
-                    select(schema.executions).where(schema.executions.c.id == execution_id)
-                )
-            ).first()
+            row = conn.execute(_EXECUTION_BY_ID, {"b_execution_id": execution_id}).first()
             if row is None:
                 return ResumeOutcome.NOT_FOUND, None
             if row.execution_status != "suspended" or row.completion_status != "suspended":
@@ -558,26 +552,19 @@ class ExecutionQueries:
             if has_resume_data:
                 checkpoint = dict(checkpoint) if isinstance(checkpoint, dict) else {}
                 checkpoint["resume_data"] = resume_data
-            conn.execute(
-                update(schema.executions)
-                .where(schema.executions.c.id == execution_id)
-                .values(
-                    execution_status="created",
-                    completion_status="pending",
-                    runner_id=None,
-                    allocated_at=None,
-                    started_at=None,
-                    last_contact_at=None,
-                    checkpoint=dump(checkpoint),
-                    updated_at=now_s,
-                )
+            resumed = _update_execution(
+                conn,
+                execution_id,
+                execution_status="created",
+                completion_status="pending",
+                runner_id=None,
+                allocated_at=None,
+                started_at=None,
+                last_contact_at=None,
+                checkpoint=dump(checkpoint),
+                updated_at=now_s,
             )
-            fresh = (
-                conn.execute(
-                    select(schema.executions).where(schema.executions.c.id == execution_id)
-                )
-            ).one()
-            return ResumeOutcome.RESUMED, execution_from(fresh)
+            return ResumeOutcome.RESUMED, resumed
 
     def reap(
         self, now_s: float, runner_lost_after_s: float, execution_timeout_s: float
