@@ -42,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminClient
 from support import (
     BIN,
@@ -62,8 +63,10 @@ TIMINGS_EVENT = "execution timings"
 SCALE_SLEEP_S = 20.0
 
 
-def iso_seconds(text: str) -> float:
+def iso_seconds(text: str | None) -> float:
     """Seconds since the epoch of an ISO 8601 timestamp as the server writes it (``...Z``)."""
+    if text is None:
+        raise ValueError("the execution has no such time (yet)")
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
@@ -139,7 +142,7 @@ class Stack:
 
     async def finished(
         self, runner: Runner, ids: list[str], timeout_s: float
-    ) -> list[dict[str, Any]]:
+    ) -> list[ExecutionAnswer]:
         """The executions, fetched once each after the runner logged their results delivered.
 
         Following the runner's log instead of polling the server keeps the bench from loading
@@ -230,7 +233,7 @@ async def server(home: Path) -> AsyncIterator[Stack]:
         yield Stack(home, admin, running.url, queue["registration_code"], queue["id"], running.pid)
 
 
-def _outside_ms(execution: dict[str, Any]) -> float:
+def _outside_ms(execution: ExecutionAnswer) -> float:
     """Server allocated_at -> executor's first instruction, plus its last -> completed_at."""
     outputs = execution["result"]["outputs"]
     before = float(outputs["started_at"]) - iso_seconds(execution["allocated_at"])
@@ -244,7 +247,7 @@ def _inside_ms(timing: dict[str, Any]) -> float:
 
 
 def _overhead_figures(
-    label: str, executions: list[dict[str, Any]], timings: list[dict[str, Any]]
+    label: str, executions: list[ExecutionAnswer], timings: list[dict[str, Any]]
 ) -> list[Figure]:
     outside = [_outside_ms(e) for e in executions if e["completion_status"] == "success"]
     inside = [_inside_ms(t) for t in timings if t.get("exit_to_ack_ms") is not None]
@@ -262,7 +265,7 @@ def _overhead_figures(
 async def overhead(stack: Stack, count: int) -> list[Figure]:
     """Sequential executions on one slot: runner time around the executor, p50 and p99."""
     flo_id = await stack.flow({})
-    executions: list[dict[str, Any]] = []
+    executions: list[ExecutionAnswer] = []
     async with stack.runner("overhead", slots=1) as runner:
         for _ in range(count):
             execution_id = await stack.admin.execute(flo_id)
@@ -442,7 +445,7 @@ async def scale(stack: Stack, concurrent: int, probes: int) -> list[Figure]:
         await runner.log.wait_started(sleeping, SCALE_SLEEP_S)
         await _wait_running(stack, sleeper, concurrent, SCALE_SLEEP_S)
         ramp_s = time.monotonic() - ramp_started
-        probed: list[dict[str, Any]] = []
+        probed: list[ExecutionAnswer] = []
         for _ in range(probes):
             execution_id = await stack.admin.execute(probe)
             probed.extend(await stack.finished(runner, [execution_id], 60))

@@ -30,6 +30,7 @@ from fixtures.processes import process_gone
 from flomation.runner.agent import Agent
 from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
+from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
@@ -57,7 +58,7 @@ class _Stack:
 
     async def wait_status(
         self, execution_id: str, statuses: tuple[str, ...], timeout_s: float = 20.0
-    ) -> dict[str, Any]:
+    ) -> ExecutionAnswer:
         async with asyncio.timeout(timeout_s):
             while True:
                 execution = await self.admin.get_execution(execution_id)

@@ -21,6 +21,7 @@ from fixtures.e2e_server import e2e_server_settings
 from flomation.runner.agent import Agent, AgentTuning
 from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
+from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import running_server
 
@@ -89,7 +90,7 @@ async def _stack(tmp_path: Path) -> AsyncIterator[tuple[AdminClient, str, str]]:
             await asyncio.wait_for(task, 20)
 
 
-async def _finished(admin: AdminClient, execution_id: str) -> dict[str, Any]:
+async def _finished(admin: AdminClient, execution_id: str) -> ExecutionAnswer:
     async with asyncio.timeout(60):
         while True:
             execution = await admin.get_execution(execution_id)

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import aiohttp
 import pytest
 
+from flomation.server.admin_answers import FloAnswer, QueueAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import EmbeddedServer, running_server
@@ -132,7 +133,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-async def queue(admin: AdminClient) -> dict[str, Any]:
+async def queue(admin: AdminClient) -> QueueAnswer:
     """A public queue."""
     return await admin.create_queue("default")
 
@@ -149,6 +150,6 @@ async def runner(
 
 
 @pytest.fixture
-async def flo(admin: AdminClient) -> dict[str, Any]:
+async def flo(admin: AdminClient) -> FloAnswer:
     """A public flow with one revision."""
     return await admin.create_flo("hello", FLOW)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -22,7 +22,12 @@ from .conftest import SettingsFactory, claimed_execution
 from .runner_client import FLOW, SigningRunner
 
 
-async def _wait_for(admin: AdminClient, execution_id: str, field: str, value: str) -> None:
+async def _wait_for(
+    admin: AdminClient,
+    execution_id: str,
+    field: Literal["execution_status", "completion_status"],
+    value: str,
+) -> None:
     deadline = time.monotonic() + 10
     while (await admin.get_execution(execution_id))[field] != value:
         assert time.monotonic() < deadline, f"{field} never became {value!r}"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import aiohttp
 
+from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminClient
 
 from .conftest import SettingsFactory, claimed_execution
@@ -15,7 +15,7 @@ from .conftest import SettingsFactory, claimed_execution
 
 async def _wait_for_completion(
     admin: AdminClient, execution_id: str, limit_s: float
-) -> dict[str, Any]:
+) -> ExecutionAnswer:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         execution = await admin.get_execution(execution_id)

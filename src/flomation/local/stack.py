@@ -16,8 +16,9 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from flomation.server.admin_answers import QueueAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
@@ -145,7 +146,7 @@ async def local_stack(
                 await _stop(runner)
 
 
-async def _local_queue(admin: AdminClient) -> dict[str, Any]:
+async def _local_queue(admin: AdminClient) -> QueueAnswer:
     """The home's ``local`` queue: the one a previous start created, else a new one."""
     for queue in await admin.queues():
         if queue.get("name") == _QUEUE_NAME:

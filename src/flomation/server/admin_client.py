@@ -10,7 +10,8 @@ Usage::
             ...
         print(await admin.get_execution(execution_id))
 
-Every method raises :class:`AdminApiError` (status and the server's error message) on a
+Answers are the TypedDicts of :mod:`flomation.server.admin_answers`, the types the server's views
+build. Every method raises :class:`AdminApiError` (status and the server's error message) on a
 non-2xx answer. Call :meth:`close` (or use ``async with``) to release the HTTP session.
 """
 
@@ -23,6 +24,18 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+
+from flomation.server.admin_answers import (
+    CredentialAnswer,
+    EnvironmentAnswer,
+    ExecutionAnswer,
+    FloAnswer,
+    PropertyAnswer,
+    QueueAnswer,
+    RevisionAnswer,
+    RunnerAnswer,
+    SecretAnswer,
+)
 
 __all__ = ["AdminApiError", "AdminClient", "SseEvent"]
 
@@ -84,17 +97,17 @@ class AdminClient:
 
     # ------------------------------------------------------------------ queues
 
-    async def create_queue(self, name: str, organisation_id: str | None = None) -> dict[str, Any]:
-        """A new queue: ``id``, ``name``, ``registration_code``, ``organisation_id``..."""
+    async def create_queue(self, name: str, organisation_id: str | None = None) -> QueueAnswer:
+        """A new queue with its registration code."""
         body: dict[str, Any] = {"name": name}
         if organisation_id is not None:
             body["organisation_id"] = organisation_id
-        result: dict[str, Any] = await self._call("POST", "/queue", body)
+        result: QueueAnswer = await self._call("POST", "/queue", body)
         return result
 
-    async def queues(self) -> list[dict[str, Any]]:
+    async def queues(self) -> list[QueueAnswer]:
         """All queues, newest first."""
-        result: list[dict[str, Any]] = await self._call("GET", "/queue")
+        result: list[QueueAnswer] = await self._call("GET", "/queue")
         return result
 
     # ------------------------------------------------------------------- flows
@@ -106,7 +119,7 @@ class AdminClient:
         queue_id: str | None = None,
         environment_id: str | None = None,
         organisation_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> FloAnswer:
         """A new flow with revision 1 built from ``data`` (``{"nodes": [...], "edges": [...]}``)."""
         body: dict[str, Any] = {"name": name, "data": data}
         for key, value in (
@@ -116,12 +129,12 @@ class AdminClient:
         ):
             if value is not None:
                 body[key] = value
-        result: dict[str, Any] = await self._call("POST", "/flo", body)
+        result: FloAnswer = await self._call("POST", "/flo", body)
         return result
 
-    async def add_revision(self, flo_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        """A new revision, dispatched from now on: ``{"id", "flo_id", "created_at"}``."""
-        result: dict[str, Any] = await self._call("POST", f"/flo/{flo_id}/revision", {"data": data})
+    async def add_revision(self, flo_id: str, data: dict[str, Any]) -> RevisionAnswer:
+        """A new revision, dispatched from now on."""
+        result: RevisionAnswer = await self._call("POST", f"/flo/{flo_id}/revision", {"data": data})
         return result
 
     async def execute(
@@ -141,9 +154,9 @@ class AdminClient:
 
     # -------------------------------------------------------------- executions
 
-    async def get_execution(self, execution_id: str) -> dict[str, Any]:
+    async def get_execution(self, execution_id: str) -> ExecutionAnswer:
         """The execution object of protocol 10.3 (statuses, result, log size...)."""
-        result: dict[str, Any] = await self._call("GET", f"/execution/{execution_id}")
+        result: ExecutionAnswer = await self._call("GET", f"/execution/{execution_id}")
         return result
 
     async def list_executions(
@@ -153,9 +166,9 @@ class AdminClient:
         status: str | None = None,
         completion_status: str | None = None,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[ExecutionAnswer]:
         """Executions matching the filters, newest first."""
-        result: list[dict[str, Any]] = await self._call(
+        result: list[ExecutionAnswer] = await self._call(
             "GET",
             "/execution",
             flo_id=flo_id,
@@ -165,15 +178,17 @@ class AdminClient:
         )
         return result
 
-    async def cancel(self, execution_id: str) -> dict[str, Any]:
+    async def cancel(self, execution_id: str) -> ExecutionAnswer:
         """Cancel; AdminApiError 409 when it already finished."""
-        result: dict[str, Any] = await self._call("POST", f"/execution/{execution_id}/cancel")
+        result: ExecutionAnswer = await self._call("POST", f"/execution/{execution_id}/cancel")
         return result
 
-    async def resume(self, execution_id: str, resume_data: Any = None) -> dict[str, Any]:
+    async def resume(self, execution_id: str, resume_data: Any = None) -> ExecutionAnswer:
         """Resume a suspended execution; ``resume_data`` (if not None) goes into the checkpoint."""
         body = None if resume_data is None else {"resume_data": resume_data}
-        result: dict[str, Any] = await self._call("POST", f"/execution/{execution_id}/resume", body)
+        result: ExecutionAnswer = await self._call(
+            "POST", f"/execution/{execution_id}/resume", body
+        )
         return result
 
     async def stream(
@@ -212,33 +227,31 @@ class AdminClient:
 
     # ----------------------------------------------------------------- runners
 
-    async def runners(self) -> list[dict[str, Any]]:
+    async def runners(self) -> list[RunnerAnswer]:
         """All runners (never their registration codes or manifests)."""
-        result: list[dict[str, Any]] = await self._call("GET", "/runner")
+        result: list[RunnerAnswer] = await self._call("GET", "/runner")
         return result
 
-    async def set_runner_active(self, runner_id: str, active: bool) -> dict[str, Any]:
+    async def set_runner_active(self, runner_id: str, active: bool) -> RunnerAnswer:
         """Pause (False) or resume (True) a runner by its UUID."""
-        result: dict[str, Any] = await self._call(
-            "PATCH", f"/runner/{runner_id}", {"active": active}
-        )
+        result: RunnerAnswer = await self._call("PATCH", f"/runner/{runner_id}", {"active": active})
         return result
 
     # ------------------------------------------------------------ environments
 
     async def create_environment(
         self, name: str, organisation_id: str | None = None
-    ) -> dict[str, Any]:
-        """A new environment: ``id``, ``name``, ``owner_id``, ``organisation_id``..."""
+    ) -> EnvironmentAnswer:
+        """A new environment."""
         body: dict[str, Any] = {"name": name}
         if organisation_id is not None:
             body["organisation_id"] = organisation_id
-        result: dict[str, Any] = await self._call("POST", "/environment", body)
+        result: EnvironmentAnswer = await self._call("POST", "/environment", body)
         return result
 
-    async def put_property(self, environment_id: str, name: str, value: str) -> dict[str, Any]:
+    async def put_property(self, environment_id: str, name: str, value: str) -> PropertyAnswer:
         """Create or replace a property."""
-        result: dict[str, Any] = await self._call(
+        result: PropertyAnswer = await self._call(
             "PUT", f"/environment/{environment_id}/property/{name}", {"value": value}
         )
         return result
@@ -250,14 +263,14 @@ class AdminClient:
         value: str,
         provider: str | None = None,
         expires_at: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> SecretAnswer:
         """Create or replace a secret (encrypted at rest); the answer omits the value."""
         body: dict[str, Any] = {"value": value}
         if provider is not None:
             body["provider"] = provider
         if expires_at is not None:
             body["expires_at"] = expires_at
-        result: dict[str, Any] = await self._call(
+        result: SecretAnswer = await self._call(
             "PUT", f"/environment/{environment_id}/secret/{name}", body
         )
         return result
@@ -268,12 +281,12 @@ class AdminClient:
         name: str,
         value: str,
         metadata: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Create or replace a credential (encrypted at rest): ``{"name", "metadata"}``."""
+    ) -> CredentialAnswer:
+        """Create or replace a credential (encrypted at rest); the answer omits the value."""
         body: dict[str, Any] = {"value": value}
         if metadata is not None:
             body["metadata"] = metadata
-        result: dict[str, Any] = await self._call(
+        result: CredentialAnswer = await self._call(
             "PUT", f"/environment/{environment_id}/credential/{name}", body
         )
         return result

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
+from flomation.server.admin_answers import (
+    EnvironmentAnswer,
+    ExecutionAnswer,
+    QueueAnswer,
+    RunnerAnswer,
+    RunnerFields,
+)
 from flomation.server.records import (
     ClaimedExecution,
     EnvironmentItemRecord,
@@ -31,6 +38,10 @@ __all__ = [
 _HOUR_S = 3600.0
 
 
+@overload
+def rfc3339(timestamp_s: float) -> str: ...
+@overload
+def rfc3339(timestamp_s: float | None) -> str | None: ...
 def rfc3339(timestamp_s: float | None) -> str | None:
     """RFC 3339 UTC with microseconds and ``Z``, or None."""
     if timestamp_s is None:
@@ -49,7 +60,7 @@ def runner_state(last_contact_at: float | None, now_s: float) -> str:
     return "suspended" if age_s <= 6 * _HOUR_S else "terminated"
 
 
-def _runner_common(runner: RunnerRecord, now_s: float) -> dict[str, Any]:
+def _runner_common(runner: RunnerRecord, now_s: float) -> RunnerFields:
     return {
         "id": runner.id,
         "identifier": runner.identifier,
@@ -77,12 +88,12 @@ def runner_registration_view(
     }
 
 
-def runner_admin_view(runner: RunnerRecord, now_s: float) -> dict[str, Any]:
+def runner_admin_view(runner: RunnerRecord, now_s: float) -> RunnerAnswer:
     """A runner in the admin listing: never the registration code or the manifest (§10.4)."""
     return {**_runner_common(runner, now_s), "queue_ids": list(runner.queue_ids)}
 
 
-def queue_view(queue: QueueRecord) -> dict[str, Any]:
+def queue_view(queue: QueueRecord) -> QueueAnswer:
     """A queue with its registration code (§10.1)."""
     return {
         "id": queue.id,
@@ -165,7 +176,7 @@ def pending_execution_view(claimed: ClaimedExecution) -> dict[str, Any]:
     return view
 
 
-def execution_view(execution: ExecutionRecord) -> dict[str, Any]:
+def execution_view(execution: ExecutionRecord) -> ExecutionAnswer:
     """The admin execution object (§10.3)."""
     return {
         "id": execution.id,
@@ -195,7 +206,7 @@ def execution_view(execution: ExecutionRecord) -> dict[str, Any]:
     }
 
 
-def environment_view(environment: EnvironmentRecord) -> dict[str, Any]:
+def environment_view(environment: EnvironmentRecord) -> EnvironmentAnswer:
     """An environment (§10.5, §4.7)."""
     return {
         "id": environment.id,
