@@ -140,7 +140,7 @@ async def queue(admin: AdminClient) -> QueueAnswer:
 
 @pytest.fixture
 async def runner(
-    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: QueueAnswer
 ) -> SigningRunner:
     """A runner enrolled in ``queue``."""
     client = SigningRunner(server.url, http)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 
+from flomation.server.admin_answers import FloAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer
 
@@ -23,7 +22,7 @@ async def test_runner_bodies_with_bad_json_types_or_encoding(
     http: aiohttp.ClientSession,
     runner: SigningRunner,
     admin: AdminClient,
-    flo: dict[str, Any],
+    flo: FloAnswer,
 ) -> None:
     """Invalid JSON, wrong types, non-UTF-8 bytes and lone surrogates are 400s with a message."""
     execution_id = await claim_new(runner, admin, flo["id"])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import aiohttp
 
+from flomation.server.admin_answers import FloAnswer, QueueAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import EmbeddedServer, running_server
@@ -27,7 +27,7 @@ async def test_empty_poll_is_held_then_204(runner: SigningRunner) -> None:
 
 
 async def test_claim_returns_full_pending_execution(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A claim answers 200 with the PendingExecution of 4.2.1, allocated to the claiming runner."""
     execution_id = await admin.execute(flo["id"], data={"name": "x"}, entry_node_id="t1")
@@ -82,7 +82,7 @@ async def test_execution_created_during_poll_wakes_it(
 
 
 async def test_paused_runner_is_held_and_gets_nothing(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A paused runner is held for the full hold and answered 204 even when work exists."""
     await admin.set_runner_active(runner.runner_id or "", False)
@@ -141,8 +141,8 @@ async def test_an_identifier_refused_as_unknown_can_claim_once_enrolled(
     server: EmbeddedServer,
     http: aiohttp.ClientSession,
     admin: AdminClient,
-    queue: dict[str, Any],
-    flo: dict[str, Any],
+    queue: QueueAnswer,
+    flo: FloAnswer,
 ) -> None:
     """A poll refused for an unknown identifier leaves nothing behind: enrolled, it claims."""
     newcomer = SigningRunner(server.url, http)
@@ -173,7 +173,7 @@ async def test_shutdown_releases_held_polls_promptly(
 
 
 async def test_execution_whose_flow_lost_its_revisions_is_failed_not_claimed(
-    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """An execution that cannot run (its flow has no revision) is failed with a reason and
     skipped; the poll then claims the next one."""

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from flomation.server.admin_answers import FloAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer
 
@@ -11,7 +10,7 @@ from .runner_client import SigningRunner, claim_new
 
 
 async def test_lines_with_json_escapes_nul_and_non_ascii_are_stored_exactly(
-    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """Quotes, backslashes, control characters, NUL and non-ASCII lines read back unchanged
     (on PostgreSQL, whose text cannot hold NUL, NUL reads back as U+FFFD)."""

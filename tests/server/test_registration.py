@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import aiohttp
 import pytest
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flomation.runner.api import RunnerApi, registration_body
 from flomation.runner.backoff import Backoff
 from flomation.runner.retry import RegistrationRejectedError, register_until_accepted
+from flomation.server.admin_answers import QueueAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer, running_server
 from flomation.wire.jsontext import JsonObject
@@ -25,7 +25,7 @@ from .runner_client import SigningRunner, compact, new_identifier, raw_exchange
 
 
 async def test_new_identifier_gets_runner_json(
-    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: QueueAnswer
 ) -> None:
     """A new identifier with a valid code and RSA key is enrolled: 200 with the Runner JSON."""
     runner = SigningRunner(server.url, http)
@@ -47,7 +47,7 @@ async def test_new_identifier_gets_runner_json(
 async def test_known_identifier_gets_201_and_key_is_kept(
     server: EmbeddedServer,
     http: aiohttp.ClientSession,
-    queue: dict[str, Any],
+    queue: QueueAnswer,
     runner: SigningRunner,
     admin: AdminClient,
 ) -> None:
@@ -70,7 +70,7 @@ async def test_unknown_code_is_404(server: EmbeddedServer, http: aiohttp.ClientS
 
 
 async def test_non_rsa_short_or_missing_keys_are_400(
-    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: QueueAnswer
 ) -> None:
     """EC keys, RSA keys under 2048 bits, garbage and missing keys are rejected with 400."""
     ec_pem = (
@@ -93,7 +93,7 @@ async def test_non_rsa_short_or_missing_keys_are_400(
 
 
 async def test_pkcs1_public_key_is_accepted(
-    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: QueueAnswer
 ) -> None:
     """A public key sent as ``RSA PUBLIC KEY`` (PKCS#1) PEM is accepted (§3.4)."""
     runner = SigningRunner(server.url, http)
@@ -108,7 +108,7 @@ async def test_pkcs1_public_key_is_accepted(
 
 
 async def test_bad_field_types_are_400(
-    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: QueueAnswer
 ) -> None:
     """A non-RFC 3339 ``enrolled_at`` or a non-string name is a 400 naming the field."""
     runner = SigningRunner(server.url, http)
@@ -119,7 +119,7 @@ async def test_bad_field_types_are_400(
 
 
 async def test_signed_registration_must_verify(
-    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: QueueAnswer
 ) -> None:
     """A registration carrying a signature that does not verify with the body's key is 403."""
     runner = SigningRunner(server.url, http)
@@ -136,7 +136,7 @@ async def test_signed_registration_must_verify(
 
 
 async def test_default_name_and_no_code_in_listing(
-    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any], admin: AdminClient
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: QueueAnswer, admin: AdminClient
 ) -> None:
     """An empty name becomes ``Flo Runner``; admin listings never show codes or manifests."""
     runner = SigningRunner(server.url, http)
@@ -166,7 +166,7 @@ async def test_forwarded_for_only_from_trusted_proxies(
 
 
 async def test_concurrent_enrolment_of_one_identifier(
-    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any], admin: AdminClient
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: QueueAnswer, admin: AdminClient
 ) -> None:
     """Simultaneous registrations of one new identifier enrol it once; the others get 201."""
     first = SigningRunner(server.url, http)
@@ -186,7 +186,7 @@ def _start_of_registration(code: str, identifier: str, size_bytes: int) -> bytes
 
 
 async def test_unauthenticated_registration_over_16_kib_is_413_before_the_rest_is_read(
-    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: QueueAnswer
 ) -> None:
     """60 MiB announced (or streamed) with an unknown code: 413 after 16 KiB, nothing more read."""
     sent = _start_of_registration("not-a-code", "floodfloodfloodx", 17 * 1024)
@@ -210,7 +210,7 @@ async def test_unauthenticated_registration_over_16_kib_is_413_before_the_rest_i
 
 
 async def test_registration_over_64_mib_is_413_whatever_it_carries(
-    server: EmbeddedServer, queue: dict[str, Any]
+    server: EmbeddedServer, queue: QueueAnswer
 ) -> None:
     """A declared length over the registration limit is refused from the headers alone."""
     head = f"POST /api/v1/runner HTTP/1.1\r\nHost: t\r\nContent-Length: {64 * 1024 * 1024 + 1}"
@@ -219,7 +219,7 @@ async def test_registration_over_64_mib_is_413_whatever_it_carries(
 
 
 async def test_large_manifests_are_read_for_a_known_code_or_a_signed_known_runner(
-    server: EmbeddedServer, http: aiohttp.ClientSession, queue: dict[str, Any]
+    server: EmbeddedServer, http: aiohttp.ClientSession, queue: QueueAnswer
 ) -> None:
     """A 2 MiB manifest enrols with a valid code; a signed known runner may resend it codeless."""
     manifest = {f"action/{index}": {"label": "x" * 200} for index in range(10_000)}

@@ -8,11 +8,11 @@ request); a repeated v1 signature can only be a captured request sent again.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import aiohttp
 
 from flomation.runner.api import RunnerApi, registration_body
+from flomation.server.admin_answers import FloAnswer, QueueAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer
 from flomation.wire.signing import (
@@ -33,7 +33,7 @@ from .runner_client import (
 
 
 async def test_a_repeated_v1_signature_is_refused(
-    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A claim, a status poll and a log batch sent again with the same v1 signature get 403."""
     claim_path = f"/api/v1/runner/{runner.identifier}/execution"
@@ -83,7 +83,7 @@ async def test_the_executor_may_reuse_its_token_while_the_execution_runs(
 
 
 async def test_a_go_runner_signing_v1_only_registers_claims_runs_and_reports(
-    server: EmbeddedServer, http: aiohttp.ClientSession, admin: AdminClient, queue: dict[str, Any]
+    server: EmbeddedServer, http: aiohttp.ClientSession, admin: AdminClient, queue: QueueAnswer
 ) -> None:
     """Like the Go runner: unsigned registration, then v1-only claim, state, logs, polls, result."""
     go_runner = SigningRunner(server.url, http, v2=False)
@@ -105,7 +105,7 @@ async def test_a_go_runner_signing_v1_only_registers_claims_runs_and_reports(
 
 
 async def test_the_project_runner_without_v2_signs_every_request_and_retry_afresh(
-    server: EmbeddedServer, admin: AdminClient, queue: dict[str, Any]
+    server: EmbeddedServer, admin: AdminClient, queue: QueueAnswer
 ) -> None:
     """With signing_v2 off the project runner's repeated polls and retried sends are accepted."""
     key, identifier = generate_private_key(), new_identifier()
@@ -131,7 +131,7 @@ async def test_the_project_runner_without_v2_signs_every_request_and_retry_afres
 
 
 async def test_a_v1_claim_is_accepted_only_while_its_requested_at_is_current(
-    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A v1-only claim more than the window (300 s) from the server's clock, or without a
     timestamp, is 403, so one captured earlier cannot take work once the store forgot it."""

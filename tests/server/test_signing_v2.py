@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import aiohttp
 
+from flomation.server.admin_answers import FloAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import running_server
 from flomation.wire.signing import SIGNATURE_V2_HEADER, sign_v2
@@ -16,7 +16,7 @@ from .runner_client import FLOW, SigningRunner, claim_new, compact, requested_at
 
 
 async def test_v2_signed_lifecycle_is_accepted(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """Requests carrying both v1 and v2 signatures are accepted along the whole lifecycle."""
     runner.v2 = True
@@ -27,7 +27,7 @@ async def test_v2_signed_lifecycle_is_accepted(
 
 
 async def test_v2_signature_for_one_execution_fails_on_another(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A v2 header made for execution A's path is rejected on execution B (v2 binds the path)."""
     first = await claim_new(runner, admin, flo["id"])
@@ -40,7 +40,7 @@ async def test_v2_signature_for_one_execution_fails_on_another(
 
 
 async def test_replayed_nonce_is_403(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """Sending the same v2 header twice is refused the second time."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -52,7 +52,7 @@ async def test_replayed_nonce_is_403(
 
 
 async def test_replayed_nonce_on_state_logs_and_result_is_403_and_writes_nothing(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A v2 header sent again on state, logs or result is refused, and the batch is not stored
     twice (the nonce is recorded by the call's own write)."""
@@ -75,7 +75,7 @@ async def test_replayed_nonce_on_state_logs_and_result_is_403_and_writes_nothing
 
 
 async def test_stale_timestamp_and_malformed_header_are_403(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A v2 timestamp more than 300 s off, or a header with a missing part, is refused."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -89,7 +89,7 @@ async def test_stale_timestamp_and_malformed_header_are_403(
 
 
 async def test_future_timestamp_outside_the_window_is_403(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """The window is two-sided: a v2 timestamp 330 s ahead is refused, 240 s ahead accepted."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -104,7 +104,7 @@ async def test_future_timestamp_outside_the_window_is_403(
 
 
 async def test_v1_must_also_verify_when_both_are_sent(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """With a valid v2 header, a wrong v1 header still makes the request fail."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -139,7 +139,7 @@ async def test_require_v2_rejects_v1_only(
 
 
 async def test_claim_answers_advertise_v2_alone_and_v2_alone_is_accepted(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """Claim answers (200 and 204) say v2 alone is accepted; the lifecycle then works without
     v1, and a v2 alone that does not verify is refused."""

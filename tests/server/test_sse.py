@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import aiohttp
 
+from flomation.server.admin_answers import FloAnswer
 from flomation.server.admin_client import AdminClient, SseEvent
 from flomation.server.embedded import EmbeddedServer, running_server
 
@@ -16,7 +16,7 @@ from .runner_client import FLOW, SigningRunner, claim_new
 
 
 async def test_stream_replays_then_follows_then_completes(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A viewer gets the persisted log, then live lines and status, then ``complete``."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -53,7 +53,7 @@ async def test_stream_replays_then_follows_then_completes(
 
 
 async def test_finished_execution_replays_and_closes(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """After the end the log is replayed (from Last-Event-ID) before ``complete`` and closing."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -82,7 +82,7 @@ async def test_headers_are_event_stream(
     http: aiohttp.ClientSession,
     runner: SigningRunner,
     admin: AdminClient,
-    flo: dict[str, Any],
+    flo: FloAnswer,
 ) -> None:
     """The stream is served as ``text/event-stream`` without caching."""
     execution_id = await claim_new(runner, admin, flo["id"])
