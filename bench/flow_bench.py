@@ -252,7 +252,7 @@ async def main() -> int:
                     print(f"running: {step} ({mode}) ...", file=sys.stderr, flush=True)
                     started = time.monotonic()
                     count = throughput_count if step == "throughput" else latency_count
-                    figures.extend(await run(stack, str(flo["id"]), mode, count))
+                    figures.extend(await run(stack, flo["id"], mode, count))
                     print(f"  done in {time.monotonic() - started:.1f} s", file=sys.stderr)
     finally:
         if args.keep:

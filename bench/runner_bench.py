@@ -138,7 +138,7 @@ class Stack:
             {"nodes": [], "edges": [], "bench": plan},
             queue_id=self.queue_id,
         )
-        return str(flo["id"])
+        return flo["id"]
 
     async def finished(
         self, runner: Runner, ids: list[str], timeout_s: float

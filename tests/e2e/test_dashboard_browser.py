@@ -99,7 +99,7 @@ class Dashboard:
 
     async def flow(self, name: str, document: dict[str, Any]) -> str:
         flo = await self.stack.admin.create_flo(name, document, queue_id=self.stack.queue_id)
-        return str(flo["id"])
+        return flo["id"]
 
 
 async def _sign_in(page: Page, url: str, token: str) -> None:

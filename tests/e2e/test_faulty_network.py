@@ -26,6 +26,7 @@ from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
 from fixtures.e2e_server import e2e_server_settings
 from fixtures.fault_proxy import Fault, FaultPlan, FaultProxy
 from fixtures.runner_cli import runner_environ, runner_flags
+from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminApiError, AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
@@ -86,7 +87,9 @@ def _log_events(log_file: Path) -> list[dict[str, Any]]:
     return events
 
 
-async def _wait_all_final(admin: AdminClient, ids: list[str], timeout_s: float) -> list[Any]:
+async def _wait_all_final(
+    admin: AdminClient, ids: list[str], timeout_s: float
+) -> list[ExecutionAnswer]:
     async with asyncio.timeout(timeout_s):
         while True:
             executions = [await admin.get_execution(i) for i in ids]

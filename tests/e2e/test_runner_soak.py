@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fixtures.e2e_server import e2e_server_settings
 from fixtures.runner_cli import runner_environ, runner_flags
+from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
@@ -39,7 +39,9 @@ async def _runner(tmp_path: Path, url: str, code: str, *extra: str) -> asyncio.s
     )  # fmt: skip
 
 
-async def _wait_terminal(admin: AdminClient, ids: list[str], timeout_s: float) -> list[Any]:
+async def _wait_terminal(
+    admin: AdminClient, ids: list[str], timeout_s: float
+) -> list[ExecutionAnswer]:
     async with asyncio.timeout(timeout_s):
         while True:
             executions = [await admin.get_execution(i) for i in ids]

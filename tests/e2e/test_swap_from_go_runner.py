@@ -83,7 +83,7 @@ async def _create_queue(url: str) -> str:
 
 async def _runner_identifiers(url: str) -> list[str]:
     async with AdminClient(url, _TOKEN) as admin:
-        return [str(runner["identifier"]) for runner in await admin.runners()]
+        return [runner["identifier"] for runner in await admin.runners()]
 
 
 def test_go_runner_state_directory_without_slash_is_adopted(tmp_path: Path) -> None:
