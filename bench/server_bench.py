@@ -61,7 +61,7 @@ from support import (
     user_system_seconds,
 )
 
-FLOW = {"nodes": [{"id": "t1", "type": "trigger/manual"}], "edges": []}
+FLOW: JsonObject = {"nodes": [{"id": "t1", "type": "trigger/manual"}], "edges": []}
 ADMIN_TOKEN = "bench-admin-token"
 
 

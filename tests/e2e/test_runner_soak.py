@@ -17,6 +17,7 @@ from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
+from flomation.wire.jsontext import JsonObject
 
 pytestmark = pytest.mark.slow
 
@@ -58,8 +59,8 @@ async def test_fifty_executions_survive_a_ten_second_server_outage(tmp_path: Pat
             queue = await admin.create_queue("soak")
             flows = {}
             for status in (0, 1):
-                script = {"lines": 20, "sleep_s": 0.5, "status": status}
-                data = {"nodes": [], "edges": [], "script": script}
+                script: JsonObject = {"lines": 20, "sleep_s": 0.5, "status": status}
+                data: JsonObject = {"nodes": [], "edges": [], "script": script}
                 flows[status] = (await admin.create_flo(f"s{status}", data, queue_id=queue["id"]))[
                     "id"
                 ]
@@ -99,7 +100,7 @@ async def test_a_million_lines_are_all_delivered_with_bounded_memory(tmp_path: P
         AdminClient(server.url, server.admin_token) as admin,
     ):
         queue = await admin.create_queue("lines")
-        data = {
+        data: JsonObject = {
             "nodes": [],
             "edges": [],
             "script": {"counter_lines": 1_000_000, "lines": 0, "stderr_lines": 0},

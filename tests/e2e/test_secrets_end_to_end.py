@@ -25,6 +25,7 @@ from flomation.runner.config import RunnerConfig
 from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import running_server
+from flomation.wire.jsontext import JsonObject
 
 ENVIRONMENT_SECRET = "env-secret-Q7w!p2"
 VARIABLE_SECRET = "var-secret-Hk3$m9"
@@ -47,7 +48,7 @@ async def test_secrets_never_stored_or_logged_in_plaintext(tmp_path: Path) -> No
         'printf %s "$MY_API_TOKEN" | base64\n'
         "echo done\n"
     )
-    flow = {
+    flow: JsonObject = {
         "nodes": [
             {
                 "id": "t",

@@ -7,6 +7,7 @@ import pytest
 
 from flomation.server.admin_client import AdminApiError, AdminClient
 from flomation.server.embedded import EmbeddedServer
+from flomation.wire.jsontext import JsonObject
 
 from .runner_client import FLOW, SigningRunner
 
@@ -70,7 +71,7 @@ async def test_flows_revisions_and_execution_listing(
     """The newest revision is dispatched; executions list newest first with filters."""
     flo = await admin.create_flo("f", FLOW)
     assert flo["queue_id"] is None and flo["execution_count"] == 0
-    second_graph = {"nodes": [], "edges": [], "v": 2}
+    second_graph: JsonObject = {"nodes": [], "edges": [], "v": 2}
     revision = await admin.add_revision(flo["id"], second_graph)
     assert revision["flo_id"] == flo["id"]
     first = await admin.execute(flo["id"])

@@ -24,6 +24,7 @@ import pytest
 
 from fixtures.runner_cli import runner_environ, runner_flags
 from flomation.server.admin_client import AdminClient
+from flomation.wire.jsontext import JsonObject
 
 from .databases import fresh_database
 
@@ -174,7 +175,7 @@ async def test_killing_one_replica_mid_run_loses_nothing_and_runs_nothing_twice(
         ):
             await _wait_healthy(f"http://127.0.0.1:{balancer}")
             queue = await admin_a.create_queue("replicas")
-            script = {"lines": 3, "sleep_s": 0.05}
+            script: JsonObject = {"lines": 3, "sleep_s": 0.05}
             flo = await admin_b.create_flo(
                 "replicated", {"nodes": [], "edges": [], "script": script}, queue["id"]
             )

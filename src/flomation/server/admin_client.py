@@ -36,6 +36,7 @@ from flomation.server.admin_answers import (
     RunnerAnswer,
     SecretAnswer,
 )
+from flomation.wire.jsontext import JsonObject, JsonValue
 
 __all__ = ["AdminApiError", "AdminClient", "SseEvent"]
 
@@ -81,7 +82,11 @@ class AdminClient:
         """Close the HTTP session."""
         await self._session.close()
 
-    async def _call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+    async def _call(
+        self, method: str, path: str, body: JsonValue = None, **params: str | int | None
+    ) -> Any:
+        # Any: the parsed answer, which each method names by its admin_answers type (the type
+        # the server's view is checked against), not validated again here.
         query = {key: str(value) for key, value in params.items() if value is not None}
         async with self._session.request(
             method, self._base + path, json=body, params=query or None
@@ -99,7 +104,7 @@ class AdminClient:
 
     async def create_queue(self, name: str, organisation_id: str | None = None) -> QueueAnswer:
         """A new queue with its registration code."""
-        body: dict[str, Any] = {"name": name}
+        body: JsonObject = {"name": name}
         if organisation_id is not None:
             body["organisation_id"] = organisation_id
         result: QueueAnswer = await self._call("POST", "/queue", body)
@@ -115,13 +120,13 @@ class AdminClient:
     async def create_flo(
         self,
         name: str,
-        data: dict[str, Any],
+        data: JsonObject,
         queue_id: str | None = None,
         environment_id: str | None = None,
         organisation_id: str | None = None,
     ) -> FloAnswer:
         """A new flow with revision 1 built from ``data`` (``{"nodes": [...], "edges": [...]}``)."""
-        body: dict[str, Any] = {"name": name, "data": data}
+        body: JsonObject = {"name": name, "data": data}
         for key, value in (
             ("queue_id", queue_id),
             ("environment_id", environment_id),
@@ -132,7 +137,7 @@ class AdminClient:
         result: FloAnswer = await self._call("POST", "/flo", body)
         return result
 
-    async def add_revision(self, flo_id: str, data: dict[str, Any]) -> RevisionAnswer:
+    async def add_revision(self, flo_id: str, data: JsonObject) -> RevisionAnswer:
         """A new revision, dispatched from now on."""
         result: RevisionAnswer = await self._call("POST", f"/flo/{flo_id}/revision", {"data": data})
         return result
@@ -140,11 +145,11 @@ class AdminClient:
     async def execute(
         self,
         flo_id: str,
-        data: dict[str, Any] | None = None,
+        data: JsonObject | None = None,
         entry_node_id: str | None = None,
     ) -> str:
         """Create an execution (trigger ``data``, optional entry node); returns its id."""
-        body: dict[str, Any] = {}
+        body: JsonObject = {}
         if data is not None:
             body["data"] = data
         if entry_node_id is not None:
@@ -183,9 +188,9 @@ class AdminClient:
         result: ExecutionAnswer = await self._call("POST", f"/execution/{execution_id}/cancel")
         return result
 
-    async def resume(self, execution_id: str, resume_data: Any = None) -> ExecutionAnswer:
+    async def resume(self, execution_id: str, resume_data: JsonValue = None) -> ExecutionAnswer:
         """Resume a suspended execution; ``resume_data`` (if not None) goes into the checkpoint."""
-        body = None if resume_data is None else {"resume_data": resume_data}
+        body: JsonValue = None if resume_data is None else {"resume_data": resume_data}
         result: ExecutionAnswer = await self._call(
             "POST", f"/execution/{execution_id}/resume", body
         )
@@ -243,7 +248,7 @@ class AdminClient:
         self, name: str, organisation_id: str | None = None
     ) -> EnvironmentAnswer:
         """A new environment."""
-        body: dict[str, Any] = {"name": name}
+        body: JsonObject = {"name": name}
         if organisation_id is not None:
             body["organisation_id"] = organisation_id
         result: EnvironmentAnswer = await self._call("POST", "/environment", body)
@@ -265,7 +270,7 @@ class AdminClient:
         expires_at: str | None = None,
     ) -> SecretAnswer:
         """Create or replace a secret (encrypted at rest); the answer omits the value."""
-        body: dict[str, Any] = {"value": value}
+        body: JsonObject = {"value": value}
         if provider is not None:
             body["provider"] = provider
         if expires_at is not None:
@@ -280,10 +285,10 @@ class AdminClient:
         environment_id: str,
         name: str,
         value: str,
-        metadata: dict[str, Any] | None = None,
+        metadata: JsonObject | None = None,
     ) -> CredentialAnswer:
         """Create or replace a credential (encrypted at rest); the answer omits the value."""
-        body: dict[str, Any] = {"value": value}
+        body: JsonObject = {"value": value}
         if metadata is not None:
             body["metadata"] = metadata
         result: CredentialAnswer = await self._call(
