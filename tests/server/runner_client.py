@@ -19,6 +19,7 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from flomation.server.admin_client import AdminClient
+from flomation.wire.jsontext import JsonObject
 from flomation.wire.signing import (
     SIGNATURE_HEADER,
     SIGNATURE_V2_HEADER,
@@ -41,7 +42,7 @@ __all__ = [
     "requested_at_now",
 ]
 
-FLOW: dict[str, Any] = {
+FLOW: JsonObject = {
     "nodes": [{"id": "t1", "type": "trigger/manual", "data": {"id": "t1", "label": "t"}}],
     "edges": [],
 }
@@ -223,9 +224,12 @@ class SigningRunner:
         return await self.post(execution_id, "", body)
 
 
-async def claim_new(runner: SigningRunner, admin: AdminClient, flo_id: str, **execute: Any) -> str:
-    """Execute the flow and have ``runner`` claim it; returns the execution id."""
-    execution_id = await admin.execute(flo_id, **execute)
+async def claim_new(
+    runner: SigningRunner, admin: AdminClient, flo_id: str, data: JsonObject | None = None
+) -> str:
+    """Execute the flow (trigger ``data``) and have ``runner`` claim it; returns the execution
+    id."""
+    execution_id = await admin.execute(flo_id, data)
     answer = await runner.poll()
     assert answer.status == 200, answer.body
     assert answer.json["execution"]["id"] == execution_id

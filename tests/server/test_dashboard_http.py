@@ -11,11 +11,11 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
 
+from flomation.server.admin_answers import FloAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.dashboard import sign_in_url
 from flomation.server.embedded import EmbeddedServer, running_server
@@ -138,7 +138,7 @@ async def test_a_sign_in_link_works_once(
 
 
 async def test_forms_without_the_csrf_token_are_refused(
-    signed_in: aiohttp.ClientSession, admin: AdminClient, flo: dict[str, Any]
+    signed_in: aiohttp.ClientSession, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """Cancel without the session's CSRF token answers 403 and changes nothing; with it, cancels."""
     execution_id = await admin.execute(flo["id"], {})
@@ -216,7 +216,7 @@ async def test_html_in_names_and_data_is_shown_as_text(
 
 
 async def test_keyset_pages_list_every_execution_once_newest_first(
-    signed_in: aiohttp.ClientSession, admin: AdminClient, flo: dict[str, Any]
+    signed_in: aiohttp.ClientSession, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """Following "Older" from the first page visits each execution exactly once, newest first."""
     created = [await admin.execute(flo["id"], {"n": n}) for n in range(120)]
@@ -235,7 +235,7 @@ async def test_keyset_pages_list_every_execution_once_newest_first(
 async def test_a_long_log_opens_at_its_tail_and_earlier_lines_load_on_demand(
     signed_in: aiohttp.ClientSession,
     admin: AdminClient,
-    flo: dict[str, Any],
+    flo: FloAnswer,
     server: EmbeddedServer,
 ) -> None:
     """The page holds the last 500 lines; ``/log?before=`` answers the 500 before them and
@@ -264,7 +264,7 @@ async def test_a_long_log_opens_at_its_tail_and_earlier_lines_load_on_demand(
 
 
 async def test_the_list_stream_sends_new_executions(
-    signed_in: aiohttp.ClientSession, admin: AdminClient, flo: dict[str, Any]
+    signed_in: aiohttp.ClientSession, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """``/executions/events`` sends a ``row`` event with a new execution's escaped row."""
     since = time.time()
@@ -331,7 +331,7 @@ async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(
 
 
 async def test_odd_line_numbers_and_cursors_are_refused_not_crashed(
-    signed_in: aiohttp.ClientSession, admin: AdminClient, flo: dict[str, Any]
+    signed_in: aiohttp.ClientSession, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """Unicode digits, huge numbers and junk in page parameters answer 400, never 500."""
     execution_id = await admin.execute(flo["id"], {})

@@ -8,10 +8,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
 
+from flomation.server.admin_answers import FloAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import load_settings
 from flomation.server.embedded import running_server
@@ -119,7 +120,7 @@ async def test_runner_lost_reason_says_whether_the_execution_was_confirmed(
 
 
 async def test_retried_log_batch_is_stored_once(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A batch sent again with the same key is stored once; other keys and keyless batches add."""
     execution_id = await admin.execute(flo["id"])
@@ -137,7 +138,7 @@ async def test_retried_log_batch_is_stored_once(
 
 
 async def test_live_log_tail_is_filled_from_the_result_and_then_sealed(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """Lines the live stream missed at the end are appended after a marker; late batches are not."""
     execution_id = await admin.execute(flo["id"])
@@ -150,7 +151,7 @@ async def test_live_log_tail_is_filled_from_the_result_and_then_sealed(
 
 
 async def test_live_log_differing_in_the_middle_is_left_alone(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A live log that is not the start of the result's output is not completed or sealed."""
     execution_id = await admin.execute(flo["id"])
@@ -162,7 +163,7 @@ async def test_live_log_differing_in_the_middle_is_left_alone(
 
 
 async def test_complete_live_log_is_sealed_without_a_marker(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A live log already holding the whole output gets no marker, and nothing after it."""
     execution_id = await admin.execute(flo["id"])
@@ -211,7 +212,7 @@ async def test_lapsed_claim_wakes_a_waiting_poll(
 
 
 async def test_confirmation_after_a_cancel_is_refused(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """An execution cancelled before its runner confirmed it answers the confirmation 409."""
     execution_id = await admin.execute(flo["id"])

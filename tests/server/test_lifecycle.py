@@ -6,10 +6,10 @@ See docs/protocol.md §4.3-4.6, §8.2.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 
+from flomation.server.admin_answers import FloAnswer, QueueAnswer
 from flomation.server.admin_client import AdminApiError, AdminClient
 from flomation.server.embedded import EmbeddedServer
 from flomation.wire.signing import sign_v1
@@ -17,9 +17,7 @@ from flomation.wire.signing import sign_v1
 from .runner_client import SigningRunner, claim_new, raw_exchange
 
 
-async def test_whole_lifecycle(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
-) -> None:
+async def test_whole_lifecycle(runner: SigningRunner, admin: AdminClient, flo: FloAnswer) -> None:
     """state -> logs -> status -> result moves the execution to executed/success with its result."""
     execution_id = await claim_new(runner, admin, flo["id"])
     assert (await runner.set_running(execution_id)).status == 200
@@ -41,7 +39,7 @@ async def test_whole_lifecycle(
 
 
 async def test_result_flags_choose_the_completion(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """``cancelled`` wins over ``has_errored``, which gives ``fail`` (T6)."""
     first = await claim_new(runner, admin, flo["id"])
@@ -53,7 +51,7 @@ async def test_result_flags_choose_the_completion(
 
 
 async def test_only_running_state_is_accepted(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """``/state`` with any value other than ``running`` is 400 ``invalid state``."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -63,7 +61,7 @@ async def test_only_running_state_is_accepted(
 
 
 async def test_cancel_is_seen_through_status(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """An operator cancel shows up as ``completion_status`` ``cancel`` on the runner's poll."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -83,7 +81,7 @@ async def test_cancel_is_seen_through_status(
 
 
 async def test_late_result_after_cancel_keeps_cancel_and_logs(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A result after a cancel is stored once, answered 200, and never revives the execution."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -102,7 +100,7 @@ async def test_late_result_after_cancel_keeps_cancel_and_logs(
 
 
 async def test_repeated_result_is_idempotent(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A retried result is answered 200 and the first one stays."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -113,7 +111,7 @@ async def test_repeated_result_is_idempotent(
 
 
 async def test_suspend_and_resume_carry_the_checkpoint(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A suspended result stores the checkpoint; resume re-queues it with ``resume_data``."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -138,7 +136,7 @@ async def test_suspend_and_resume_carry_the_checkpoint(
 
 
 async def test_suspend_without_checkpoint_fails(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """``suspended: true`` without an object checkpoint is stored as fail with a reason."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -161,10 +159,10 @@ async def test_unknown_execution_is_404(runner: SigningRunner) -> None:
 async def test_other_runners_execution_is_403(
     server: EmbeddedServer,
     http: aiohttp.ClientSession,
-    queue: dict[str, Any],
+    queue: QueueAnswer,
     runner: SigningRunner,
     admin: AdminClient,
-    flo: dict[str, Any],
+    flo: FloAnswer,
 ) -> None:
     """A correctly signed request for an execution assigned to another runner is refused."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -176,7 +174,7 @@ async def test_other_runners_execution_is_403(
 
 
 async def test_missing_or_bad_signature_is_403(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """Execution calls without a signature, or signed over other bytes, are refused with 403."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -200,7 +198,7 @@ async def test_missing_or_bad_signature_is_403(
 
 
 async def test_go_style_signature_without_content_type(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """Bodies signed like the Go runner (PSS maximum salt, no Content-Type) are accepted."""
     # SigningRunner signs with PSS.MAX_LENGTH (222 bytes of salt for RSA-2048, what Go's
@@ -213,7 +211,7 @@ async def test_go_style_signature_without_content_type(
 
 
 async def test_salt_length_is_auto_detected(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A signature made with a 32-byte salt (Go in FIPS mode) is accepted too."""
     from cryptography.hazmat.primitives import hashes
@@ -232,7 +230,7 @@ async def test_salt_length_is_auto_detected(
 
 
 async def test_oversized_bodies_are_413(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any], server: EmbeddedServer
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer, server: EmbeddedServer
 ) -> None:
     """Bodies over the limits of 8.4 are answered 413 and the server keeps serving."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -245,7 +243,7 @@ async def test_oversized_bodies_are_413(
 
 
 async def test_chunked_oversized_body_is_413(
-    runner: SigningRunner, admin: AdminClient, flo: dict[str, Any], server: EmbeddedServer
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer, server: EmbeddedServer
 ) -> None:
     """A body streamed without Content-Length is cut off with 413 once it passes the limit."""
     execution_id = await claim_new(runner, admin, flo["id"])
@@ -264,7 +262,7 @@ async def test_chunked_oversized_body_is_413(
 
 
 async def test_bodies_for_unknown_or_unassigned_executions_are_refused_unread(
-    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: dict[str, Any]
+    server: EmbeddedServer, runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:
     """A 4 MiB logs or 32 MiB result for an execution without a runner is answered unread."""
     waiting = await admin.execute(flo["id"])  # created, not claimed by anybody
