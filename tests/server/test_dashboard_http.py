@@ -19,10 +19,9 @@ from flomation.server.admin_answers import FloAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.dashboard import sign_in_url
 from flomation.server.embedded import EmbeddedServer, running_server
-from flomation.server.store import LogBatch
 
 from .conftest import SettingsFactory
-from .runner_client import FLOW, raw_exchange
+from .runner_client import FLOW, SigningRunner, claim_new, raw_exchange
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _NONCE = re.compile(r'name="nonce" value="([^"]+)"')
@@ -187,21 +186,14 @@ async def test_secret_values_are_never_shown_after_save(
 
 
 async def test_html_in_names_and_data_is_shown_as_text(
-    signed_in: aiohttp.ClientSession, admin: AdminClient, server: EmbeddedServer
+    signed_in: aiohttp.ClientSession, admin: AdminClient, runner: SigningRunner
 ) -> None:
     """Flow names, trigger data, properties and log lines holding HTML come back escaped."""
     flo = await admin.create_flo(_XSS_NAME, FLOW)
-    execution_id = await admin.execute(flo["id"], {"note": _XSS_ATTRIBUTE})
+    execution_id = await claim_new(runner, admin, flo["id"], data={"note": _XSS_ATTRIBUTE})
     environment = await admin.create_environment(_XSS_ATTRIBUTE)
     await admin.put_property(environment["id"], "p", _XSS_NAME)
-    lines = [_XSS_NAME, _XSS_ATTRIBUTE]
-    await server.services.store.append_logs(
-        execution_id,
-        "no-runner",
-        LogBatch(lines, json.dumps({"lines": lines})),
-        1 << 20,
-        time.time(),
-    )
+    assert (await runner.logs(execution_id, [_XSS_NAME, _XSS_ATTRIBUTE])).status == 200
     for path in (
         "/executions",
         f"/executions/{execution_id}",
@@ -236,15 +228,13 @@ async def test_a_long_log_opens_at_its_tail_and_earlier_lines_load_on_demand(
     signed_in: aiohttp.ClientSession,
     admin: AdminClient,
     flo: FloAnswer,
-    server: EmbeddedServer,
+    runner: SigningRunner,
 ) -> None:
     """The page holds the last 500 lines; ``/log?before=`` answers the 500 before them and
     ``/log/search`` finds lines anywhere in the log."""
-    execution_id = await admin.execute(flo["id"], {})
+    execution_id = await claim_new(runner, admin, flo["id"])
     lines = [f"line {n}" for n in range(1, 1201)]
-    await server.services.store.append_logs(
-        execution_id, "no-runner", LogBatch(lines, json.dumps({"lines": lines})), 1 << 24, 0.0
-    )
+    assert (await runner.logs(execution_id, lines)).status == 200
     page = await (await signed_in.get(f"/executions/{execution_id}")).text()
     shown = re.findall(r'data-seq="(\d+)"', page)
     assert shown == [str(n) for n in range(701, 1201)]

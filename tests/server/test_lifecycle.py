@@ -5,13 +5,17 @@ See docs/protocol.md §4.3-4.6, §8.2.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
+import pytest
 
 from flomation.server.admin_answers import FloAnswer, QueueAnswer
 from flomation.server.admin_client import AdminApiError, AdminClient
 from flomation.server.embedded import EmbeddedServer
+from flomation.server.store import LogBatch, NotAssignedError
 from flomation.wire.signing import sign_v1
 
 from .runner_client import SigningRunner, claim_new, raw_exchange
@@ -275,3 +279,44 @@ async def test_bodies_for_unknown_or_unassigned_executions_are_refused_unread(
             # Only the start of the body is sent: an answer proves the rest was not awaited.
             answer, _ = await raw_exchange(server.url, head.encode() + b'{"lines":["' + b"x" * 1024)
             assert answer == status, (execution_id, suffix)
+
+
+async def test_the_store_refuses_writes_from_a_runner_the_execution_is_not_assigned_to(
+    runner: SigningRunner,
+    admin: AdminClient,
+    flo: FloAnswer,
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    queue: QueueAnswer,
+) -> None:
+    """Logs and results (final or suspended) from an enrolled runner that does not hold the
+    execution raise NotAssignedError and change nothing; its contact does not touch it either.
+
+    The runner endpoints may verify a call against the runner a replica last saw holding the
+    execution (docs/architecture.md, "Assignment hints"), so the store's own guard is what
+    keeps such a runner out.
+    """
+    execution_id = await claim_new(runner, admin, flo["id"])
+    other = SigningRunner(server.url, http)
+    assert (await other.register(queue["registration_code"])).status == 200
+    assert other.runner_id is not None
+    store, later_s = server.services.store, time.time() + 60
+    before = await admin.get_execution(execution_id)
+    lines = ["stray"]
+    with pytest.raises(NotAssignedError):
+        batch = LogBatch(lines, json.dumps({"lines": lines}))
+        await store.append_logs(execution_id, other.runner_id, batch, 1 << 20, later_s)
+    for suspended in (False, True):
+        with pytest.raises(NotAssignedError):
+            await store.store_result(
+                execution_id,
+                other.runner_id,
+                has_errored=False,
+                cancelled=False,
+                suspended=suspended,
+                state={"checkpoint": {}},
+                now_s=later_s,
+            )
+    await store.touch_execution(execution_id, other.runner_id, later_s)
+    assert await admin.get_execution(execution_id) == before
+    assert await store.read_logs(execution_id, 0, 10) == []

@@ -33,6 +33,7 @@ from flomation.server.store.rows import (
 from flomation.server.store.types import (
     CancelOutcome,
     ExecutionFilter,
+    NotAssignedError,
     ReapedExecution,
     ResultOutcome,
     ResumeOutcome,
@@ -151,7 +152,9 @@ _SQL_EXECUTION_CALL = f"""
     FROM executions e LEFT JOIN runners r ON r.id = e.runner_id WHERE e.id = ?
 """
 
-_SQL_TOUCH_EXECUTION = "UPDATE executions SET last_contact_at = ? WHERE id = ?"
+# Guarded by the runner: a call is contact only from the runner the execution is assigned to
+# (a touch is what keeps a claim's lease from lapsing, docs/protocol.md §11.1).
+_SQL_TOUCH_EXECUTION = "UPDATE executions SET last_contact_at = ? WHERE id = ? AND runner_id = ?"
 
 _SQL_TOUCH_RUNNER = "UPDATE runners SET last_contact_at = ? WHERE id = ?"
 
@@ -165,7 +168,7 @@ _PG_SQL_TOUCH = f"""
     ),
     execution AS (
         UPDATE executions SET last_contact_at = :now
-        WHERE id = :execution_id AND (SELECT fresh FROM fresh)
+        WHERE id = :execution_id AND runner_id = :runner_id AND (SELECT fresh FROM fresh)
     )
     SELECT fresh FROM fresh
 """
@@ -180,7 +183,7 @@ _PG_SQL_COMPLETE = f"""
         UPDATE executions SET execution_status = 'executed', completion_status = :completion,
             completion_reason = NULL, result = :result, completed_at = :now, updated_at = :now,
             last_contact_at = :now
-        WHERE id = :execution_id AND completion_status = 'pending'
+        WHERE id = :execution_id AND runner_id = :runner_id AND completion_status = 'pending'
             AND execution_status IN ('allocated', 'running') AND (SELECT fresh FROM fresh)
         RETURNING id
     ),
@@ -192,7 +195,7 @@ _PG_SQL_COMPLETE = f"""
 """
 
 _SQL_RESULT_STATE = (
-    "SELECT execution_status, completion_status, result FROM executions WHERE id = ?"
+    "SELECT execution_status, completion_status, result, runner_id FROM executions WHERE id = ?"
 )
 
 _SQL_SUSPEND = """
@@ -233,7 +236,7 @@ def _is_pending(status: str, completion: str) -> bool:
 
 
 def touch(db: RawConnection, execution_id: str, runner_id: str, now_s: float) -> None:
-    db.execute(_SQL_TOUCH_EXECUTION, (now_s, execution_id))
+    db.execute(_SQL_TOUCH_EXECUTION, (now_s, execution_id, runner_id))
     db.execute(_SQL_TOUCH_RUNNER, (now_s, runner_id))
 
 
@@ -425,8 +428,9 @@ class ExecutionQueries:
         now_s: float,
         nonce: SignatureNonce | None = None,
     ) -> None:
-        """Record runner contact on an execution and on the runner (§8.1), and the request's
-        ``nonce``; ReplayedNonceError, without a touch, for a nonce seen before."""
+        """Record runner contact on the runner and, while it is assigned to that runner, on the
+        execution (§8.1), and the request's ``nonce``; ReplayedNonceError, without a touch, for
+        a nonce seen before."""
         if self._db.backend == "postgresql":
             parameters = {
                 "execution_id": execution_id,
@@ -455,7 +459,8 @@ class ExecutionQueries:
         """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent.
 
         The request's ``nonce`` is recorded with it; ReplayedNonceError, with nothing stored,
-        for a nonce seen before.
+        for a nonce seen before. NotAssignedError, with nothing stored, when the execution is
+        not assigned to ``runner_id``.
         """
         if self._db.backend == "postgresql" and not suspended:
             parameters = {
@@ -473,10 +478,12 @@ class ExecutionQueries:
             nonce = None  # recorded: the transaction below decides
         record_nonce(self._db.raw(), nonce)
         with self._db.raw_write() as db:
-            touch(db, execution_id, runner_id, now_s)
-            status, completion_status, stored_result = db.execute(
+            status, completion_status, stored_result, assigned_to = db.execute(
                 _SQL_RESULT_STATE, (execution_id,)
             ).fetchone()
+            if assigned_to != runner_id:
+                raise NotAssignedError(f"execution {execution_id} is not assigned to this runner")
+            touch(db, execution_id, runner_id, now_s)
             if completion_status == "pending" and status in _IN_PROGRESS:
                 checkpoint = state.get("checkpoint") if isinstance(state, dict) else None
                 if suspended and isinstance(checkpoint, dict):

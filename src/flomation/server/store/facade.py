@@ -351,8 +351,9 @@ class Store:
         now_s: float,
         nonce: SignatureNonce | None = None,
     ) -> None:
-        """Record runner contact on an execution and on the runner (§8.1), and the request's
-        ``nonce``; ReplayedNonceError, without a touch, for a nonce seen before."""
+        """Record runner contact on the runner and, while it is assigned to that runner, on the
+        execution (§8.1), and the request's ``nonce``; ReplayedNonceError, without a touch, for
+        a nonce seen before."""
         return self._executions.touch_execution(execution_id, runner_id, now_s, nonce)
 
     async def append_logs(
@@ -368,6 +369,7 @@ class Store:
 
         When the cap is reached one marker line is stored and later lines are discarded. The
         request's ``nonce`` is recorded with it (ReplayedNonceError for one seen before).
+        NotAssignedError when the execution is not assigned to ``runner_id``.
         """
         return self._logs.append_logs(execution_id, runner_id, batch, max_log_bytes, now_s, nonce)
 
@@ -390,7 +392,8 @@ class Store:
         nonce: SignatureNonce | None = None,
     ) -> ResultOutcome:
         """Apply a runner's result with the guards of 8.2 (T6/T7); idempotent. The request's
-        ``nonce`` is recorded with it (ReplayedNonceError for one seen before)."""
+        ``nonce`` is recorded with it (ReplayedNonceError for one seen before).
+        NotAssignedError when the execution is not assigned to ``runner_id``."""
         return self._executions.store_result(
             execution_id,
             runner_id,

@@ -20,12 +20,13 @@ from flomation.server.store.nonces import (
 from flomation.server.store.types import (
     LogBatch,
     LogBatchError,
+    NotAssignedError,
     SignatureNonce,
 )
 
 __all__ = ["LogQueries"]
 
-_SQL_LOG_STATE = "SELECT log_bytes, log_truncated, log_seq FROM executions WHERE id = ?"
+_SQL_LOG_STATE = "SELECT log_bytes, log_truncated, log_seq, runner_id FROM executions WHERE id = ?"
 
 _SQL_INSERT_LOG_LINE = "INSERT INTO execution_logs (execution_id, seq, line) VALUES (?, ?, ?)"
 
@@ -40,7 +41,8 @@ _SQL_INSERT_LOG_LINES = """
 
 # PostgreSQL: a batch that fits under the cap in one statement, with the request's nonce,
 # instead of a transaction of nine round trips. ``current`` locks the execution's row, as only
-# an unsealed, untruncated log with room for the batch qualifies; its batch key is recorded, and
+# an unsealed, untruncated log with room for the batch, of an execution assigned to the calling
+# runner, qualifies; its batch key is recorded, and
 # the lines stored, only when the key is new (``stored``); both touches happen either way, unless
 # the nonce was seen before (then nothing is written). When ``current`` finds nothing the
 # statement changed nothing but the nonce and the runner's contact time, and the transaction
@@ -49,7 +51,8 @@ _PG_SQL_APPEND = f"""
     WITH {PG_NONCE_CTES},
     current AS (
         SELECT log_bytes, log_seq FROM executions
-        WHERE id = :execution_id AND NOT log_truncated AND log_bytes + :bytes <= :max_bytes
+        WHERE id = :execution_id AND runner_id = :runner_id AND NOT log_truncated
+            AND log_bytes + :bytes <= :max_bytes
             AND NOT EXISTS (SELECT 1 FROM sealed_logs WHERE execution_id = :execution_id)
             AND (SELECT fresh FROM fresh)
         FOR UPDATE
@@ -127,7 +130,8 @@ class LogQueries:
         When the cap is reached one marker line is stored and later lines are discarded. A
         batch whose key was stored before, or arriving after the live log was sealed, is not
         stored (docs/protocol.md §11.3, §11.4). The request's ``nonce`` is recorded with it;
-        ReplayedNonceError, with nothing stored, for a nonce seen before.
+        ReplayedNonceError, with nothing stored, for a nonce seen before; NotAssignedError, with
+        nothing stored, when the execution is not assigned to ``runner_id``.
         """
         lines = batch.lines
         if self._db.backend == "postgresql":
@@ -142,8 +146,12 @@ class LogQueries:
                 nonce = None  # recorded: the transaction below decides
         record_nonce(self._db.raw(), nonce)
         with self._db.raw_write() as db:
+            log_bytes, log_truncated, seq, assigned_to = db.execute(
+                _SQL_LOG_STATE, (execution_id,)
+            ).fetchone()
+            if assigned_to != runner_id:
+                raise NotAssignedError(f"execution {execution_id} is not assigned to this runner")
             touch(db, execution_id, runner_id, now_s)
-            log_bytes, log_truncated, seq = db.execute(_SQL_LOG_STATE, (execution_id,)).fetchone()
             if log_truncated or not lines or is_log_sealed(db, execution_id):
                 return False
             if batch.key is not None and not remember_log_batch(db, execution_id, batch.key):
@@ -196,7 +204,8 @@ class LogQueries:
         nonce: SignatureNonce | None,
     ) -> bool | None:
         """PostgreSQL: append a batch that fits (True when stored, False for a known key), or
-        None when the log is sealed, truncated or too full for it (the caller decides then);
+        None when the log is sealed, truncated or too full for it, or the execution is not the
+        runner's (the caller decides then);
         ReplayedNonceError for a nonce seen before."""
         lines = batch.lines
         parameters = {

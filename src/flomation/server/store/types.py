@@ -17,6 +17,7 @@ __all__ = [
     "LogBatch",
     "LogBatchError",
     "NewRunner",
+    "NotAssignedError",
     "ReapedExecution",
     "RegistrationOutcome",
     "ReplayedNonceError",
@@ -56,6 +57,12 @@ class SignatureNonce:
 
 class ReplayedNonceError(Exception):
     """The request's nonce was seen before: nothing was written; the message is its refusal."""
+
+
+class NotAssignedError(Exception):
+    """The execution is not assigned to the calling runner (any more): its call changed nothing
+    of the execution. The request's nonce and the runner's contact time may have been recorded:
+    the request was proven to come from that runner."""
 
 
 class ResultOutcome(Enum):
