@@ -13,7 +13,7 @@ import string
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -234,6 +234,19 @@ async def claim_new(
     assert answer.status == 200, answer.body
     assert answer.json["execution"]["id"] == execution_id
     return execution_id
+
+
+async def wait_for_field(
+    admin: AdminClient,
+    execution_id: str,
+    field: Literal["execution_status", "completion_status"],
+    value: str,
+) -> None:
+    """Wait up to 10 s for the execution's ``field`` to read ``value`` through ``admin``."""
+    deadline = time.monotonic() + 10
+    while (await admin.get_execution(execution_id))[field] != value:
+        assert time.monotonic() < deadline, f"{field} never became {value!r}"
+        await asyncio.sleep(0.05)
 
 
 async def held_poll_woken_across(

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Literal
 
 import aiohttp
 
@@ -20,19 +19,7 @@ from flomation.server.store.delivery import tail_fill_marker
 from flomation.wire.models import LOG_BATCH_KEY_HEADER
 
 from .conftest import SettingsFactory, claimed_execution
-from .runner_client import FLOW, SigningRunner
-
-
-async def _wait_for(
-    admin: AdminClient,
-    execution_id: str,
-    field: Literal["execution_status", "completion_status"],
-    value: str,
-) -> None:
-    deadline = time.monotonic() + 10
-    while (await admin.get_execution(execution_id))[field] != value:
-        assert time.monotonic() < deadline, f"{field} never became {value!r}"
-        await asyncio.sleep(0.05)
+from .runner_client import FLOW, SigningRunner, wait_for_field
 
 
 async def _live_log(admin: AdminClient, execution_id: str) -> list[str]:
@@ -56,7 +43,7 @@ async def test_unconfirmed_claim_is_offered_again_and_late_confirmation_refused(
         second = SigningRunner(server.url, http)
         await second.register(queue["registration_code"])
         # Not failed as "runner lost" (0.3 s) although silent: the lease decides.
-        await _wait_for(admin, execution_id, "execution_status", "created")
+        await wait_for_field(admin, execution_id, "execution_status", "created")
         claim = await second.poll()
         assert claim.status == 200 and claim.json["execution"]["id"] == execution_id
         late = await first.set_running(execution_id)
@@ -76,7 +63,7 @@ async def test_late_confirmation_before_anyone_claims_again_is_refused(
     """Back in the queue, the execution refuses its first runner's confirmation with 409."""
     settings = make_settings(claim_lease_s=0.3, reaper_interval_s=0.05)
     async with claimed_execution(settings, http) as (_, admin, runner, execution_id):
-        await _wait_for(admin, execution_id, "execution_status", "created")
+        await wait_for_field(admin, execution_id, "execution_status", "created")
         assert (await runner.set_running(execution_id)).status == 409
         execution = await admin.get_execution(execution_id)
         assert execution["execution_status"] == "created" and execution["runner_id"] is None
@@ -112,7 +99,7 @@ async def test_runner_lost_reason_says_whether_the_execution_was_confirmed(
     async with claimed_execution(settings, http) as (_, admin, runner, execution_id):
         # Like the Go runner when its state call failed: it runs the execution anyway.
         assert (await runner.logs(execution_id, ["working"])).status == 200
-        await _wait_for(admin, execution_id, "completion_status", "fail")
+        await wait_for_field(admin, execution_id, "completion_status", "fail")
         execution = await admin.get_execution(execution_id)
         assert execution["completion_reason"] == (
             "runner lost: no contact for 0 s (it never confirmed the execution running)"

@@ -16,7 +16,13 @@ from flomation.server.embedded import running_server
 from flomation.server.store.database import Database
 
 from .databases import empty_database
-from .runner_client import FLOW, SigningRunner, claim_new, held_poll_woken_across
+from .runner_client import (
+    FLOW,
+    SigningRunner,
+    claim_new,
+    held_poll_woken_across,
+    wait_for_field,
+)
 
 # Periodic cross-replica passes slower than any test: only NOTIFY can be what wakes a replica.
 _NO_POLLING = {"shared_wakeup_interval_s": 3600.0, "sse_recheck_s": 3600.0, "poll_hold_s": 20.0}
@@ -64,6 +70,40 @@ async def test_execution_created_on_one_replica_wakes_a_poll_held_by_another(
     ):
         # A 20 s hold and 3600 s between passes: only NOTIFY can answer it in time.
         await held_poll_woken_across(first.url, admin, http)
+
+
+async def test_a_replica_checks_calls_on_an_execution_claimed_again_through_another(
+    postgres_url: str, http: aiohttp.ClientSession
+) -> None:
+    """Replica A saw runner X claim an execution; once X's claim lapsed and runner Y claimed it
+    through replica B, A refuses X's calls and accepts Y's, though A last saw X holding it."""
+    lease = {"claim_lease_s": 0.5, "reaper_interval_s": 0.1, "runner_lost_after_s": 0.3}
+    settings = _replica(postgres_url, **lease)
+    async with (
+        running_server(settings) as first,
+        running_server(settings) as second,
+        AdminClient(first.url, first.admin_token) as admin,
+    ):
+        queue = await admin.create_queue("q")
+        flo = await admin.create_flo("f", FLOW)
+        x, y = SigningRunner(first.url, http), SigningRunner(second.url, http)
+        for runner in (x, y):
+            assert (await runner.register(queue["registration_code"])).status == 200
+        execution_id = await claim_new(x, admin, flo["id"])
+        await wait_for_field(admin, execution_id, "execution_status", "created")
+        claim = await y.poll()
+        assert claim.status == 200 and claim.json["execution"]["id"] == execution_id
+        y.base_url = first.url
+        assert (await x.set_running(execution_id)).status == 409
+        assert (await x.logs(execution_id, ["from x"])).status == 403
+        assert (await x.result(execution_id, state={"by": "x"})).status == 403
+        assert (await y.set_running(execution_id)).status == 200
+        assert (await y.logs(execution_id, ["from y"])).status == 200
+        assert (await y.result(execution_id, state={"by": "y"})).status == 200
+        execution = await admin.get_execution(execution_id)
+        assert execution["runner_id"] == y.runner_id
+        assert (execution["completion_status"], execution["result"]) == ("success", {"by": "y"})
+        assert [event.data async for event in admin.stream(execution_id) if event.id] == ["from y"]
 
 
 async def test_log_posted_to_one_replica_reaches_a_stream_served_by_another(

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive
 
+from flomation.server.assignment_hints import AssignmentHints
 from flomation.server.auth import SignatureError, VerifiedKey, client_ip, v1_claim_staleness
 from flomation.server.crypto_box import SecretKeyError
 from flomation.server.http_io import (
@@ -39,6 +40,7 @@ from flomation.server.store import (
     LogBatch,
     LogBatchError,
     NewRunner,
+    NotAssignedError,
     ReplayedNonceError,
     ResultOutcome,
     SignatureNonce,
@@ -129,6 +131,7 @@ class RunnerEndpoints:
 
     def __init__(self, services: Services) -> None:
         self._s = services
+        self._hints = AssignmentHints()
 
     def routes(self) -> list[Route]:
         """Starlette routes of the runner protocol."""
@@ -169,12 +172,15 @@ class RunnerEndpoints:
             raise HttpError(403, str(exc)) from exc
 
     @contextmanager
-    def _refusing_replays(self) -> Iterator[None]:
-        """403 for a store operation that found the request's deferred nonce seen before."""
+    def _store_refusals(self) -> Iterator[None]:
+        """403 for a store operation that found the request's deferred nonce seen before, or the
+        execution no longer assigned to the runner that signed the request."""
         try:
             yield
         except ReplayedNonceError as exc:
             self._s.metrics.rejected_signatures.inc()
+            raise HttpError(403, str(exc)) from exc
+        except NotAssignedError as exc:
             raise HttpError(403, str(exc)) from exc
 
     def _runner_key(self, runner: RunnerRecord | RunnerIdentity) -> VerifiedKey:
@@ -296,7 +302,7 @@ class RunnerEndpoints:
         self._check_v1_claim_is_current(request, body)
         store, dispatcher = self._s.store, self._s.dispatcher
         ip_address = client_ip(request, self._s.settings.trusted_proxies)
-        with self._refusing_replays():
+        with self._store_refusals():
             # A paused runner (no scope) is held like any other, but no execution ever wakes it.
             scope = await store.heartbeat(runner.id, ip_address, self._s.clock(), nonce)
 
@@ -318,6 +324,7 @@ class RunnerEndpoints:
             await self._release(claimed, runner)
             return _accepting_v2(Response(status_code=204))
         self._s.metrics.claims.inc()
+        self._hints.remember(claimed.execution.id, runner)
         self._s.events.publish(claimed.execution.id)
         return _accepting_v2(json_response(pending_execution_view(claimed)))
 
@@ -343,14 +350,38 @@ class RunnerEndpoints:
     # ------------------------------------------------------ execution requests
 
     async def _execution_and_runner(self, execution_id: str) -> tuple[ExecutionCall, RunnerRecord]:
-        """The execution and the runner it is assigned to (not yet authenticated)."""
+        """The execution and the runner it is assigned to (not yet authenticated), remembered
+        as the execution's hint."""
         execution = await self._s.store.execution_call(execution_id)
         if execution is None:
             raise HttpError(404, "execution not found")
         runner = execution.runner
         if runner is None:
             raise HttpError(403, "execution is not assigned to a runner")
+        self._hints.remember(execution_id, runner)
         return execution, runner
+
+    async def _caller(
+        self, request: Request, body: bytes, hinted: RunnerIdentity | None
+    ) -> tuple[RunnerIdentity | RunnerRecord, SignatureNonce | None]:
+        """The runner that signed a state, logs or result request, and the request's nonce for
+        the handler's write to record: ``hinted`` when it signed it, otherwise the execution's
+        runner as the database has it (docs/architecture.md, "Assignment hints").
+
+        The hinted runner may no longer hold the execution: the handler's write is guarded by
+        the runner's id and refuses it then (NotAssignedError, ConfirmOutcome.LAPSED).
+        """
+        if hinted is not None:
+            try:
+                key = self._runner_key(hinted)
+                return hinted, await self._s.verifier.verify(
+                    request, body, body, key, defer_nonce=True
+                )
+            except SignatureError:
+                pass  # claimed by another runner since, or badly signed: the database decides
+        _, runner = await self._execution_and_runner(request.path_params["execution_id"])
+        nonce = await self._verify(request, body, body, self._runner_key(runner), defer_nonce=True)
+        return runner, nonce
 
     async def _assigned(
         self, request: Request, body: bytes, v1_message: bytes, *, v1_single_use: bool = True
@@ -389,15 +420,22 @@ class RunnerEndpoints:
         )
         return execution, runner
 
-    async def _assigned_post(
+    async def _caller_post(
         self, request: Request, max_bytes: int
-    ) -> tuple[ExecutionCall, RunnerRecord, bytes, SignatureNonce | None]:
-        """:meth:`_assigned` for a POST: its body is read only for an execution that has a
-        runner, so a request for an unknown or unassigned execution is refused unread."""
-        execution, runner = await self._execution_and_runner(request.path_params["execution_id"])
+    ) -> tuple[RunnerIdentity | RunnerRecord, bytes, SignatureNonce | None]:
+        """:meth:`_caller` for a POST, with its body. Without a hint the body is read only for an
+        execution that has a runner, so a request for an unknown or unassigned execution is
+        refused unread."""
+        execution_id = request.path_params["execution_id"]
+        hinted = self._hints.get(execution_id)
+        if hinted is not None:
+            body = await read_body(request, max_bytes)
+            runner, nonce = await self._caller(request, body, hinted)
+            return runner, body, nonce
+        _, runner = await self._execution_and_runner(execution_id)
         body = await read_body(request, max_bytes)
         nonce = await self._verify(request, body, body, self._runner_key(runner), defer_nonce=True)
-        return execution, runner, body, nonce
+        return runner, body, nonce
 
     async def state(self, request: Request) -> Response:
         """``POST /execution/{id}/state``: only ``running`` is accepted (§8.2).
@@ -406,27 +444,35 @@ class RunnerEndpoints:
         execution was handed to before its lease expired, it is refused with 409.
         """
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
+        execution_id = request.path_params["execution_id"]
         try:
-            execution, runner, nonce = await self._assigned(request, body, body)
+            runner, nonce = await self._caller(request, body, self._hints.get(execution_id))
         except HttpError as refused:
             if refused.status == 403 and await self._from_lapsed_claimant(request, body):
-                raise self._lapsed(request.path_params["execution_id"]) from refused
+                raise self._lapsed(execution_id) from refused
             raise
         payload = parse_body(StateRequest, body)
         now_s = self._s.clock()
-        with self._refusing_replays():
+        with self._store_refusals():
             if payload.state != "running":
-                await self._s.store.touch_execution(execution.id, runner.id, now_s, nonce)
+                await self._s.store.touch_execution(execution_id, runner.id, now_s, nonce)
                 raise HttpError(400, "invalid state")
-            outcome = await self._s.store.confirm_claim(execution.id, runner.id, now_s, nonce)
+            outcome = await self._s.store.confirm_claim(execution_id, runner.id, now_s, nonce)
         if outcome is ConfirmOutcome.LAPSED:
-            raise self._lapsed(execution.id)
+            if await self._claim_lapsed(execution_id, runner.id):
+                raise self._lapsed(execution_id)
+            raise HttpError(403, f"execution {execution_id} is not assigned to this runner")
         if outcome is ConfirmOutcome.FINISHED:
             # A claim answer delayed past a cancel, or past a run elsewhere (§11.2).
             raise HttpError(409, "the execution is no longer pending; do not run it")
         if outcome is ConfirmOutcome.STARTED:
-            self._s.events.publish(execution.id)
+            self._s.events.publish(execution_id)
         return Response(status_code=200)
+
+    async def _claim_lapsed(self, execution_id: str, runner_id: str) -> bool:
+        """True when ``runner_id``'s claim on the execution lapsed (it was offered again)."""
+        lapsed = await self._s.store.lapsed_claimants(execution_id)
+        return any(runner.id == runner_id for runner in lapsed)
 
     async def _from_lapsed_claimant(self, request: Request, body: bytes) -> bool:
         """True when a runner whose claim on the execution lapsed signed the request."""
@@ -448,7 +494,8 @@ class RunnerEndpoints:
 
     async def logs(self, request: Request) -> Response:
         """``POST /execution/{id}/logs``: persisted under the cap (§8.3), once per batch key."""
-        execution, runner, body, nonce = await self._assigned_post(request, MAX_LOGS_BODY_BYTES)
+        execution_id = request.path_params["execution_id"]
+        runner, body, nonce = await self._caller_post(request, MAX_LOGS_BODY_BYTES)
         key = request.headers.get(LOG_BATCH_KEY_HEADER)
         if key is not None and not is_safe_id(key):
             raise HttpError(
@@ -459,9 +506,9 @@ class RunnerEndpoints:
         else:
             batch = _log_batch(body, key)
         try:
-            with self._refusing_replays():
+            with self._store_refusals():
                 stored = await self._s.store.append_logs(
-                    execution.id,
+                    execution_id,
                     runner.id,
                     batch,
                     self._s.settings.max_log_bytes,
@@ -471,14 +518,14 @@ class RunnerEndpoints:
         except LogBatchError as exc:
             raise HttpError(400, str(exc)) from exc
         if stored:
-            self._s.events.publish(execution.id)
+            self._s.events.publish(execution_id)
         return Response(status_code=200)
 
     async def status(self, request: Request) -> Response:
         """``GET /execution/{id}/status``: the cancellation poll (§4.5)."""
         execution_id = request.path_params["execution_id"]
         execution, runner, nonce = await self._assigned(request, b"", execution_id.encode("utf-8"))
-        with self._refusing_replays():
+        with self._store_refusals():
             await self._s.store.touch_execution(execution.id, runner.id, self._s.clock(), nonce)
         return json_response(
             {
@@ -489,11 +536,12 @@ class RunnerEndpoints:
 
     async def result(self, request: Request) -> Response:
         """``POST /execution/{id}``: the final or suspended result, idempotent (§4.6, §8.2)."""
-        execution, runner, body, nonce = await self._assigned_post(request, MAX_RESULT_BODY_BYTES)
+        execution_id = request.path_params["execution_id"]
+        runner, body, nonce = await self._caller_post(request, MAX_RESULT_BODY_BYTES)
         payload = await parse_body_off_loop(ResultRequest, body)
-        with self._refusing_replays():
+        with self._store_refusals():
             outcome = await self._s.store.store_result(
-                execution.id,
+                execution_id,
                 runner.id,
                 has_errored=payload.has_errored,
                 cancelled=payload.cancelled,
@@ -504,9 +552,9 @@ class RunnerEndpoints:
             )
         self._s.metrics.results.labels(outcome=outcome.value).inc()
         if outcome in (ResultOutcome.COMPLETED, ResultOutcome.RESULT_ADDED):
-            await self._fill_live_log(execution.id, payload.state)
+            await self._fill_live_log(execution_id, payload.state)
         if outcome is not ResultOutcome.UNCHANGED:
-            self._s.events.publish(execution.id)
+            self._s.events.publish(execution_id)
         return Response(status_code=200)
 
     async def _fill_live_log(self, execution_id: str, state: Any) -> None:
@@ -536,7 +584,7 @@ class RunnerEndpoints:
         refusal = environment_refusal(execution)
         if refusal is not None:
             raise HttpError(403, refusal)
-        with self._refusing_replays():
+        with self._store_refusals():
             await self._s.store.touch_execution(execution.id, runner.id, self._s.clock(), nonce)
         flo = await self._s.store.get_flo(execution.flo_id)
         if flo is None or flo.environment_id is None:
