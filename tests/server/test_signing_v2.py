@@ -74,6 +74,27 @@ async def test_replayed_nonce_on_state_logs_and_result_is_403_and_writes_nothing
     assert execution["completion_status"] == "success"
 
 
+async def test_a_replayed_poll_is_403_and_neither_beats_nor_claims(
+    runner: SigningRunner, admin: AdminClient, flo: FloAnswer
+) -> None:
+    """A poll whose v2 header was seen before is refused with work queued: the execution stays
+    queued for the next poll and the runner's last contact is not moved (the heartbeat and
+    the claim are one statement on PostgreSQL, both conditioned on the nonce)."""
+    path = f"/api/v1/runner/{runner.identifier}/execution"
+    body = compact({"requested_at": requested_at_now()})
+    header = {SIGNATURE_V2_HEADER: sign_v2(runner.key, "POST", path, body)}
+    first = await runner.send("POST", path, body, headers=header)
+    assert first.status == 204
+    runners = {r["id"]: r["last_contact_at"] for r in await admin.runners()}
+    execution_id = await admin.execute(flo["id"])
+    replay = await runner.send("POST", path, body, headers=header)
+    assert replay.status == 403 and replay.json == {"error": "replayed v2 signature nonce"}
+    assert (await admin.get_execution(execution_id))["execution_status"] == "created"
+    assert {r["id"]: r["last_contact_at"] for r in await admin.runners()} == runners
+    claim = await runner.poll()
+    assert claim.status == 200 and claim.json["execution"]["id"] == execution_id
+
+
 async def test_stale_timestamp_and_malformed_header_are_403(
     runner: SigningRunner, admin: AdminClient, flo: FloAnswer
 ) -> None:

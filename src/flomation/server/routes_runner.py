@@ -33,6 +33,7 @@ from flomation.server.records import (
     ExecutionCall,
     RunnerIdentity,
     RunnerRecord,
+    RunnerScope,
 )
 from flomation.server.services import Services
 from flomation.server.store import (
@@ -300,11 +301,29 @@ class RunnerEndpoints:
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
         nonce = await self._verify(request, body, body, self._runner_key(runner), defer_nonce=True)
         self._check_v1_claim_is_current(request, body)
-        store, dispatcher = self._s.store, self._s.dispatcher
         ip_address = client_ip(request, self._s.settings.trusted_proxies)
         with self._store_refusals():
-            # A paused runner (no scope) is held like any other, but no execution ever wakes it.
-            scope = await store.heartbeat(runner.id, ip_address, self._s.clock(), nonce)
+            scope, claimed = await self._s.store.poll(runner.id, ip_address, self._s.clock(), nonce)
+        if claimed is None:
+            claimed = await self._hold(request, runner, scope)
+            if claimed is None:
+                return _accepting_v2(Response(status_code=204))
+        self._s.metrics.claims.inc()
+        self._hints.remember(claimed.execution.id, runner)
+        self._s.events.publish(claimed.execution.id)
+        return _accepting_v2(json_response(pending_execution_view(claimed)))
+
+    async def _hold(
+        self, request: Request, runner: RunnerIdentity, scope: RunnerScope | None
+    ) -> ClaimedExecution | None:
+        """Hold a poll that claimed nothing until an execution the runner may take is claimed
+        for it (None when the hold ends first). Registered for wake-ups before it claims again,
+        so an execution committed after the poll's first claim is not missed; a claim made
+        after the runner hung up is released.
+
+        A paused runner (no ``scope``) is held like any other, but no execution ever wakes it.
+        """
+        store, dispatcher = self._s.store, self._s.dispatcher
 
         async def claim_once() -> ClaimedExecution | None:
             return await store.claim_next(runner.id, self._s.clock())
@@ -318,15 +337,10 @@ class RunnerEndpoints:
         finally:
             watcher.cancel()
             dispatcher.unregister(ticket)
-        if claimed is None:
-            return _accepting_v2(Response(status_code=204))
-        if ticket.abandoned:
+        if claimed is not None and ticket.abandoned:
             await self._release(claimed, runner)
-            return _accepting_v2(Response(status_code=204))
-        self._s.metrics.claims.inc()
-        self._hints.remember(claimed.execution.id, runner)
-        self._s.events.publish(claimed.execution.id)
-        return _accepting_v2(json_response(pending_execution_view(claimed)))
+            return None
+        return claimed
 
     def _check_v1_claim_is_current(self, request: Request, body: bytes) -> None:
         """403 for a claim signed with v1 only whose requested_at is stale (a replay)."""

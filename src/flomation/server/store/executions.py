@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
@@ -40,7 +41,7 @@ from flomation.server.store.types import (
     SignatureNonce,
 )
 
-__all__ = ["ExecutionQueries", "touch"]
+__all__ = ["PG_CLAIM_ROW", "ExecutionQueries", "claimed_from", "pg_claim_ctes", "touch"]
 
 _IN_PROGRESS = ("allocated", "running")
 
@@ -80,28 +81,33 @@ _EXECUTION_BY_ID = select(schema.executions).where(
 _INSERTION_ORDER: dict[Backend, str] = {"sqlite": "rowid", "postgresql": "id"}
 
 
-def _claim_candidate_sql(backend: Backend, *, lock: bool) -> str:
+def _claim_candidate_sql(backend: Backend, *, lock: bool, only_if: str = "TRUE") -> str:
     """The oldest eligible execution; ``lock``ed rows are skipped by concurrent claims.
 
     On PostgreSQL the claiming transaction locks its candidate (``FOR UPDATE SKIP LOCKED``), so
     replicas claiming at once each take a different execution instead of waiting on one row.
-    SQLite's ``BEGIN IMMEDIATE`` already makes claims take turns.
+    SQLite's ``BEGIN IMMEDIATE`` already makes claims take turns. ``only_if`` is a further SQL
+    condition (a claim inside a larger statement: pg_claim_ctes).
     """
     locking = " FOR UPDATE OF e SKIP LOCKED" if lock and backend == "postgresql" else ""
     return f"""
         SELECT e.id, e.flo_id FROM executions e JOIN flos f ON f.id = e.flo_id
-        WHERE {_ELIGIBLE_SQL}
+        WHERE {_ELIGIBLE_SQL} AND {only_if}
         ORDER BY e.created_at, e.{_INSERTION_ORDER[backend]}
         LIMIT 1{locking}
     """
 
 
-# PostgreSQL: the claim in one statement (docs/benchmarks.md, "two replicas"). Every statement
-# is a round trip from the replica's event loop, and BEGIN, the five statements of the
-# transaction below and COMMIT were seven of them. The candidate row is locked as in that
-# transaction; an execution whose flow has no revision is left to it (returned unallocated).
-_PG_SQL_CLAIM = f"""
-    WITH candidate AS ({_claim_candidate_sql("postgresql", lock=True)}),
+def pg_claim_ctes(only_if: str = "TRUE") -> str:
+    """PostgreSQL: the CTEs of a claim in one statement, where SQL ``only_if`` holds.
+
+    ``candidate`` is the oldest execution the runner may take, locked as in claim_next's
+    transaction; ``revision`` its flow's latest revision; ``allocated`` the execution once
+    allocated to ``:runner_id``. One whose flow has no revision is left unallocated (claim_next's
+    transaction fails it). :data:`PG_CLAIM_ROW` reads them.
+    """
+    return f"""
+    candidate AS ({_claim_candidate_sql("postgresql", lock=True, only_if=only_if)}),
     revision AS (
         SELECT r.data FROM revisions r JOIN candidate c ON r.flo_id = c.flo_id
         ORDER BY r.number DESC LIMIT 1
@@ -114,6 +120,12 @@ _PG_SQL_CLAIM = f"""
             AND EXISTS (SELECT 1 FROM revision)
         RETURNING {columns(schema.executions.c, "executions")}
     )
+    """
+
+
+# What a claim of pg_claim_ctes gives: the revision's data, the flow (10 columns) and the
+# allocated execution (NULLs when nothing was allocated); no row without a candidate.
+PG_CLAIM_ROW = """
     SELECT (SELECT data FROM revision), f.id, f.name, f.organisation_id, f.author_id,
            f.environment_id, v.name, f.queue_id, f.created_at, f.execution_count, f.last_run,
            a.*
@@ -121,6 +133,21 @@ _PG_SQL_CLAIM = f"""
     LEFT JOIN environments v ON v.id = f.environment_id
     LEFT JOIN allocated a ON a.id = c.id
 """
+
+# PostgreSQL: the claim in one statement (docs/benchmarks.md, "two replicas"). Every statement
+# is a round trip from the replica's event loop, and BEGIN, the five statements of the
+# transaction of claim_next and COMMIT were seven of them.
+_PG_SQL_CLAIM = f"WITH {pg_claim_ctes()} {PG_CLAIM_ROW}"
+
+
+def claimed_from(row: Sequence[Any]) -> ClaimedExecution | None:
+    """The execution a :data:`PG_CLAIM_ROW` row allocated, None when it allocated none."""
+    if row[11] is None:
+        return None
+    return ClaimedExecution(
+        execution=execution_from(row[11:]), flo=flo_from(row[1:11]), revision_data=load(row[0])
+    )
+
 
 _SQL_FLO_BY_ID = """
     SELECT f.id, f.name, f.organisation_id, f.author_id, f.environment_id, v.name, f.queue_id,
@@ -301,22 +328,21 @@ class ExecutionQueries:
     def claim_next(self, runner_id: str, now_s: float) -> ClaimedExecution | None:
         """Claim the oldest eligible execution for this runner in one transaction (§8.1 A2).
 
-        Executions whose flow has no revision are failed with a reason and skipped.
+        Executions whose flow has no revision are failed with a reason and skipped. On SQLite
+        an empty answer comes from a read, without a write transaction; callers register for
+        wake-ups before claiming, so an execution committed just after that read is not missed.
+        (On PostgreSQL the claim is one statement, which finds nothing as cheaply as the read.)
         """
         if self._db.backend == "postgresql":
-            row = (
-                self._db.raw()
-                .execute(_PG_SQL_CLAIM, {"runner_id": runner_id, "now": now_s})
-                .fetchone()
-            )
+            parameters = {"runner_id": runner_id, "now": now_s}
+            row = self._db.raw().execute(_PG_SQL_CLAIM, parameters).fetchone()
             if row is None:
                 return None
-            if row[11] is not None:
-                return ClaimedExecution(
-                    execution=execution_from(row[11:]),
-                    flo=flo_from(row[1:11]),
-                    revision_data=load(row[0]),
-                )
+            claimed = claimed_from(row)
+            if claimed is not None:
+                return claimed
+        elif not self.has_candidate(runner_id):
+            return None
         with self._db.raw_write() as db:
             while True:
                 candidate = db.execute(

@@ -46,6 +46,7 @@ from flomation.server.store.flows import FlowQueries
 from flomation.server.store.logs import LogQueries
 from flomation.server.store.migrations import current_revision, migrate
 from flomation.server.store.nonces import NonceQueries
+from flomation.server.store.polls import PollQueries
 from flomation.server.store.retention import PruneBatch, RetentionQueries
 from flomation.server.store.runners import RunnerQueries
 from flomation.server.store.sessions import SessionQueries
@@ -79,6 +80,7 @@ class Store:
         self._environments = EnvironmentQueries(db)
         self._flows = FlowQueries(db)
         self._executions = ExecutionQueries(db)
+        self._polls = PollQueries(db, self._executions)
         self._logs = LogQueries(db)
         self._nonces = NonceQueries(db)
         self._retention = RetentionQueries(db)
@@ -196,17 +198,18 @@ class Store:
             signed=signed,
         )
 
-    async def heartbeat(
+    async def poll(
         self,
         runner_id: str,
         ip_address: str | None,
         now_s: float,
         nonce: SignatureNonce | None = None,
-    ) -> RunnerScope | None:
-        """Record a poll (and its signature's ``nonce``) as the runner's heartbeat; returns the
-        queues and organisations whose executions it may take, None while it is paused.
-        ReplayedNonceError, without a heartbeat, for a nonce seen before."""
-        return self._runners.heartbeat(runner_id, ip_address, now_s, nonce)
+    ) -> tuple[RunnerScope | None, ClaimedExecution | None]:
+        """Record a poll (and its signature's ``nonce``) as the runner's heartbeat and claim the
+        oldest execution it may take; returns the queues and organisations whose executions it
+        may take (None while it is paused) and the claimed execution, if any.
+        ReplayedNonceError, with nothing written, for a nonce seen before."""
+        return self._polls.poll(runner_id, ip_address, now_s, nonce)
 
     async def list_runners(self) -> list[RunnerRecord]:
         """All runners with their queue ids, newest first."""
@@ -311,13 +314,10 @@ class Store:
     async def claim_next(self, runner_id: str, now_s: float) -> ClaimedExecution | None:
         """Claim the oldest eligible execution for this runner in one transaction (§8.1 A2).
 
-        Executions whose flow has no revision are failed with a reason and skipped. An empty
-        answer comes from a read, without a write transaction; callers register for wake-ups
-        before claiming, so an execution committed just after that read is not missed. (On
-        PostgreSQL the claim is one statement, which finds nothing as cheaply as the read.)
+        Executions whose flow has no revision are failed with a reason and skipped. Callers
+        register for wake-ups before claiming, so an execution committed just after a claim
+        that found nothing is not missed.
         """
-        if self.backend == "sqlite" and not self._executions.has_candidate(runner_id):
-            return None
         return self._executions.claim_next(runner_id, now_s)
 
     async def release_claim(self, execution_id: str, runner_id: str, now_s: float) -> bool:

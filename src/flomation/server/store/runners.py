@@ -1,4 +1,4 @@
-"""Queues, runners, their enrolment and heartbeats."""
+"""Queues, runners and their enrolment (a runner's heartbeat comes with its poll: polls.py)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,9 @@ from flomation.server.records import (
     QueueRecord,
     RunnerIdentity,
     RunnerRecord,
-    RunnerScope,
 )
 from flomation.server.store import schema
 from flomation.server.store.database import Database
-from flomation.server.store.nonces import (
-    PG_NONCE_CTES,
-    check_fresh,
-    nonce_parameters,
-    record_nonce,
-)
 from flomation.server.store.rows import (
     columns,
     dump,
@@ -33,7 +26,6 @@ from flomation.server.store.types import (
     ConflictError,
     NewRunner,
     RegistrationOutcome,
-    SignatureNonce,
 )
 
 __all__ = ["RunnerQueries"]
@@ -50,33 +42,9 @@ _IDENTITY_CACHE_LIMIT = 10_000
 
 _SQL_QUEUE_BY_CODE = "SELECT 1 FROM queues WHERE registration_code = ?"
 
-_SQL_HEARTBEAT = "UPDATE runners SET last_contact_at = ?, ip_address = ? WHERE id = ?"
-
-# PostgreSQL: the request's nonce, the heartbeat, whether the runner is active and its scope in
-# one statement, without a transaction (one round trip instead of six). One row without a queue
-# when the runner has none.
-_PG_SQL_HEARTBEAT_SCOPE = f"""
-    WITH {PG_NONCE_CTES},
-    beat AS (
-        UPDATE runners SET last_contact_at = :now, ip_address = :ip_address
-        WHERE id = :runner_id AND (SELECT fresh FROM fresh)
-    )
-    SELECT fresh.fresh, r.active, q.id, q.organisation_id FROM fresh
-    LEFT JOIN runners r ON r.id = :runner_id
-    LEFT JOIN (queues q JOIN queue_members m ON m.queue_id = q.id AND m.runner_id = :runner_id)
-        ON fresh.fresh
-"""
-
-_SQL_RUNNER_ACTIVE = "SELECT active FROM runners WHERE id = ?"
-
-_SQL_RUNNER_SCOPE = """
-    SELECT q.id, q.organisation_id FROM queues q
-    JOIN queue_members m ON m.queue_id = q.id WHERE m.runner_id = ?
-"""
-
 
 class RunnerQueries:
-    """Queues and runners: enrolment, re-registration, heartbeats, pausing."""
+    """Queues and runners: enrolment, re-registration, pausing."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -208,40 +176,6 @@ class RunnerQueries:
             conn.execute(
                 update(schema.runners).where(schema.runners.c.id == runner_id).values(**values)
             )
-
-    def heartbeat(
-        self,
-        runner_id: str,
-        ip_address: str | None,
-        now_s: float,
-        nonce: SignatureNonce | None = None,
-    ) -> RunnerScope | None:
-        """Record a poll (and its signature's ``nonce``) as the runner's heartbeat; returns the
-        queues and organisations whose executions it may take, None while it is paused.
-        ReplayedNonceError, without a heartbeat, for a nonce seen before."""
-        if self._db.backend == "postgresql":
-            parameters = {
-                "runner_id": runner_id,
-                "ip_address": ip_address,
-                "now": now_s,
-                **nonce_parameters(nonce),
-            }
-            found = self._db.raw().execute(_PG_SQL_HEARTBEAT_SCOPE, parameters).fetchall()
-            check_fresh(found[0][0], nonce)
-            active = bool(found[0][1])
-            rows = [(queue_id, org) for _, _, queue_id, org in found if queue_id is not None]
-        else:
-            record_nonce(self._db.raw(), nonce)
-            with self._db.raw_write() as db:
-                db.execute(_SQL_HEARTBEAT, (now_s, ip_address, runner_id))
-                active = bool(db.execute(_SQL_RUNNER_ACTIVE, (runner_id,)).fetchone()[0])
-                rows = db.execute(_SQL_RUNNER_SCOPE, (runner_id,)).fetchall()
-        if not active:
-            return None
-        pairs = [(queue_id, organisation_id or "") for queue_id, organisation_id in rows]
-        return RunnerScope(
-            frozenset(queue for queue, _ in pairs), frozenset(org for _, org in pairs)
-        )
 
     def list_runners(self) -> list[RunnerRecord]:
         """All runners with their queue ids, newest first."""
