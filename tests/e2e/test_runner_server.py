@@ -23,13 +23,12 @@ import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from fixtures.agents import FAST_AGENT
+from fixtures.agents import FAST_AGENT, fast_agent
 from fixtures.agents import SCRIPTED_EXECUTOR as SCRIPTED
 from fixtures.e2e_server import e2e_server_settings
 from fixtures.processes import process_gone
 from flomation.runner.agent import Agent
 from flomation.runner.config import RunnerConfig
-from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
@@ -98,13 +97,8 @@ async def _stack(tmp_path: Path, **overrides: Any) -> AsyncIterator[_Stack]:
     ):
         queue = await admin.create_queue("e2e")
         config = _runner_config(tmp_path, server.url, queue["registration_code"], **overrides)
-        agent = Agent(
-            config,
-            identifier=load_or_create_identifier(config.state_file),
-            key=load_or_create_key(config.certificate),
-            environ={**os.environ, "SCRIPTED_EXECUTOR_RECORD_DIR": str(tmp_path / "records")},
-            tuning=TUNING,
-        )
+        environ = {**os.environ, "SCRIPTED_EXECUTOR_RECORD_DIR": str(tmp_path / "records")}
+        agent = fast_agent(config, TUNING, environ=environ)
         task = asyncio.create_task(agent.run())
         try:
             yield _Stack(admin, agent, task, queue["id"], tmp_path / "records")
@@ -184,13 +178,7 @@ async def test_server_outage_results_delivered_and_readiness_flips(tmp_path: Pat
     config = _runner_config(
         tmp_path, server.url, queue["registration_code"], health_addr="127.0.0.1:0"
     )
-    agent = Agent(
-        config,
-        identifier=load_or_create_identifier(config.state_file),
-        key=load_or_create_key(config.certificate),
-        environ=dict(os.environ),
-        tuning=TUNING,
-    )
+    agent = fast_agent(config, TUNING)
     restarted = _settings(tmp_path, port)
     async with running_server(restarted) as server:
         task = asyncio.create_task(agent.run())

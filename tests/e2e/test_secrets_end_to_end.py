@@ -18,11 +18,9 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from fixtures.agents import FAST_AGENT
+from fixtures.agents import fast_agent
 from fixtures.e2e_server import e2e_server_settings
-from flomation.runner.agent import Agent
 from flomation.runner.config import RunnerConfig
-from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import running_server
 from flomation.wire.jsontext import JsonObject
@@ -93,13 +91,7 @@ async def test_secrets_never_stored_or_logged_in_plaintext(tmp_path: Path) -> No
             max_executions=1,
             secret_env_passthrough=("MY_API_TOKEN",),
         )
-        agent = Agent(
-            config,
-            identifier=load_or_create_identifier(config.state_file),
-            key=load_or_create_key(config.certificate),
-            environ={**os.environ, "MY_API_TOKEN": VARIABLE_SECRET},
-            tuning=FAST_AGENT,
-        )
+        agent = fast_agent(config, environ={**os.environ, "MY_API_TOKEN": VARIABLE_SECRET})
         execution_id = await admin.execute(flo["id"])
         assert await asyncio.wait_for(agent.run(), 60) == 0
         execution = await admin.get_execution(execution_id)

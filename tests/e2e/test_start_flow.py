@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,10 +16,10 @@ from typing import Any
 
 import aiohttp
 
+from fixtures.agents import fast_agent
 from fixtures.e2e_server import e2e_server_settings
-from flomation.runner.agent import Agent, AgentTuning
+from flomation.runner.agent import AgentTuning
 from flomation.runner.config import RunnerConfig
-from flomation.runner.identity import load_or_create_identifier, load_or_create_key
 from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import running_server
@@ -75,13 +74,7 @@ async def _stack(tmp_path: Path) -> AsyncIterator[tuple[AdminClient, str, str]]:
             status_poll_interval_s=0.2,
             min_free_disk_bytes=0,
         )
-        agent = Agent(
-            config,
-            identifier=load_or_create_identifier(config.state_file),
-            key=load_or_create_key(config.certificate),
-            environ=dict(os.environ),
-            tuning=TUNING,
-        )
+        agent = fast_agent(config, TUNING)
         task = asyncio.create_task(agent.run())
         try:
             yield admin, queue["id"], server.url

@@ -254,11 +254,10 @@ async def test_same_execution_claimed_twice_runs_once(
     fake.enqueue(pending)  # a claim answer held up past the lease, as the proxy test makes
     records = tmp_path / "records"
     records.mkdir()
-    os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"] = str(records)
-    try:
-        agent = fast_agent(scripted_config(tmp_path, fake.url, max_concurrent_executors=2))
-    finally:
-        del os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"]
+    environ = {**os.environ, "SCRIPTED_EXECUTOR_RECORD_DIR": str(records)}
+    agent = fast_agent(
+        scripted_config(tmp_path, fake.url, max_concurrent_executors=2), environ=environ
+    )
     task = asyncio.create_task(agent.run())
     await fake.wait_for_result(execution_id, 15)
     agent.request_stop()
@@ -280,11 +279,10 @@ async def test_stale_claim_of_a_finished_run_is_ignored_but_a_resume_runs(
     fake.enqueue(resumed)
     records = tmp_path / "records"
     records.mkdir()
-    os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"] = str(records)
-    try:
-        agent = fast_agent(scripted_config(tmp_path, fake.url, max_concurrent_executors=1))
-    finally:
-        del os.environ["SCRIPTED_EXECUTOR_RECORD_DIR"]
+    environ = {**os.environ, "SCRIPTED_EXECUTOR_RECORD_DIR": str(records)}
+    agent = fast_agent(
+        scripted_config(tmp_path, fake.url, max_concurrent_executors=1), environ=environ
+    )
     task = asyncio.create_task(agent.run())
     await until(lambda: len(list(records.iterdir())) == 2 and not fake.state.queue)
     await asyncio.sleep(0.5)
