@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from executor.engine_harness import edge, flow_document, node, run_cli, value, written_state
 from flomation.executor.actions.base import HardError
 from flomation.executor.actions.file import read, write
 
@@ -204,51 +202,17 @@ def test_read_accepts_exactly_ten_mebibytes(make_ctx: MakeCtx, work: Path) -> No
     assert _read(make_ctx, work, "edge.bin")["size_bytes"] == 10 * 1024 * 1024
 
 
-def _node(node_id: str, action: str, routing: int, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-    config = {"type": routing, "inputs": inputs, "outputs": []}
-    return {
-        "id": node_id,
-        "type": action,
-        "data": {"id": node_id, "label": action, "config": config},
-    }
-
-
 def test_escaping_write_fails_the_flow_in_the_real_executor(work: Path) -> None:
     """C25 end to end: the executor reports the failed node, status 1, and writes nothing."""
-    flow = {
-        "nodes": [
-            _node("t", "trigger/manual", 1, []),
-            _node(
-                "w",
-                "file/write",
-                2,
-                [
-                    {"name": "file_path", "type": "string", "value": "../escape.txt"},
-                    {"name": "content", "type": "text", "value": "x"},
-                ],
-            ),
-        ],
-        "edges": [{"id": "e", "source": "t", "target": "w"}],
-    }
-    (work / "execution.flow").write_text(json.dumps(flow))
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flomation_executor",
-            "--output",
-            "json",
-            "--path",
-            "execution.flow",
-        ],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    write_inputs = [value("file_path", "../escape.txt"), value("content", "x", "text")]
+    flow = flow_document(
+        [node("t", "trigger/manual", 1), node("w", "file/write", 2, write_inputs)],
+        [edge("t", "w")],
     )
+    (work / "execution.flow").write_text(flow)
+    completed = run_cli(["--output", "json", "--path", "execution.flow"], work)
     assert completed.returncode == 0
-    state = json.loads((work / "state.json").read_text())
+    state = written_state(work)
     assert state["status"] == 1
     assert state["node_results"]["w"]["status"] == "failed"
     assert state["node_results"]["w"]["error"] == _ESCAPE
