@@ -1,9 +1,11 @@
-"""Admin answers whose views mypy cannot tie to their types have the keys of those types.
+"""The admin answers, their TypedDicts and the OpenAPI document name the same keys.
 
 flomation.server.views returns the queue, execution, runner and environment answers as their
 TypedDicts (flomation.server.admin_answers), so mypy checks those. The flow and environment item
 views build their answers key by key, and the revision answer is built in the route: these tests
-keep them and the types the admin client returns for them to the same keys.
+keep them and the types the admin client returns for them to the same keys. The OpenAPI
+document's answer schemas (flomation.server.openapi) are written by hand: a test keeps them to
+keys the types declare.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ import aiohttp
 
 from flomation.server.admin_answers import (
     CredentialAnswer,
+    EnvironmentAnswer,
+    ExecutionAnswer,
     FloAnswer,
     PropertyAnswer,
+    QueueAnswer,
     RevisionAnswer,
+    RunnerAnswer,
     SecretAnswer,
 )
 from flomation.server.admin_client import AdminClient
 from flomation.server.embedded import EmbeddedServer
+from flomation.server.openapi import openapi_document
 
 from .runner_client import FLOW
 
@@ -54,3 +61,24 @@ async def test_environment_item_answers_have_their_types_keys(admin: AdminClient
     assert set(secret) == SecretAnswer.__required_keys__
     assert set(expiring) == SecretAnswer.__required_keys__ | SecretAnswer.__optional_keys__
     assert set(credential) == CredentialAnswer.__required_keys__
+
+
+def test_openapi_answer_schemas_name_only_keys_of_their_types() -> None:
+    """Each answer schema of the OpenAPI document lists keys its TypedDict declares and requires
+    only keys the TypedDict requires (the Flo schema leaves out the fields that are constants)."""
+    schemas = openapi_document()["components"]["schemas"]
+    types = {
+        "Queue": (QueueAnswer.__required_keys__, QueueAnswer.__optional_keys__),
+        "Flo": (FloAnswer.__required_keys__, FloAnswer.__optional_keys__),
+        "Revision": (RevisionAnswer.__required_keys__, RevisionAnswer.__optional_keys__),
+        "Execution": (ExecutionAnswer.__required_keys__, ExecutionAnswer.__optional_keys__),
+        "Runner": (RunnerAnswer.__required_keys__, RunnerAnswer.__optional_keys__),
+        "Environment": (EnvironmentAnswer.__required_keys__, EnvironmentAnswer.__optional_keys__),
+        "Property": (PropertyAnswer.__required_keys__, PropertyAnswer.__optional_keys__),
+        "Secret": (SecretAnswer.__required_keys__, SecretAnswer.__optional_keys__),
+        "Credential": (CredentialAnswer.__required_keys__, CredentialAnswer.__optional_keys__),
+    }
+    for name, (required, optional) in types.items():
+        schema = schemas[name]
+        assert set(schema["properties"]) <= required | optional, name
+        assert set(schema["required"]) <= required, name
