@@ -290,7 +290,8 @@ async def test_the_store_refuses_writes_from_a_runner_the_execution_is_not_assig
     queue: QueueAnswer,
 ) -> None:
     """Logs and results (final or suspended) from an enrolled runner that does not hold the
-    execution raise NotAssignedError and change nothing; its contact does not touch it either.
+    execution raise NotAssignedError and change nothing; its contact does not touch it either
+    and answers no status, which the runner holding it gets.
 
     The runner endpoints may verify a call against the runner a replica last saw holding the
     execution (docs/architecture.md, "Assignment hints"), so the store's own guard is what
@@ -317,6 +318,9 @@ async def test_the_store_refuses_writes_from_a_runner_the_execution_is_not_assig
                 state={"checkpoint": {}},
                 now_s=later_s,
             )
-    await store.touch_execution(execution_id, other.runner_id, later_s)
+    assert await store.touch_execution(execution_id, other.runner_id, later_s) is None
     assert await admin.get_execution(execution_id) == before
+    assert runner.runner_id is not None
+    touched = await store.touch_execution(execution_id, runner.runner_id, later_s)
+    assert touched == ("allocated", "pending")
     assert await store.read_logs(execution_id, 0, 10) == []

@@ -97,7 +97,10 @@ async def test_a_replica_checks_calls_on_an_execution_claimed_again_through_anot
         assert (await x.set_running(execution_id)).status == 409
         assert (await x.logs(execution_id, ["from x"])).status == 403
         assert (await x.result(execution_id, state={"by": "x"})).status == 403
+        assert (await x.status(execution_id)).status == 403
         assert (await y.set_running(execution_id)).status == 200
+        status = await y.status(execution_id)
+        assert status.json == {"execution_status": "running", "completion_status": "pending"}
         assert (await y.logs(execution_id, ["from y"])).status == 200
         assert (await y.result(execution_id, state={"by": "y"})).status == 200
         execution = await admin.get_execution(execution_id)

@@ -376,26 +376,26 @@ class RunnerEndpoints:
         return execution, runner
 
     async def _caller(
-        self, request: Request, body: bytes, hinted: RunnerIdentity | None
+        self, request: Request, body: bytes, v1_message: bytes, hinted: RunnerIdentity | None
     ) -> tuple[RunnerIdentity | RunnerRecord, SignatureNonce | None]:
-        """The runner that signed a state, logs or result request, and the request's nonce for
-        the handler's write to record: ``hinted`` when it signed it, otherwise the execution's
-        runner as the database has it (docs/architecture.md, "Assignment hints").
+        """The runner that signed a state, logs, status or result request, and the request's
+        nonce for the handler's write to record: ``hinted`` when it signed it, otherwise the
+        execution's runner as the database has it (docs/architecture.md, "Assignment hints").
 
         The hinted runner may no longer hold the execution: the handler's write is guarded by
-        the runner's id and refuses it then (NotAssignedError, ConfirmOutcome.LAPSED).
+        the runner's id and refuses it then (NotAssignedError, ConfirmOutcome.LAPSED, no status).
         """
         if hinted is not None:
             try:
                 key = self._runner_key(hinted)
                 return hinted, await self._s.verifier.verify(
-                    request, body, body, key, defer_nonce=True
+                    request, body, v1_message, key, defer_nonce=True
                 )
             except SignatureError:
                 pass  # claimed by another runner since, or badly signed: the database decides
         _, runner = await self._execution_and_runner(request.path_params["execution_id"])
-        nonce = await self._verify(request, body, body, self._runner_key(runner), defer_nonce=True)
-        return runner, nonce
+        key = self._runner_key(runner)
+        return runner, await self._verify(request, body, v1_message, key, defer_nonce=True)
 
     async def _assigned(
         self, request: Request, body: bytes, v1_message: bytes, *, v1_single_use: bool = True
@@ -444,7 +444,7 @@ class RunnerEndpoints:
         hinted = self._hints.get(execution_id)
         if hinted is not None:
             body = await read_body(request, max_bytes)
-            runner, nonce = await self._caller(request, body, hinted)
+            runner, nonce = await self._caller(request, body, body, hinted)
             return runner, body, nonce
         _, runner = await self._execution_and_runner(execution_id)
         body = await read_body(request, max_bytes)
@@ -460,7 +460,7 @@ class RunnerEndpoints:
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
         execution_id = request.path_params["execution_id"]
         try:
-            runner, nonce = await self._caller(request, body, self._hints.get(execution_id))
+            runner, nonce = await self._caller(request, body, body, self._hints.get(execution_id))
         except HttpError as refused:
             if refused.status == 403 and await self._from_lapsed_claimant(request, body):
                 raise self._lapsed(execution_id) from refused
@@ -538,14 +538,17 @@ class RunnerEndpoints:
     async def status(self, request: Request) -> Response:
         """``GET /execution/{id}/status``: the cancellation poll (§4.5)."""
         execution_id = request.path_params["execution_id"]
-        execution, runner, nonce = await self._assigned(request, b"", execution_id.encode("utf-8"))
+        hinted = self._hints.get(execution_id)
+        runner, nonce = await self._caller(request, b"", execution_id.encode("utf-8"), hinted)
         with self._store_refusals():
-            await self._s.store.touch_execution(execution.id, runner.id, self._s.clock(), nonce)
+            status = await self._s.store.touch_execution(
+                execution_id, runner.id, self._s.clock(), nonce
+            )
+        if status is None:
+            raise HttpError(403, f"execution {execution_id} is not assigned to this runner")
+        execution_status, completion_status = status
         return json_response(
-            {
-                "execution_status": execution.execution_status,
-                "completion_status": execution.completion_status,
-            }
+            {"execution_status": execution_status, "completion_status": completion_status}
         )
 
     async def result(self, request: Request) -> Response:

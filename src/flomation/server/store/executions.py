@@ -186,7 +186,8 @@ _SQL_TOUCH_EXECUTION = "UPDATE executions SET last_contact_at = ? WHERE id = ? A
 _SQL_TOUCH_RUNNER = "UPDATE runners SET last_contact_at = ? WHERE id = ?"
 
 # PostgreSQL: the request's nonce and both touches in one statement, without a transaction of
-# its own (one round trip instead of five).
+# its own (one round trip instead of five), returning the execution's status when it is the
+# runner's (no row is joined otherwise).
 _PG_SQL_TOUCH = f"""
     WITH {PG_NONCE_CTES},
     runner AS (
@@ -196,9 +197,15 @@ _PG_SQL_TOUCH = f"""
     execution AS (
         UPDATE executions SET last_contact_at = :now
         WHERE id = :execution_id AND runner_id = :runner_id AND (SELECT fresh FROM fresh)
+        RETURNING execution_status, completion_status
     )
-    SELECT fresh FROM fresh
+    SELECT fresh.fresh, e.execution_status, e.completion_status
+    FROM fresh LEFT JOIN execution e ON TRUE
 """
+
+_SQL_STATUS_OF_ASSIGNED = (
+    "SELECT execution_status, completion_status FROM executions WHERE id = ? AND runner_id = ?"
+)
 
 # PostgreSQL: the common result (a pending execution completed) in one statement with the
 # request's nonce and both touches; anything else (suspension, a repeated result) goes through
@@ -453,10 +460,14 @@ class ExecutionQueries:
         runner_id: str,
         now_s: float,
         nonce: SignatureNonce | None = None,
-    ) -> None:
+    ) -> tuple[str, str] | None:
         """Record runner contact on the runner and, while it is assigned to that runner, on the
         execution (§8.1), and the request's ``nonce``; ReplayedNonceError, without a touch, for
-        a nonce seen before."""
+        a nonce seen before.
+
+        Returns the execution's (execution_status, completion_status) while it is assigned to
+        ``runner_id``, None otherwise (the cancellation poll's answer, §4.5).
+        """
         if self._db.backend == "postgresql":
             parameters = {
                 "execution_id": execution_id,
@@ -464,11 +475,14 @@ class ExecutionQueries:
                 "now": now_s,
                 **nonce_parameters(nonce),
             }
-            check_fresh(self._db.raw().execute(_PG_SQL_TOUCH, parameters).fetchone()[0], nonce)
-            return
+            fresh, status, completion = self._db.raw().execute(_PG_SQL_TOUCH, parameters).fetchone()
+            check_fresh(fresh, nonce)
+            return None if status is None else (status, completion)
         record_nonce(self._db.raw(), nonce)
         with self._db.raw_write() as db:
             touch(db, execution_id, runner_id, now_s)
+            row = db.execute(_SQL_STATUS_OF_ASSIGNED, (execution_id, runner_id)).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def store_result(
         self,

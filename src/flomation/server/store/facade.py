@@ -350,10 +350,11 @@ class Store:
         runner_id: str,
         now_s: float,
         nonce: SignatureNonce | None = None,
-    ) -> None:
+    ) -> tuple[str, str] | None:
         """Record runner contact on the runner and, while it is assigned to that runner, on the
         execution (§8.1), and the request's ``nonce``; ReplayedNonceError, without a touch, for
-        a nonce seen before."""
+        a nonce seen before. Returns the execution's (execution_status, completion_status) while
+        it is assigned to ``runner_id``, None otherwise."""
         return self._executions.touch_execution(execution_id, runner_id, now_s, nonce)
 
     async def append_logs(
