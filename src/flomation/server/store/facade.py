@@ -32,6 +32,7 @@ from flomation.server.records import (
     RunnerScope,
 )
 from flomation.server.state_files import create_private_database
+from flomation.server.store.claims import ClaimQueries
 from flomation.server.store.database import (
     READER_THREADS,
     Backend,
@@ -80,7 +81,8 @@ class Store:
         self._environments = EnvironmentQueries(db)
         self._flows = FlowQueries(db)
         self._executions = ExecutionQueries(db)
-        self._polls = PollQueries(db, self._executions)
+        self._claims = ClaimQueries(db)
+        self._polls = PollQueries(db, self._claims)
         self._logs = LogQueries(db)
         self._nonces = NonceQueries(db)
         self._retention = RetentionQueries(db)
@@ -318,11 +320,11 @@ class Store:
         register for wake-ups before claiming, so an execution committed just after a claim
         that found nothing is not missed.
         """
-        return self._executions.claim_next(runner_id, now_s)
+        return self._claims.claim_next(runner_id, now_s)
 
     async def release_claim(self, execution_id: str, runner_id: str, now_s: float) -> bool:
         """Undo a claim whose 200 could not be delivered (guarded: still allocated to us)."""
-        return self._executions.release_claim(execution_id, runner_id, now_s)
+        return self._claims.release_claim(execution_id, runner_id, now_s)
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         """The execution with this id."""
@@ -334,11 +336,11 @@ class Store:
 
     async def dispatch_target(self, execution_id: str) -> DispatchTarget | None:
         """Which runners may take this execution."""
-        return self._executions.dispatch_target(execution_id)
+        return self._claims.dispatch_target(execution_id)
 
     async def claimable_targets_since(self, since_s: float) -> set[DispatchTarget]:
         """Targets of ``created``/``pending`` executions created, resumed or released since."""
-        return self._executions.claimable_targets_since(since_s)
+        return self._claims.claimable_targets_since(since_s)
 
     async def list_executions(self, where: ExecutionFilter) -> list[ExecutionRecord]:
         """Executions matching the filter, newest first."""
@@ -482,7 +484,7 @@ class Store:
 
     async def pending_per_queue(self) -> dict[str, int]:
         """Per queue name, how many ``created``/``pending`` executions it could serve."""
-        return await self._run(self._readers, self._executions.pending_per_queue)
+        return await self._run(self._readers, self._claims.pending_per_queue)
 
     async def read(self, query: Callable[[Connection], _T]) -> _T:
         """Run ``query`` on a reader thread's connection: the dashboard's many-row reads, whose

@@ -12,13 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flomation.server.records import ClaimedExecution, RunnerScope
+from flomation.server.store.claims import PG_CLAIM_ROW, ClaimQueries, claimed_from, pg_claim_ctes
 from flomation.server.store.database import Database
-from flomation.server.store.executions import (
-    PG_CLAIM_ROW,
-    ExecutionQueries,
-    claimed_from,
-    pg_claim_ctes,
-)
 from flomation.server.store.nonces import (
     PG_NONCE_CTES,
     check_fresh,
@@ -70,9 +65,9 @@ def _scope(rows: Iterable[tuple[str, str | None]]) -> RunnerScope:
 class PollQueries:
     """Runner polls: heartbeat, scope and first claim."""
 
-    def __init__(self, db: Database, executions: ExecutionQueries) -> None:
+    def __init__(self, db: Database, claims: ClaimQueries) -> None:
         self._db = db
-        self._executions = executions
+        self._claims = claims
 
     def poll(
         self,
@@ -103,7 +98,7 @@ class PollQueries:
             claimed = claimed_from(claim)
             if claimed is None and claim[1] is not None:
                 # A candidate whose flow has no revision: claim_next's transaction fails it.
-                claimed = self._executions.claim_next(runner_id, now_s)
+                claimed = self._claims.claim_next(runner_id, now_s)
             return _scope(zip(row[2], row[3], strict=True)), claimed
         record_nonce(self._db.raw(), nonce)
         with self._db.raw_write() as db:
@@ -112,4 +107,4 @@ class PollQueries:
             rows = db.execute(_SQL_RUNNER_SCOPE, (runner_id,)).fetchall()
         if not active:
             return None, None
-        return _scope(rows), self._executions.claim_next(runner_id, now_s)
+        return _scope(rows), self._claims.claim_next(runner_id, now_s)
