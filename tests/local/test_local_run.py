@@ -16,49 +16,21 @@ from typing import Any
 
 import pytest
 
+from executor.engine_harness import edge, flow_document, node, value
 from fixtures.http_peer import http_peer
+from fixtures.runner_cli import run_local
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(sys.executable).parent / "flomation-runner"
 EXAMPLES = ROOT / "examples"
 
 
-def _node(node_id: str, action: str, routing: int, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": node_id,
-        "type": action,
-        "data": {"label": action, "config": {"type": routing, "inputs": inputs}},
-    }
-
-
-def _value(name: str, value: Any, kind: str = "string") -> dict[str, Any]:
-    return {"name": name, "type": kind, "value": value}
-
-
-def _edge(source: str, target: str, handle: str | None = None) -> dict[str, Any]:
-    edge: dict[str, Any] = {"id": f"{source}-{target}", "source": source, "target": target}
-    if handle:
-        edge["sourceHandle"] = handle
-    return edge
-
-
-START = _node("start", "trigger/manual", 1, [])
+START = node("start", "trigger/manual", 1, [])
 
 
 def _write_flow(path: Path, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> Path:
-    path.write_text(json.dumps({"nodes": nodes, "edges": edges}), encoding="utf-8")
+    path.write_text(flow_document(nodes, edges), encoding="utf-8")
     return path
-
-
-def _local(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(RUNNER), "local", *arguments],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _read_until(stream: Any, needle: str, timeout_s: float) -> list[str]:
@@ -91,17 +63,17 @@ def test_python_print_shows_while_the_node_still_runs(tmp_path: Path) -> None:
         "print('step two done')\n"
         "outputs['finished'] = True\n"
     )
-    script = _node(
+    script = node(
         "py",
         "script/python",
         2,
         [
-            _value("code", code, "code"),
-            _value("outputs", [{"key": "finished", "value": "boolean"}], "key_value_array"),
-            _value("inputs_data", {"release": str(release)}, "object"),
+            value("code", code, "code"),
+            value("outputs", [{"key": "finished", "value": "boolean"}], "key_value_array"),
+            value("inputs_data", {"release": str(release)}, "object"),
         ],
     )
-    flow = _write_flow(tmp_path / "slow.flow.json", [START, script], [_edge("start", "py")])
+    flow = _write_flow(tmp_path / "slow.flow.json", [START, script], [edge("start", "py")])
     process = subprocess.Popen(
         [str(RUNNER), "local", str(flow)],
         cwd=ROOT,
@@ -129,13 +101,13 @@ def test_python_print_shows_while_the_node_still_runs(tmp_path: Path) -> None:
 def test_bash_output_printed_before_a_cancel_is_kept(tmp_path: Path) -> None:
     """Ctrl-C stops the flow; every line a Bash loop printed before is shown and kept in the
     result's logs."""
-    script = _node(
+    script = node(
         "loop",
         "script/bash",
         2,
-        [_value("script", "for i in $(seq 1 600); do echo tick $i; sleep 0.1; done", "text")],
+        [value("script", "for i in $(seq 1 600); do echo tick $i; sleep 0.1; done", "text")],
     )
-    flow = _write_flow(tmp_path / "ticks.flow.json", [START, script], [_edge("start", "loop")])
+    flow = _write_flow(tmp_path / "ticks.flow.json", [START, script], [edge("start", "loop")])
     home = tmp_path / "home"
     process = subprocess.Popen(
         [str(RUNNER), "local", str(flow), "--home", str(home)],
@@ -169,43 +141,43 @@ def test_bash_output_printed_before_a_cancel_is_kept(tmp_path: Path) -> None:
         (
             [
                 START,
-                _node("check", "conditional/if", 2, [_value("operator", "equals")]),
+                node("check", "conditional/if", 2, [value("operator", "equals")]),
             ],
-            [_edge("start", "check")],
+            [edge("start", "check")],
             "node 'check': data.config.type is 2 (action) but conditional/if needs 4",
         ),
         (
-            [START, _node("x", "string/upper_case", 2, [_value("value", "a")])] * 1
-            + [_node("x", "string/upper_case", 2, [_value("value", "b")])],
-            [_edge("start", "x")],
+            [START, node("x", "string/upper_case", 2, [value("value", "a")])] * 1
+            + [node("x", "string/upper_case", 2, [value("value", "b")])],
+            [edge("start", "x")],
             "node 'x': duplicate node id",
         ),
         (
-            [START, _node("x", "string/upper_case", 2, [_value("value", "a")])],
-            [_edge("start", "x"), _edge("x", "ghost")],
+            [START, node("x", "string/upper_case", 2, [value("value", "a")])],
+            [edge("start", "x"), edge("x", "ghost")],
             "node 'x': edge 'x-ghost': target 'ghost' is not a node",
         ),
         (
-            [START, _node("x", "string/uppercase", 2, [])],
-            [_edge("start", "x")],
+            [START, node("x", "string/uppercase", 2, [])],
+            [edge("start", "x")],
             "node 'x': unknown node type 'string/uppercase'; closest: string/upper_case",
         ),
         (
-            [_node("x", "string/upper_case", 2, [_value("value", "a")])],
+            [node("x", "string/upper_case", 2, [value("value", "a")])],
             [],
             "error: no trigger node",
         ),
         (
             [
                 START,
-                _node(
+                node(
                     "pick",
                     "common/array_index",
                     2,
-                    [_value("array", [1], "object"), _value("index", 0, "string")],
+                    [value("array", [1], "object"), value("index", 0, "string")],
                 ),
             ],
-            [_edge("start", "pick")],
+            [edge("start", "pick")],
             "node 'pick': input 'index' has type 'string'",
         ),
     ],
@@ -215,7 +187,7 @@ def test_local_refuses_a_flow_with_a_trap(
 ) -> None:
     """Each silent trap makes `local` refuse the flow with exit 2, naming the node."""
     flow = _write_flow(tmp_path / "trap.flow.json", nodes, edges)
-    result = _local(str(flow))
+    result = run_local(str(flow))
     assert result.returncode == 2, result.stderr
     assert f"{flow}: error: " in result.stderr
     assert named in result.stderr
@@ -227,10 +199,10 @@ def test_no_validate_runs_the_flow_anyway(tmp_path: Path) -> None:
     """--no-validate skips validation; the executor's own failure is then reported."""
     flow = _write_flow(
         tmp_path / "typo.flow.json",
-        [START, _node("x", "string/uppercase", 2, [])],
-        [_edge("start", "x")],
+        [START, node("x", "string/uppercase", 2, [])],
+        [edge("start", "x")],
     )
-    result = _local(str(flow), "--no-validate")
+    result = run_local(str(flow), "--no-validate")
     assert result.returncode == 1
     assert "not running it" not in result.stderr
     assert "flow failed" in result.stderr and "invalid node" in result.stderr
@@ -242,10 +214,10 @@ def test_flow_without_trigger_fails_with_the_executors_reason(tmp_path: Path) ->
     """Run anyway (--no-validate), a flow without a trigger fails naming the executor's reason."""
     flow = _write_flow(
         tmp_path / "no-trigger.flow.json",
-        [_node("x", "string/upper_case", 2, [_value("value", "a")])],
+        [node("x", "string/upper_case", 2, [value("value", "a")])],
         [],
     )
-    result = _local(str(flow), "--no-validate")
+    result = run_local(str(flow), "--no-validate")
     assert result.returncode == 1
     assert "flomation-runner local: flow failed: no start node specified" in result.stderr
     assert "result and logs in" not in result.stderr  # the temporary home is gone
@@ -254,7 +226,7 @@ def test_flow_without_trigger_fails_with_the_executors_reason(tmp_path: Path) ->
 def test_unresolved_reference_is_a_warning_and_the_executor_warning_is_shown() -> None:
     """Without --data, hello's ${name} is named before the run, and the executor's own
     'unresolved variable' warning is shown; the flow still runs."""
-    result = _local(str(EXAMPLES / "hello.flow.json"))
+    result = run_local(str(EXAMPLES / "hello.flow.json"))
     assert result.returncode == 0, result.stderr
     assert "warning: node 'greet': input 'b': ${name} reads as empty" in result.stderr
     assert "warning: unresolved variable (name=name)" in result.stderr
@@ -269,7 +241,7 @@ def missing_page() -> Iterator[str]:
 
 def test_failed_web_request_shows_status_and_body(missing_page: str) -> None:
     """A request answered 404 is shown failed with its status and body; the summary says so."""
-    result = _local(
+    result = run_local(
         str(EXAMPLES / "web-request.flow.json"), "--data", json.dumps({"url": missing_page})
     )
     assert result.returncode == 0, result.stderr
@@ -282,16 +254,16 @@ def test_failed_web_request_shows_status_and_body(missing_page: str) -> None:
 
 def test_verbose_shows_node_outputs() -> None:
     """--verbose prints each node's outputs after its event."""
-    result = _local(str(EXAMPLES / "hello.flow.json"), "--data", '{"name": "Ada"}', "--verbose")
+    result = run_local(str(EXAMPLES / "hello.flow.json"), "--data", '{"name": "Ada"}', "--verbose")
     assert result.returncode == 0, result.stderr
     assert '    outputs: {"error": "", "result": "Hello, Ada!"' in result.stderr
-    quiet = _local(str(EXAMPLES / "hello.flow.json"), "--data", '{"name": "Ada"}')
+    quiet = run_local(str(EXAMPLES / "hello.flow.json"), "--data", '{"name": "Ada"}')
     assert "outputs:" not in quiet.stderr
 
 
 def test_resume_shows_the_resumed_node_and_does_not_rerun_others() -> None:
     """--resume marks the resumed node as such; nodes that ran before are not shown again."""
-    result = _local(
+    result = run_local(
         str(EXAMPLES / "pause-resume.flow.json"), "--data", '{"approver": "ops"}', "--resume"
     )
     assert result.returncode == 0, result.stderr
@@ -303,7 +275,7 @@ def test_resume_shows_the_resumed_node_and_does_not_rerun_others() -> None:
 def test_local_keeps_the_result_and_removes_a_successful_work_dir(tmp_path: Path) -> None:
     """The result body goes to HOME/results (private); a successful work dir is removed."""
     home = tmp_path / "home"
-    result = _local(
+    result = run_local(
         str(EXAMPLES / "hello.flow.json"), "--data", '{"name": "A"}', "--home", str(home)
     )
     assert result.returncode == 0, result.stderr
