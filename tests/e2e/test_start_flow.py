@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+from executor.engine_harness import node, value
 from fixtures.agents import fast_agent
 from fixtures.e2e_server import e2e_server_settings
 from flomation.runner.agent import AgentTuning
@@ -31,18 +32,6 @@ TUNING = AgentTuning(
     delivery_backoff_s=(0.1, 0.5),
     ready_window_s=2.0,
 )
-
-
-def _node(node_id: str, action: str, routing: int, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": node_id,
-        "type": action,
-        "data": {"id": node_id, "label": action, "config": {"type": routing, "inputs": inputs}},
-    }
-
-
-def _input(name: str, value: Any, kind: str = "string") -> dict[str, Any]:
-    return {"name": name, "type": kind, "value": value}
 
 
 def _flow(nodes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -99,8 +88,8 @@ async def test_a_flow_starts_another_and_waits_for_its_result(tmp_path: Path) ->
             "child",
             _flow(
                 [
-                    _node("t", "trigger/manual", 1, []),
-                    _node("o", "output/set", 3, [_input("name", "answer"), _input("value", "42")]),
+                    node("t", "trigger/manual", 1, []),
+                    node("o", "output/set", 3, [value("name", "answer"), value("value", "42")]),
                 ]
             ),
             queue_id=queue_id,
@@ -109,22 +98,22 @@ async def test_a_flow_starts_another_and_waits_for_its_result(tmp_path: Path) ->
             "parent",
             _flow(
                 [
-                    _node("t", "trigger/manual", 1, []),
-                    _node(
+                    node("t", "trigger/manual", 1, []),
+                    node(
                         "s",
                         "common/start_flow",
                         2,
                         [
-                            _input("flow_id", child["id"]),
-                            _input("wait_for_completion", True, "boolean"),
-                            _input("timeout_seconds", 60, "integer"),
+                            value("flow_id", child["id"]),
+                            value("wait_for_completion", True, "boolean"),
+                            value("timeout_seconds", 60, "integer"),
                         ],
                     ),
-                    _node(
+                    node(
                         "o",
                         "output/set",
                         3,
-                        [_input("name", "child"), _input("value", "${s.status}/${s.execution_id}")],
+                        [value("name", "child"), value("value", "${s.status}/${s.execution_id}")],
                     ),
                 ]
             ),
@@ -145,7 +134,7 @@ async def test_internal_endpoints_refuse_unsigned_callers(tmp_path: Path) -> Non
     """Without a running calling execution and its runner's signature, nothing can be started."""
     async with _stack(tmp_path) as (admin, queue_id, url):
         flo = await admin.create_flo(
-            "target", _flow([_node("t", "trigger/manual", 1, [])]), queue_id=queue_id
+            "target", _flow([node("t", "trigger/manual", 1, [])]), queue_id=queue_id
         )
         async with aiohttp.ClientSession() as session:
             async with session.post(
