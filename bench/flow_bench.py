@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ from support import (
     memory_kib,
     percentile,
     print_figures,
+    work_directory,
 )
 
 EXECUTOR = BIN / "flomation-executor"
@@ -241,8 +240,7 @@ async def main() -> int:
     modes = args.mode or list(_MODES)
     figures: list[Figure] = []
     load_before = load_average()
-    tmp = tempfile.mkdtemp(prefix="flomation-flow-bench-")
-    try:
+    with work_directory("flomation-flow-bench-", keep=args.keep) as tmp:
         async with server(Path(tmp)) as stack:
             flo = await stack.admin.create_flo(
                 "bench-4-node", four_node_flow(), queue_id=stack.queue_id
@@ -254,11 +252,6 @@ async def main() -> int:
                     count = throughput_count if step == "throughput" else latency_count
                     figures.extend(await run(stack, flo["id"], mode, count))
                     print(f"  done in {time.monotonic() - started:.1f} s", file=sys.stderr)
-    finally:
-        if args.keep:
-            print(f"work directory kept: {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     figures.append(Figure("load average before / after (1, 5, 15 min)", "", "-", None))
     figures.append(Figure(f"  {load_before}  /  {load_average()}", "", "-", None))
     print_figures(figures)

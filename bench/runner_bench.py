@@ -32,9 +32,7 @@ import json
 import os
 import secrets
 import shlex
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -54,6 +52,7 @@ from support import (
     print_figures,
     server_process,
     stop_process,
+    work_directory,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -493,19 +492,13 @@ async def main() -> int:
         "scale": lambda stack: scale(stack, 200 if not args.quick else 40, int(100 * scale_factor)),
     }
     figures: list[Figure] = []
-    tmp = tempfile.mkdtemp(prefix="flomation-bench-")
-    try:
+    with work_directory("flomation-bench-", keep=args.keep) as tmp:
         async with server(Path(tmp)) as stack:
             for name in args.only or _STEPS:
                 print(f"running: {name} ...", file=sys.stderr, flush=True)
                 started = time.monotonic()
                 figures.extend(await steps[name](stack))
                 print(f"  done in {time.monotonic() - started:.1f} s", file=sys.stderr)
-    finally:
-        if args.keep:
-            print(f"work directory kept: {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     print_figures(figures)
     return 0
 

@@ -42,11 +42,9 @@ import os
 import re
 import secrets
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -64,6 +62,7 @@ from support import (
     print_figures,
     server_process,
     stop_process,
+    work_directory,
 )
 
 _IMPORT_LINE = re.compile(r"import time:\s+(?P<self>\d+) \|\s+\d+ \|(?P<module>.*)$")
@@ -421,9 +420,8 @@ async def main() -> int:
         print(f"runs: {args.runs}; load average before: {load_before}, after: {load_average()}")
         return 0
     load_before = load_average()
-    tmp = Path(tempfile.mkdtemp(prefix="flomation-startup-bench-"))
     results: dict[Path | None, list[StartFigures]] = {source: [] for source in sources}
-    try:
+    with work_directory("flomation-startup-bench-", keep=args.keep) as tmp:
         async with (
             server_process(tmp / "server.db", secrets.token_urlsafe(24)) as running,
             AdminClient(running.url, running.admin_token) as admin,
@@ -444,11 +442,6 @@ async def main() -> int:
                         file=sys.stderr,
                         flush=True,
                     )
-    finally:
-        if args.keep:
-            print(f"work directory kept: {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     table: list[Figure] = []
     for source, measured in results.items():
         label = "" if len(sources) == 1 else f"[{source}] "

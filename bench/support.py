@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import sys
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,20 @@ def print_figures(figures: list[Figure]) -> None:
     print(
         f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {os.uname().machine}"
     )
+
+
+@contextlib.contextmanager
+def work_directory(prefix: str, *, keep: bool) -> Iterator[Path]:
+    """A fresh temporary directory for one benchmark run, removed afterwards; with ``keep``
+    (``--keep``) it stays and its path is printed."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"work directory kept: {path}", file=sys.stderr)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def load_average() -> str:
