@@ -9,7 +9,8 @@
   failed write points the descriptor at ``/dev/null`` and later writes vanish
   (:func:`survive_closed_output`). Shutdown paths log, and must not depend on a reader.
 - Shell completion for bash, zsh and fish, printed by ``PROGRAM completion SHELL``
-  (:func:`completion_script`), generated from the same tables the parsers use.
+  (:func:`print_completion`, :func:`completion_script`), generated from the same tables the
+  parsers use.
 
 Only the standard library: the executor imports this on its start-up path.
 """
@@ -21,7 +22,7 @@ import errno
 import io
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, NoReturn, TextIO
 
 from flomation.version import distribution_version
@@ -35,6 +36,7 @@ __all__ = [
     "colour_wanted",
     "completion_script",
     "option_strings",
+    "print_completion",
     "survive_closed_output",
     "usage_error",
     "version_line",
@@ -118,6 +120,25 @@ def completion_script(
     if shell == "fish":
         return _fish(program, commands, top)
     raise ValueError(f"unknown shell {shell!r} (choose bash, zsh or fish)")
+
+
+def print_completion(
+    argv: Sequence[str],
+    program: str,
+    words: Callable[[], tuple[Mapping[str, Command], Command]],
+) -> int:
+    """``PROGRAM completion SHELL``: print the completion script for the shell ``argv`` names,
+    from ``words()`` (the subcommands and the program's own options, built only then); a usage
+    error unless ``argv`` is one of bash, zsh or fish."""
+    if len(argv) != 1 or argv[0] not in SHELLS:
+        return usage_error(
+            f"{program} completion",
+            "name one shell: bash, zsh or fish",
+            f"Example: source <({program} completion bash)",
+        )
+    commands, top = words()
+    sys.stdout.write(completion_script(argv[0], program, commands, top))
+    return 0
 
 
 def _function_name(program: str) -> str:

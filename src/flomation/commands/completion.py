@@ -6,9 +6,7 @@ the command line. The server and the executor print theirs with ``completion SHE
 
 from __future__ import annotations
 
-import sys
-
-from flomation.console import SHELLS, Command, completion_script, option_strings, usage_error
+from flomation.console import SHELLS, Command, option_strings, print_completion
 
 __all__ = ["runner_commands", "runner_completion"]
 
@@ -38,13 +36,9 @@ def runner_commands() -> dict[str, Command]:
 
 def runner_completion(argv: list[str]) -> int:
     """Print the completion script for the shell named in ``argv``."""
-    if len(argv) != 1 or argv[0] not in SHELLS:
-        return usage_error(
-            "flomation-runner completion",
-            "name one shell: bash, zsh or fish",
-            "Example: source <(flomation-runner completion bash)",
-        )
-    commands = runner_commands()
-    top = Command("", ("--help", "--version", *commands["run"].options))
-    sys.stdout.write(completion_script(argv[0], "flomation-runner", commands, top))
-    return 0
+
+    def words() -> tuple[dict[str, Command], Command]:
+        commands = runner_commands()
+        return commands, Command("", ("--help", "--version", *commands["run"].options))
+
+    return print_completion(argv, "flomation-runner", words)

@@ -406,15 +406,11 @@ def _execute(
 
 def _completion(argv: list[str]) -> int:
     """``flomation-executor completion SHELL``: a completion script of the Go-style flags."""
-    from flomation.console import SHELLS, Command, completion_script, usage_error
-    from flomation.executor.flags import FLAGS
+    from flomation.console import Command, print_completion
 
-    if len(argv) != 1 or argv[0] not in SHELLS:
-        return usage_error(
-            "flomation-executor completion",
-            "name one shell: bash, zsh or fish",
-            "Example: source <(flomation-executor completion bash)",
-        )
-    flags = Command("", ["--help", *(f"--{spec.name}" for spec in FLAGS)])
-    sys.stdout.write(completion_script(argv[0], "flomation-executor", {}, flags))
-    return 0
+    def words() -> tuple[dict[str, Command], Command]:
+        from flomation.executor.flags import FLAGS
+
+        return {}, Command("", ["--help", *(f"--{spec.name}" for spec in FLAGS)])
+
+    return print_completion(argv, "flomation-executor", words)

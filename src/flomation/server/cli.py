@@ -25,13 +25,11 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 
 from flomation.console import (
-    SHELLS,
     ArgumentParser,
     Command,
-    completion_script,
     option_strings,
+    print_completion,
     survive_closed_output,
-    usage_error,
     version_line,
 )
 from flomation.server.config import (
@@ -195,19 +193,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _completion(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in SHELLS:
-        return usage_error(
-            "flomation-server completion",
-            "name one shell: bash, zsh or fish",
-            "Example: source <(flomation-server completion bash)",
-        )
-    options = Command("", option_strings(parser()))
-    commands = {
-        name: Command(summary, option_strings(_maintenance_parser(name)), arguments)
-        for name, (summary, arguments) in _MAINTENANCE.items()
-    }
-    sys.stdout.write(completion_script(argv[0], "flomation-server", commands, options))
-    return 0
+    def words() -> tuple[dict[str, Command], Command]:
+        commands = {
+            name: Command(summary, option_strings(_maintenance_parser(name)), arguments)
+            for name, (summary, arguments) in _MAINTENANCE.items()
+        }
+        return commands, Command("", option_strings(parser()))
+
+    return print_completion(argv, "flomation-server", words)
 
 
 # Commands run on the database without serving (flomation.server.maintenance).
