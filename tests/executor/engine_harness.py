@@ -19,10 +19,11 @@ from typing import Any
 from flomation.executor.checkpoint import Checkpoint
 from flomation.executor.context import ExecutionContext
 from flomation.executor.deep_stack import run_with_deep_stack
-from flomation.executor.engine import Engine, ExecutionResult
+from flomation.executor.engine import Engine
 from flomation.executor.events import EVENT_PREFIX, EventSink, Logger
 from flomation.executor.flow import inject_trigger_data, parse_flow
 from flomation.executor.registry import Registry
+from flomation.executor.result import ExecutionResult
 from flomation.executor.substitution import EnvironmentResolver
 
 __all__ = [

@@ -330,10 +330,11 @@ def _execute(
     from pathlib import Path
 
     from flomation.executor.deep_stack import run_with_deep_stack
-    from flomation.executor.engine import STATUS_FAILED, Engine, ExecutionResult
+    from flomation.executor.engine import Engine
     from flomation.executor.events import EventSink, render_state, write_state
     from flomation.executor.network_guard import configure
     from flomation.executor.registry import Registry
+    from flomation.executor.result import STATUS_FAILED, ExecutionResult
 
     configure(limits.network_guard)
     engine = Engine(

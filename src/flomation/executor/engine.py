@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from flomation.executor.flow import (
 )
 from flomation.executor.node_context import NodeContext, SuspendRequest
 from flomation.executor.registry import Action, Registry
+from flomation.executor.result import ExecutionError, ExecutionResult, final_status
 from flomation.executor.substitution import (
     DEFAULT_MAX_VALUE_BYTES,
     EnvironmentResolver,
@@ -48,52 +48,18 @@ from flomation.executor.substitution import (
 )
 from flomation.executor.tool_loop import REQUESTS_KEY, ai_targets, run_tool_loop
 
-__all__ = [
-    "STATUS_CANCELLED",
-    "STATUS_FAILED",
-    "STATUS_SUCCESS",
-    "STATUS_SUSPENDED",
-    "Engine",
-    "ExecutionError",
-    "ExecutionResult",
-]
-
-STATUS_SUCCESS = 0
-STATUS_FAILED = 1
-STATUS_CANCELLED = 2
-STATUS_SUSPENDED = 3
+__all__ = ["Engine"]
 
 _DEFAULT_MAX_ITERATIONS = 1000
 _MAX_SUBFLOW_DEPTH = 10
 _GATING_TYPES = frozenset({ROUTING_CONDITIONAL, ROUTING_SWITCH, ROUTING_AWAIT})
 _PASS_THROUGH_TYPES = frozenset({ROUTING_CONDITIONAL, ROUTING_LOOP, ROUTING_SWITCH, ROUTING_AWAIT})
 _SUBFLOW_RESERVED = frozenset({"__subflow_name", "tool_result", "success", "error"})
-_TWILIO_TOLERATED = ("websocket", "WebSocket", "broken pipe")
 _CANCELLED_MESSAGE = "execution cancelled"
-
-
-class ExecutionError(Exception):
-    """A hard error of the execution; ``node_id`` is the node that raised it (for On Error)."""
-
-    def __init__(self, message: str, node_id: str | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.node_id = node_id
 
 
 class _Suspended(BaseException):
     """Internal signal: the execution is suspended; unwinds the whole traversal."""
-
-
-@dataclass(frozen=True)
-class ExecutionResult:
-    """The outcome of one execution (§4.11)."""
-
-    status: int
-    outputs: dict[str, Any] | None
-    records: dict[str, NodeRecord]
-    checkpoint: Checkpoint | None
-    error: str | None
 
 
 def _is_empty(value: Any) -> bool:
@@ -216,21 +182,13 @@ class Engine:
     def _result(
         self, error: ExecutionError | None, *, suspended: bool, cancelled: bool
     ) -> ExecutionResult:
-        if suspended:
-            status = STATUS_SUSPENDED
-        elif cancelled:
-            status = STATUS_CANCELLED
-        elif error is not None or self._had_error:
-            status = STATUS_FAILED
-        else:
-            status = STATUS_SUCCESS
-        if (
-            status == STATUS_FAILED
-            and self._context is not None
-            and self._context.channel_type == "twilio_voice"
-            and (error is None or any(word in error.message for word in _TWILIO_TOLERATED))
-        ):
-            status = STATUS_SUCCESS
+        status = final_status(
+            suspended=suspended,
+            cancelled=cancelled,
+            failed=error is not None or self._had_error,
+            error=error.message if error is not None else None,
+            channel_type=self._context.channel_type if self._context is not None else "",
+        )
         outputs = None if suspended or error is not None else dict(self.flow_outputs)
         if outputs and self._substituter.secret_values:
             outputs = mask_secret_values(outputs, self._substituter.secret_values)
