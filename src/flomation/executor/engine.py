@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,14 @@ from flomation.executor.flow import (
 from flomation.executor.node_context import NodeContext, SuspendRequest
 from flomation.executor.registry import Action, Registry
 from flomation.executor.result import ExecutionError, ExecutionResult, final_status
+from flomation.executor.routing import (
+    GATING_TYPES,
+    child_targets,
+    entry_node,
+    may_run,
+    on_unmatched_branch,
+    reachable_nodes,
+)
 from flomation.executor.substitution import (
     DEFAULT_MAX_VALUE_BYTES,
     EnvironmentResolver,
@@ -46,13 +54,12 @@ from flomation.executor.substitution import (
     Substituter,
     ValueTooLargeError,
 )
-from flomation.executor.tool_loop import REQUESTS_KEY, ai_targets, run_tool_loop
+from flomation.executor.tool_loop import REQUESTS_KEY, run_tool_loop
 
 __all__ = ["Engine"]
 
 _DEFAULT_MAX_ITERATIONS = 1000
 _MAX_SUBFLOW_DEPTH = 10
-_GATING_TYPES = frozenset({ROUTING_CONDITIONAL, ROUTING_SWITCH, ROUTING_AWAIT})
 _PASS_THROUGH_TYPES = frozenset({ROUTING_CONDITIONAL, ROUTING_LOOP, ROUTING_SWITCH, ROUTING_AWAIT})
 _SUBFLOW_RESERVED = frozenset({"__subflow_name", "tool_result", "success", "error"})
 _CANCELLED_MESSAGE = "execution cancelled"
@@ -64,10 +71,6 @@ class _Suspended(BaseException):
 
 def _is_empty(value: Any) -> bool:
     return value is None or value == ""
-
-
-def _unique(items: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(items))
 
 
 class Engine:
@@ -200,44 +203,18 @@ class Engine:
             error=error.message if error is not None else None,
         )
 
-    def _choose_entry(self) -> Node | None:
+    def _execute(self) -> None:
         requested = self._requested_entry
-        if requested:
-            node = self.flow.by_id.get(requested)
-            if node is not None:
-                return node
+        entry = entry_node(self.flow, requested, self._checkpoint_entry)
+        if requested and (entry is None or entry.id != requested):
             self.logger.log(
                 "warning", "entry node not found; falling back to trigger scan", entry=requested
             )
-        elif self._checkpoint_entry in self.flow.by_id:
-            return self.flow.by_id[self._checkpoint_entry]
-        return next((node for node in self.flow.nodes if node.type.startswith("trigger/")), None)
-
-    def _compute_reachable(self, entry: str) -> None:
-        reachable = self.flow.forward_reachable([entry])
-        triggers = [node.id for node in self.flow.nodes if node.is_trigger]
-        from_triggers = self.flow.forward_reachable(triggers)
-        changed = True
-        while changed:
-            changed = False
-            for edge in self.flow.edges:
-                if (
-                    edge.target in reachable
-                    and edge.source not in reachable
-                    and edge.source not in from_triggers
-                    and edge.source in self.flow.by_id
-                ):
-                    reachable.add(edge.source)
-                    changed = True
-        self._reachable |= reachable
-
-    def _execute(self) -> None:
-        entry = self._choose_entry()
         try:
             if entry is None:
                 raise ExecutionError("no start node specified", None)
             self._entry = entry.id
-            self._compute_reachable(entry.id)
+            self._reachable |= reachable_nodes(self.flow, entry.id)
             self.execute_node(entry.id)
         except ExecutionError as error:
             if self._in_error_chain or not self._run_on_error(error):
@@ -293,8 +270,7 @@ class Engine:
             parent = self.flow.by_id.get(edge.source)
             if (
                 parent is None
-                or (parent.is_trigger and parent.id != self._entry)
-                or parent.id not in self._reachable
+                or not may_run(parent, self._entry, self._reachable)
                 or self._on_unmatched_branch(parent.id)
             ):
                 continue
@@ -394,7 +370,7 @@ class Engine:
                 if item.name in node.injected and item.value is not None:
                     outputs.setdefault(item.name, item.value)
         self.cache[node.id] = outputs
-        if node.routing_type in _GATING_TYPES:
+        if node.routing_type in GATING_TYPES:
             self._unmatched_memo.clear()
         if node.id == self.resumed_node_id:
             self.resumed_node_id = None
@@ -474,108 +450,44 @@ class Engine:
 
     # ------------------------------------------------------------------ unmatched branches (§4.7)
 
-    def _on_unmatched_branch(self, node_id: str, seen: set[str] | None = None) -> bool:
-        memo = self._unmatched_memo.get(node_id)
-        if memo is not None:
-            return memo
-        edges = self.flow.incoming.get(node_id)
-        if not edges:
-            return False
-        seen = set() if seen is None else seen
-        if node_id in seen:
-            return False
-        seen.add(node_id)
-        result = all(self._edge_unmatched(edge.source, edge.handle, seen) for edge in edges)
-        self._unmatched_memo[node_id] = result
-        return result
-
-    def _edge_unmatched(self, source_id: str, handle: str, seen: set[str]) -> bool:
-        source = self.flow.by_id.get(source_id)
-        if source is None:
-            return False
-        if source.routing_type in _GATING_TYPES and handle:
-            outputs = self._gate_outputs(source) or {}
-            if source.routing_type == ROUTING_CONDITIONAL:
-                result = outputs.get("result")
-                if (handle == "true-branch" and result is not True) or (
-                    handle == "false-branch" and result is True
-                ):
-                    return True
-            elif source.routing_type == ROUTING_SWITCH:
-                if handle != self._switch_route(source_id, outputs):
-                    return True
-            elif handle != outputs.get("matched_case"):
-                return True
-        return self._on_unmatched_branch(source_id, seen)
+    def _on_unmatched_branch(self, node_id: str) -> bool:
+        return on_unmatched_branch(self.flow, node_id, self._gate_outputs, self._unmatched_memo)
 
     def _gate_outputs(self, source: Node) -> Outputs | None:
         """A gating node's outputs, running its phase 1 on demand when it has not run yet."""
         cached = self.cache.get(source.id)
         if cached is not None:
             return cached
-        if source.id not in self._reachable or (source.is_trigger and source.id != self._entry):
+        if not may_run(source, self._entry, self._reachable):
             return None
         return self._run_node(source.id)
-
-    def _switch_route(self, node_id: str, outputs: Mapping[str, Any]) -> str:
-        """The handle a switch routes to: its matched case if that has edges, else default."""
-        matched = outputs.get("matched_case")
-        if (
-            isinstance(matched, str)
-            and matched
-            and any(edge.handle == matched for edge in self.flow.outgoing.get(node_id, ()))
-        ):
-            return matched
-        return "default"
 
     # ------------------------------------------------------------------ phase 2 (§4.6)
 
     def _child_targets(self, node: Node, outputs: Outputs) -> list[str]:
-        edges = self.flow.outgoing.get(node.id, [])
+        """Run what phase 2 runs before the children (a loop, a sub-flow, a tool loop); the
+        children §4.6 names."""
         if node.is_action("subflow/end"):
             return []
-        routing = node.routing_type
-        if routing == ROUTING_CONDITIONAL:
-            result = outputs.get("result")
-            if not isinstance(result, bool):
-                raise ExecutionError(
-                    f"conditional node {node.id} did not return a boolean result", node.id
-                )
-            handle = "true-branch" if result else "false-branch"
-            return [edge.target for edge in edges if edge.handle == handle]
-        if routing == ROUTING_SWITCH:
-            handle = self._switch_route(node.id, outputs)
-            return [edge.target for edge in edges if edge.handle == handle]
-        if routing == ROUTING_AWAIT:
-            matched = outputs.get("matched_case")
-            return [edge.target for edge in edges if edge.handle == matched]
-        if routing == ROUTING_LOOP:
+        looped = False
+        if node.routing_type == ROUTING_LOOP:
             self._run_loop(node)
-            return [edge.target for edge in edges if edge.handle == "output"]
-        if node.is_action("subflow/invoke") and "__subflow_name" in outputs:
-            self._run_subflow(node, outputs)
-        looped = REQUESTS_KEY in outputs
-        if looped:
-            outputs = run_tool_loop(self, node, outputs)
-        routed = ai_targets([(edge.handle, edge.target) for edge in edges], outputs, looped=looped)
-        return [edge.target for edge in edges] if routed is None else routed
+        elif node.routing_type not in GATING_TYPES:
+            if node.is_action("subflow/invoke") and "__subflow_name" in outputs:
+                self._run_subflow(node, outputs)
+            looped = REQUESTS_KEY in outputs
+            if looped:
+                outputs = run_tool_loop(self, node, outputs)
+        return child_targets(self.flow, node, outputs, looped=looped)
 
     def _walk_children(self, node_id: str, outputs: Outputs) -> None:
-        node = self.flow.by_id[node_id]
-        children: list[str] = []
-        for child_id in _unique(self._child_targets(node, outputs)):
-            child = self.flow.by_id.get(child_id)
-            if (
-                child is None
-                or child.is_trigger
-                or child.is_action("subflow/begin")
-                or child_id in self._executing
-                # Already walked (or being walked) from another parent: walking it again would
-                # repeat work without running anything (each action runs once, §4.6).
-                or child_id in self._traversed
-            ):
-                continue
-            children.append(child_id)
+        children = [
+            child_id
+            for child_id in self._child_targets(self.flow.by_id[node_id], outputs)
+            # Already walked (or being walked) from another parent: walking it again would
+            # repeat work without running anything (each action runs once, §4.6).
+            if child_id not in self._executing and child_id not in self._traversed
+        ]
         for child_id in children:
             self._run_node(child_id)
             self._traversed.add(child_id)
@@ -591,8 +503,10 @@ class Engine:
         self._unmatched_memo.clear()
 
     def _run_loop(self, node: Node) -> None:
-        body = _unique(
-            [edge.target for edge in self.flow.outgoing.get(node.id, ()) if edge.handle == "loop"]
+        body = list(
+            dict.fromkeys(
+                edge.target for edge in self.flow.outgoing.get(node.id, ()) if edge.handle == "loop"
+            )
         )
         region = self.flow.forward_reachable(body) - {node.id}
         outputs = self.cache[node.id]
