@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from flomation.executor.flow import (
     Node,
 )
 from flomation.executor.node_context import NodeContext, SuspendRequest
+from flomation.executor.regions import run_loop, run_subflow
 from flomation.executor.registry import Action, Registry
 from flomation.executor.result import ExecutionError, ExecutionResult, final_status
 from flomation.executor.routing import (
@@ -58,10 +59,7 @@ from flomation.executor.tool_loop import REQUESTS_KEY, run_tool_loop
 
 __all__ = ["Engine"]
 
-_DEFAULT_MAX_ITERATIONS = 1000
-_MAX_SUBFLOW_DEPTH = 10
 _PASS_THROUGH_TYPES = frozenset({ROUTING_CONDITIONAL, ROUTING_LOOP, ROUTING_SWITCH, ROUTING_AWAIT})
-_SUBFLOW_RESERVED = frozenset({"__subflow_name", "tool_result", "success", "error"})
 _CANCELLED_MESSAGE = "execution cancelled"
 
 
@@ -110,7 +108,7 @@ class Engine:
         self.resumed_suspend_info: SuspendInfo | None = None
         self._traversed: set[str] = set()
         self._executing: set[str] = set()
-        self._reachable: set[str] = set()
+        self.reachable: set[str] = set()
         self._unmatched_memo: dict[str, bool] = {}
         self._had_error = False
         self._in_error_chain = False
@@ -118,7 +116,7 @@ class Engine:
         self._resume_data: Any = None
         self._checkpoint_entry = ""
         self._entry = ""
-        self._subflow_depth = 0
+        self.subflow_depth = 0
         self._substituter = Substituter(
             variables=self.variables,
             context=context,
@@ -136,7 +134,7 @@ class Engine:
         self.variables.update(checkpoint.variables)
         self.flow_outputs.update(checkpoint.outputs)
         self.records.update(checkpoint.node_execution_results)
-        self._reachable.update(checkpoint.reachable_nodes)
+        self.reachable.update(checkpoint.reachable_nodes)
         self._in_error_chain = checkpoint.in_error_chain
         self._had_error = checkpoint.had_error
         self._resume_data = checkpoint.resume_data
@@ -153,7 +151,7 @@ class Engine:
             variables=dict(self.variables),
             outputs=dict(self.flow_outputs),
             node_execution_results=dict(self.records),
-            reachable_nodes=set(self._reachable),
+            reachable_nodes=set(self.reachable),
             in_error_chain=self._in_error_chain,
             had_error=self._had_error,
             suspend_info=self._suspend_info,
@@ -214,7 +212,7 @@ class Engine:
             if entry is None:
                 raise ExecutionError("no start node specified", None)
             self._entry = entry.id
-            self._reachable |= reachable_nodes(self.flow, entry.id)
+            self.reachable |= reachable_nodes(self.flow, entry.id)
             self.execute_node(entry.id)
         except ExecutionError as error:
             if self._in_error_chain or not self._run_on_error(error):
@@ -270,7 +268,7 @@ class Engine:
             parent = self.flow.by_id.get(edge.source)
             if (
                 parent is None
-                or not may_run(parent, self._entry, self._reachable)
+                or not may_run(parent, self._entry, self.reachable)
                 or self._on_unmatched_branch(parent.id)
             ):
                 continue
@@ -458,7 +456,7 @@ class Engine:
         cached = self.cache.get(source.id)
         if cached is not None:
             return cached
-        if not may_run(source, self._entry, self._reachable):
+        if not may_run(source, self._entry, self.reachable):
             return None
         return self._run_node(source.id)
 
@@ -471,10 +469,10 @@ class Engine:
             return []
         looped = False
         if node.routing_type == ROUTING_LOOP:
-            self._run_loop(node)
+            run_loop(self, node)
         elif node.routing_type not in GATING_TYPES:
             if node.is_action("subflow/invoke") and "__subflow_name" in outputs:
-                self._run_subflow(node, outputs)
+                run_subflow(self, node, outputs)
             looped = REQUESTS_KEY in outputs
             if looped:
                 outputs = run_tool_loop(self, node, outputs)
@@ -494,55 +492,18 @@ class Engine:
         for child_id in children:
             self._walk_children(child_id, self.cache.get(child_id) or {})
 
-    # ------------------------------------------------------------------ loops (§4.8)
+    # ------------------------------------------------------------------ loops, sub-flows, tools
 
-    def _forget(self, node_ids: set[str] | list[str]) -> None:
+    def forget(self, node_ids: Iterable[str]) -> None:
+        """Drop the nodes' cached outputs and traversed marks (a region about to run again)."""
         for node_id in node_ids:
             self.cache.pop(node_id, None)
             self._traversed.discard(node_id)
         self._unmatched_memo.clear()
 
-    def _run_loop(self, node: Node) -> None:
-        body = list(
-            dict.fromkeys(
-                edge.target for edge in self.flow.outgoing.get(node.id, ()) if edge.handle == "loop"
-            )
-        )
-        region = self.flow.forward_reachable(body) - {node.id}
-        outputs = self.cache[node.id]
-        limit = outputs.get("max_iterations")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-            limit = _DEFAULT_MAX_ITERATIONS
-        completed = 0
-        for index in range(limit):
-            if index > 0:
-                self._forget(region | {node.id})
-                rerun = self._run_node(node.id)
-                self._traversed.add(node.id)
-                if rerun is None:
-                    break
-                outputs = rerun
-            self.variables["loop.index"] = index
-            self.variables["loop.iteration"] = index + 1
-            outputs["current_index"] = index
-            outputs["iterations"] = index
-            if outputs.get("result") is not True:
-                break
-            for child_id in body:
-                try:
-                    self.execute_node(child_id)
-                except ExecutionError:
-                    outputs["iterations"] = index + 1
-                    raise
-            completed += 1
-            self._forget(body)
-        outputs["iterations"] = completed
-
-    # ------------------------------------------------------------------ AI tool loop (§4.13)
-
     def run_tool(self, node_id: str) -> str | None:
         """Run a tools-handle node and its subgraph afresh; its hard error, or None."""
-        self._forget(self.flow.forward_reachable([node_id]))
+        self.forget(self.flow.forward_reachable([node_id]))
         try:
             self.execute_node(node_id)
         except ExecutionError as failure:
@@ -551,66 +512,10 @@ class Engine:
 
     def rerun_node(self, node_id: str) -> Outputs | None:
         """Run a node's action again (new events); its outputs, or None."""
-        self._forget({node_id})
+        self.forget({node_id})
         rerun = self._run_node(node_id)
         self._traversed.add(node_id)
         return rerun
-
-    # ------------------------------------------------------------------ sub-flows (§4.9)
-
-    def _subflow_begin(self, name: str) -> Node | None:
-        for candidate in self.flow.nodes:
-            if not candidate.is_action("subflow/begin"):
-                continue
-            configured = next(
-                (item.get("value") for item in candidate.inputs if item["name"] == "name"), None
-            )
-            if isinstance(configured, str) and configured.strip() == name:
-                return candidate
-        return None
-
-    def _run_subflow(self, invoke: Node, outputs: Outputs) -> None:
-        raw_name = outputs.get("__subflow_name")
-        name = raw_name.strip() if isinstance(raw_name, str) else ""
-        begin = self._subflow_begin(name)
-        if begin is None:
-            raise ExecutionError(f'sub-flow "{name}" not found', invoke.id)
-        if self._subflow_depth >= _MAX_SUBFLOW_DEPTH:
-            raise ExecutionError(
-                f"sub-flow recursion depth exceeded (max {_MAX_SUBFLOW_DEPTH})", invoke.id
-            )
-        region = self.flow.forward_reachable([begin.id])
-        self._forget(region)
-        self._reachable |= region
-        for key, value in outputs.items():
-            if key in _SUBFLOW_RESERVED:
-                continue
-            existing = next((item for item in begin.inputs if item["name"] == key), None)
-            if existing is None:
-                begin.inputs.append({"name": key, "type": "string", "value": value})
-            else:
-                existing["value"] = value
-        self._subflow_depth += 1
-        try:
-            self.execute_node(begin.id)
-        finally:
-            self._subflow_depth -= 1
-        end = next(
-            (
-                candidate
-                for candidate in self.flow.nodes
-                if candidate.is_action("subflow/end")
-                and candidate.id in region
-                and candidate.id in self.cache
-            ),
-            None,
-        )
-        result = self.cache.get(end.id if end is not None else begin.id) or {}
-        outputs.update(result)
-        outputs["tool_result"] = result.get("tool_result", "")
-        outputs["success"] = True
-        outputs["error"] = ""
-        self.cache[invoke.id] = outputs
 
     # ------------------------------------------------------------------ On Error (§4.10)
 
@@ -640,7 +545,7 @@ class Engine:
             duration_ms=0,
         )
         self._had_error = True
-        self._reachable |= self.flow.forward_reachable([handler.id])
+        self.reachable |= self.flow.forward_reachable([handler.id])
         self._traversed.add(handler.id)
         try:
             self._walk_children(handler.id, outputs)
