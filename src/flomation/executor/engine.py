@@ -1,5 +1,12 @@
-"""The execution engine (docs/flows.md §4): entry choice, reachability, the two-phase traversal,
-unmatched branches, loops, sub-flows, On Error, suspension and cancellation.
+"""The execution engine (docs/flows.md §4): runs one flow once, keeping what §4.1 lists (output
+cache, traversed and executing sets, records, variables, flow outputs, reachable set, error and
+suspension flags) and walking the graph with it.
+
+The engine orchestrates; what it decides and what it calls stand beside it:
+- ``routing.py``: entry, reachability, children, switch routes, unmatched branches (pure);
+- ``action_call.py``: one node's action call, its inputs resolved and masked, its event and record;
+- ``regions.py`` and ``tool_loop.py``: loops and sub-flows, the AI tool loop (driven through it);
+- ``result.py``: the statuses, the status rule and ``ExecutionError``.
 
 Names follow the spec: ``execute_node`` is ExecuteNode (§4.3), ``_run_node`` is phase 1 (§4.4,
 one node's action) and ``_walk_children`` is phase 2 (§4.6, breadth-first children).
@@ -11,34 +18,20 @@ sees of its node and of the engine is ``NodeContext`` (node_context.py).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from flomation.executor.actions.base import ActionCancelled, ControlPlane, HardError, Outputs
+from flomation.executor.action_call import ActionCaller
+from flomation.executor.actions.base import ControlPlane, Outputs
 from flomation.executor.checkpoint import Checkpoint, SuspendInfo
 from flomation.executor.context import ExecutionContext
-from flomation.executor.events import (
-    MASK,
-    EventSink,
-    Logger,
-    NodeRecord,
-    mask_secret_values,
-    masked_inputs,
-)
-from flomation.executor.flow import (
-    ROUTING_AWAIT,
-    ROUTING_CONDITIONAL,
-    ROUTING_LOOP,
-    ROUTING_SWITCH,
-    ROUTING_TRIGGER,
-    Flow,
-    Node,
-)
+from flomation.executor.events import EventSink, Logger, NodeRecord, mask_secret_values
+from flomation.executor.flow import ROUTING_LOOP, Flow, Node
 from flomation.executor.node_context import NodeContext, SuspendRequest
 from flomation.executor.regions import run_loop, run_subflow
-from flomation.executor.registry import Action, Registry
+from flomation.executor.registry import Registry
 from flomation.executor.result import ExecutionError, ExecutionResult, final_status
 from flomation.executor.routing import (
     GATING_TYPES,
@@ -53,14 +46,10 @@ from flomation.executor.substitution import (
     EnvironmentResolver,
     ParentScope,
     Substituter,
-    ValueTooLargeError,
 )
 from flomation.executor.tool_loop import REQUESTS_KEY, run_tool_loop
 
 __all__ = ["Engine"]
-
-_PASS_THROUGH_TYPES = frozenset({ROUTING_CONDITIONAL, ROUTING_LOOP, ROUTING_SWITCH, ROUTING_AWAIT})
-_CANCELLED_MESSAGE = "execution cancelled"
 
 
 class _Suspended(BaseException):
@@ -95,28 +84,27 @@ class Engine:
         self.logger = logger
         self.cancel_event = cancel_event
         self.work_dir = work_dir
-        self._registry = registry
-        self._events = events
-        self._context = context
-        self._requested_entry = entry
-        self._debug = debug
+        # What the engine keeps (§4.1); public where NodeContext, regions.py or tool_loop.py use it.
         self.cache: dict[str, Outputs] = {}
         self.variables: dict[str, Any] = {}
         self.flow_outputs: dict[str, Any] = {}
         self.records: dict[str, NodeRecord] = {}
+        self.reachable: set[str] = set()
+        self.subflow_depth = 0
         self.resumed_node_id: str | None = None
         self.resumed_suspend_info: SuspendInfo | None = None
         self._traversed: set[str] = set()
         self._executing: set[str] = set()
-        self.reachable: set[str] = set()
         self._unmatched_memo: dict[str, bool] = {}
         self._had_error = False
         self._in_error_chain = False
         self._suspend_info: SuspendInfo | None = None
         self._resume_data: Any = None
+        self._requested_entry = entry
         self._checkpoint_entry = ""
         self._entry = ""
-        self.subflow_depth = 0
+        self._context = context
+        self._debug = debug
         self._substituter = Substituter(
             variables=self.variables,
             context=context,
@@ -124,6 +112,15 @@ class Engine:
             node_outputs=self._reference_outputs,
             log=logger.log,
             max_value_bytes=max_value_bytes,
+        )
+        self._calls = ActionCaller(
+            registry=registry,
+            substituter=self._substituter,
+            context=partial(NodeContext, self),
+            events=events,
+            logger=logger,
+            records=self.records,
+            debug=debug,
         )
 
     # ------------------------------------------------------------------ checkpoints (§4.12)
@@ -250,15 +247,25 @@ class Engine:
             return None
         node = self.flow.by_id[node_id]
         if self.cancel_event.is_set():
-            self._finish(node, "cancelled", None, None, "", 0)
-            raise ExecutionError(_CANCELLED_MESSAGE, node_id)
+            self._calls.cancelled(node)
         if self._suspend_info is not None:
             raise _Suspended()
         self._executing.add(node_id)
         try:
             scope = self._pull_parents(node)
-            action = self._action_for(node)
-            return self._call_action(node, action, scope)
+            try:
+                outputs = self._calls.call(node, scope)
+            except SuspendRequest as request:
+                if request.outputs:
+                    self.cache[node_id] = request.outputs
+                self._suspend_info = request.info
+                raise _Suspended() from None
+            self.cache[node_id] = outputs
+            if node.routing_type in GATING_TYPES:
+                self._unmatched_memo.clear()
+            if node_id == self.resumed_node_id:
+                self.resumed_node_id = None
+            return outputs
         finally:
             self._executing.discard(node_id)
 
@@ -281,148 +288,6 @@ class Engine:
                 scope.scoped[f"{parent.id}.{key}"] = value
             scope.last = outputs
         return scope
-
-    def _action_for(self, node: Node) -> Action:
-        action = None
-        if node.has_data:
-            action = self._registry.find(node.type) or self._registry.find(node.label)
-        if action is None:
-            raise ExecutionError("invalid node", node.id)
-        return action
-
-    def _call_action(self, node: Node, action: Action, scope: ParentScope) -> Outputs:
-        try:
-            inputs = self._substituter.resolve_inputs(node.inputs, scope)
-        except ValueTooLargeError as failure:
-            self._fail(node, {}, None, str(failure), 0)
-        configured: dict[str, Any] = {}
-        for connection in node.inputs:
-            configured.setdefault(connection["name"], connection.get("value"))
-        resolved = {item.name: item.value for item in inputs}
-        shown = masked_inputs(
-            configured, resolved, {item.name for item in action.spec.inputs if item.secret}
-        )
-        # The values behind masked inputs are masked wherever the node reports them, and so are
-        # the secrets and credentials the run resolved so far (a script that prints one, a
-        # variable that carries one on; docs/security.md).
-        secrets = frozenset(
-            value
-            for name, value in resolved.items()
-            if shown.get(name) == MASK and isinstance(value, str) and value
-        ).union(self._substituter.secret_values)
-        shown = mask_secret_values(shown, secrets)
-        self._events.emit(node.id, node.type, node.label, "running")
-        self.logger.log("info", "executing node", id=node.id, action=node.type, label=node.label)
-        started = time.perf_counter()
-        try:
-            returned = action.run(NodeContext(self, node, inputs, secrets))
-        except SuspendRequest as request:
-            duration_ms = int((time.perf_counter() - started) * 1000)
-            if request.outputs:
-                self.cache[node.id] = request.outputs
-            self._suspend_info = request.info
-            self._finish(
-                node,
-                "suspended",
-                shown,
-                mask_secret_values(request.outputs, secrets),
-                "",
-                duration_ms,
-            )
-            self.logger.log("info", "Execution suspended")
-            raise _Suspended() from None
-        except ActionCancelled:
-            self._finish(node, "cancelled", None, None, "", 0)
-            raise ExecutionError(_CANCELLED_MESSAGE, node.id) from None
-        except HardError as failure:
-            duration_ms = int((time.perf_counter() - started) * 1000)
-            self._fail(
-                node,
-                shown,
-                mask_secret_values(failure.outputs, secrets),
-                mask_secret_values(failure.message, secrets),
-                duration_ms,
-            )
-        except Exception as failure:
-            duration_ms = int((time.perf_counter() - started) * 1000)
-            message = mask_secret_values(
-                f"internal error: {type(failure).__name__}: {failure}", secrets
-            )
-            if self._debug:
-                import traceback
-
-                self.logger.log(
-                    "debug",
-                    "action traceback",
-                    id=node.id,
-                    traceback=mask_secret_values(traceback.format_exc(), secrets),
-                )
-            self._fail(node, shown, None, message, duration_ms)
-        duration_ms = int((time.perf_counter() - started) * 1000)
-        outputs: Outputs = returned if isinstance(returned, dict) else {}
-        if node.routing_type in _PASS_THROUGH_TYPES:
-            for key, value in scope.flat.items():
-                outputs.setdefault(key, value)
-        elif node.routing_type == ROUTING_TRIGGER and node.injected:
-            for item in inputs:
-                if item.name in node.injected and item.value is not None:
-                    outputs.setdefault(item.name, item.value)
-        self.cache[node.id] = outputs
-        if node.routing_type in GATING_TYPES:
-            self._unmatched_memo.clear()
-        if node.id == self.resumed_node_id:
-            self.resumed_node_id = None
-        reported = mask_secret_values(outputs, secrets)
-        if outputs.get("success") is False:
-            error = reported.get("error")
-            error_text = error if isinstance(error, str) else ""
-            self._finish(node, "failed", shown, reported, error_text, duration_ms)
-        else:
-            self._finish(node, "success", shown, reported, "", duration_ms)
-        return outputs
-
-    def _fail(
-        self,
-        node: Node,
-        shown: dict[str, Any],
-        outputs: Outputs | None,
-        message: str,
-        duration_ms: int,
-    ) -> None:
-        self._finish(node, "failed", shown, outputs, message, duration_ms)
-        self.logger.log("error", "Error processing Action", error=message, id=node.id)
-        raise ExecutionError(message, node.id)
-
-    def _finish(
-        self,
-        node: Node,
-        status: str,
-        inputs: dict[str, Any] | None,
-        outputs: Outputs | None,
-        error: str,
-        duration_ms: int,
-    ) -> None:
-        """Emit the node's final event and record it (last execution wins)."""
-        self._events.emit(
-            node.id,
-            node.type,
-            node.label,
-            status,
-            duration_ms=duration_ms,
-            error=error,
-            inputs=inputs,
-            outputs=outputs,
-        )
-        self.records[node.id] = NodeRecord(
-            id=node.id,
-            action=node.type,
-            label=node.label,
-            status=status,
-            inputs=inputs,
-            outputs=outputs,
-            error=error,
-            duration_ms=duration_ms,
-        )
 
     # ------------------------------------------------------------------ references (§5.3)
 
@@ -533,17 +398,7 @@ class Engine:
             "error_node_type": failing.type if failing is not None else "",
         }
         self.cache[handler.id] = outputs
-        self._events.emit(handler.id, handler.type, handler.label, "success")
-        self.records[handler.id] = NodeRecord(
-            id=handler.id,
-            action=handler.type,
-            label=handler.label,
-            status="success",
-            inputs=None,
-            outputs=outputs,
-            error="",
-            duration_ms=0,
-        )
+        self._calls.record_bare_success(handler, outputs)
         self._had_error = True
         self.reachable |= self.flow.forward_reachable([handler.id])
         self._traversed.add(handler.id)
