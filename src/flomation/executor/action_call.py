@@ -121,7 +121,15 @@ class ActionCaller:
             self._fail(node, shown, None, message, duration_ms)
         duration_ms = int((time.perf_counter() - started) * 1000)
         outputs: Outputs = returned if isinstance(returned, dict) else {}
-        _pass_through(node, outputs, scope, inputs)
+        # Pass-through (§4.5): a routing node (types 4-7) gets every flat parent key it lacks, a
+        # trigger every non-null input injected from trigger data (§11.1) it lacks.
+        if node.routing_type in _PASS_THROUGH_TYPES:
+            for key, value in scope.flat.items():
+                outputs.setdefault(key, value)
+        elif node.routing_type == ROUTING_TRIGGER and node.injected:
+            for item in inputs:
+                if item.name in node.injected and item.value is not None:
+                    outputs.setdefault(item.name, item.value)
         reported = mask_secret_values(outputs, secrets)
         if outputs.get("success") is False:
             error = reported.get("error")
@@ -222,17 +230,3 @@ class ActionCaller:
             error=error,
             duration_ms=duration_ms,
         )
-
-
-def _pass_through(
-    node: Node, outputs: Outputs, scope: ParentScope, inputs: Sequence[Input]
-) -> None:
-    """Add what §4.5 passes on: every flat parent key a routing node (types 4-7) lacks, and
-    every non-null injected trigger input (§11.1) a trigger lacks."""
-    if node.routing_type in _PASS_THROUGH_TYPES:
-        for key, value in scope.flat.items():
-            outputs.setdefault(key, value)
-    elif node.routing_type == ROUTING_TRIGGER and node.injected:
-        for item in inputs:
-            if item.name in node.injected and item.value is not None:
-                outputs.setdefault(item.name, item.value)

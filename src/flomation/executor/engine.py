@@ -276,7 +276,9 @@ class Engine:
             if (
                 parent is None
                 or not may_run(parent, self._entry, self.reachable)
-                or self._on_unmatched_branch(parent.id)
+                or on_unmatched_branch(
+                    self.flow, parent.id, self._gate_outputs, self._unmatched_memo
+                )
             ):
                 continue
             outputs = self.execute_node(parent.id)
@@ -300,7 +302,7 @@ class Engine:
         if node is None or node.is_trigger:
             return None
         try:
-            if self._on_unmatched_branch(node_id):
+            if on_unmatched_branch(self.flow, node_id, self._gate_outputs, self._unmatched_memo):
                 return None
             return self._run_node(node_id)
         except ExecutionError as error:
@@ -312,9 +314,6 @@ class Engine:
             return None
 
     # ------------------------------------------------------------------ unmatched branches (§4.7)
-
-    def _on_unmatched_branch(self, node_id: str) -> bool:
-        return on_unmatched_branch(self.flow, node_id, self._gate_outputs, self._unmatched_memo)
 
     def _gate_outputs(self, source: Node) -> Outputs | None:
         """A gating node's outputs, running its phase 1 on demand when it has not run yet."""

@@ -132,25 +132,28 @@ def child_targets(flow: Flow, node: Node, outputs: Mapping[str, Any], *, looped:
 
 
 def on_unmatched_branch(
-    flow: Flow, node_id: str, gate_outputs: GateOutputs, memo: dict[str, bool]
+    flow: Flow,
+    node_id: str,
+    gate_outputs: GateOutputs,
+    memo: dict[str, bool],
+    seen: set[str] | None = None,
 ) -> bool:
     """Whether every incoming edge of the node is unmatched (§4.7); a node without any is not.
 
     An edge is unmatched when its source is a gating node whose outputs do not take the edge's
-    handle, or when its source is itself on an unmatched branch. ``memo`` keeps each answer
-    until the engine clears it (a gate ran, or a region was forgotten).
+    handle, or when its source is itself on an unmatched branch (``seen``: the nodes this
+    question has passed, so a cycle ends it). ``memo`` keeps each answer until the engine clears
+    it (a gate ran, or a region was forgotten).
     """
-    return _unmatched(flow, node_id, gate_outputs, memo, set())
-
-
-def _unmatched(
-    flow: Flow, node_id: str, gate_outputs: GateOutputs, memo: dict[str, bool], seen: set[str]
-) -> bool:
     known = memo.get(node_id)
     if known is not None:
         return known
     edges = flow.incoming.get(node_id)
-    if not edges or node_id in seen:
+    if not edges:
+        return False
+    if seen is None:
+        seen = set()
+    elif node_id in seen:
         return False
     seen.add(node_id)
     result = all(
@@ -184,4 +187,4 @@ def _edge_unmatched(
                 return True
         elif handle != outputs.get("matched_case"):
             return True
-    return _unmatched(flow, source_id, gate_outputs, memo, seen)
+    return on_unmatched_branch(flow, source_id, gate_outputs, memo, seen)
