@@ -8,18 +8,30 @@ import threading
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flomation.executor.accessors import Input
 from flomation.executor.actions.base import ControlPlane, Outputs
 from flomation.executor.checkpoint import SuspendInfo
-from flomation.executor.events import mask_secret_values
-from flomation.executor.flow import Node
+from flomation.executor.events import Logger, mask_secret_values
+from flomation.executor.flow import Flow, Node
 
-if TYPE_CHECKING:
-    from flomation.executor.engine import Engine
+__all__ = ["EngineState", "NodeContext", "SuspendRequest"]
 
-__all__ = ["NodeContext", "SuspendRequest"]
+
+class EngineState(Protocol):
+    """What an action call sees of the engine (``executor/engine.py``)."""
+
+    flow: Flow
+    work_dir: Path
+    cancel_event: threading.Event
+    control_plane: ControlPlane | None
+    logger: Logger
+    cache: dict[str, Outputs]
+    variables: dict[str, Any]
+    flow_outputs: dict[str, Any]
+    resumed_node_id: str | None
+    resumed_suspend_info: SuspendInfo | None
 
 
 class SuspendRequest(BaseException):
@@ -36,7 +48,11 @@ class NodeContext:
     """The ``ActionContext`` handed to one action call (see ``actions.base``)."""
 
     def __init__(
-        self, engine: Engine, node: Node, inputs: Sequence[Input], secrets: Collection[str]
+        self,
+        engine: EngineState,
+        node: Node,
+        inputs: Sequence[Input],
+        secrets: Collection[str],
     ) -> None:
         self._engine = engine
         self._node = node
