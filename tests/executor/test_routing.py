@@ -134,31 +134,38 @@ def test_conditional_without_a_boolean_result_is_a_hard_error() -> None:
     assert raised.value.node_id == "c"
 
 
-def test_switch_await_and_loop_children() -> None:
-    """Switch falls back to default, await has no fallback, a loop's children are its outputs."""
-    flow = _flow(
+def _routing_nodes_flow() -> Flow:
+    """A switch s and an await w, each with case ``x`` and ``default`` edges; a loop l."""
+    return _flow(
         [
             node("s", "conditional/switch", 6),
             node("w", "common/await", 7),
             node("l", "conditional/for", 5),
-            _action("x"),
-            _action("d"),
+            _action("sx"),
+            _action("sd"),
+            _action("wx"),
+            _action("wd"),
             _action("body"),
             _action("after"),
         ],
         [
-            edge("s", "x", "x"),
-            edge("s", "d", "default"),
-            edge("w", "x", "x"),
-            edge("w", "d", "default"),
+            edge("s", "sx", "x"),
+            edge("s", "sd", "default"),
+            edge("w", "wx", "x"),
+            edge("w", "wd", "default"),
             edge("l", "body", "loop"),
             edge("l", "after", "output"),
         ],
     )
+
+
+def test_switch_await_and_loop_children() -> None:
+    """Switch falls back to default, await has no fallback, a loop's children are its outputs."""
+    flow = _routing_nodes_flow()
     by_id = flow.by_id
-    assert child_targets(flow, by_id["s"], {"matched_case": "nope"}, looped=False) == ["d"]
+    assert child_targets(flow, by_id["s"], {"matched_case": "nope"}, looped=False) == ["sd"]
     assert child_targets(flow, by_id["w"], {"matched_case": "nope"}, looped=False) == []
-    assert child_targets(flow, by_id["w"], {"matched_case": "x"}, looped=False) == ["x"]
+    assert child_targets(flow, by_id["w"], {"matched_case": "x"}, looped=False) == ["wx"]
     assert child_targets(flow, by_id["l"], {"result": True}, looped=False) == ["after"]
 
 
@@ -247,22 +254,7 @@ def test_a_gate_without_outputs_leaves_its_true_branch_unmatched() -> None:
 
 def test_switch_and_await_edges_are_unmatched_off_their_route() -> None:
     """A switch's edge off its route is unmatched (its default is not); await has no default."""
-    flow = _flow(
-        [
-            node("s", "conditional/switch", 6),
-            node("w", "common/await", 7),
-            _action("sx"),
-            _action("sd"),
-            _action("wx"),
-            _action("wd"),
-        ],
-        [
-            edge("s", "sx", "x"),
-            edge("s", "sd", "default"),
-            edge("w", "wx", "x"),
-            edge("w", "wd", "default"),
-        ],
-    )
+    flow = _routing_nodes_flow()
     _, gate_outputs = _gates({"s": {"matched_case": "y"}, "w": {"matched_case": "y"}})
     unmatched = {
         node_id: on_unmatched_branch(flow, node_id, gate_outputs, {})
