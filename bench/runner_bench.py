@@ -42,6 +42,7 @@ from typing import Any
 
 from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminClient
+from flomation.wire.jsontext import JsonObject
 from support import (
     BIN,
     Figure,
@@ -130,7 +131,7 @@ class Stack:
             finally:
                 await stop_process(process)
 
-    async def flow(self, plan: dict[str, Any]) -> str:
+    async def flow(self, plan: JsonObject) -> str:
         """A flow whose document carries the minimal executor's plan."""
         flo = await self.admin.create_flo(
             f"bench-{secrets.token_hex(4)}",

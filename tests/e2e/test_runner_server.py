@@ -33,6 +33,7 @@ from flomation.server.admin_answers import ExecutionAnswer
 from flomation.server.admin_client import AdminClient
 from flomation.server.config import ServerSettings
 from flomation.server.embedded import running_server
+from flomation.wire.jsontext import JsonObject
 
 # The outage test watches /readyz turn unready: a 2 s contact window keeps that wait short.
 TUNING = dataclasses.replace(FAST_AGENT, ready_window_s=2.0)
@@ -46,10 +47,8 @@ class _Stack:
     queue_id: str
     records: Path
 
-    async def run_flow(
-        self, script: dict[str, Any], resume_script: dict[str, Any] | None = None
-    ) -> str:
-        data: dict[str, Any] = {"nodes": [], "edges": [], "script": script}
+    async def run_flow(self, script: JsonObject, resume_script: JsonObject | None = None) -> str:
+        data: JsonObject = {"nodes": [], "edges": [], "script": script}
         if resume_script is not None:
             data["resume_script"] = resume_script
         flo = await self.admin.create_flo("flow", data, queue_id=self.queue_id)
@@ -144,7 +143,7 @@ async def test_cancel_through_admin_api_stops_executor(tmp_path: Path) -> None:
 
 async def test_suspend_then_resume_with_checkpoint(tmp_path: Path) -> None:
     """A suspended flow is reported suspended; resume runs it again with --checkpoint."""
-    checkpoint = {
+    checkpoint: JsonObject = {
         "node_results": {},
         "entry_node_id": "p",
         "suspend_info": {"suspend_reason": "manual"},
