@@ -78,6 +78,23 @@ def test_unequal_paths_join_pulls_the_longer_parent(tmp_path: Path) -> None:
     assert all(run.count(n, "running") == 1 for n in "tabj")
 
 
+def test_trigger_and_subflow_begin_children_are_not_walked(tmp_path: Path) -> None:
+    """§4.6: a trigger or subflow/begin that is an edge's target is not walked as a child."""
+    document = flow_document(
+        [
+            TRIGGER,
+            upper("a", "a"),
+            node("t2", "trigger/manual", 1),
+            node("begin", "subflow/begin", inputs=[value("name", "unused")]),
+            upper("b", "b"),
+        ],
+        [edge("t", "a"), edge("a", "t2"), edge("a", "begin"), edge("a", "b"), edge("a", "b", "x")],
+    )
+    run = run_engine(tmp_path, document)
+    assert successes(run) == ["t", "a", "b"]
+    assert run.count("b", "running") == 1
+
+
 def test_unmatched_parent_is_not_executed(tmp_path: Path) -> None:
     """C3: the false-branch node of a true conditional never runs; the join runs once."""
     document = flow_document(

@@ -343,13 +343,22 @@ class Engine:
         return child_targets(self.flow, node, outputs, looped=looped)
 
     def _walk_children(self, node_id: str, outputs: Outputs) -> None:
-        children = [
-            child_id
-            for child_id in self._child_targets(self.flow.by_id[node_id], outputs)
-            # Already walked (or being walked) from another parent: walking it again would
-            # repeat work without running anything (each action runs once, §4.6).
-            if child_id not in self._executing and child_id not in self._traversed
-        ]
+        # Triggers, subflow/begin nodes and executing nodes are dropped; a repeated child keeps
+        # its first place (§4.6).
+        children: list[str] = []
+        for child_id in dict.fromkeys(self._child_targets(self.flow.by_id[node_id], outputs)):
+            child = self.flow.by_id.get(child_id)
+            if (
+                child is None
+                or child.is_trigger
+                or child.is_action("subflow/begin")
+                or child_id in self._executing
+                # Already walked (or being walked) from another parent: walking it again would
+                # repeat work without running anything (each action runs once, §4.6).
+                or child_id in self._traversed
+            ):
+                continue
+            children.append(child_id)
         for child_id in children:
             self._run_node(child_id)
             self._traversed.add(child_id)

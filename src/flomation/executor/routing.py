@@ -95,10 +95,11 @@ def switch_route(flow: Flow, node_id: str, outputs: Mapping[str, Any]) -> str:
 
 
 def child_targets(flow: Flow, node: Node, outputs: Mapping[str, Any], *, looped: bool) -> list[str]:
-    """The children §4.6 gives a node with these outputs, each once, in first-edge order.
+    """The targets of the edges §4.6 takes from a node with these outputs, in edge order.
 
-    Unknown ids, triggers and ``subflow/begin`` nodes are dropped. ``looped``: the node's tool
-    loop ran (§4.13). A conditional whose ``result`` is not a boolean is an ExecutionError.
+    ``looped``: the node's tool loop ran (§4.13). A conditional whose ``result`` is not a
+    boolean is an ExecutionError. Which targets the walk visits (not triggers, ``subflow/begin``
+    nodes or nodes already walked, each once) the engine decides.
     """
     if node.is_action("subflow/end"):
         return []
@@ -123,12 +124,7 @@ def child_targets(flow: Flow, node: Node, outputs: Mapping[str, Any], *, looped:
     else:
         routed = ai_targets([(edge.handle, edge.target) for edge in edges], outputs, looped=looped)
         targets = [edge.target for edge in edges] if routed is None else routed
-    children = []
-    for target in dict.fromkeys(targets):
-        child = flow.by_id.get(target)
-        if child is not None and not child.is_trigger and not child.is_action("subflow/begin"):
-            children.append(target)
-    return children
+    return targets
 
 
 def on_unmatched_branch(
