@@ -376,15 +376,18 @@ class RunnerEndpoints:
         return execution, runner
 
     async def _caller(
-        self, request: Request, body: bytes, v1_message: bytes, hinted: RunnerIdentity | None
+        self, request: Request, body: bytes, v1_message: bytes
     ) -> tuple[RunnerIdentity | RunnerRecord, SignatureNonce | None]:
         """The runner that signed a state, logs, status or result request, and the request's
-        nonce for the handler's write to record: ``hinted`` when it signed it, otherwise the
-        execution's runner as the database has it (docs/architecture.md, "Assignment hints").
+        nonce for the handler's write to record: the execution's hinted runner when it signed
+        it, otherwise the execution's runner as the database has it (docs/architecture.md,
+        "Assignment hints").
 
         The hinted runner may no longer hold the execution: the handler's write is guarded by
         the runner's id and refuses it then (NotAssignedError, ConfirmOutcome.LAPSED, no status).
         """
+        execution_id = request.path_params["execution_id"]
+        hinted = self._hints.get(execution_id)
         if hinted is not None:
             try:
                 key = self._runner_key(hinted)
@@ -393,7 +396,7 @@ class RunnerEndpoints:
                 )
             except SignatureError:
                 pass  # claimed by another runner since, or badly signed: the database decides
-        _, runner = await self._execution_and_runner(request.path_params["execution_id"])
+        _, runner = await self._execution_and_runner(execution_id)
         key = self._runner_key(runner)
         return runner, await self._verify(request, body, v1_message, key, defer_nonce=True)
 
@@ -437,18 +440,14 @@ class RunnerEndpoints:
     async def _caller_post(
         self, request: Request, max_bytes: int
     ) -> tuple[RunnerIdentity | RunnerRecord, bytes, SignatureNonce | None]:
-        """:meth:`_caller` for a POST, with its body. Without a hint the body is read only for an
-        execution that has a runner, so a request for an unknown or unassigned execution is
-        refused unread."""
+        """:meth:`_caller` for a POST, with its body. Without a hint the execution is looked up
+        before the body is read, so a request for an unknown or unassigned execution is refused
+        unread; the look-up leaves the hint :meth:`_caller` verifies against."""
         execution_id = request.path_params["execution_id"]
-        hinted = self._hints.get(execution_id)
-        if hinted is not None:
-            body = await read_body(request, max_bytes)
-            runner, nonce = await self._caller(request, body, body, hinted)
-            return runner, body, nonce
-        _, runner = await self._execution_and_runner(execution_id)
+        if self._hints.get(execution_id) is None:
+            await self._execution_and_runner(execution_id)
         body = await read_body(request, max_bytes)
-        nonce = await self._verify(request, body, body, self._runner_key(runner), defer_nonce=True)
+        runner, nonce = await self._caller(request, body, body)
         return runner, body, nonce
 
     async def state(self, request: Request) -> Response:
@@ -460,7 +459,7 @@ class RunnerEndpoints:
         body = await read_body(request, MAX_CLAIM_BODY_BYTES)
         execution_id = request.path_params["execution_id"]
         try:
-            runner, nonce = await self._caller(request, body, body, self._hints.get(execution_id))
+            runner, nonce = await self._caller(request, body, body)
         except HttpError as refused:
             if refused.status == 403 and await self._from_lapsed_claimant(request, body):
                 raise self._lapsed(execution_id) from refused
@@ -538,8 +537,7 @@ class RunnerEndpoints:
     async def status(self, request: Request) -> Response:
         """``GET /execution/{id}/status``: the cancellation poll (§4.5)."""
         execution_id = request.path_params["execution_id"]
-        hinted = self._hints.get(execution_id)
-        runner, nonce = await self._caller(request, b"", execution_id.encode("utf-8"), hinted)
+        runner, nonce = await self._caller(request, b"", execution_id.encode("utf-8"))
         with self._store_refusals():
             status = await self._s.store.touch_execution(
                 execution_id, runner.id, self._s.clock(), nonce
