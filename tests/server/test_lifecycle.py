@@ -324,3 +324,29 @@ async def test_the_store_refuses_writes_from_a_runner_the_execution_is_not_assig
     touched = await store.touch_execution(execution_id, runner.runner_id, later_s)
     assert touched == ("allocated", "pending")
     assert await store.read_logs(execution_id, 0, 10) == []
+
+
+async def test_a_call_signed_by_another_runner_is_403_and_counted_once(
+    runner: SigningRunner,
+    admin: AdminClient,
+    flo: FloAnswer,
+    server: EmbeddedServer,
+    http: aiohttp.ClientSession,
+    queue: QueueAnswer,
+) -> None:
+    """State, logs, status and result signed by an enrolled runner that does not hold the
+    execution are each refused with 403 and counted once in flomation_rejected_signatures,
+    though the server first tries the runner it saw claim the execution, then the database."""
+    execution_id = await claim_new(runner, admin, flo["id"])
+    stranger = SigningRunner(server.url, http)
+    assert (await stranger.register(queue["registration_code"])).status == 200
+    refused = [
+        await stranger.set_running(execution_id),
+        await stranger.logs(execution_id, ["stray"]),
+        await stranger.status(execution_id),
+        await stranger.result(execution_id),
+    ]
+    assert [answer.status for answer in refused] == [403, 403, 403, 403]
+    async with http.get(server.url + "/metrics") as response:
+        assert "flomation_rejected_signatures_total 4.0" in await response.text()
+    assert (await admin.get_execution(execution_id))["execution_status"] == "allocated"
